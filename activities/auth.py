@@ -1,0 +1,96 @@
+"""Player and operator tokens: HS256 JWTs, algorithm pinned, `exp` required and checked.
+
+A player token's `sub` is the brand's member id; `level` and `tags` drive the audience check.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Literal
+
+import jwt
+import msgspec
+
+from activities.errors import Kind, PromoError
+
+ALGORITHM = "HS256"
+ISSUER = "promo-platform"
+SUBJECT = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")  # no '|' or ':' (they separate parts of Redis keys)
+Role = Literal["player", "operator"]
+
+
+class Identity(msgspec.Struct, frozen=True):
+    subject: str
+    role: Role
+    level: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+def _unauthorized(code: str, message: str) -> PromoError:
+    return PromoError(Kind.UNAUTHORIZED, code, message)
+
+
+class Tokens:
+    def __init__(self, secret: str, max_cache: int = 50_000) -> None:
+        if len(secret) < 32:
+            raise ValueError("the JWT secret must be at least 32 characters")
+        self._secret = secret
+        self._cache: dict[str, tuple[float, Identity]] = {}  # token -> (exp, identity)
+        self._max_cache = max_cache
+
+    def issue(
+        self,
+        subject: str,
+        role: Role = "player",
+        *,
+        level: str | None = None,
+        tags: tuple[str, ...] = (),
+        ttl_s: int = 24 * 3600,
+        now: float | None = None,
+    ) -> str:
+        if not SUBJECT.match(subject):
+            raise ValueError("subject must be 1-64 of letters, digits, _ . @ -")
+        issued = int(now if now is not None else time.time())
+        claims: dict[str, object] = {"sub": subject, "role": role, "iat": issued, "exp": issued + ttl_s, "iss": ISSUER}
+        if level is not None:
+            claims["level"] = level
+        if tags:
+            claims["tags"] = list(tags)
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> Identity:
+        cached = self._cache.get(token)
+        if cached is not None and cached[0] > time.time():
+            return cached[1]
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                options={"require": ["exp", "sub", "iss"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise _unauthorized("token_expired", "the token has expired") from exc
+        except jwt.InvalidTokenError as exc:
+            raise _unauthorized("token_invalid", f"the token is not valid: {exc}") from exc
+        identity = _identity(claims)
+        if len(self._cache) >= self._max_cache:
+            self._cache.clear()
+        self._cache[token] = (float(claims["exp"]), identity)
+        return identity
+
+
+def _identity(claims: dict[str, object]) -> Identity:
+    subject, role = claims.get("sub"), claims.get("role", "player")
+    level, tags = claims.get("level"), claims.get("tags", [])
+    if not isinstance(subject, str) or not SUBJECT.match(subject):
+        raise _unauthorized("token_invalid", "the token subject is not a valid member id")
+    if role not in ("player", "operator"):
+        raise _unauthorized("token_invalid", "unknown role in token")
+    if level is not None and not isinstance(level, str):
+        raise _unauthorized("token_invalid", "level must be a string")
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise _unauthorized("token_invalid", "tags must be a list of strings")
+    return Identity(subject=subject, role=role, level=level, tags=tuple(tags))

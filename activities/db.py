@@ -1,0 +1,98 @@
+"""SQL schema (the audit trail and the source Redis is rebuilt from) and the engine factory.
+
+Times are epoch milliseconds (BigInteger): exact, time-zone free and the same on SQLite and
+PostgreSQL. The schema is created by the Alembic migrations in `activities/migrations`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+metadata = sa.MetaData()
+
+activities = sa.Table(
+    "activities",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("type", sa.String(20), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("starts_at_ms", sa.BigInteger, nullable=False),
+    sa.Column("ends_at_ms", sa.BigInteger, nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("skin", sa.String(50)),
+    sa.Column("audience", sa.JSON, nullable=False),
+    sa.Column("limits", sa.JSON, nullable=False),
+    sa.Column("points_cost", sa.Integer, nullable=False),
+    sa.Column("created_at_ms", sa.BigInteger, nullable=False),
+    sa.Column("updated_at_ms", sa.BigInteger, nullable=False),
+)
+
+prizes = sa.Table(
+    "prizes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("activity_id", sa.Integer, sa.ForeignKey("activities.id"), nullable=False, index=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("type", sa.String(10), nullable=False),
+    sa.Column("weight", sa.Integer, nullable=False),
+    sa.Column("stock", sa.Integer),  # NULL: unlimited
+    sa.Column("daily_stock", sa.Integer),
+    sa.Column("per_user_cap", sa.Integer),
+    sa.Column("value_cny", sa.Numeric(12, 2), nullable=False),
+)
+
+draws = sa.Table(
+    "draws",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("draw_id", sa.String(40), nullable=False, unique=True),
+    sa.Column("activity_id", sa.Integer, nullable=False),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Column("prize_id", sa.Integer, nullable=False),
+    sa.Column("picked_prize_id", sa.Integer, nullable=False),  # before an out-of-stock fallback
+    sa.Column("rand", sa.BigInteger, nullable=False),  # the secrets-generated number behind the pick
+    sa.Column("day", sa.String(10), nullable=False),  # the activity's local day
+    sa.Column("drawn_at_ms", sa.BigInteger, nullable=False),
+    sa.Column("idempotency_key", sa.String(128), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("left_today", sa.Integer),  # NULL: no daily limit
+    sa.Column("left_total", sa.Integer),  # NULL: no total limit
+    sa.Column("stream_id", sa.String(32), nullable=False),
+    sa.Index("ix_draws_activity_user", "activity_id", "user_id", "drawn_at_ms"),
+    sa.Index("ix_draws_activity_prize", "activity_id", "prize_id"),
+    sa.Index("ix_draws_activity_day", "activity_id", "day"),
+)
+
+operator_actions = sa.Table(
+    "operator_actions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("activity_id", sa.Integer, nullable=False, index=True),
+    sa.Column("operator_id", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Column("at_ms", sa.BigInteger, nullable=False),
+)
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    engine = create_async_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the API read while the audit writer commits; the timeout rides out a busy writer.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,37 @@
+"""Domain errors. Each carries a machine-readable code; `api/` maps the kind to an HTTP status."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+
+class Kind(Enum):
+    INVALID = "invalid"  # the request itself is wrong (422 / 400)
+    UNAUTHORIZED = "unauthorized"  # no or bad credentials (401)
+    FORBIDDEN = "forbidden"  # credentials fine, not allowed (403)
+    NOT_FOUND = "not_found"  # 404
+    CONFLICT = "conflict"  # the state of things refuses it (409)
+    LIMIT = "limit"  # a quota is used up (429)
+    UNAVAILABLE = "unavailable"  # try again later, outcome known not to have happened or unknown (503)
+
+
+class PromoError(Exception):
+    def __init__(self, kind: Kind, code: str, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+def invalid(code: str, message: str, **details: Any) -> PromoError:
+    return PromoError(Kind.INVALID, code, message, **details)
+
+
+def not_found(code: str, message: str) -> PromoError:
+    return PromoError(Kind.NOT_FOUND, code, message)
+
+
+def conflict(code: str, message: str, **details: Any) -> PromoError:
+    return PromoError(Kind.CONFLICT, code, message, **details)

@@ -1,0 +1,76 @@
+"""Every Redis key name of the platform, in one place (as arq does).
+
+All keys of one activity share the hash tag ``{act:<id>}`` so that each Lua script touches a
+single Redis Cluster slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+AUDIT_GROUP = "audit"  # the consumer group of the SQL audit writer on every activity stream
+
+
+def tag(activity_id: int) -> str:
+    return f"{{act:{activity_id}}}"
+
+
+@dataclass(frozen=True)
+class ActivityKeys:
+    activity_id: int
+
+    @property
+    def _p(self) -> str:
+        return tag(self.activity_id)
+
+    @property
+    def state(self) -> str:
+        """Hash: status, window, limits, prize table (JSON), draws_total. Absent = not loaded."""
+        return f"{self._p}:state"
+
+    @property
+    def stock(self) -> str:
+        """Hash prize_id -> units left, for prizes with a limited stock."""
+        return f"{self._p}:stock"
+
+    @property
+    def granted(self) -> str:
+        """Hash prize_id -> units granted since the start, for every prize."""
+        return f"{self._p}:granted"
+
+    @property
+    def user_total(self) -> str:
+        """Hash user_id -> draws since the start."""
+        return f"{self._p}:user_total"
+
+    @property
+    def user_prize(self) -> str:
+        """Hash "user_id|prize_id" -> wins, for prizes with a per-user cap."""
+        return f"{self._p}:user_prize"
+
+    def user_day(self, day: date) -> str:
+        """Hash user_id -> draws on that local day. Expires after the day."""
+        return f"{self._p}:user_day:{day.isoformat()}"
+
+    def day(self, day: date) -> str:
+        """Hash "draws" -> draws that day, prize_id -> units granted that day. Expires after the day."""
+        return f"{self._p}:day:{day.isoformat()}"
+
+    def idempotency(self, user_id: str, key: str) -> str:
+        """String "<fingerprint> <result JSON>" of a finished draw, kept for a day."""
+        return f"{self._p}:idem:{user_id}:{key}"
+
+    @property
+    def events(self) -> str:
+        """Stream of every state change, consumed by the SQL audit writer."""
+        return f"{self._p}:events"
+
+    @property
+    def rebuild_lock(self) -> str:
+        return f"{self._p}:rebuild_lock"
+
+    @property
+    def all_static(self) -> list[str]:
+        """Keys a rebuild deletes before loading (day keys and idempotency keys are set, not deleted)."""
+        return [self.state, self.stock, self.granted, self.user_total, self.user_prize]

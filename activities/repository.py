@@ -1,0 +1,226 @@
+"""SQL access: activities and prizes (written by operators), draws (written by the audit writer),
+and the aggregates a rebuild of the live state needs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from activities import db
+from activities.model import Activity, ActivitySpec, Audience, Limits, Prize, Status
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+class DrawRow(msgspec.Struct, kw_only=True):
+    draw_id: str
+    activity_id: int
+    user_id: str
+    prize_id: int
+    picked_prize_id: int
+    rand: int
+    day: str
+    drawn_at_ms: int
+    idempotency_key: str
+    fingerprint: str
+    left_today: int | None
+    left_total: int | None
+    stream_id: str
+
+
+class ActivityRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def create(self, spec: ActivitySpec, operator_id: str, now_ms: int) -> int:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                sa.insert(db.activities).values(
+                    type=spec.type,
+                    name=spec.name,
+                    status="draft",
+                    starts_at_ms=_ms(spec.starts_at),
+                    ends_at_ms=_ms(spec.ends_at),
+                    timezone=spec.timezone,
+                    skin=spec.skin,
+                    audience=msgspec.to_builtins(spec.audience),
+                    limits=msgspec.to_builtins(spec.limits),
+                    points_cost=spec.points_cost,
+                    created_at_ms=now_ms,
+                    updated_at_ms=now_ms,
+                )
+            )
+            assert result.inserted_primary_key is not None
+            activity_id = int(result.inserted_primary_key[0])
+            await conn.execute(
+                sa.insert(db.prizes),
+                [
+                    {
+                        "activity_id": activity_id,
+                        "position": index,
+                        "name": p.name,
+                        "type": p.type,
+                        "weight": p.weight,
+                        "stock": p.stock,
+                        "daily_stock": p.daily_stock,
+                        "per_user_cap": p.per_user_cap,
+                        "value_cny": p.value_cny,
+                    }
+                    for index, p in enumerate(spec.prizes)
+                ],
+            )
+            await _log(conn, activity_id, operator_id, "create", {"name": spec.name}, now_ms)
+        return activity_id
+
+    async def get(self, activity_id: int) -> Activity | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(db.activities).where(db.activities.c.id == activity_id))).first()
+            if row is None:
+                return None
+            prize_rows = (
+                await conn.execute(
+                    sa.select(db.prizes).where(db.prizes.c.activity_id == activity_id).order_by(db.prizes.c.position)
+                )
+            ).all()
+        return _activity(row._mapping, [r._mapping for r in prize_rows])
+
+    async def list_ids(self, statuses: Sequence[str] | None = None) -> list[int]:
+        query = sa.select(db.activities.c.id).order_by(db.activities.c.id)
+        if statuses is not None:
+            query = query.where(db.activities.c.status.in_(statuses))
+        async with self.engine.connect() as conn:
+            return [int(r[0]) for r in (await conn.execute(query)).all()]
+
+    async def set_status(
+        self, activity_id: int, expected: Sequence[str], status: Status, operator_id: str, now_ms: int
+    ) -> bool:
+        """Compare-and-set on the status; False if it was not one of `expected`."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                sa.update(db.activities)
+                .where(db.activities.c.id == activity_id, db.activities.c.status.in_(expected))
+                .values(status=status, updated_at_ms=now_ms)
+            )
+            if result.rowcount != 1:
+                return False
+            await _log(conn, activity_id, operator_id, "status", {"status": status}, now_ms)
+        return True
+
+    async def add_stock(self, activity_id: int, prize_id: int, units: int, operator_id: str, now_ms: int) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.update(db.prizes)
+                .where(db.prizes.c.id == prize_id, db.prizes.c.activity_id == activity_id)
+                .values(stock=db.prizes.c.stock + units)
+            )
+            await _log(conn, activity_id, operator_id, "add_stock", {"prize_id": prize_id, "units": units}, now_ms)
+
+    # --- draws --------------------------------------------------------------------------------
+
+    async def insert_draws(self, rows: Sequence[DrawRow]) -> None:
+        """One transaction, one executemany; a draw id already stored is skipped (replays)."""
+        if not rows:
+            return
+        async with self.engine.begin() as conn:
+            insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+            statement = insert(db.draws).on_conflict_do_nothing(index_elements=["draw_id"])
+            await conn.execute(statement, [msgspec.structs.asdict(r) for r in rows])
+
+    async def draws_of(self, activity_id: int | None, user_id: str, limit: int, before_ms: int | None) -> list[DrawRow]:
+        query = sa.select(*[db.draws.c[name] for name in DrawRow.__struct_fields__]).where(
+            db.draws.c.user_id == user_id
+        )
+        if activity_id is not None:
+            query = query.where(db.draws.c.activity_id == activity_id)
+        if before_ms is not None:
+            query = query.where(db.draws.c.drawn_at_ms < before_ms)
+        query = query.order_by(db.draws.c.drawn_at_ms.desc(), db.draws.c.id.desc()).limit(limit)
+        async with self.engine.connect() as conn:
+            return [DrawRow(**row._mapping) for row in (await conn.execute(query)).all()]
+
+    async def granted_by_prize(self, activity_id: int, day: date | None = None) -> dict[int, int]:
+        query = sa.select(db.draws.c.prize_id, sa.func.count()).where(db.draws.c.activity_id == activity_id)
+        if day is not None:
+            query = query.where(db.draws.c.day == day.isoformat())
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query.group_by(db.draws.c.prize_id))).all()
+        return {int(p): int(n) for p, n in rows}
+
+    async def draws_by_user(self, activity_id: int, day: date | None = None) -> dict[str, int]:
+        query = sa.select(db.draws.c.user_id, sa.func.count()).where(db.draws.c.activity_id == activity_id)
+        if day is not None:
+            query = query.where(db.draws.c.day == day.isoformat())
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query.group_by(db.draws.c.user_id))).all()
+        return {str(u): int(n) for u, n in rows}
+
+    async def wins_by_user_prize(self, activity_id: int, prize_ids: Sequence[int]) -> dict[tuple[str, int], int]:
+        if not prize_ids:
+            return {}
+        query = (
+            sa.select(db.draws.c.user_id, db.draws.c.prize_id, sa.func.count())
+            .where(db.draws.c.activity_id == activity_id, db.draws.c.prize_id.in_(prize_ids))
+            .group_by(db.draws.c.user_id, db.draws.c.prize_id)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {(str(u), int(p)): int(n) for u, p, n in rows}
+
+    async def draws_since(self, activity_id: int, since_ms: int) -> list[DrawRow]:
+        query = sa.select(*[db.draws.c[name] for name in DrawRow.__struct_fields__]).where(
+            db.draws.c.activity_id == activity_id, db.draws.c.drawn_at_ms >= since_ms
+        )
+        async with self.engine.connect() as conn:
+            return [DrawRow(**row._mapping) for row in (await conn.execute(query)).all()]
+
+
+async def _log(
+    conn: AsyncConnection, activity_id: int, operator_id: str, action: str, detail: Any, now_ms: int
+) -> None:
+    await conn.execute(
+        sa.insert(db.operator_actions).values(
+            activity_id=activity_id, operator_id=operator_id, action=action, detail=detail, at_ms=now_ms
+        )
+    )
+
+
+def _activity(row: Any, prize_rows: list[Any]) -> Activity:
+    return Activity(
+        id=row["id"],
+        type=row["type"],
+        name=row["name"],
+        status=row["status"],
+        starts_at=_dt(row["starts_at_ms"]),
+        ends_at=_dt(row["ends_at_ms"]),
+        timezone=row["timezone"],
+        skin=row["skin"],
+        audience=msgspec.convert(row["audience"], Audience),
+        limits=msgspec.convert(row["limits"], Limits),
+        points_cost=row["points_cost"],
+        prizes=[
+            Prize(
+                id=p["id"],
+                name=p["name"],
+                type=p["type"],
+                weight=p["weight"],
+                stock=p["stock"],
+                daily_stock=p["daily_stock"],
+                per_user_cap=p["per_user_cap"],
+                value_cny=Decimal(p["value_cny"]),
+            )
+            for p in prize_rows
+        ],
+    )

@@ -1,0 +1,187 @@
+"""Operator use cases on activities, the activity cache of the hot path, and rebuilding the live
+Redis state from SQL."""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+
+from activities.clock import Clock, day_end_ms, local_day
+from activities.errors import Kind, PromoError, conflict, invalid, not_found
+from activities.model import TRANSITIONS, Activity, ActivitySpec, validate_spec
+from activities.repository import ActivityRepository
+from activities.store import ActivityStore, LiveCounters, Snapshot
+
+IDEMPOTENCY_TTL_S = 24 * 3600
+DAY_KEY_GRACE_MS = 24 * 3600 * 1000  # day counters outlive their day by one day, for reporting
+_CACHE_TTL_S = 1.0
+
+
+class PrizeCounters(msgspec.Struct):
+    prize_id: int
+    name: str
+    stock: int | None
+    stock_left: int | None
+    granted: int
+    granted_today: int
+    granted_in_sql: int
+
+
+class ActivityCounters(msgspec.Struct):
+    activity_id: int
+    status: str
+    loaded: bool
+    day: str
+    draws_total: int
+    draws_today: int
+    draws_in_sql: int
+    audit_backlog: int  # events in Redis not yet written to SQL
+    prizes: list[PrizeCounters]
+
+
+class ActivityService:
+    def __init__(self, repository: ActivityRepository, store: ActivityStore, clock: Clock) -> None:
+        self.repository = repository
+        self.store = store
+        self.clock = clock
+        self._cache: dict[int, tuple[float, Activity]] = {}
+
+    # --- reading -------------------------------------------------------------------------------
+
+    async def get(self, activity_id: int) -> Activity:
+        activity = await self.repository.get(activity_id)
+        if activity is None:
+            raise not_found("activity_not_found", f"no activity {activity_id}")
+        return activity
+
+    async def get_published(self, activity_id: int) -> Activity:
+        """The activity as players see it, cached for a second. Drafts do not exist for players.
+
+        Only the status can change after publishing (prizes and odds are frozen), and the draw
+        script checks the status in Redis, so a cached copy is safe on the hot path.
+        """
+        cached = self._cache.get(activity_id)
+        if cached is not None and time.monotonic() - cached[0] < _CACHE_TTL_S:
+            return cached[1]
+        activity = await self.repository.get(activity_id)
+        if activity is None or activity.status == "draft":
+            raise not_found("activity_not_found", f"no activity {activity_id}")
+        self._cache[activity_id] = (time.monotonic(), activity)
+        return activity
+
+    # --- operator changes ------------------------------------------------------------------------
+
+    async def create(self, spec: ActivitySpec, operator_id: str) -> Activity:
+        validate_spec(spec)
+        activity_id = await self.repository.create(spec, operator_id, self.clock.now_ms())
+        return await self.get(activity_id)
+
+    async def transition(self, activity_id: int, action: str, operator_id: str) -> Activity:
+        allowed_from, target = TRANSITIONS[action]
+        activity = await self.get(activity_id)
+        changed = await self.repository.set_status(
+            activity_id, sorted(allowed_from), target, operator_id, self.clock.now_ms()
+        )
+        if not changed:
+            raise conflict(
+                "invalid_transition",
+                f"cannot {action} an activity that is {activity.status}",
+                status=activity.status,
+            )
+        self._cache.pop(activity_id, None)
+        if action == "publish":
+            await self.ensure_loaded(activity_id)
+        else:
+            await self.store.set_status(activity_id, target)
+        return await self.get(activity_id)
+
+    async def add_stock(self, activity_id: int, prize_id: int, units: int, operator_id: str) -> Activity:
+        if units <= 0:
+            raise invalid("units_not_positive", "units must be a positive number", field="units")
+        activity = await self.get(activity_id)
+        if activity.status == "ended":
+            raise conflict("activity_ended", "the activity has ended")
+        prize = next((p for p in activity.prizes if p.id == prize_id), None)
+        if prize is None:
+            raise not_found("prize_not_found", f"no prize {prize_id} in activity {activity_id}")
+        if prize.stock is None:
+            raise conflict("stock_unlimited", "this prize has unlimited stock")
+        # SQL first: if Redis is not loaded (or is lost later), the rebuild reads the new total.
+        await self.repository.add_stock(activity_id, prize_id, units, operator_id, self.clock.now_ms())
+        await self.store.add_stock(activity_id, prize_id, units)
+        return await self.get(activity_id)
+
+    # --- live state ------------------------------------------------------------------------------
+
+    async def ensure_loaded(self, activity_id: int) -> None:
+        """Rebuild the activity's Redis state from SQL if Redis has none (fresh or flushed Redis)."""
+        activity = await self.get(activity_id)
+        if activity.status == "draft":
+            raise PromoError(Kind.CONFLICT, "activity_not_live", "the activity is not published")
+
+        async def read_snapshot() -> Snapshot:
+            return await self._snapshot(activity)
+
+        await self.store.load(activity_id, read_snapshot)
+
+    async def _snapshot(self, activity: Activity) -> Snapshot:
+        now_ms = self.clock.now_ms()
+        day = local_day(now_ms, activity.tz)
+        repo = self.repository
+        capped = [p.id for p in activity.prizes if p.per_user_cap]
+        snapshot = Snapshot(
+            activity=activity,
+            day=day,
+            day_expire_at_ms=day_end_ms(day, activity.tz) + DAY_KEY_GRACE_MS,
+            granted=await repo.granted_by_prize(activity.id),
+            user_total=await repo.draws_by_user(activity.id),
+            user_prize=await repo.wins_by_user_prize(activity.id, capped),
+            user_today=await repo.draws_by_user(activity.id, day),
+            granted_today=await repo.granted_by_prize(activity.id, day),
+        )
+        since_ms = now_ms - IDEMPOTENCY_TTL_S * 1000
+        for row in await repo.draws_since(activity.id, since_ms):
+            record = " ".join(
+                str(v)
+                for v in (
+                    row.fingerprint,
+                    row.draw_id,
+                    row.prize_id,
+                    row.picked_prize_id,
+                    -1 if row.left_today is None else row.left_today,
+                    -1 if row.left_total is None else row.left_total,
+                    row.drawn_at_ms,
+                )
+            )
+            ttl_s = max(1, (row.drawn_at_ms - since_ms) // 1000)
+            snapshot.idempotency.append((row.user_id, row.idempotency_key, record, ttl_s))
+        return snapshot
+
+    async def counters(self, activity_id: int) -> ActivityCounters:
+        activity = await self.get(activity_id)
+        day = local_day(self.clock.now_ms(), activity.tz)
+        live: LiveCounters = await self.store.counters(activity_id, day)
+        in_sql = await self.repository.granted_by_prize(activity_id)
+        return ActivityCounters(
+            activity_id=activity_id,
+            status=activity.status,
+            loaded=live.status is not None,
+            day=day.isoformat(),
+            draws_total=live.draws_total,
+            draws_today=live.draws_today,
+            draws_in_sql=sum(in_sql.values()),
+            audit_backlog=live.stream_pending,
+            prizes=[
+                PrizeCounters(
+                    prize_id=p.id,
+                    name=p.name,
+                    stock=p.stock,
+                    stock_left=live.stock_left.get(p.id) if p.stock is not None else None,
+                    granted=live.granted.get(p.id, 0),
+                    granted_today=live.granted_today.get(p.id, 0),
+                    granted_in_sql=in_sql.get(p.id, 0),
+                )
+                for p in activity.prizes
+            ],
+        )

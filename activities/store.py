@@ -1,0 +1,242 @@
+"""Redis access of the kernel: loading (rebuilding) an activity's live state, operator changes to
+it, live counters, and the audit stream reads of the SQL writer.
+
+This module, with `lottery/store.py`, is the only code that talks to Redis.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError, WatchError
+
+from activities.keys import AUDIT_GROUP, ActivityKeys
+from activities.model import Activity
+from activities.scripts import script_beside
+
+_set_status = script_beside(__file__, "set_status.lua")
+_add_stock = script_beside(__file__, "add_stock.lua")
+
+_CHUNK = 1000  # hash fields per HSET while loading
+
+
+@dataclass
+class Snapshot:
+    """Everything the draw script needs, recomputed from the SQL audit trail."""
+
+    activity: Activity
+    day: date
+    day_expire_at_ms: int
+    granted: dict[int, int] = field(default_factory=dict)
+    user_total: dict[str, int] = field(default_factory=dict)
+    user_prize: dict[tuple[str, int], int] = field(default_factory=dict)
+    user_today: dict[str, int] = field(default_factory=dict)
+    granted_today: dict[int, int] = field(default_factory=dict)
+    # (user_id, idempotency key, stored record, seconds left)
+    idempotency: list[tuple[str, str, str, int]] = field(default_factory=list)
+
+    def stock_left(self) -> dict[int, int]:
+        return {p.id: max(p.stock - self.granted.get(p.id, 0), 0) for p in self.activity.prizes if p.stock is not None}
+
+
+def state_fields(activity: Activity) -> dict[str, str | int]:
+    """The state hash the draw script reads (0 means no limit)."""
+    prizes = [
+        {
+            "id": p.id,
+            "w": p.weight,
+            "limited": int(p.stock is not None),
+            "daily": p.daily_stock or 0,
+            "cap": p.per_user_cap or 0,
+            "c": int(p.is_consolation),
+        }
+        for p in activity.prizes
+    ]
+    return {
+        "status": activity.status,
+        "starts_at_ms": int(activity.starts_at.timestamp() * 1000),
+        "ends_at_ms": int(activity.ends_at.timestamp() * 1000),
+        "per_user_daily": activity.limits.per_user_daily or 0,
+        "per_user_total": activity.limits.per_user_total or 0,
+        "global_daily": activity.limits.global_daily or 0,
+        "prizes": json.dumps(prizes, separators=(",", ":")),
+    }
+
+
+@dataclass(frozen=True)
+class LiveCounters:
+    status: str | None  # None: not loaded in Redis
+    draws_total: int
+    draws_today: int
+    stock_left: dict[int, int]
+    granted: dict[int, int]
+    granted_today: dict[int, int]
+    stream_length: int
+    stream_pending: int
+
+
+class ActivityStore:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+
+    async def is_loaded(self, activity_id: int) -> bool:
+        return bool(await self.redis.exists(ActivityKeys(activity_id).state))
+
+    async def load(self, activity_id: int, read_snapshot: Callable[[], Awaitable[Snapshot]]) -> bool:
+        """Load an activity's state from SQL unless it is already there. Returns True if loaded now.
+
+        WATCH on the state key makes this safe against a concurrent loader: whoever commits first
+        wins, the other's MULTI fails and nothing it prepared is applied.
+        """
+        keys = ActivityKeys(activity_id)
+        await self.ensure_group(activity_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            await pipe.watch(keys.state)
+            if await pipe.exists(keys.state):
+                return False
+            snapshot = await read_snapshot()
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.delete(*keys.all_static)
+            _hset_chunks(pipe, keys.stock, snapshot.stock_left())
+            _hset_chunks(pipe, keys.granted, snapshot.granted)
+            _hset_chunks(pipe, keys.user_total, snapshot.user_total)
+            _hset_chunks(pipe, keys.user_prize, {f"{u}|{p}": n for (u, p), n in snapshot.user_prize.items()})
+            day_key, user_day_key = keys.day(snapshot.day), keys.user_day(snapshot.day)
+            pipe.delete(day_key, user_day_key)
+            day_fields: dict[str, int] = {str(p): n for p, n in snapshot.granted_today.items()}
+            day_fields["draws"] = sum(snapshot.user_today.values())
+            _hset_chunks(pipe, day_key, day_fields)
+            _hset_chunks(pipe, user_day_key, snapshot.user_today)
+            pipe.pexpireat(day_key, snapshot.day_expire_at_ms)
+            pipe.pexpireat(user_day_key, snapshot.day_expire_at_ms)
+            for user_id, key, record, ttl_s in snapshot.idempotency:
+                pipe.set(keys.idempotency(user_id, key), record, ex=ttl_s, nx=True)
+            state: dict[Any, Any] = state_fields(snapshot.activity)
+            state["draws_total"] = sum(snapshot.user_total.values())
+            pipe.hset(keys.state, mapping=state)  # last: the draw script treats it as "loaded"
+            try:
+                await pipe.execute()
+            except WatchError:
+                return False
+        return True
+
+    async def unload(self, activity_id: int) -> None:
+        """Forget the live state (tests, and operators forcing a rebuild from SQL)."""
+        await self.redis.delete(*ActivityKeys(activity_id).all_static)
+
+    async def set_status(self, activity_id: int, status: str) -> None:
+        """Change the status if the activity is loaded; otherwise the next load reads it from SQL."""
+        await _set_status(self.redis, [ActivityKeys(activity_id).state], [status])
+
+    async def add_stock(self, activity_id: int, prize_id: int, units: int) -> None:
+        keys = ActivityKeys(activity_id)
+        await _add_stock(self.redis, [keys.state, keys.stock], [prize_id, units])
+
+    async def counters(self, activity_id: int, day: date) -> LiveCounters:
+        keys = ActivityKeys(activity_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hmget(keys.state, ["status", "draws_total"])
+        pipe.hgetall(keys.stock)
+        pipe.hgetall(keys.granted)
+        pipe.hgetall(keys.day(day))
+        pipe.xlen(keys.events)
+        status_total, stock, granted, today, length = await pipe.execute()
+        pending = await self.pending_count(activity_id)
+        draws_today = int(today.pop("draws", 0))
+        return LiveCounters(
+            status=status_total[0],
+            draws_total=int(status_total[1] or 0),
+            draws_today=draws_today,
+            stock_left=_int_map(stock),
+            granted=_int_map(granted),
+            granted_today=_int_map(today),
+            stream_length=int(length),
+            stream_pending=pending,
+        )
+
+    # --- the audit stream -------------------------------------------------------------------
+
+    async def ensure_group(self, activity_id: int) -> None:
+        try:
+            # From id 0: a group created after events were written still sees all of them.
+            await self.redis.xgroup_create(ActivityKeys(activity_id).events, AUDIT_GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read_new(self, activity_id: int, consumer: str, count: int) -> list[tuple[str, dict[str, str]]]:
+        stream = ActivityKeys(activity_id).events
+        try:
+            reply = await self.redis.xreadgroup(AUDIT_GROUP, consumer, {stream: ">"}, count=count)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self.ensure_group(activity_id)  # Redis was flushed or restarted empty
+            return []
+        return _entries(reply)
+
+    async def claim_stale(
+        self, activity_id: int, consumer: str, min_idle_ms: int, count: int
+    ) -> list[tuple[str, dict[str, str]]]:
+        """Take over entries another consumer read but never acknowledged (it died)."""
+        stream = ActivityKeys(activity_id).events
+        try:
+            reply = await self.redis.xautoclaim(stream, AUDIT_GROUP, consumer, min_idle_ms, "0-0", count=count)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            return []
+        return [(entry_id, fields) for entry_id, fields in reply[1] if fields is not None]
+
+    async def acknowledge(self, activity_id: int, entry_ids: list[str]) -> None:
+        """XACK, then trim only what is acknowledged: everything older than the oldest pending
+        entry (or than the newest acknowledged one when nothing is pending)."""
+        stream = ActivityKeys(activity_id).events
+        await self.redis.xack(stream, AUDIT_GROUP, *entry_ids)
+        summary = await self.redis.xpending(stream, AUDIT_GROUP)
+        keep_from = summary["min"] if summary["pending"] else max(entry_ids, key=_stream_order)
+        await self.redis.execute_command("XTRIM", stream, "MINID", keep_from)  # type: ignore[no-untyped-call]
+
+    async def pending_count(self, activity_id: int) -> int:
+        """Entries not yet written to SQL: pending in the group plus not yet delivered."""
+        stream = ActivityKeys(activity_id).events
+        try:
+            groups = await self.redis.xinfo_groups(stream)
+        except ResponseError:
+            return 0
+        for group in groups:
+            if group["name"] == AUDIT_GROUP:
+                lag = group.get("lag")
+                pending = int(group["pending"])
+                if lag is not None:
+                    return pending + int(lag)
+                undelivered = await self.redis.xrange(stream, f"({group['last-delivered-id']}", "+", count=1_000_000)
+                return pending + len(undelivered or [])
+        return int(await self.redis.xlen(stream))
+
+
+def _stream_order(entry_id: str) -> tuple[int, int]:
+    ms, seq = entry_id.split("-")
+    return int(ms), int(seq)
+
+
+def _entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
+    entries: list[tuple[str, dict[str, str]]] = []
+    for _stream, items in reply or []:
+        entries.extend((entry_id, fields) for entry_id, fields in items)
+    return entries
+
+
+def _int_map(raw: dict[str, str]) -> dict[int, int]:
+    return {int(k): int(v) for k, v in raw.items()}
+
+
+def _hset_chunks(pipe: Any, key: str, mapping: dict[Any, int]) -> None:
+    items = [(str(k), v) for k, v in mapping.items()]
+    for start in range(0, len(items), _CHUNK):
+        pipe.hset(key, mapping=dict(items[start : start + _CHUNK]))

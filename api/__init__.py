@@ -1,0 +1,1 @@
+"""The HTTP API (Litestar). The only package that imports Litestar; controllers stay thin."""

@@ -1,0 +1,56 @@
+"""The Litestar application: routes, error handlers, and the lifespan that owns the platform."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from litestar import Litestar
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+
+from activities.config import Settings, load_settings
+from activities.errors import PromoError
+from api.errors import on_http_exception, on_promo_error, on_unexpected
+from api.platform import Platform
+from api.routes.health import health, ready
+from api.routes.operator import OperatorController
+from api.routes.player import draw, my_draws, player_draws, public_view
+
+log = logging.getLogger("promo.api")
+
+
+def create_app(platform: Platform | None = None, settings: Settings | None = None) -> Litestar:
+    """App factory. Tests pass a ready `platform`; `promo serve` lets the app build its own."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        owned = platform is None
+        current = platform or Platform.build(settings or load_settings())
+        app.state.platform = current
+        stop = asyncio.Event()
+        writer = None
+        if current.settings.audit_writer:
+            writer = asyncio.create_task(current.audit_writer.run(stop), name="audit-writer")
+        try:
+            yield
+        finally:
+            stop.set()
+            if writer is not None:
+                await writer
+            if owned:
+                await current.close()
+
+    return Litestar(
+        route_handlers=[health, ready, OperatorController, public_view, draw, my_draws, player_draws],
+        lifespan=[lifespan],
+        exception_handlers={
+            PromoError: on_promo_error,
+            HTTPException: on_http_exception,
+            Exception: on_unexpected,
+        },
+        openapi_config=OpenAPIConfig(title="Promo platform", version="0.1.0"),
+        debug=False,
+    )

@@ -1,0 +1,71 @@
+"""Every error leaves as JSON {"code", "message", "details"} with a 4xx/5xx status; never a bare 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from activities.errors import Kind, PromoError
+
+log = logging.getLogger("promo.api")
+
+STATUS: dict[Kind, int] = {
+    Kind.INVALID: 422,
+    Kind.UNAUTHORIZED: 401,
+    Kind.FORBIDDEN: 403,
+    Kind.NOT_FOUND: 404,
+    Kind.CONFLICT: 409,
+    Kind.LIMIT: 429,
+    Kind.UNAVAILABLE: 503,
+}
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response[Any]:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return Response(
+        {"code": code, "message": message, "details": details or {}},
+        status_code=status,
+        media_type=MediaType.JSON,
+        headers=headers,
+    )
+
+
+def on_promo_error(_: Request[Any, Any, Any], exc: PromoError) -> Response[Any]:
+    status = (
+        400 if exc.code in ("malformed_json", "idempotency_key_required", "invalid_parameter") else STATUS[exc.kind]
+    )
+    return error_response(status, exc.code, exc.message, exc.details)
+
+
+def on_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, ValidationException):
+        return error_response(
+            400,
+            "invalid_parameter",
+            "a path, query or header parameter is invalid",
+            {"errors": exc.extra if isinstance(exc.extra, list) else []},
+        )
+    codes: dict[type[HTTPException], str] = {
+        NotFoundException: "not_found",
+        MethodNotAllowedException: "method_not_allowed",
+        NotAuthorizedException: "unauthorized",
+        PermissionDeniedException: "forbidden",
+    }
+    code = codes.get(type(exc), "http_error")
+    return error_response(exc.status_code, code, exc.detail)
+
+
+def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "something went wrong on our side")

@@ -1,0 +1,59 @@
+"""The composition root: builds the services from the settings, shared by the API and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from activities.audit import AuditWriter
+from activities.auth import Tokens
+from activities.clock import Clock, SystemClock
+from activities.config import Settings
+from activities.db import make_engine
+from activities.redis_server import connect
+from activities.repository import ActivityRepository
+from activities.scripts import ScriptBatcher
+from activities.service import ActivityService
+from activities.store import ActivityStore
+from lottery.service import DrawService
+from lottery.store import DrawStore
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    redis: aioredis.Redis
+    engine: AsyncEngine
+    tokens: Tokens
+    activity_store: ActivityStore
+    activities: ActivityService
+    draws: DrawService
+    audit_writer: AuditWriter
+
+    @classmethod
+    def build(cls, settings: Settings, *, clock: Clock | None = None) -> Platform:
+        if settings.redis_url is None:
+            raise RuntimeError("REDIS_URL is not set: start the platform with `promo serve`")
+        clock = clock or SystemClock()
+        redis = connect(settings.redis_url)
+        engine = make_engine(settings.database_url)
+        repository = ActivityRepository(engine)
+        activity_store = ActivityStore(redis)
+        activities = ActivityService(repository, activity_store, clock)
+        draws = DrawService(activities, DrawStore(ScriptBatcher(redis)), repository, clock)
+        return cls(
+            settings=settings,
+            redis=redis,
+            engine=engine,
+            tokens=Tokens(settings.jwt_secret),
+            activity_store=activity_store,
+            activities=activities,
+            draws=draws,
+            audit_writer=AuditWriter(activity_store, repository),
+        )
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await self.engine.dispose()

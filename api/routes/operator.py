@@ -1,0 +1,59 @@
+"""Back office: create and run activities, add stock, watch live counters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import Provide
+
+from activities.auth import Identity
+from activities.errors import not_found
+from activities.model import TRANSITIONS, ActivitySpec
+from activities.service import ActivityCounters
+from api.schemas import ActivityView, AddStock, activity_view, decode
+from api.security import platform_of, provide_operator
+
+
+class OperatorController(Controller):
+    path = "/operator/activities"
+    dependencies = {"operator": Provide(provide_operator)}  # noqa: RUF012 (Litestar's class attribute)
+
+    @post("/")
+    async def create(self, request: Request[Any, Any, Any], operator: Identity) -> ActivityView:
+        spec = decode(await request.body(), ActivitySpec)
+        activity = await platform_of(request).activities.create(spec, operator.subject)
+        return activity_view(activity, operator=True)
+
+    @get("/")
+    async def list_activities(self, request: Request[Any, Any, Any], operator: Identity) -> list[ActivityView]:
+        service = platform_of(request).activities
+        ids = await service.repository.list_ids()
+        return [activity_view(await service.get(i), operator=True) for i in ids]
+
+    @get("/{activity_id:int}")
+    async def read(self, request: Request[Any, Any, Any], operator: Identity, activity_id: int) -> ActivityView:
+        return activity_view(await platform_of(request).activities.get(activity_id), operator=True)
+
+    @post("/{activity_id:int}/{action:str}", status_code=200)
+    async def transition(
+        self, request: Request[Any, Any, Any], operator: Identity, activity_id: int, action: str
+    ) -> ActivityView:
+        """publish | pause | resume | end"""
+        if action not in TRANSITIONS:
+            raise not_found("unknown_action", f"unknown action {action!r}; use one of {sorted(TRANSITIONS)}")
+        activity = await platform_of(request).activities.transition(activity_id, action, operator.subject)
+        return activity_view(activity, operator=True)
+
+    @post("/{activity_id:int}/prizes/{prize_id:int}/stock", status_code=200)
+    async def add_stock(
+        self, request: Request[Any, Any, Any], operator: Identity, activity_id: int, prize_id: int
+    ) -> ActivityView:
+        body = decode(await request.body(), AddStock)
+        activity = await platform_of(request).activities.add_stock(activity_id, prize_id, body.units, operator.subject)
+        return activity_view(activity, operator=True)
+
+    @get("/{activity_id:int}/counters")
+    async def counters(self, request: Request[Any, Any, Any], operator: Identity, activity_id: int) -> ActivityCounters:
+        """Live stock and counters from Redis, beside what the SQL audit trail holds."""
+        return await platform_of(request).activities.counters(activity_id)

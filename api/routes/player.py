@@ -1,0 +1,61 @@
+"""What players' front ends call: the public view (with odds), draws, their own history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from activities.auth import Identity
+from activities.errors import Kind, PromoError
+from api.schemas import ActivityView, activity_view, check_idempotency_key, decode
+from api.security import platform_of, provide_anyone, provide_player
+from lottery.service import DrawBody, DrawResult
+
+_player = {"player": Provide(provide_player)}
+
+
+@get("/activities/{activity_id:int}")
+async def public_view(request: Request[Any, Any, Any], activity_id: int) -> ActivityView:
+    """The activity as players see it, odds included (a legal disclosure). No token needed."""
+    return activity_view(await platform_of(request).activities.get_published(activity_id), operator=False)
+
+
+@post("/activities/{activity_id:int}/draws", dependencies=_player)
+async def draw(
+    request: Request[Any, Any, Any],
+    player: Identity,
+    activity_id: int,
+    idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
+) -> DrawResult:
+    key = check_idempotency_key(idempotency_key)
+    body = decode(await request.body(), DrawBody)
+    return await platform_of(request).draws.draw(player, activity_id, key, body)
+
+
+@get("/me/draws", dependencies=_player)
+async def my_draws(
+    request: Request[Any, Any, Any],
+    player: Identity,
+    activity: int | None = None,
+    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    before_ms: int | None = None,
+) -> list[DrawResult]:
+    return await platform_of(request).draws.history(player.subject, activity, limit, before_ms)
+
+
+@get("/players/{user_id:str}/draws", dependencies={"caller": Provide(provide_anyone)})
+async def player_draws(
+    request: Request[Any, Any, Any],
+    caller: Identity,
+    user_id: str,
+    activity: int | None = None,
+    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    before_ms: int | None = None,
+) -> list[DrawResult]:
+    """A member's draws: operators may read anyone's, players only their own."""
+    if caller.role != "operator" and caller.subject != user_id:
+        raise PromoError(Kind.FORBIDDEN, "not_your_data", "players can only read their own draws")
+    return await platform_of(request).draws.history(user_id, activity, limit, before_ms)

@@ -1,0 +1,103 @@
+"""What the API sends back, and strict decoding of what it receives."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TypeVar
+
+import msgspec
+
+from activities.errors import invalid
+from activities.model import Activity, Audience, Limits
+
+T = TypeVar("T")
+
+
+def decode(body: bytes, type_: type[T]) -> T:
+    """Decode a JSON body strictly: malformed JSON is 400, a wrong shape 422 naming the field."""
+    if not body.strip():
+        body = b"{}"
+    try:
+        return msgspec.json.decode(body, type=type_, strict=True)
+    except msgspec.ValidationError as exc:
+        raise invalid("invalid_body", str(exc)) from exc
+    except msgspec.DecodeError as exc:
+        error = invalid("malformed_json", f"the body is not valid JSON: {exc}")
+        raise error from exc
+
+
+class PrizeView(msgspec.Struct):
+    id: int
+    name: str
+    type: str
+    value_cny: str
+    odds: str  # disclosed probability of being picked, e.g. "0.0125" (1.25 %)
+    odds_percent: str
+    stock: int | None = None  # operator view only
+    daily_stock: int | None = None
+    per_user_cap: int | None = None
+    weight: int | None = None
+
+
+class ActivityView(msgspec.Struct):
+    id: int
+    type: str
+    name: str
+    status: str
+    skin: str | None
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    audience: Audience
+    limits: Limits
+    points_cost: int
+    prizes: list[PrizeView]
+    odds_rule: str = (
+        "Each draw picks a prize with the odds shown. If the picked prize is out of stock, or you "
+        "have reached its per-person cap, you receive the consolation prize instead."
+    )
+
+
+def activity_view(activity: Activity, *, operator: bool) -> ActivityView:
+    odds = activity.odds()
+    tz = activity.tz
+    return ActivityView(
+        id=activity.id,
+        type=activity.type,
+        name=activity.name,
+        status=activity.status,
+        skin=activity.skin,
+        starts_at=activity.starts_at.astimezone(tz),
+        ends_at=activity.ends_at.astimezone(tz),
+        timezone=activity.timezone,
+        audience=activity.audience,
+        limits=activity.limits,
+        points_cost=activity.points_cost,
+        prizes=[
+            PrizeView(
+                id=p.id,
+                name=p.name,
+                type=p.type,
+                value_cny=str(p.value_cny),
+                odds=f"{odds[p.id]:.6f}",
+                odds_percent=f"{odds[p.id] * 100:.4f}%",
+                stock=p.stock if operator else None,
+                daily_stock=p.daily_stock if operator else None,
+                per_user_cap=p.per_user_cap,
+                weight=p.weight if operator else None,
+            )
+            for p in activity.prizes
+        ],
+    )
+
+
+class AddStock(msgspec.Struct, forbid_unknown_fields=True):
+    units: int
+
+
+def check_idempotency_key(key: str | None) -> str:
+    if not key:
+        raise invalid("idempotency_key_required", "send an Idempotency-Key header (any unique string, e.g. a UUID)")
+    if len(key) > 128 or not all(c.isalnum() or c in "-_.:" for c in key) or not key.isascii():
+        raise invalid("idempotency_key_invalid", "the Idempotency-Key must be 1-128 of letters, digits, - _ . :")
+    return key

@@ -1,0 +1,98 @@
+-- draw.lua: one draw, atomically. Mirrors lottery/odds.py (pick, is_available, decide).
+--
+-- KEYS[1] state       hash: status, starts_at_ms, ends_at_ms, per_user_daily, per_user_total,
+--                     global_daily (0 = no limit), prizes (JSON), draws_total
+-- KEYS[2] stock       hash prize_id -> units left (limited prizes)
+-- KEYS[3] granted     hash prize_id -> units granted since the start
+-- KEYS[4] user_total  hash user_id -> draws since the start
+-- KEYS[5] user_prize  hash "user_id|prize_id" -> wins (capped prizes)
+-- KEYS[6] user_day    hash user_id -> draws today
+-- KEYS[7] day         hash "draws" -> draws today, prize_id -> units granted today
+-- KEYS[8] idempotency string "<fingerprint> <draw_id> <prize_id> <picked_id> <left_today> <left_total> <drawn_at_ms>"
+-- KEYS[9] events      stream read by the SQL audit writer
+--
+-- ARGV[1] user_id          ARGV[2] draw_id (fresh, used only if this is a new draw)
+-- ARGV[3] rand (0 <= rand < 2^32, from Python's secrets)
+-- ARGV[4] now_ms           ARGV[5] local day (YYYY-MM-DD)
+-- ARGV[6] day keys expire at (ms)
+-- ARGV[7] fingerprint of the request   ARGV[8] idempotency key   ARGV[9] idempotency TTL (s)
+--
+-- Returns one of
+--   {"ok", draw_id, prize_id, picked_id, left_today, left_total, drawn_at_ms}   (-1 = no limit)
+--   {"replay", <same fields as ok, from the first request>}
+--   {"mismatch"}                 same idempotency key, different request
+--   {"not_loaded"}               no state for this activity: rebuild from SQL, then call again
+--   {"refused", code[, detail]}  activity_not_live | not_started | already_ended |
+--                                user_daily_limit | user_total_limit | global_daily_limit
+
+local seen = redis.call('GET', KEYS[8])
+if seen then
+  local fields = {}
+  for field in string.gmatch(seen, '%S+') do fields[#fields + 1] = field end
+  if fields[1] ~= ARGV[7] then return {'mismatch'} end
+  return {'replay', fields[2], fields[3], fields[4], fields[5], fields[6], fields[7]}
+end
+
+local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms',
+  'per_user_daily', 'per_user_total', 'global_daily', 'prizes')
+if not s[1] then return {'not_loaded'} end
+if s[1] ~= 'live' then return {'refused', 'activity_not_live', s[1]} end
+local now = tonumber(ARGV[4])
+if now < tonumber(s[2]) then return {'refused', 'not_started'} end
+if now >= tonumber(s[3]) then return {'refused', 'already_ended'} end
+
+local user = ARGV[1]
+local per_user_daily, per_user_total, global_daily = tonumber(s[4]), tonumber(s[5]), tonumber(s[6])
+local user_today = tonumber(redis.call('HGET', KEYS[6], user) or '0')
+if per_user_daily > 0 and user_today >= per_user_daily then return {'refused', 'user_daily_limit'} end
+local user_all = tonumber(redis.call('HGET', KEYS[4], user) or '0')
+if per_user_total > 0 and user_all >= per_user_total then return {'refused', 'user_total_limit'} end
+local draws_today = tonumber(redis.call('HGET', KEYS[7], 'draws') or '0')
+if global_daily > 0 and draws_today >= global_daily then return {'refused', 'global_daily_limit'} end
+
+-- The weighted pick over the disclosed table (odds.pick).
+local prizes = cjson.decode(s[7])
+local total = 0
+for _, p in ipairs(prizes) do total = total + p.w end
+local point = math.floor(tonumber(ARGV[3]) * total / 4294967296)
+local picked, consolation
+local reached = 0
+for _, p in ipairs(prizes) do
+  reached = reached + p.w
+  if not picked and point < reached then picked = p end
+  if p.c == 1 then consolation = p end
+end
+
+-- An unavailable pick falls back to the consolation prize (odds.is_available).
+local won = picked
+local pid = tostring(picked.id)
+if picked.limited == 1 and tonumber(redis.call('HGET', KEYS[2], pid) or '0') <= 0 then
+  won = consolation
+elseif picked.daily > 0 and tonumber(redis.call('HGET', KEYS[7], pid) or '0') >= picked.daily then
+  won = consolation
+elseif picked.cap > 0 and tonumber(redis.call('HGET', KEYS[5], user .. '|' .. pid) or '0') >= picked.cap then
+  won = consolation
+end
+
+local wid = tostring(won.id)
+if won.limited == 1 then redis.call('HINCRBY', KEYS[2], wid, -1) end
+if won.cap > 0 then redis.call('HINCRBY', KEYS[5], user .. '|' .. wid, 1) end
+redis.call('HINCRBY', KEYS[3], wid, 1)
+redis.call('HINCRBY', KEYS[1], 'draws_total', 1)
+redis.call('HINCRBY', KEYS[4], user, 1)
+redis.call('HINCRBY', KEYS[6], user, 1)
+redis.call('HINCRBY', KEYS[7], 'draws', 1)
+redis.call('HINCRBY', KEYS[7], wid, 1)
+redis.call('PEXPIREAT', KEYS[6], ARGV[6])
+redis.call('PEXPIREAT', KEYS[7], ARGV[6])
+
+local left_today, left_total = -1, -1
+if per_user_daily > 0 then left_today = per_user_daily - user_today - 1 end
+if per_user_total > 0 then left_total = per_user_total - user_all - 1 end
+
+local result = {ARGV[2], wid, pid, tostring(left_today), tostring(left_total), ARGV[4]}
+redis.call('SET', KEYS[8], ARGV[7] .. ' ' .. table.concat(result, ' '), 'EX', ARGV[9])
+redis.call('XADD', KEYS[9], '*', 'type', 'draw', 'draw_id', ARGV[2], 'user_id', user,
+  'prize_id', wid, 'picked_prize_id', pid, 'rand', ARGV[3], 'day', ARGV[5], 'drawn_at_ms', ARGV[4],
+  'idempotency_key', ARGV[8], 'fingerprint', ARGV[7], 'left_today', left_today, 'left_total', left_total)
+return {'ok', ARGV[2], wid, pid, tostring(left_today), tostring(left_total), ARGV[4]}

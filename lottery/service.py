@@ -1,0 +1,177 @@
+"""The draw use case: audience, idempotency, the atomic script, the answer."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+import msgspec
+
+from activities.auth import Identity
+from activities.clock import Clock, day_end_ms, from_ms, local_day
+from activities.errors import Kind, PromoError
+from activities.model import Activity
+from activities.repository import ActivityRepository
+from activities.service import DAY_KEY_GRACE_MS, IDEMPOTENCY_TTL_S, ActivityService
+from lottery.odds import new_rand
+from lottery.store import DrawRecord, DrawRequest, DrawStore
+
+_REFUSALS: dict[str, tuple[Kind, str]] = {
+    "activity_not_live": (Kind.CONFLICT, "the activity is not live"),
+    "not_started": (Kind.CONFLICT, "the activity has not started yet"),
+    "already_ended": (Kind.CONFLICT, "the activity is over"),
+    "user_daily_limit": (Kind.LIMIT, "no draws left today"),
+    "user_total_limit": (Kind.LIMIT, "no draws left in this activity"),
+    "global_daily_limit": (Kind.LIMIT, "all of today's draws are gone; come back tomorrow"),
+}
+_LOAD_ATTEMPTS = 3
+
+
+class DrawBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Optional context a front end sends with a draw."""
+
+    channel: str | None = msgspec.field(default=None)
+    device_id: str | None = None
+
+
+class PrizeWon(msgspec.Struct):
+    id: int
+    name: str
+    type: str
+    value_cny: str
+    is_consolation: bool
+
+
+class DrawResult(msgspec.Struct):
+    draw_id: str
+    activity_id: int
+    prize: PrizeWon
+    drawn_at: datetime
+    left_today: int | None  # None: no daily limit
+    left_total: int | None
+    replayed: bool = False
+
+
+def fingerprint(activity_id: int, body: DrawBody) -> str:
+    return hashlib.sha256(b"%d:" % activity_id + msgspec.json.encode(body)).hexdigest()[:32]
+
+
+def new_draw_id(now_ms: int) -> str:
+    """Time-ordered and unguessable: 12 hex digits of milliseconds, 16 of randomness."""
+    return f"d{now_ms:012x}{secrets.token_hex(8)}"
+
+
+class DrawService:
+    def __init__(
+        self, activities: ActivityService, store: DrawStore, repository: ActivityRepository, clock: Clock
+    ) -> None:
+        self.activities = activities
+        self.store = store
+        self.repository = repository
+        self.clock = clock
+        self._in_flight: set[tuple[int, str, str]] = set()
+
+    async def draw(self, player: Identity, activity_id: int, idempotency_key: str, body: DrawBody) -> DrawResult:
+        activity = await self.activities.get_published(activity_id)
+        if not activity.audience.admits(player.level, list(player.tags)):
+            raise PromoError(Kind.FORBIDDEN, "audience_not_allowed", "this activity is not open to your membership")
+        flight = (activity_id, player.subject, idempotency_key)
+        if flight in self._in_flight:
+            raise PromoError(
+                Kind.CONFLICT,
+                "idempotency_key_in_flight",
+                "a request with this Idempotency-Key is still being processed; retry shortly",
+            )
+        self._in_flight.add(flight)
+        try:
+            now_ms = self.clock.now_ms()
+            day = local_day(now_ms, activity.tz)
+            request = DrawRequest(
+                activity_id=activity_id,
+                user_id=player.subject,
+                draw_id=new_draw_id(now_ms),
+                rand=new_rand(),
+                now_ms=now_ms,
+                day=day,
+                day_expire_at_ms=day_end_ms(day, activity.tz) + DAY_KEY_GRACE_MS,
+                fingerprint=fingerprint(activity_id, body),
+                idempotency_key=idempotency_key,
+                idempotency_ttl_s=IDEMPOTENCY_TTL_S,
+            )
+            for _ in range(_LOAD_ATTEMPTS):
+                try:
+                    reply = await self.store.draw(request)
+                except (ConnectionError, TimeoutError, OSError) as exc:
+                    raise _unknown_outcome() from exc
+                except Exception as exc:
+                    if type(exc).__module__.startswith("redis"):
+                        raise _unknown_outcome() from exc
+                    raise
+                if reply.kind != "not_loaded":
+                    break
+                await self.activities.ensure_loaded(activity_id)  # fresh or flushed Redis
+            else:
+                raise PromoError(Kind.UNAVAILABLE, "activity_loading", "the activity is loading; retry shortly")
+        finally:
+            self._in_flight.discard(flight)
+
+        if reply.kind == "mismatch":
+            raise PromoError(
+                Kind.INVALID,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used for a different request",
+            )
+        if reply.kind == "refused":
+            code = reply.code or "refused"
+            kind, message = _REFUSALS.get(code, (Kind.CONFLICT, code))
+            raise PromoError(kind, code, message)
+        assert reply.record is not None
+        return _result(activity, reply.record, replayed=reply.kind == "replay")
+
+    async def history(
+        self, user_id: str, activity_id: int | None, limit: int, before_ms: int | None = None
+    ) -> list[DrawResult]:
+        """A member's own draws, newest first, from the SQL audit trail (a draw shows up there
+        once the audit writer has written it, normally within a fraction of a second)."""
+        rows = await self.repository.draws_of(activity_id, user_id, limit, before_ms)
+        results = []
+        for row in rows:
+            activity = await self.activities.get_published(row.activity_id)
+            record = DrawRecord(
+                draw_id=row.draw_id,
+                prize_id=row.prize_id,
+                picked_prize_id=row.picked_prize_id,
+                left_today=row.left_today,
+                left_total=row.left_total,
+                drawn_at_ms=row.drawn_at_ms,
+            )
+            results.append(_result(activity, record, replayed=False))
+        return results
+
+
+def _result(activity: Activity, record: DrawRecord, *, replayed: bool) -> DrawResult:
+    prize = activity.prize(record.prize_id)
+    return DrawResult(
+        draw_id=record.draw_id,
+        activity_id=activity.id,
+        prize=PrizeWon(
+            id=prize.id,
+            name=prize.name,
+            type=prize.type,
+            value_cny=str(prize.value_cny),
+            is_consolation=prize.is_consolation,
+        ),
+        drawn_at=from_ms(record.drawn_at_ms, activity.tz),
+        left_today=record.left_today,
+        left_total=record.left_total,
+        replayed=replayed,
+    )
+
+
+def _unknown_outcome() -> PromoError:
+    return PromoError(
+        Kind.UNAVAILABLE,
+        "outcome_unknown",
+        "the draw may or may not have happened; retry with the same Idempotency-Key to learn the result",
+    )
