@@ -15,6 +15,7 @@ class Settings:
     database_url: str
     jwt_secret: str
     audit_writer: bool  # run the stream -> SQL writer inside the API process
+    coalesce: bool  # send the draw scripts of one event-loop tick in one pipeline
     host: str
     port: int
     workers: int
@@ -42,6 +43,7 @@ def load_settings() -> Settings:
         database_url=os.environ.get("DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'promo.db'}",
         jwt_secret=_jwt_secret(var_dir),
         audit_writer=os.environ.get("PROMO_AUDIT_WRITER", "inline") != "off",
+        coalesce=os.environ.get("PROMO_COALESCE", "on") != "off",
         host=os.environ.get("PROMO_HOST", "127.0.0.1"),
         port=int(os.environ.get("PROMO_PORT", "8000")),
         workers=int(os.environ.get("PROMO_WORKERS", "1")),

@@ -8,7 +8,10 @@ caller, who retries with the same Idempotency-Key and gets the stored result.
 
 from __future__ import annotations
 
+import ctypes
 import shutil
+import signal
+import sys
 import subprocess
 import time
 from pathlib import Path
@@ -61,7 +64,7 @@ class EmbeddedRedis:
             "--daemonize", "no",
             "--logfile", str(self.data_dir / "redis.log"),
         ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -85,6 +88,13 @@ class EmbeddedRedis:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel sends SIGTERM to redis-server when its parent dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def connect(url: str, *, max_connections: int = 64) -> aioredis.Redis:

@@ -42,7 +42,7 @@ class Platform:
         repository = ActivityRepository(engine)
         activity_store = ActivityStore(redis)
         activities = ActivityService(repository, activity_store, clock)
-        draws = DrawService(activities, DrawStore(ScriptBatcher(redis)), repository, clock)
+        draws = DrawService(activities, DrawStore(ScriptBatcher(redis, enabled=settings.coalesce)), repository, clock)
         return cls(
             settings=settings,
             redis=redis,

