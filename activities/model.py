@@ -100,7 +100,9 @@ def validate_spec(spec: ActivitySpec) -> None:
         if prize.type != "thanks" and prize.stock is None:
             raise invalid("stock_required", f"prize {prize.name!r} needs a total stock", field=f"prizes[{index}]")
         if not prize.value_cny.is_finite() or prize.value_cny < 0:
-            raise invalid("prize_value_invalid", "value_cny must be a non-negative amount", field=f"prizes[{index}].value_cny")
+            raise invalid(
+                "prize_value_invalid", "value_cny must be a non-negative amount", field=f"prizes[{index}].value_cny"
+            )
         if prize.value_cny > TOP_PRIZE_MAX_CNY:
             raise invalid(
                 "prize_value_too_high",

@@ -11,8 +11,8 @@ from __future__ import annotations
 import ctypes
 import shutil
 import signal
-import sys
 import subprocess
+import sys
 import time
 from pathlib import Path
 

@@ -133,7 +133,7 @@ class ActivityService:
         snapshot = Snapshot(
             activity=activity,
             day=day,
-            day_expire_at_ms=day_end_ms(day, activity.tz) + DAY_KEY_GRACE_MS,
+            day_ttl_ms=day_end_ms(day, activity.tz) + DAY_KEY_GRACE_MS - now_ms,
             granted=await repo.granted_by_prize(activity.id),
             user_total=await repo.draws_by_user(activity.id),
             user_prize=await repo.wins_by_user_prize(activity.id, capped),

@@ -31,7 +31,7 @@ class Snapshot:
 
     activity: Activity
     day: date
-    day_expire_at_ms: int
+    day_ttl_ms: int
     granted: dict[int, int] = field(default_factory=dict)
     user_total: dict[str, int] = field(default_factory=dict)
     user_prize: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -112,8 +112,8 @@ class ActivityStore:
             day_fields["draws"] = sum(snapshot.user_today.values())
             _hset_chunks(pipe, day_key, day_fields)
             _hset_chunks(pipe, user_day_key, snapshot.user_today)
-            pipe.pexpireat(day_key, snapshot.day_expire_at_ms)
-            pipe.pexpireat(user_day_key, snapshot.day_expire_at_ms)
+            pipe.pexpire(day_key, snapshot.day_ttl_ms)
+            pipe.pexpire(user_day_key, snapshot.day_ttl_ms)
             for user_id, key, record, ttl_s in snapshot.idempotency:
                 pipe.set(keys.idempotency(user_id, key), record, ex=ttl_s, nx=True)
             state: dict[Any, Any] = state_fields(snapshot.activity)
@@ -195,11 +195,16 @@ class ActivityStore:
 
     async def acknowledge(self, activity_id: int, entry_ids: list[str]) -> None:
         """XACK, then trim only what is acknowledged: everything older than the oldest pending
-        entry (or than the newest acknowledged one when nothing is pending)."""
+        entry, or, when nothing is pending, older than the last entry delivered to the group
+        (entries after it were never read, so they are kept too)."""
         stream = ActivityKeys(activity_id).events
         await self.redis.xack(stream, AUDIT_GROUP, *entry_ids)
         summary = await self.redis.xpending(stream, AUDIT_GROUP)
-        keep_from = summary["min"] if summary["pending"] else max(entry_ids, key=_stream_order)
+        if summary["pending"]:
+            keep_from = summary["min"]
+        else:
+            groups = await self.redis.xinfo_groups(stream)
+            keep_from = next(g["last-delivered-id"] for g in groups if g["name"] == AUDIT_GROUP)
         await self.redis.execute_command("XTRIM", stream, "MINID", keep_from)  # type: ignore[no-untyped-call]
 
     async def pending_count(self, activity_id: int) -> int:
@@ -218,11 +223,6 @@ class ActivityStore:
                 undelivered = await self.redis.xrange(stream, f"({group['last-delivered-id']}", "+", count=1_000_000)
                 return pending + len(undelivered or [])
         return int(await self.redis.xlen(stream))
-
-
-def _stream_order(entry_id: str) -> tuple[int, int]:
-    ms, seq = entry_id.split("-")
-    return int(ms), int(seq)
 
 
 def _entries(reply: Any) -> list[tuple[str, dict[str, str]]]:

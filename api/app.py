@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 
@@ -51,6 +52,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             HTTPException: on_http_exception,
             Exception: on_unexpected,
         },
+        state=State({"platform": platform} if platform else {}),
         openapi_config=OpenAPIConfig(title="Promo platform", version="0.1.0"),
         debug=False,
     )

@@ -14,7 +14,7 @@
 -- ARGV[1] user_id          ARGV[2] draw_id (fresh, used only if this is a new draw)
 -- ARGV[3] rand (0 <= rand < 2^32, from Python's secrets)
 -- ARGV[4] now_ms           ARGV[5] local day (YYYY-MM-DD)
--- ARGV[6] day keys expire at (ms)
+-- ARGV[6] day keys time to live (ms; relative, so an injected clock cannot expire them early)
 -- ARGV[7] fingerprint of the request   ARGV[8] idempotency key   ARGV[9] idempotency TTL (s)
 --
 -- Returns one of
@@ -83,8 +83,8 @@ redis.call('HINCRBY', KEYS[4], user, 1)
 redis.call('HINCRBY', KEYS[6], user, 1)
 redis.call('HINCRBY', KEYS[7], 'draws', 1)
 redis.call('HINCRBY', KEYS[7], wid, 1)
-redis.call('PEXPIREAT', KEYS[6], ARGV[6])
-redis.call('PEXPIREAT', KEYS[7], ARGV[6])
+redis.call('PEXPIRE', KEYS[6], ARGV[6])
+redis.call('PEXPIRE', KEYS[7], ARGV[6])
 
 local left_today, left_total = -1, -1
 if per_user_daily > 0 then left_today = per_user_daily - user_today - 1 end

@@ -94,7 +94,7 @@ class DrawService:
                 rand=new_rand(),
                 now_ms=now_ms,
                 day=day,
-                day_expire_at_ms=day_end_ms(day, activity.tz) + DAY_KEY_GRACE_MS,
+                day_ttl_ms=day_end_ms(day, activity.tz) + DAY_KEY_GRACE_MS - now_ms,
                 fingerprint=fingerprint(activity_id, body),
                 idempotency_key=idempotency_key,
                 idempotency_ttl_s=IDEMPOTENCY_TTL_S,

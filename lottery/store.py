@@ -19,7 +19,7 @@ class DrawRequest:
     rand: int
     now_ms: int
     day: date
-    day_expire_at_ms: int
+    day_ttl_ms: int
     fingerprint: str
     idempotency_key: str
     idempotency_ttl_s: int
@@ -75,7 +75,7 @@ class DrawStore:
                 request.rand,
                 request.now_ms,
                 request.day.isoformat(),
-                request.day_expire_at_ms,
+                request.day_ttl_ms,
                 request.fingerprint,
                 request.idempotency_key,
                 request.idempotency_ttl_s,

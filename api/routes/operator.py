@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
 
 from activities.auth import Identity
 from activities.errors import not_found
@@ -20,24 +21,32 @@ class OperatorController(Controller):
     dependencies = {"operator": Provide(provide_operator)}  # noqa: RUF012 (Litestar's class attribute)
 
     @post("/")
-    async def create(self, request: Request[Any, Any, Any], operator: Identity) -> ActivityView:
+    async def create(self, request: Request[Any, Any, Any], operator: NamedDependency[Identity]) -> ActivityView:
         spec = decode(await request.body(), ActivitySpec)
         activity = await platform_of(request).activities.create(spec, operator.subject)
         return activity_view(activity, operator=True)
 
     @get("/")
-    async def list_activities(self, request: Request[Any, Any, Any], operator: Identity) -> list[ActivityView]:
+    async def list_activities(
+        self, request: Request[Any, Any, Any], operator: NamedDependency[Identity]
+    ) -> list[ActivityView]:
         service = platform_of(request).activities
         ids = await service.repository.list_ids()
         return [activity_view(await service.get(i), operator=True) for i in ids]
 
     @get("/{activity_id:int}")
-    async def read(self, request: Request[Any, Any, Any], operator: Identity, activity_id: int) -> ActivityView:
+    async def read(
+        self, request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: FromPath[int]
+    ) -> ActivityView:
         return activity_view(await platform_of(request).activities.get(activity_id), operator=True)
 
     @post("/{activity_id:int}/{action:str}", status_code=200)
     async def transition(
-        self, request: Request[Any, Any, Any], operator: Identity, activity_id: int, action: str
+        self,
+        request: Request[Any, Any, Any],
+        operator: NamedDependency[Identity],
+        activity_id: FromPath[int],
+        action: FromPath[str],
     ) -> ActivityView:
         """publish | pause | resume | end"""
         if action not in TRANSITIONS:
@@ -47,13 +56,19 @@ class OperatorController(Controller):
 
     @post("/{activity_id:int}/prizes/{prize_id:int}/stock", status_code=200)
     async def add_stock(
-        self, request: Request[Any, Any, Any], operator: Identity, activity_id: int, prize_id: int
+        self,
+        request: Request[Any, Any, Any],
+        operator: NamedDependency[Identity],
+        activity_id: FromPath[int],
+        prize_id: FromPath[int],
     ) -> ActivityView:
         body = decode(await request.body(), AddStock)
         activity = await platform_of(request).activities.add_stock(activity_id, prize_id, body.units, operator.subject)
         return activity_view(activity, operator=True)
 
     @get("/{activity_id:int}/counters")
-    async def counters(self, request: Request[Any, Any, Any], operator: Identity, activity_id: int) -> ActivityCounters:
+    async def counters(
+        self, request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: FromPath[int]
+    ) -> ActivityCounters:
         """Live stock and counters from Redis, beside what the SQL audit trail holds."""
         return await platform_of(request).activities.counters(activity_id)

