@@ -49,7 +49,9 @@ def request(method: str, url: str, token: str | None = None, body: Any = None, *
         return exc.code, json.loads(exc.read() or b"null")
 
 
-def wheel_spec(top_stock: int = 100, per_user_daily: int | None = None, name: str = "Load-test wheel") -> dict[str, Any]:
+def wheel_spec(
+    top_stock: int = 100, per_user_daily: int | None = None, name: str = "Load-test wheel"
+) -> dict[str, Any]:
     """A live-now wheel: a scarce top prize, a coupon, and the consolation prize."""
     now = time.time()
     limits: dict[str, int] = {}
