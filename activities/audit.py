@@ -1,9 +1,10 @@
 """The audit writer: Redis Streams -> SQL, at least once, without duplicates.
 
-For every activity stream it reads new entries through the consumer group, writes them to SQL
-in one transaction per batch (executemany), and acknowledges them only after the commit. Entries
-left pending by a consumer that died are taken over with XAUTOCLAIM. The unique draw id in SQL
-makes a second delivery harmless. Only acknowledged entries are ever trimmed.
+It follows every published activity's stream and every wallet shard's stream. From each it
+reads new entries through the consumer group, writes them to SQL in one transaction per batch
+(executemany), and acknowledges them only after the commit. Entries left pending by a consumer
+that died are taken over with XAUTOCLAIM. Unique keys in SQL (draw id, wallet reference) make a
+second delivery harmless. Only acknowledged entries are ever trimmed.
 """
 
 from __future__ import annotations
@@ -14,19 +15,28 @@ import logging
 import os
 import socket
 import time
+from dataclasses import dataclass
 
-from activities.repository import ActivityRepository, DrawRow
-from activities.store import ActivityStore
+from activities.keys import WALLET_SHARDS, ActivityKeys, WalletKeys, wallet_shard
+from activities.repository import ActivityRepository, DrawRow, PointsRow
+from activities.store import AuditStore
 
 log = logging.getLogger("promo.audit")
 
 # Activities whose streams the writer follows: everything published, including ended ones
 # (their last events may still be in flight).
 FOLLOWED_STATUSES = ("live", "paused", "ended")
+Entry = tuple[str, dict[str, str]]
 
 
 def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Source:
+    stream: str
+    activity_id: int | None  # None for wallet streams
 
 
 def draw_row(activity_id: int, entry_id: str, fields: dict[str, str]) -> DrawRow:
@@ -48,10 +58,25 @@ def draw_row(activity_id: int, entry_id: str, fields: dict[str, str]) -> DrawRow
     )
 
 
+def points_row(entry_id: str, fields: dict[str, str]) -> PointsRow:
+    activity_id = int(fields["activity_id"])
+    return PointsRow(
+        ref=fields["ref"],
+        user_id=fields["user_id"],
+        shard=wallet_shard(fields["user_id"]),
+        delta=int(fields["delta"]),
+        balance_after=int(fields["balance"]),
+        reason=fields["reason"],
+        activity_id=activity_id or None,
+        at_ms=int(fields["at_ms"]),
+        stream_id=entry_id,
+    )
+
+
 class AuditWriter:
     def __init__(
         self,
-        store: ActivityStore,
+        store: AuditStore,
         repository: ActivityRepository,
         *,
         consumer: str | None = None,
@@ -67,7 +92,7 @@ class AuditWriter:
         self.claim_idle_ms = claim_idle_ms
         self.poll_interval_s = poll_interval_s
         self.refresh_interval_s = refresh_interval_s
-        self._activity_ids: list[int] = []
+        self._sources: list[Source] = []
         self._refreshed_at = 0.0
         self.written = 0
 
@@ -82,43 +107,55 @@ class AuditWriter:
                 await _sleep_or_stop(stop, 1.0)
             if written == 0:
                 await _sleep_or_stop(stop, self.poll_interval_s)
-        log.info("audit writer %s stopped after %d rows", self.consumer, self.written)
+        log.info("audit writer %s stopped after %d entries", self.consumer, self.written)
 
     async def step(self, claim: bool = True) -> int:
         """One pass over every followed stream. Returns the number of entries written."""
-        now = time.monotonic()
-        if now - self._refreshed_at > self.refresh_interval_s:
-            self._activity_ids = await self.repository.list_ids(FOLLOWED_STATUSES)
-            self._refreshed_at = now
+        await self._refresh_sources()
         written = 0
-        for activity_id in self._activity_ids:
+        for source in self._sources:
             if claim:
-                stale = await self.store.claim_stale(activity_id, self.consumer, self.claim_idle_ms, self.batch_size)
-                written += await self._write(activity_id, stale)
-            fresh = await self.store.read_new(activity_id, self.consumer, self.batch_size)
-            written += await self._write(activity_id, fresh)
+                stale = await self.store.claim_stale(source.stream, self.consumer, self.claim_idle_ms, self.batch_size)
+                written += await self._write(source, stale)
+            fresh = await self.store.read_new(source.stream, self.consumer, self.batch_size)
+            written += await self._write(source, fresh)
         return written
 
     async def drain(self, timeout_s: float = 30.0) -> None:
-        """Write until every followed stream has nothing left (tests, shutdown, `promo worker --once`)."""
+        """Write until every followed stream has nothing left (tests, `promo worker --once`)."""
         self._refreshed_at = 0.0
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if await self.step() == 0:
-                backlog = 0
-                for activity_id in self._activity_ids:
-                    backlog += await self.store.pending_count(activity_id)
-                if backlog == 0:
-                    return
-                await asyncio.sleep(self.poll_interval_s)
-        raise TimeoutError("the audit stream did not drain in time")
+            if await self.step() == 0 and await self.backlog() == 0:
+                return
+            await asyncio.sleep(self.poll_interval_s)
+        raise TimeoutError("the audit streams did not drain in time")
 
-    async def _write(self, activity_id: int, entries: list[tuple[str, dict[str, str]]]) -> int:
+    async def backlog(self) -> int:
+        await self._refresh_sources()
+        return sum([await self.store.backlog(source.stream) for source in self._sources])
+
+    async def _refresh_sources(self) -> None:
+        now = time.monotonic()
+        if now - self._refreshed_at < self.refresh_interval_s and self._sources:
+            return
+        activity_ids = await self.repository.list_ids(FOLLOWED_STATUSES)
+        self._sources = [Source(ActivityKeys(i).events, i) for i in activity_ids] + [
+            Source(WalletKeys(shard).events, None) for shard in range(WALLET_SHARDS)
+        ]
+        self._refreshed_at = now
+
+    async def _write(self, source: Source, entries: list[Entry]) -> int:
         if not entries:
             return 0
-        rows = [draw_row(activity_id, entry_id, fields) for entry_id, fields in entries if fields.get("type") == "draw"]
-        await self.repository.insert_draws(rows)  # commits, or raises and nothing is acknowledged
-        await self.store.acknowledge(activity_id, [entry_id for entry_id, _ in entries])
+        draws = [
+            draw_row(source.activity_id, entry_id, fields)
+            for entry_id, fields in entries
+            if fields.get("type") == "draw" and source.activity_id is not None
+        ]
+        points = [points_row(entry_id, fields) for entry_id, fields in entries if fields.get("type") == "points"]
+        await self.repository.insert_events(draws, points)  # commits, or raises and nothing is acknowledged
+        await self.store.acknowledge(source.stream, [entry_id for entry_id, _ in entries])
         self.written += len(entries)
         return len(entries)
 

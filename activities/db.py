@@ -69,6 +69,23 @@ draws = sa.Table(
     sa.Index("ix_draws_activity_day", "activity_id", "day"),
 )
 
+points_ledger = sa.Table(
+    "points_ledger",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ref", sa.String(200), nullable=False, unique=True),  # one change per reference
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Column("shard", sa.Integer, nullable=False),  # the Redis wallet shard, for rebuilds
+    sa.Column("delta", sa.BigInteger, nullable=False),
+    sa.Column("balance_after", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.String(40), nullable=False),
+    sa.Column("activity_id", sa.Integer),
+    sa.Column("at_ms", sa.BigInteger, nullable=False),
+    sa.Column("stream_id", sa.String(32), nullable=False),
+    sa.Index("ix_points_ledger_shard_user", "shard", "user_id"),
+    sa.Index("ix_points_ledger_user_at", "user_id", "at_ms"),
+)
+
 operator_actions = sa.Table(
     "operator_actions",
     metadata,

@@ -6,6 +6,7 @@ single Redis Cluster slot.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from datetime import date
 
@@ -58,7 +59,7 @@ class ActivityKeys:
         return f"{self._p}:day:{day.isoformat()}"
 
     def idempotency(self, user_id: str, key: str) -> str:
-        """String "<fingerprint> <result JSON>" of a finished draw, kept for a day."""
+        """String "<fingerprint> <draw fields...>" of a finished draw, kept for a day."""
         return f"{self._p}:idem:{user_id}:{key}"
 
     @property
@@ -67,10 +68,47 @@ class ActivityKeys:
         return f"{self._p}:events"
 
     @property
-    def rebuild_lock(self) -> str:
-        return f"{self._p}:rebuild_lock"
-
-    @property
     def all_static(self) -> list[str]:
         """Keys a rebuild deletes before loading (day keys and idempotency keys are set, not deleted)."""
         return [self.state, self.stock, self.granted, self.user_total, self.user_prize]
+
+
+# Member points wallets live in a fixed number of shards, each its own hash tag, so that the
+# wallet script touches one slot and the audit writer follows a fixed set of streams.
+WALLET_SHARDS = 16
+
+
+def wallet_shard(user_id: str) -> int:
+    return zlib.crc32(user_id.encode()) % WALLET_SHARDS
+
+
+@dataclass(frozen=True)
+class WalletKeys:
+    shard: int
+
+    @classmethod
+    def of(cls, user_id: str) -> WalletKeys:
+        return cls(wallet_shard(user_id))
+
+    @property
+    def _p(self) -> str:
+        return f"{{pts:{self.shard}}}"
+
+    @property
+    def balances(self) -> str:
+        """Hash user_id -> points balance. Absent (with `loaded`) = rebuild the shard from SQL."""
+        return f"{self._p}:balances"
+
+    @property
+    def loaded(self) -> str:
+        """Marker set when the shard's balances were loaded from SQL."""
+        return f"{self._p}:loaded"
+
+    def entry(self, ref: str) -> str:
+        """String: the outcome of the wallet change with this reference (idempotency), kept a week."""
+        return f"{self._p}:ref:{ref}"
+
+    @property
+    def events(self) -> str:
+        """Stream of wallet changes, consumed by the SQL audit writer."""
+        return f"{self._p}:events"

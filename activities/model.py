@@ -114,9 +114,6 @@ def validate_spec(spec: ActivitySpec) -> None:
         raise invalid("weights_all_zero", "at least one prize needs a positive weight", field="prizes")
     if total > MAX_TOTAL_WEIGHT:
         raise invalid("weights_too_large", f"the weights must add up to at most {MAX_TOTAL_WEIGHT}", field="prizes")
-    if spec.points_cost:
-        # Points live in the brand's CRM wallet, which this platform does not hold yet.
-        raise invalid("points_cost_unsupported", "draws that cost points are not supported yet", field="points_cost")
 
 
 _TIMEZONES: set[str] | None = None

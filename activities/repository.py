@@ -41,6 +41,18 @@ class DrawRow(msgspec.Struct, kw_only=True):
     stream_id: str
 
 
+class PointsRow(msgspec.Struct, kw_only=True):
+    ref: str
+    user_id: str
+    shard: int
+    delta: int
+    balance_after: int
+    reason: str
+    activity_id: int | None
+    at_ms: int
+    stream_id: str
+
+
 class ActivityRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -130,14 +142,54 @@ class ActivityRepository:
 
     # --- draws --------------------------------------------------------------------------------
 
-    async def insert_draws(self, rows: Sequence[DrawRow]) -> None:
-        """One transaction, one executemany; a draw id already stored is skipped (replays)."""
-        if not rows:
+    async def insert_events(self, draws: Sequence[DrawRow] = (), points: Sequence[PointsRow] = ()) -> None:
+        """One transaction, one executemany per table; a row already stored (same draw id or
+        wallet reference) is skipped, so a second delivery of a stream entry changes nothing."""
+        if not draws and not points:
             return
         async with self.engine.begin() as conn:
             insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-            statement = insert(db.draws).on_conflict_do_nothing(index_elements=["draw_id"])
-            await conn.execute(statement, [msgspec.structs.asdict(r) for r in rows])
+            if draws:
+                statement = insert(db.draws).on_conflict_do_nothing(index_elements=["draw_id"])
+                await conn.execute(statement, [msgspec.structs.asdict(r) for r in draws])
+            if points:
+                statement = insert(db.points_ledger).on_conflict_do_nothing(index_elements=["ref"])
+                await conn.execute(statement, [msgspec.structs.asdict(r) for r in points])
+
+    async def balances_of_shard(self, shard: int) -> dict[str, int]:
+        query = (
+            sa.select(db.points_ledger.c.user_id, sa.func.sum(db.points_ledger.c.delta))
+            .where(db.points_ledger.c.shard == shard)
+            .group_by(db.points_ledger.c.user_id)
+        )
+        async with self.engine.connect() as conn:
+            return {str(u): int(n) for u, n in (await conn.execute(query)).all()}
+
+    async def orphan_draw_costs(self, before_ms: int) -> list[PointsRow]:
+        """Draw costs older than `before_ms` with neither a draw nor a refund in SQL."""
+        ledger, refunds = db.points_ledger, db.points_ledger.alias("refunds")
+        query = (
+            sa.select(*[ledger.c[name] for name in PointsRow.__struct_fields__])
+            .where(
+                ledger.c.reason == "draw_cost",
+                ledger.c.at_ms < before_ms,
+                ~sa.exists().where(db.draws.c.draw_id == sa.func.substr(ledger.c.ref, 6)),
+                ~sa.exists().where(refunds.c.ref == sa.literal("refund:") + ledger.c.ref),
+            )
+            .limit(1000)
+        )
+        async with self.engine.connect() as conn:
+            return [PointsRow(**row._mapping) for row in (await conn.execute(query)).all()]
+
+    async def points_history(self, user_id: str, limit: int) -> list[PointsRow]:
+        query = (
+            sa.select(*[db.points_ledger.c[name] for name in PointsRow.__struct_fields__])
+            .where(db.points_ledger.c.user_id == user_id)
+            .order_by(db.points_ledger.c.at_ms.desc(), db.points_ledger.c.id.desc())
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [PointsRow(**row._mapping) for row in (await conn.execute(query)).all()]
 
     async def draws_of(self, activity_id: int | None, user_id: str, limit: int, before_ms: int | None) -> list[DrawRow]:
         query = sa.select(*[db.draws.c[name] for name in DrawRow.__struct_fields__]).where(

@@ -1,5 +1,5 @@
 """Redis access of the kernel: loading (rebuilding) an activity's live state, operator changes to
-it, live counters, and the audit stream reads of the SQL writer.
+it, live counters, member points wallets, and the audit stream reads of the SQL writer.
 
 This module, with `lottery/store.py`, is the only code that talks to Redis.
 """
@@ -15,12 +15,13 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError, WatchError
 
-from activities.keys import AUDIT_GROUP, ActivityKeys
+from activities.keys import AUDIT_GROUP, ActivityKeys, WalletKeys
 from activities.model import Activity
 from activities.scripts import script_beside
 
 _set_status = script_beside(__file__, "set_status.lua")
 _add_stock = script_beside(__file__, "add_stock.lua")
+_points = script_beside(__file__, "points.lua")
 
 _CHUNK = 1000  # hash fields per HSET while loading
 
@@ -94,7 +95,7 @@ class ActivityStore:
         wins, the other's MULTI fails and nothing it prepared is applied.
         """
         keys = ActivityKeys(activity_id)
-        await self.ensure_group(activity_id)
+        await AuditStore(self.redis).ensure_group(keys.events)
         async with self.redis.pipeline(transaction=True) as pipe:
             await pipe.watch(keys.state)
             if await pipe.exists(keys.state):
@@ -146,7 +147,7 @@ class ActivityStore:
         pipe.hgetall(keys.day(day))
         pipe.xlen(keys.events)
         status_total, stock, granted, today, length = await pipe.execute()
-        pending = await self.pending_count(activity_id)
+        pending = await AuditStore(self.redis).backlog(keys.events)
         draws_today = int(today.pop("draws", 0))
         return LiveCounters(
             status=status_total[0],
@@ -159,32 +160,35 @@ class ActivityStore:
             stream_pending=pending,
         )
 
-    # --- the audit stream -------------------------------------------------------------------
 
-    async def ensure_group(self, activity_id: int) -> None:
+class AuditStore:
+    """The audit streams, by key: activity streams and wallet shard streams alike."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+
+    async def ensure_group(self, stream: str) -> None:
         try:
             # From id 0: a group created after events were written still sees all of them.
-            await self.redis.xgroup_create(ActivityKeys(activity_id).events, AUDIT_GROUP, id="0", mkstream=True)
+            await self.redis.xgroup_create(stream, AUDIT_GROUP, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def read_new(self, activity_id: int, consumer: str, count: int) -> list[tuple[str, dict[str, str]]]:
-        stream = ActivityKeys(activity_id).events
+    async def read_new(self, stream: str, consumer: str, count: int) -> list[tuple[str, dict[str, str]]]:
         try:
             reply = await self.redis.xreadgroup(AUDIT_GROUP, consumer, {stream: ">"}, count=count)
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
-            await self.ensure_group(activity_id)  # Redis was flushed or restarted empty
+            await self.ensure_group(stream)  # Redis was flushed or restarted empty
             return []
         return _entries(reply)
 
     async def claim_stale(
-        self, activity_id: int, consumer: str, min_idle_ms: int, count: int
+        self, stream: str, consumer: str, min_idle_ms: int, count: int
     ) -> list[tuple[str, dict[str, str]]]:
         """Take over entries another consumer read but never acknowledged (it died)."""
-        stream = ActivityKeys(activity_id).events
         try:
             reply = await self.redis.xautoclaim(stream, AUDIT_GROUP, consumer, min_idle_ms, "0-0", count=count)
         except ResponseError as exc:
@@ -193,11 +197,10 @@ class ActivityStore:
             return []
         return [(entry_id, fields) for entry_id, fields in reply[1] if fields is not None]
 
-    async def acknowledge(self, activity_id: int, entry_ids: list[str]) -> None:
+    async def acknowledge(self, stream: str, entry_ids: list[str]) -> None:
         """XACK, then trim only what is acknowledged: everything older than the oldest pending
         entry, or, when nothing is pending, older than the last entry delivered to the group
         (entries after it were never read, so they are kept too)."""
-        stream = ActivityKeys(activity_id).events
         await self.redis.xack(stream, AUDIT_GROUP, *entry_ids)
         summary = await self.redis.xpending(stream, AUDIT_GROUP)
         if summary["pending"]:
@@ -207,22 +210,79 @@ class ActivityStore:
             keep_from = next(g["last-delivered-id"] for g in groups if g["name"] == AUDIT_GROUP)
         await self.redis.execute_command("XTRIM", stream, "MINID", keep_from)  # type: ignore[no-untyped-call]
 
-    async def pending_count(self, activity_id: int) -> int:
+    async def backlog(self, stream: str) -> int:
         """Entries not yet written to SQL: pending in the group plus not yet delivered."""
-        stream = ActivityKeys(activity_id).events
         try:
             groups = await self.redis.xinfo_groups(stream)
         except ResponseError:
-            return 0
+            return 0  # no stream: nothing was ever written to it
         for group in groups:
             if group["name"] == AUDIT_GROUP:
-                lag = group.get("lag")
-                pending = int(group["pending"])
-                if lag is not None:
-                    return pending + int(lag)
+                # Redis 6.2 has no "lag" field: count what lies after the last delivered entry.
                 undelivered = await self.redis.xrange(stream, f"({group['last-delivered-id']}", "+", count=1_000_000)
-                return pending + len(undelivered or [])
+                return int(group["pending"]) + len(undelivered or [])
         return int(await self.redis.xlen(stream))
+
+
+@dataclass(frozen=True)
+class WalletReply:
+    kind: str  # ok | replay | insufficient | no_original | not_loaded
+    balance: int | None = None
+
+
+class WalletStore:
+    """Member points balances in Redis, one script per change."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+
+    async def apply(
+        self,
+        user_id: str,
+        delta: int,
+        ref: str,
+        reason: str,
+        now_ms: int,
+        *,
+        activity_id: int = 0,
+        refund_of: str | None = None,
+        ref_ttl_s: int = 7 * 24 * 3600,
+    ) -> WalletReply:
+        keys = WalletKeys.of(user_id)
+        reply = await _points(
+            self.redis,
+            [keys.balances, keys.loaded, keys.entry(ref), keys.events, keys.entry(refund_of or ref)],
+            [user_id, delta, ref, reason, now_ms, activity_id, ref_ttl_s, "refund" if refund_of else ""],
+        )
+        return WalletReply(reply[0], int(reply[1]) if len(reply) > 1 else None)
+
+    async def balance(self, user_id: str) -> int | None:
+        """None if the shard is not loaded."""
+        keys = WalletKeys.of(user_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.exists(keys.loaded)
+        pipe.hget(keys.balances, user_id)
+        loaded, balance = await pipe.execute()
+        return int(balance or 0) if loaded else None
+
+    async def load(self, shard: int, read_balances: Callable[[], Awaitable[dict[str, int]]]) -> bool:
+        """Load one shard's balances from SQL unless loaded (WATCH, as for activities)."""
+        keys = WalletKeys(shard)
+        await AuditStore(self.redis).ensure_group(keys.events)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            await pipe.watch(keys.loaded)
+            if await pipe.exists(keys.loaded):
+                return False
+            balances = await read_balances()
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.delete(keys.balances)
+            _hset_chunks(pipe, keys.balances, balances)
+            pipe.set(keys.loaded, 1)
+            try:
+                await pipe.execute()
+            except WatchError:
+                return False
+        return True
 
 
 def _entries(reply: Any) -> list[tuple[str, dict[str, str]]]:

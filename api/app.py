@@ -19,8 +19,22 @@ from api.platform import Platform
 from api.routes.health import health, ready
 from api.routes.operator import OperatorController
 from api.routes.player import draw, my_draws, player_draws, public_view
+from api.routes.points import grant_points, my_points, my_points_history
 
 log = logging.getLogger("promo.api")
+
+
+async def reconcile_points(platform: Platform, stop: asyncio.Event, every_s: float = 60.0) -> None:
+    """Refund draw costs whose draw never happened (see PointsService.reconcile_draw_costs)."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every_s)
+        try:
+            refunded = await platform.points.reconcile_draw_costs()
+            if refunded:
+                log.warning("refunded %d draw costs whose draw never happened", refunded)
+        except Exception:
+            log.exception("points reconciliation failed; will try again")
 
 
 def create_app(platform: Platform | None = None, settings: Settings | None = None) -> Litestar:
@@ -32,20 +46,31 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
         current = platform or Platform.build(settings or load_settings())
         app.state.platform = current
         stop = asyncio.Event()
-        writer = None
+        background = []
         if current.settings.audit_writer:
-            writer = asyncio.create_task(current.audit_writer.run(stop), name="audit-writer")
+            background.append(asyncio.create_task(current.audit_writer.run(stop), name="audit-writer"))
+            background.append(asyncio.create_task(reconcile_points(current, stop), name="points-reconciler"))
         try:
             yield
         finally:
             stop.set()
-            if writer is not None:
-                await writer
+            await asyncio.gather(*background)
             if owned:
                 await current.close()
 
     return Litestar(
-        route_handlers=[health, ready, OperatorController, public_view, draw, my_draws, player_draws],
+        route_handlers=[
+            health,
+            ready,
+            OperatorController,
+            public_view,
+            draw,
+            my_draws,
+            player_draws,
+            my_points,
+            my_points_history,
+            grant_points,
+        ],
         lifespan=[lifespan],
         exception_handlers={
             PromoError: on_promo_error,

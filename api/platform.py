@@ -12,11 +12,12 @@ from activities.auth import Tokens
 from activities.clock import Clock, SystemClock
 from activities.config import Settings
 from activities.db import make_engine
+from activities.points import PointsService
 from activities.redis_server import connect
 from activities.repository import ActivityRepository
 from activities.scripts import ScriptBatcher
 from activities.service import ActivityService
-from activities.store import ActivityStore
+from activities.store import ActivityStore, AuditStore, WalletStore
 from lottery.service import DrawService
 from lottery.store import DrawStore
 
@@ -30,6 +31,7 @@ class Platform:
     activity_store: ActivityStore
     activities: ActivityService
     draws: DrawService
+    points: PointsService
     audit_writer: AuditWriter
 
     @classmethod
@@ -42,7 +44,9 @@ class Platform:
         repository = ActivityRepository(engine)
         activity_store = ActivityStore(redis)
         activities = ActivityService(repository, activity_store, clock)
-        draws = DrawService(activities, DrawStore(ScriptBatcher(redis, enabled=settings.coalesce)), repository, clock)
+        points = PointsService(WalletStore(redis), repository, clock)
+        batcher = ScriptBatcher(redis, enabled=settings.coalesce)
+        draws = DrawService(activities, DrawStore(batcher), repository, points, clock)
         return cls(
             settings=settings,
             redis=redis,
@@ -51,7 +55,8 @@ class Platform:
             activity_store=activity_store,
             activities=activities,
             draws=draws,
-            audit_writer=AuditWriter(activity_store, repository),
+            points=points,
+            audit_writer=AuditWriter(AuditStore(redis), repository),
         )
 
     async def close(self) -> None:

@@ -12,10 +12,11 @@ from activities.auth import Identity
 from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, PromoError
 from activities.model import Activity
+from activities.points import PointsService, draw_cost_ref
 from activities.repository import ActivityRepository
 from activities.service import DAY_KEY_GRACE_MS, IDEMPOTENCY_TTL_S, ActivityService
 from lottery.odds import new_rand
-from lottery.store import DrawRecord, DrawRequest, DrawStore
+from lottery.store import DrawRecord, DrawReply, DrawRequest, DrawStore
 
 _REFUSALS: dict[str, tuple[Kind, str]] = {
     "activity_not_live": (Kind.CONFLICT, "the activity is not live"),
@@ -64,10 +65,16 @@ def new_draw_id(now_ms: int) -> str:
 
 class DrawService:
     def __init__(
-        self, activities: ActivityService, store: DrawStore, repository: ActivityRepository, clock: Clock
+        self,
+        activities: ActivityService,
+        store: DrawStore,
+        repository: ActivityRepository,
+        points: PointsService,
+        clock: Clock,
     ) -> None:
         self.activities = activities
         self.store = store
+        self.points = points
         self.repository = repository
         self.clock = clock
         self._in_flight: set[tuple[int, str, str]] = set()
@@ -85,34 +92,7 @@ class DrawService:
             )
         self._in_flight.add(flight)
         try:
-            now_ms = self.clock.now_ms()
-            day = local_day(now_ms, activity.tz)
-            request = DrawRequest(
-                activity_id=activity_id,
-                user_id=player.subject,
-                draw_id=new_draw_id(now_ms),
-                rand=new_rand(),
-                now_ms=now_ms,
-                day=day,
-                day_ttl_ms=day_end_ms(day, activity.tz) + DAY_KEY_GRACE_MS - now_ms,
-                fingerprint=fingerprint(activity_id, body),
-                idempotency_key=idempotency_key,
-                idempotency_ttl_s=IDEMPOTENCY_TTL_S,
-            )
-            for _ in range(_LOAD_ATTEMPTS):
-                try:
-                    reply = await self.store.draw(request)
-                except (ConnectionError, TimeoutError, OSError) as exc:
-                    raise _unknown_outcome() from exc
-                except Exception as exc:
-                    if type(exc).__module__.startswith("redis"):
-                        raise _unknown_outcome() from exc
-                    raise
-                if reply.kind != "not_loaded":
-                    break
-                await self.activities.ensure_loaded(activity_id)  # fresh or flushed Redis
-            else:
-                raise PromoError(Kind.UNAVAILABLE, "activity_loading", "the activity is loading; retry shortly")
+            reply = await self._draw(activity, player.subject, idempotency_key, body)
         finally:
             self._in_flight.discard(flight)
 
@@ -128,6 +108,59 @@ class DrawService:
             raise PromoError(kind, code, message)
         assert reply.record is not None
         return _result(activity, reply.record, replayed=reply.kind == "replay")
+
+    async def _draw(self, activity: Activity, user_id: str, idempotency_key: str, body: DrawBody) -> DrawReply:
+        """Charge the points cost (if any), run the draw script, refund unless a new draw happened.
+
+        The cost is charged under a reference naming this request's fresh draw id. Only an "ok"
+        answer keeps it; a replay, a refusal or a mismatch refunds it. When the script's outcome
+        is unknown nothing is refunded here: a retry with the same key replays (and refunds its
+        own charge), and the reconciler refunds charges whose draw never reached SQL.
+        """
+        activity_id = activity.id
+        now_ms = self.clock.now_ms()
+        day = local_day(now_ms, activity.tz)
+        draw_id = new_draw_id(now_ms)
+        cost_ref = draw_cost_ref(draw_id)
+        if activity.points_cost:
+            await self.points.debit(user_id, activity.points_cost, cost_ref, "draw_cost", activity_id)
+        try:
+            reply = await self._run_script(
+                DrawRequest(
+                    activity_id=activity_id,
+                    user_id=user_id,
+                    draw_id=draw_id,
+                    rand=new_rand(),
+                    now_ms=now_ms,
+                    day=day,
+                    day_ttl_ms=day_end_ms(day, activity.tz) + DAY_KEY_GRACE_MS - now_ms,
+                    fingerprint=fingerprint(activity_id, body),
+                    idempotency_key=idempotency_key,
+                    idempotency_ttl_s=IDEMPOTENCY_TTL_S,
+                )
+            )
+        except PromoError as error:
+            if activity.points_cost and error.code != "outcome_unknown":
+                await self.points.refund(user_id, activity.points_cost, cost_ref, activity_id)
+            raise
+        if activity.points_cost and reply.kind != "ok":
+            await self.points.refund(user_id, activity.points_cost, cost_ref, activity_id)
+        return reply
+
+    async def _run_script(self, request: DrawRequest) -> DrawReply:
+        for _ in range(_LOAD_ATTEMPTS):
+            try:
+                reply = await self.store.draw(request)
+            except (ConnectionError, TimeoutError, OSError) as exc:
+                raise _unknown_outcome() from exc
+            except Exception as exc:
+                if type(exc).__module__.startswith("redis"):
+                    raise _unknown_outcome() from exc
+                raise
+            if reply.kind != "not_loaded":
+                return reply
+            await self.activities.ensure_loaded(request.activity_id)  # fresh or flushed Redis
+        raise PromoError(Kind.UNAVAILABLE, "activity_loading", "the activity is loading; retry shortly")
 
     async def history(
         self, user_id: str, activity_id: int | None, limit: int, before_ms: int | None = None

@@ -20,27 +20,29 @@ async def test_entries_of_a_dead_consumer_are_claimed_and_written_once(env: Env)
     activity = await env.create(wheel(limits={}))
     for i in range(20):
         assert (await env.draw(activity["id"], user=f"u{i}")).status_code == 201
-    store = env.platform.activity_store
+    store = env.platform.audit_writer.store
+    stream = ActivityKeys(activity["id"]).events
     # A consumer reads 20 entries and dies before writing or acknowledging them.
-    taken = await store.read_new(activity["id"], "dead-consumer", count=100)
+    taken = await store.read_new(stream, "dead-consumer", count=100)
     assert len(taken) == 20
     live = AuditWriter(store, env.platform.activities.repository, consumer="live", claim_idle_ms=0)
     await live.drain()
     assert await _sql_draws(env) == 20
-    assert await store.pending_count(activity["id"]) == 0
+    assert await store.backlog(stream) == 0
 
 
 async def test_redelivered_entries_do_not_duplicate_rows(env: Env) -> None:
     activity = await env.create(wheel(limits={}))
     for i in range(5):
         await env.draw(activity["id"], user=f"u{i}")
-    store = env.platform.activity_store
-    entries = await store.read_new(activity["id"], "c1", count=100)
+    store = env.platform.audit_writer.store
+    stream = ActivityKeys(activity["id"]).events
+    entries = await store.read_new(stream, "c1", count=100)
     rows = [draw_row(activity["id"], entry_id, fields) for entry_id, fields in entries]
     repository = env.platform.activities.repository
-    await repository.insert_draws(rows)
-    await repository.insert_draws(rows)  # a crash after commit but before XACK: delivered again
-    await store.acknowledge(activity["id"], [entry_id for entry_id, _ in entries])
+    await repository.insert_events(draws=rows)
+    await repository.insert_events(draws=rows)  # a crash after commit but before XACK: delivered again
+    await store.acknowledge(stream, [entry_id for entry_id, _ in entries])
     assert await _sql_draws(env) == 5
 
 
@@ -50,16 +52,16 @@ async def test_only_acknowledged_entries_are_trimmed(env: Env) -> None:
     redis = env.platform.redis
     for i in range(10):
         await env.draw(activity["id"], user=f"u{i}")
-    store = env.platform.activity_store
-    first = await store.read_new(activity["id"], "slow", count=4)  # pending, never acknowledged here
-    second = await store.read_new(activity["id"], "fast", count=6)
-    await store.acknowledge(activity["id"], [entry_id for entry_id, _ in second])
+    store = env.platform.audit_writer.store
+    first = await store.read_new(keys.events, "slow", count=4)  # pending, never acknowledged here
+    second = await store.read_new(keys.events, "fast", count=6)
+    await store.acknowledge(keys.events, [entry_id for entry_id, _ in second])
     remaining = [entry_id for entry_id, _ in await redis.xrange(keys.events) or []]
     assert all(entry_id in remaining for entry_id, _ in first)  # the 4 unacknowledged ones stay
     pending = await redis.xpending(keys.events, AUDIT_GROUP)
     assert pending["pending"] == 4
     # Once they are acknowledged too, the stream is trimmed down to the newest entry.
-    await store.acknowledge(activity["id"], [entry_id for entry_id, _ in first])
+    await store.acknowledge(keys.events, [entry_id for entry_id, _ in first])
     assert await redis.xlen(keys.events) <= 1
 
 

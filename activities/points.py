@@ -1,0 +1,100 @@
+"""Member points wallets: grants, draw costs, refunds. Each change is one Lua script on the
+member's wallet shard, applied once per reference and streamed to the SQL ledger."""
+
+from __future__ import annotations
+
+import msgspec
+
+from activities.clock import Clock
+from activities.errors import Kind, PromoError
+from activities.keys import wallet_shard
+from activities.repository import ActivityRepository, PointsRow
+from activities.store import WalletReply, WalletStore
+
+_LOAD_ATTEMPTS = 3
+RECONCILE_AFTER_MS = 5 * 60 * 1000  # a draw cost older than this with no draw in SQL is refunded
+
+
+class Balance(msgspec.Struct):
+    user_id: str
+    balance: int
+
+
+def draw_cost_ref(draw_id: str) -> str:
+    return f"draw:{draw_id}"
+
+
+def refund_ref(ref: str) -> str:
+    return f"refund:{ref}"
+
+
+class PointsService:
+    def __init__(self, store: WalletStore, repository: ActivityRepository, clock: Clock) -> None:
+        self.store = store
+        self.repository = repository
+        self.clock = clock
+
+    async def balance(self, user_id: str) -> int:
+        for _ in range(_LOAD_ATTEMPTS):
+            balance = await self.store.balance(user_id)
+            if balance is not None:
+                return balance
+            await self._load_shard(user_id)
+        raise _loading()
+
+    async def credit(self, user_id: str, amount: int, ref: str, reason: str, activity_id: int = 0) -> WalletReply:
+        if amount <= 0:
+            raise PromoError(Kind.INVALID, "amount_not_positive", "amount must be a positive number of points")
+        return await self._apply(user_id, amount, ref, reason, activity_id)
+
+    async def debit(self, user_id: str, amount: int, ref: str, reason: str, activity_id: int = 0) -> WalletReply:
+        reply = await self._apply(user_id, -amount, ref, reason, activity_id)
+        if reply.kind == "insufficient":
+            raise PromoError(
+                Kind.CONFLICT,
+                "points_insufficient",
+                f"this needs {amount} points; you have {reply.balance}",
+                needed=amount,
+                balance=reply.balance,
+            )
+        return reply
+
+    async def refund(self, user_id: str, amount: int, debit_ref: str, activity_id: int = 0) -> WalletReply:
+        """Give back a debit, once; a refund of a debit that never happened does nothing."""
+        return await self._apply(user_id, amount, refund_ref(debit_ref), "refund", activity_id, refund_of=debit_ref)
+
+    async def reconcile_draw_costs(self) -> int:
+        """Refund draw costs whose draw never happened (the draw script's outcome was unknown and
+        the player did not retry). Returns the number of refunds made."""
+        cutoff = self.clock.now_ms() - RECONCILE_AFTER_MS
+        orphans = await self.repository.orphan_draw_costs(cutoff)
+        for row in orphans:
+            await self.refund(row.user_id, -row.delta, row.ref, row.activity_id or 0)
+        return len(orphans)
+
+    async def history(self, user_id: str, limit: int) -> list[PointsRow]:
+        return await self.repository.points_history(user_id, limit)
+
+    async def _apply(
+        self, user_id: str, delta: int, ref: str, reason: str, activity_id: int, refund_of: str | None = None
+    ) -> WalletReply:
+        for _ in range(_LOAD_ATTEMPTS):
+            reply = await self.store.apply(
+                user_id, delta, ref, reason, self.clock.now_ms(), activity_id=activity_id, refund_of=refund_of
+            )
+            if reply.kind != "not_loaded":
+                return reply
+            await self._load_shard(user_id)
+        raise _loading()
+
+    async def _load_shard(self, user_id: str) -> None:
+        shard = wallet_shard(user_id)
+
+        async def read_balances() -> dict[str, int]:
+            return await self.repository.balances_of_shard(shard)
+
+        await self.store.load(shard, read_balances)
+
+
+def _loading() -> PromoError:
+    return PromoError(Kind.UNAVAILABLE, "wallet_loading", "points are being loaded; retry shortly")

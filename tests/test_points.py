@@ -1,0 +1,106 @@
+"""Points wallets: grants, draw costs charged once, refunds when no draw happened, rebuilds."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from activities.points import draw_cost_ref
+from tests.conftest import Env, wheel
+
+
+async def grant(env: Env, user: str, amount: int, key: str = "g1") -> dict:
+    headers = {**env.operator(), "Idempotency-Key": key}
+    response = await env.client.post(f"/operator/members/{user}/points", json={"amount": amount}, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def balance(env: Env, user: str) -> int:
+    response = await env.client.get("/me/points", headers=env.player(user))
+    assert response.status_code == 200, response.text
+    return int(response.json()["balance"])
+
+
+async def test_grants_are_idempotent(env: Env) -> None:
+    assert await balance(env, "u1") == 0
+    assert (await grant(env, "u1", 50))["balance"] == 50
+    replay = await grant(env, "u1", 50)
+    assert replay == {"user_id": "u1", "balance": 50, "replayed": True}
+    assert (await grant(env, "u1", 5, key="g2"))["balance"] == 55
+    bad = await env.client.post(
+        "/operator/members/u1/points", json={"amount": -5}, headers={**env.operator(), "Idempotency-Key": "g3"}
+    )
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_body"
+    assert await balance(env, "u1") == 55
+
+
+async def test_draws_cost_points_and_refuse_when_short(env: Env) -> None:
+    activity = await env.create(wheel(points_cost=10, limits={}))
+    await grant(env, "u1", 25)
+    assert [(await env.draw(activity["id"])).status_code for _ in range(2)] == [201, 201]
+    short = await env.draw(activity["id"])
+    assert short.status_code == 409 and short.json()["code"] == "points_insufficient"
+    assert short.json()["details"] == {"needed": 10, "balance": 5}
+    assert await balance(env, "u1") == 5
+    assert (await env.counters(activity["id"]))["draws_total"] == 2
+
+
+async def test_refused_or_replayed_draws_are_not_charged(env: Env) -> None:
+    activity = await env.create(wheel(points_cost=10, limits={"per_user_daily": 1}))
+    await grant(env, "u1", 100)
+    first = await env.draw(activity["id"], key="k1")
+    assert first.status_code == 201 and await balance(env, "u1") == 90
+    replay = await env.draw(activity["id"], key="k1")
+    assert replay.json()["replayed"] is True and await balance(env, "u1") == 90
+    limited = await env.draw(activity["id"], key="k2")
+    assert limited.status_code == 429 and await balance(env, "u1") == 90
+    await env.platform.audit_writer.drain()
+    history = (await env.client.get("/me/points/history", headers=env.player("u1"))).json()
+    assert sorted(Counter(row["reason"] for row in history).items()) == [
+        ("draw_cost", 3),
+        ("operator_grant", 1),
+        ("refund", 2),
+    ]
+    assert sum(row["delta"] for row in history) == 90
+
+
+async def test_concurrent_costly_draws_never_overdraw(env: Env) -> None:
+    activity = await env.create(wheel(points_cost=10, limits={}))
+    await grant(env, "u1", 100)
+    responses = await asyncio.gather(*(env.draw(activity["id"], key=f"c{i}") for i in range(60)))
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {201: 10, 409: 50}
+    assert await balance(env, "u1") == 0
+    await env.platform.audit_writer.drain()
+    history = (await env.client.get("/me/points/history?limit=200", headers=env.player("u1"))).json()
+    assert sum(row["delta"] for row in history) == 0
+    assert min(row["balance_after"] for row in history) >= 0
+
+
+async def test_balances_are_rebuilt_from_sql_after_a_flush(env: Env) -> None:
+    activity = await env.create(wheel(points_cost=10, limits={}))
+    await grant(env, "u1", 35)
+    await env.draw(activity["id"])
+    await env.platform.audit_writer.drain()
+    await env.platform.redis.flushall()
+    assert await balance(env, "u1") == 25
+    await env.draw(activity["id"])
+    assert await balance(env, "u1") == 15
+
+
+async def test_reconciler_refunds_costs_of_draws_that_never_happened(env: Env) -> None:
+    points = env.platform.points
+    await grant(env, "u1", 30)
+    # A draw cost was charged, then the draw script's outcome was unknown and nobody retried.
+    await points.debit("u1", 10, draw_cost_ref("d-lost"), "draw_cost", 1)
+    activity = await env.create(wheel(points_cost=10, limits={}))
+    assert (await env.draw(activity["id"])).status_code == 201  # a real, kept cost
+    await env.platform.audit_writer.drain()
+    assert await points.reconcile_draw_costs() == 0  # too recent to judge
+    env.clock.advance(minutes=6)
+    assert await points.reconcile_draw_costs() == 1
+    assert await balance(env, "u1") == 20
+    await env.platform.audit_writer.drain()
+    assert await points.reconcile_draw_costs() == 0  # refunded once only
+    assert await balance(env, "u1") == 20
