@@ -247,3 +247,9 @@ async def test_public_view_discloses_odds_but_not_stock(env: Env) -> None:
 async def test_unknown_route_and_method(env: Env) -> None:
     _expect(await env.client.get("/nowhere"), 404, "not_found")
     _expect(await env.client.delete("/health"), 405, "method_not_allowed")
+
+
+async def test_openapi_schema_renders(env: Env) -> None:
+    response = await env.client.get("/schema/openapi.json")
+    assert response.status_code == 200
+    assert "/activities/{activity_id}/draws" in response.json()["paths"]
