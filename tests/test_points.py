@@ -13,7 +13,8 @@ async def grant(env: Env, user: str, amount: int, key: str = "g1") -> dict:
     headers = {**env.operator(), "Idempotency-Key": key}
     response = await env.client.post(f"/operator/members/{user}/points", json={"amount": amount}, headers=headers)
     assert response.status_code == 201, response.text
-    return response.json()
+    result: dict = response.json()
+    return result
 
 
 async def balance(env: Env, user: str) -> int:
