@@ -53,7 +53,7 @@ async def grant_points(
         raise invalid("invalid_member_id", "member ids are 1-64 of letters, digits, _ . @ -")
     key = check_idempotency_key(request.headers.get("idempotency-key"))
     grant = decode(await request.body(), Grant)
-    ref = f"grant:{operator.subject}:{key}"
+    ref = f"grant:{operator.subject}:{user_id}:{key}"  # a key is scoped to the operator and member
     reply = await platform_of(request).points.credit(user_id, grant.amount, ref, grant.reason)
     assert reply.balance is not None
     return GrantResult(user_id=user_id, balance=reply.balance, replayed=reply.kind == "replay")
