@@ -98,12 +98,17 @@ def _die_with_parent() -> None:
 
 
 def connect(url: str, *, max_connections: int = 64) -> aioredis.Redis:
-    """An asyncio client that never retries a command by itself."""
-    return aioredis.from_url(
+    """An asyncio client that never retries a command by itself.
+
+    The pool blocks (up to 5 s) when all connections are busy instead of failing at once: a
+    burst of requests waits its turn rather than getting errors."""
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
         decode_responses=True,
         retry=Retry(NoBackoff(), 0),
         socket_timeout=5.0,
         socket_connect_timeout=5.0,
         max_connections=max_connections,
+        timeout=5.0,
     )
+    return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes it

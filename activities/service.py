@@ -3,6 +3,7 @@ Redis state from SQL."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import msgspec
@@ -46,6 +47,7 @@ class ActivityService:
         self.store = store
         self.clock = clock
         self._cache: dict[int, tuple[float, Activity]] = {}
+        self._loading: dict[int, asyncio.Future[Activity]] = {}
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -55,15 +57,25 @@ class ActivityService:
             raise not_found("activity_not_found", f"no activity {activity_id}")
         return activity
 
-    async def get_published(self, activity_id: int) -> Activity:
-        """The activity as players see it, cached for a second. Drafts do not exist for players.
+    async def get_published(self, activity_id: int, max_age_s: float = _CACHE_TTL_S) -> Activity:
+        """The activity as players see it, from a cache at most `max_age_s` old. Drafts do not
+        exist for players.
 
-        Only the status can change after publishing (prizes and odds are frozen), and the draw
-        script checks the status in Redis, so a cached copy is safe on the hot path.
+        Only the status can change after publishing (prizes, odds, audience and window are
+        frozen), and the draw script checks the status in Redis, so the draw path accepts a
+        cached copy of any age. One query refreshes an entry however many requests want it.
         """
         cached = self._cache.get(activity_id)
-        if cached is not None and time.monotonic() - cached[0] < _CACHE_TTL_S:
+        if cached is not None and time.monotonic() - cached[0] < max_age_s:
             return cached[1]
+        loading = self._loading.get(activity_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._fetch_published(activity_id))
+            self._loading[activity_id] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(activity_id, None))
+        return await asyncio.shield(loading)
+
+    async def _fetch_published(self, activity_id: int) -> Activity:
         activity = await self.repository.get(activity_id)
         if activity is None or activity.status == "draft":
             raise not_found("activity_not_found", f"no activity {activity_id}")

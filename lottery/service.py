@@ -27,6 +27,7 @@ _REFUSALS: dict[str, tuple[Kind, str]] = {
     "global_daily_limit": (Kind.LIMIT, "all of today's draws are gone; come back tomorrow"),
 }
 _LOAD_ATTEMPTS = 3
+_FROZEN = float("inf")  # what draws read of an activity cannot change after publishing
 
 
 class DrawBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -80,7 +81,7 @@ class DrawService:
         self._in_flight: set[tuple[int, str, str]] = set()
 
     async def draw(self, player: Identity, activity_id: int, idempotency_key: str, body: DrawBody) -> DrawResult:
-        activity = await self.activities.get_published(activity_id)
+        activity = await self.activities.get_published(activity_id, max_age_s=_FROZEN)
         if not activity.audience.admits(player.level, list(player.tags)):
             raise PromoError(Kind.FORBIDDEN, "audience_not_allowed", "this activity is not open to your membership")
         flight = (activity_id, player.subject, idempotency_key)
@@ -170,7 +171,7 @@ class DrawService:
         rows = await self.repository.draws_of(activity_id, user_id, limit, before_ms)
         results = []
         for row in rows:
-            activity = await self.activities.get_published(row.activity_id)
+            activity = await self.activities.get_published(row.activity_id, max_age_s=_FROZEN)
             record = DrawRecord(
                 draw_id=row.draw_id,
                 prize_id=row.prize_id,

@@ -1,0 +1,203 @@
+"""`make bench`: draw throughput and latency against a trivial endpoint of the same server.
+
+It starts the platform as `promo serve` does (uvicorn + uvloop + httptools, one worker, no debug,
+no access log, embedded redis-server, SQLite, the audit writer inline), creates a live wheel
+with stock that cannot run out, mints player tokens up front, and drives the server with wrk on
+the same machine. Rounds of GET /health and POST /activities/{id}/draws alternate (the machine
+is shared and noisy), and the median per endpoint is reported with the ratio between them.
+
+A second server with PROMO_COALESCE=off (one Redis round trip per draw instead of one pipeline
+per event-loop tick) runs beside the first, and its draw rounds alternate with the first's, so
+the coalescing gain is measured side by side too.
+
+    python -m loadtests.bench [--connections 64] [--duration 10] [--rounds 3] [--no-coalesce-compare]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from loadtests.harness import Server, create_live_activity, embedded_server, request, wheel_spec
+
+_DONE = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"non2xx":%d,"socket_errors":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+_DRAW = """
+local tokens = {%(tokens)s}
+local counter = 0
+local thread_no = 0
+function setup(thread)
+  thread_no = thread_no + 1
+  thread:set("prefix", "t" .. thread_no .. "-" .. %(run)d)
+end
+request = function()
+  counter = counter + 1
+  local headers = {}
+  headers["Authorization"] = "Bearer " .. tokens[(counter %% #tokens) + 1]
+  headers["Idempotency-Key"] = prefix .. "-" .. counter
+  headers["Content-Type"] = "application/json"
+  return wrk.format("POST", "/activities/%(activity)d/draws", headers, "{}")
+end
+"""
+
+
+@dataclass
+class Round:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    non2xx: int
+    socket_errors: int
+
+
+def wrk_binary() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("wrk is not installed; installing it with apt-get (Debian package 'wrk')", flush=True)
+    for command in (["apt-get", "install", "-y", "wrk"], ["apt-get", "update"], ["apt-get", "install", "-y", "wrk"]):
+        subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        found = shutil.which("wrk")
+        if found:
+            return found
+    sys.exit("wrk is needed for the benchmark and could not be installed: apt-get install wrk")
+
+
+def run_wrk(url: str, script: Path, connections: int, threads: int, duration_s: int) -> Round:
+    command = [wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--timeout", "5s"]
+    output = subprocess.run([*command, "-s", str(script), url], capture_output=True, text=True, check=True).stdout
+    line = next((row for row in output.splitlines() if row.startswith("BENCH ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no summary:\n{output}")
+    raw = json.loads(line.removeprefix("BENCH "))
+    return Round(
+        requests_per_s=raw["requests"] / (raw["duration_us"] / 1e6),
+        p50_ms=raw["p50_us"] / 1000,
+        p99_ms=raw["p99_us"] / 1000,
+        non2xx=raw["non2xx"],
+        socket_errors=raw["socket_errors"],
+    )
+
+
+def draw_script(folder: Path, server: Server, activity_id: int, players: int, run: int) -> Path:
+    tokens = ",".join(f'"{server.player_token(f"bench{i}")}"' for i in range(players))
+    path = folder / f"draw-{server.base_url.rsplit(':', 1)[1]}-{run}.lua"
+    path.write_text(_DRAW % {"tokens": tokens, "activity": activity_id, "run": run} + _DONE)
+    return path
+
+
+def setup_activity(server: Server) -> int:
+    # Stock far above what any run can draw: the benchmark measures draws, not the fallback.
+    activity = create_live_activity(server.base_url, server.operator_token(), wheel_spec(top_stock=50_000_000))
+    return int(activity["id"])
+
+
+def median(rounds: list[Round]) -> Round:
+    return Round(
+        requests_per_s=statistics.median(r.requests_per_s for r in rounds),
+        p50_ms=statistics.median(r.p50_ms for r in rounds),
+        p99_ms=statistics.median(r.p99_ms for r in rounds),
+        non2xx=sum(r.non2xx for r in rounds),
+        socket_errors=sum(r.socket_errors for r in rounds),
+    )
+
+
+def show(name: str, result: Round) -> str:
+    return (
+        f"  {name:<28} {result.requests_per_s:>9.0f} req/s   p50 {result.p50_ms:6.2f} ms   "
+        f"p99 {result.p99_ms:6.2f} ms   non-2xx {result.non2xx}   socket errors {result.socket_errors}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--players", type=int, default=1000, help="distinct player tokens")
+    parser.add_argument("--no-coalesce-compare", action="store_true")
+    args = parser.parse_args(argv)
+
+    folder = Path(tempfile.mkdtemp(prefix="promo-bench-"))
+    health_lua = folder / "health.lua"
+    health_lua.write_text(_DONE)
+    compare = not args.no_coalesce_compare
+    health: list[Round] = []
+    draws: list[Round] = []
+    draws_single: list[Round] = []
+
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(embedded_server(port=8765))
+        activity_id = setup_activity(server)
+        single = stack.enter_context(embedded_server(port=8766, env={"PROMO_COALESCE": "off"})) if compare else None
+        single_activity = setup_activity(single) if single else 0
+        wrk = (args.connections, args.threads)
+        print(f"warming up (wrk, {args.connections} connections, {args.threads} threads)...", flush=True)
+        run_wrk(f"{server.base_url}/health", health_lua, *wrk, 2)
+        run_wrk(server.base_url, draw_script(folder, server, activity_id, args.players, 0), *wrk, 2)
+        for run in range(1, args.rounds + 1):
+            health.append(run_wrk(f"{server.base_url}/health", health_lua, *wrk, args.duration))
+            script = draw_script(folder, server, activity_id, args.players, run)
+            draws.append(run_wrk(server.base_url, script, *wrk, args.duration))
+            if single:
+                script = draw_script(folder, single, single_activity, args.players, run)
+                draws_single.append(run_wrk(single.base_url, script, *wrk, args.duration))
+            print(f"round {run}/{args.rounds} done", flush=True)
+        time.sleep(1)
+        counters = request(
+            "GET", f"{server.base_url}/operator/activities/{activity_id}/counters", server.operator_token()
+        )[1]
+
+    h, d = median(health), median(draws)
+    ratio = d.requests_per_s / h.requests_per_s
+    lines = [
+        "",
+        f"promo benchmark: {args.rounds} rounds x {args.duration} s, wrk -t{args.threads} -c{args.connections}, "
+        "1 uvicorn worker (uvloop, httptools), embedded Redis, SQLite, audit writer inline, medians:",
+        show("GET /health", h),
+        show("POST draws (coalesced)", d),
+        f"  draw / health throughput ratio: {ratio:.2f}   (target >= 0.60)",
+        f"  draw p99 at {args.connections} connections: {d.p99_ms:.1f} ms   (target <= 25 ms)",
+    ]
+    result: dict[str, object] = {"health": asdict(h), "draw": asdict(d), "ratio": ratio, "args": vars(args)}
+    if draws_single:
+        s = median(draws_single)
+        gain = d.requests_per_s / s.requests_per_s
+        lines += [show("POST draws (one trip each)", s), f"  coalescing gain: {gain:.2f}x draws/s"]
+        result |= {"draw_single_round_trip": asdict(s), "coalescing_gain": gain}
+    lines += [
+        f"  after the run: {counters['draws_total']} draws in Redis, {counters['draws_in_sql']} in SQL, "
+        f"audit backlog {counters['audit_backlog']}",
+        "reproduce: make bench   (or: .venv/bin/python -m loadtests.bench " + " ".join(sys.argv[1:]) + ")",
+    ]
+    print("\n".join(lines))
+    out = Path("var/bench")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result, indent=2))
+    failed = d.non2xx + d.socket_errors + h.non2xx
+    if failed:
+        print(f"FAILED: {failed} requests did not succeed")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
