@@ -35,3 +35,10 @@ def not_found(code: str, message: str) -> PromoError:
 
 def conflict(code: str, message: str, **details: Any) -> PromoError:
     return PromoError(Kind.CONFLICT, code, message, **details)
+
+
+class OutcomeUnknown(Exception):
+    """Redis did not answer a state-changing script: it may or may not have run.
+
+    Raised by `store.py` modules; services turn it into a 503 telling the client to retry with
+    the same idempotency key."""

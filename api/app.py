@@ -12,10 +12,13 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import OperationalError
 
 from activities.config import Settings, load_settings
-from activities.errors import PromoError
-from api.errors import on_http_exception, on_promo_error, on_unexpected
+from activities.errors import OutcomeUnknown, PromoError
+from api.errors import on_backend_down, on_http_exception, on_outcome_unknown, on_promo_error, on_unexpected
 from api.platform import Platform
 from api.routes.health import health, ready
 from api.routes.operator import OperatorController
@@ -78,6 +81,10 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
         lifespan=[lifespan],
         exception_handlers={
             PromoError: on_promo_error,
+            OutcomeUnknown: on_outcome_unknown,
+            RedisConnectionError: on_backend_down,
+            RedisTimeoutError: on_backend_down,
+            OperationalError: on_backend_down,
             HTTPException: on_http_exception,
             Exception: on_unexpected,
         },

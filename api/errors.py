@@ -16,7 +16,7 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from activities.errors import Kind, PromoError
+from activities.errors import Kind, OutcomeUnknown, PromoError
 
 log = logging.getLogger("promo.api")
 
@@ -64,6 +64,19 @@ def on_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response
     }
     code = codes.get(type(exc), "http_error")
     return error_response(exc.status_code, code, exc.detail)
+
+
+def on_outcome_unknown(_: Request[Any, Any, Any], exc: OutcomeUnknown) -> Response[Any]:
+    log.warning("state change with unknown outcome: %s", exc)
+    return error_response(
+        503, "outcome_unknown", "the change may or may not have happened; retry with the same Idempotency-Key"
+    )
+
+
+def on_backend_down(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Redis or SQL unreachable on a read or a rebuild: nothing was changed, try again later."""
+    log.error("backend unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(503, "service_unavailable", "the service is briefly unavailable; try again shortly")
 
 
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -10,7 +10,7 @@ import msgspec
 
 from activities.auth import Identity
 from activities.clock import Clock, day_end_ms, from_ms, local_day
-from activities.errors import Kind, PromoError
+from activities.errors import Kind, OutcomeUnknown, PromoError
 from activities.model import Activity
 from activities.points import PointsService, draw_cost_ref
 from activities.repository import ActivityRepository
@@ -152,12 +152,8 @@ class DrawService:
         for _ in range(_LOAD_ATTEMPTS):
             try:
                 reply = await self.store.draw(request)
-            except (ConnectionError, TimeoutError, OSError) as exc:
+            except OutcomeUnknown as exc:
                 raise _unknown_outcome() from exc
-            except Exception as exc:
-                if type(exc).__module__.startswith("redis"):
-                    raise _unknown_outcome() from exc
-                raise
             if reply.kind != "not_loaded":
                 return reply
             await self.activities.ensure_loaded(request.activity_id)  # fresh or flushed Redis

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from activities.errors import OutcomeUnknown
 from activities.keys import ActivityKeys
 from activities.scripts import ScriptBatcher, script_beside
 
@@ -56,31 +60,34 @@ class DrawStore:
 
     async def draw(self, request: DrawRequest) -> DrawReply:
         keys = ActivityKeys(request.activity_id)
-        reply = await self.batcher.call(
-            _draw,
-            [
-                keys.state,
-                keys.stock,
-                keys.granted,
-                keys.user_total,
-                keys.user_prize,
-                keys.user_day(request.day),
-                keys.day(request.day),
-                keys.idempotency(request.user_id, request.idempotency_key),
-                keys.events,
-            ],
-            [
-                request.user_id,
-                request.draw_id,
-                request.rand,
-                request.now_ms,
-                request.day.isoformat(),
-                request.day_ttl_ms,
-                request.fingerprint,
-                request.idempotency_key,
-                request.idempotency_ttl_s,
-            ],
-        )
+        try:
+            reply = await self.batcher.call(
+                _draw,
+                [
+                    keys.state,
+                    keys.stock,
+                    keys.granted,
+                    keys.user_total,
+                    keys.user_prize,
+                    keys.user_day(request.day),
+                    keys.day(request.day),
+                    keys.idempotency(request.user_id, request.idempotency_key),
+                    keys.events,
+                ],
+                [
+                    request.user_id,
+                    request.draw_id,
+                    request.rand,
+                    request.now_ms,
+                    request.day.isoformat(),
+                    request.day_ttl_ms,
+                    request.fingerprint,
+                    request.idempotency_key,
+                    request.idempotency_ttl_s,
+                ],
+            )
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise OutcomeUnknown(str(exc)) from exc
         kind = reply[0]
         if kind in ("ok", "replay"):
             draw_id, prize_id, picked, left_today, left_total, drawn_at = reply[1:7]

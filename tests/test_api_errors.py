@@ -253,3 +253,22 @@ async def test_openapi_schema_renders(env: Env) -> None:
     response = await env.client.get("/schema/openapi.json")
     assert response.status_code == 200
     assert "/activities/{activity_id}/draws" in response.json()["paths"]
+
+
+async def test_redis_down_gives_503_never_500(env: Env, tmp_path) -> None:
+    from dataclasses import replace
+
+    from api.platform import Platform
+    from tests.conftest import asgi_client
+
+    activity = await env.create(wheel())
+    broken = Platform.build(
+        replace(env.platform.settings, redis_url=f"unix://{tmp_path}/no-redis.sock"), clock=env.clock
+    )
+    async with asgi_client(broken) as client:
+        headers = {**env.player(), "Idempotency-Key": "down"}
+        _expect(await client.post(f"/activities/{activity['id']}/draws", headers=headers), 503, "outcome_unknown")
+        counters = await client.get(f"/operator/activities/{activity['id']}/counters", headers=env.operator())
+        _expect(counters, 503, "service_unavailable")
+        assert (await client.get(f"/activities/{activity['id']}")).status_code == 200  # SQL still answers
+    await broken.close()
