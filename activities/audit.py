@@ -82,6 +82,7 @@ class AuditWriter:
         consumer: str | None = None,
         batch_size: int = 500,
         claim_idle_ms: int = 30_000,
+        claim_interval_s: float = 5.0,
         poll_interval_s: float = 0.05,
         refresh_interval_s: float = 2.0,
     ) -> None:
@@ -90,6 +91,8 @@ class AuditWriter:
         self.consumer = consumer or consumer_name()
         self.batch_size = batch_size
         self.claim_idle_ms = claim_idle_ms
+        self.claim_interval_s = claim_interval_s
+        self._claimed_at = 0.0
         self.poll_interval_s = poll_interval_s
         self.refresh_interval_s = refresh_interval_s
         self._sources: list[Source] = []
@@ -109,16 +112,25 @@ class AuditWriter:
                 await _sleep_or_stop(stop, self.poll_interval_s)
         log.info("audit writer %s stopped after %d entries", self.consumer, self.written)
 
-    async def step(self, claim: bool = True) -> int:
-        """One pass over every followed stream. Returns the number of entries written."""
+    async def step(self, claim: bool | None = None) -> int:
+        """One pass over every followed stream. Returns the number of entries written.
+
+        Entries of dead consumers are claimed every `claim_interval_s` (or when `claim` is True):
+        they are rare, and XAUTOCLAIM on every pass would cost a round trip per stream."""
         await self._refresh_sources()
+        if claim is None:
+            claim = time.monotonic() - self._claimed_at >= self.claim_interval_s
+        if claim:
+            self._claimed_at = time.monotonic()
         written = 0
-        for source in self._sources:
-            if claim:
+        if claim:
+            for source in self._sources:
                 stale = await self.store.claim_stale(source.stream, self.consumer, self.claim_idle_ms, self.batch_size)
                 written += await self._write(source, stale)
-            fresh = await self.store.read_new(source.stream, self.consumer, self.batch_size)
-            written += await self._write(source, fresh)
+        by_stream = {source.stream: source for source in self._sources}
+        fresh = await self.store.read_new_many(list(by_stream), self.consumer, self.batch_size)
+        for stream, entries in fresh.items():
+            written += await self._write(by_stream[stream], entries)
         return written
 
     async def drain(self, timeout_s: float = 30.0) -> None:
@@ -126,7 +138,7 @@ class AuditWriter:
         self._refreshed_at = 0.0
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if await self.step() == 0 and await self.backlog() == 0:
+            if await self.step(claim=True) == 0 and await self.backlog() == 0:
                 return
             await asyncio.sleep(self.poll_interval_s)
         raise TimeoutError("the audit streams did not drain in time")

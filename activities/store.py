@@ -188,6 +188,24 @@ class AuditStore:
             return []
         return _entries(reply)
 
+    async def read_new_many(
+        self, streams: list[str], consumer: str, count: int
+    ) -> dict[str, list[tuple[str, dict[str, str]]]]:
+        """`read_new` on many streams in one round trip (a pipeline, so still one slot per command)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for stream in streams:
+            pipe.xreadgroup(AUDIT_GROUP, consumer, {stream: ">"}, count=count)
+        replies = await pipe.execute(raise_on_error=False)
+        entries: dict[str, list[tuple[str, dict[str, str]]]] = {}
+        for stream, reply in zip(streams, replies, strict=True):
+            if isinstance(reply, ResponseError) and "NOGROUP" in str(reply):
+                await self.ensure_group(stream)  # Redis was flushed or restarted empty
+            elif isinstance(reply, Exception):
+                raise reply
+            elif reply:
+                entries[stream] = _entries(reply)
+        return entries
+
     async def claim_stale(
         self, stream: str, consumer: str, min_idle_ms: int, count: int
     ) -> list[tuple[str, dict[str, str]]]:

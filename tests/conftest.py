@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -54,12 +54,18 @@ class Env:
     platform: Platform
     client: httpx.AsyncClient
     clock: FixedClock
+    tokens: dict[tuple[str, str | None, tuple[str, ...]], str] = field(default_factory=dict)
 
     def operator(self, user: str = "ops1") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.platform.tokens.issue(user, 'operator')}"}
 
     def player(self, user: str = "u1", level: str | None = "gold", tags: tuple[str, ...] = ()) -> dict[str, str]:
-        token = self.platform.tokens.issue(user, "player", level=level, tags=tags)
+        # One token per member, so that tests can group requests by their Authorization header.
+        token = self.tokens.get((user, level, tags))
+        if token is None:
+            token = self.tokens[(user, level, tags)] = self.platform.tokens.issue(
+                user, "player", level=level, tags=tags
+            )
         return {"Authorization": f"Bearer {token}"}
 
     async def create(self, spec: dict[str, Any], publish: bool = True) -> dict[str, Any]:
