@@ -83,6 +83,7 @@ class AuditWriter:
         batch_size: int = 500,
         claim_idle_ms: int = 30_000,
         claim_interval_s: float = 5.0,
+        trim_interval_s: float = 1.0,
         poll_interval_s: float = 0.05,
         refresh_interval_s: float = 2.0,
     ) -> None:
@@ -92,7 +93,8 @@ class AuditWriter:
         self.batch_size = batch_size
         self.claim_idle_ms = claim_idle_ms
         self.claim_interval_s = claim_interval_s
-        self._claimed_at = 0.0
+        self.trim_interval_s = trim_interval_s
+        self._claimed_at = self._trimmed_at = 0.0
         self.poll_interval_s = poll_interval_s
         self.refresh_interval_s = refresh_interval_s
         self._sources: list[Source] = []
@@ -108,7 +110,7 @@ class AuditWriter:
                 log.exception("audit writer step failed; retrying")
                 written = 0
                 await _sleep_or_stop(stop, 1.0)
-            if written == 0:
+            if written < self.batch_size:  # not backed up: let a batch build up meanwhile
                 await _sleep_or_stop(stop, self.poll_interval_s)
         log.info("audit writer %s stopped after %d entries", self.consumer, self.written)
 
@@ -131,6 +133,10 @@ class AuditWriter:
         fresh = await self.store.read_new_many(list(by_stream), self.consumer, self.batch_size)
         for stream, entries in fresh.items():
             written += await self._write(by_stream[stream], entries)
+        if time.monotonic() - self._trimmed_at >= self.trim_interval_s:
+            self._trimmed_at = time.monotonic()
+            for source in self._sources:
+                await self.store.trim(source.stream)
         return written
 
     async def drain(self, timeout_s: float = 30.0) -> None:

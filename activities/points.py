@@ -9,7 +9,7 @@ from activities.clock import Clock
 from activities.errors import Kind, PromoError
 from activities.keys import wallet_shard
 from activities.repository import ActivityRepository, PointsRow
-from activities.store import WalletReply, WalletStore
+from activities.store import AuditBacklog, WalletReply, WalletStore
 
 _LOAD_ATTEMPTS = 3
 RECONCILE_AFTER_MS = 5 * 60 * 1000  # a draw cost older than this with no draw in SQL is refunded
@@ -93,7 +93,10 @@ class PointsService:
         async def read_balances() -> dict[str, int]:
             return await self.repository.balances_of_shard(shard)
 
-        await self.store.load(shard, read_balances)
+        try:
+            await self.store.load(shard, read_balances)
+        except AuditBacklog as exc:
+            raise _loading() from exc
 
 
 def _loading() -> PromoError:

@@ -12,7 +12,7 @@ from activities.clock import Clock, day_end_ms, local_day
 from activities.errors import Kind, PromoError, conflict, invalid, not_found
 from activities.model import TRANSITIONS, Activity, ActivitySpec, validate_spec
 from activities.repository import ActivityRepository
-from activities.store import ActivityStore, LiveCounters, Snapshot
+from activities.store import ActivityStore, AuditBacklog, LiveCounters, Snapshot
 
 IDEMPOTENCY_TTL_S = 24 * 3600
 DAY_KEY_GRACE_MS = 24 * 3600 * 1000  # day counters outlive their day by one day, for reporting
@@ -135,7 +135,12 @@ class ActivityService:
         async def read_snapshot() -> Snapshot:
             return await self._snapshot(activity)
 
-        await self.store.load(activity_id, read_snapshot)
+        try:
+            await self.store.load(activity_id, read_snapshot)
+        except AuditBacklog as exc:
+            raise PromoError(
+                Kind.UNAVAILABLE, "activity_loading", "the activity is being restored; retry shortly"
+            ) from exc
 
     async def _snapshot(self, activity: Activity) -> Snapshot:
         now_ms = self.clock.now_ms()
@@ -183,7 +188,7 @@ class ActivityService:
             draws_total=live.draws_total,
             draws_today=live.draws_today,
             draws_in_sql=sum(in_sql.values()),
-            audit_backlog=live.stream_pending,
+            audit_backlog=live.audit_backlog,
             prizes=[
                 PrizeCounters(
                     prize_id=p.id,

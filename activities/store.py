@@ -29,6 +29,10 @@ _points = script_beside(__file__, "points.lua")
 _CHUNK = 1000  # hash fields per HSET while loading
 
 
+class AuditBacklog(Exception):
+    """The stream still holds events not yet in SQL: a rebuild must wait for the audit writer."""
+
+
 @dataclass
 class Snapshot:
     """Everything the draw script needs, recomputed from the SQL audit trail."""
@@ -80,25 +84,26 @@ class LiveCounters:
     stock_left: dict[int, int]
     granted: dict[int, int]
     granted_today: dict[int, int]
-    stream_length: int
-    stream_pending: int
+    audit_backlog: int
 
 
 class ActivityStore:
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
 
-    async def is_loaded(self, activity_id: int) -> bool:
-        return bool(await self.redis.exists(ActivityKeys(activity_id).state))
-
     async def load(self, activity_id: int, read_snapshot: Callable[[], Awaitable[Snapshot]]) -> bool:
         """Load an activity's state from SQL unless it is already there. Returns True if loaded now.
 
         WATCH on the state key makes this safe against a concurrent loader: whoever commits first
         wins, the other's MULTI fails and nothing it prepared is applied.
+        Raises AuditBacklog when the activity's stream still holds events SQL does not have
+        (the state was lost but the stream was not): a snapshot now would undercount.
         """
         keys = ActivityKeys(activity_id)
-        await AuditStore(self.redis).ensure_group(keys.events)
+        audit = AuditStore(self.redis)
+        await audit.ensure_group(keys.events)
+        if backlog := await audit.backlog(keys.events):
+            raise AuditBacklog(backlog)
         async with self.redis.pipeline(transaction=True) as pipe:
             await pipe.watch(keys.state)
             if await pipe.exists(keys.state):
@@ -130,7 +135,7 @@ class ActivityStore:
         return True
 
     async def unload(self, activity_id: int) -> None:
-        """Forget the live state (tests, and operators forcing a rebuild from SQL)."""
+        """Forget the live state; the next draw rebuilds it from SQL."""
         await self.redis.delete(*ActivityKeys(activity_id).all_static)
 
     async def set_status(self, activity_id: int, status: str) -> None:
@@ -148,9 +153,8 @@ class ActivityStore:
         pipe.hgetall(keys.stock)
         pipe.hgetall(keys.granted)
         pipe.hgetall(keys.day(day))
-        pipe.xlen(keys.events)
-        status_total, stock, granted, today, length = await pipe.execute()
-        pending = await AuditStore(self.redis).backlog(keys.events)
+        status_total, stock, granted, today = await pipe.execute()
+        backlog = await AuditStore(self.redis).backlog(keys.events)
         draws_today = int(today.pop("draws", 0))
         return LiveCounters(
             status=status_total[0],
@@ -159,8 +163,7 @@ class ActivityStore:
             stock_left=_int_map(stock),
             granted=_int_map(granted),
             granted_today=_int_map(today),
-            stream_length=int(length),
-            stream_pending=pending,
+            audit_backlog=backlog,
         )
 
 
@@ -219,10 +222,16 @@ class AuditStore:
         return [(entry_id, fields) for entry_id, fields in reply[1] if fields is not None]
 
     async def acknowledge(self, stream: str, entry_ids: list[str]) -> None:
-        """XACK, then trim only what is acknowledged: everything older than the oldest pending
-        entry, or, when nothing is pending, older than the last entry delivered to the group
-        (entries after it were never read, so they are kept too)."""
         await self.redis.xack(stream, AUDIT_GROUP, *entry_ids)
+
+    async def trim(self, stream: str) -> None:
+        """Drop only what is acknowledged: everything older than the oldest pending entry, or,
+        when nothing is pending, older than the last entry delivered to the group (entries after
+        it were never read, so they are kept too)."""
+        try:
+            summary = await self.redis.xpending(stream, AUDIT_GROUP)
+        except ResponseError:
+            return  # no stream or no group: nothing to trim
         summary = await self.redis.xpending(stream, AUDIT_GROUP)
         if summary["pending"]:
             keep_from = summary["min"]
@@ -292,7 +301,10 @@ class WalletStore:
     async def load(self, shard: int, read_balances: Callable[[], Awaitable[dict[str, int]]]) -> bool:
         """Load one shard's balances from SQL unless loaded (WATCH, as for activities)."""
         keys = WalletKeys(shard)
-        await AuditStore(self.redis).ensure_group(keys.events)
+        audit = AuditStore(self.redis)
+        await audit.ensure_group(keys.events)
+        if backlog := await audit.backlog(keys.events):
+            raise AuditBacklog(backlog)
         async with self.redis.pipeline(transaction=True) as pipe:
             await pipe.watch(keys.loaded)
             if await pipe.exists(keys.loaded):

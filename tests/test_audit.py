@@ -56,12 +56,14 @@ async def test_only_acknowledged_entries_are_trimmed(env: Env) -> None:
     first = await store.read_new(keys.events, "slow", count=4)  # pending, never acknowledged here
     second = await store.read_new(keys.events, "fast", count=6)
     await store.acknowledge(keys.events, [entry_id for entry_id, _ in second])
+    await store.trim(keys.events)
     remaining = [entry_id for entry_id, _ in await redis.xrange(keys.events) or []]
     assert all(entry_id in remaining for entry_id, _ in first)  # the 4 unacknowledged ones stay
     pending = await redis.xpending(keys.events, AUDIT_GROUP)
     assert pending["pending"] == 4
     # Once they are acknowledged too, the stream is trimmed down to the newest entry.
     await store.acknowledge(keys.events, [entry_id for entry_id, _ in first])
+    await store.trim(keys.events)
     assert await redis.xlen(keys.events) <= 1
 
 

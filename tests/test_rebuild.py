@@ -101,3 +101,17 @@ async def test_added_stock_survives_a_rebuild(env: Env) -> None:
     await env.platform.redis.flushall()
     await env.platform.activities.ensure_loaded(activity["id"])
     assert (await env.counters(activity["id"]))["prizes"][0]["stock_left"] == 15
+
+
+async def test_no_rebuild_while_the_stream_holds_events_sql_lacks(env: Env) -> None:
+    """If the state is lost but the stream is not (eviction, a stray DEL), rebuilding before the
+    writer catches up would undercount grants: draws wait (503) until it has."""
+    activity = await env.create(_spec())
+    for i in range(3):
+        assert (await env.draw(activity["id"], user=f"u{i}")).status_code == 201
+    await env.platform.activity_store.unload(activity["id"])  # the state goes, the stream stays
+    waiting = await env.draw(activity["id"], user="late")
+    assert waiting.status_code == 503 and waiting.json()["code"] == "activity_loading"
+    await env.platform.audit_writer.drain()
+    assert (await env.draw(activity["id"], user="late")).status_code == 201
+    assert (await env.counters(activity["id"]))["draws_total"] == 4
