@@ -10,7 +10,8 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -26,6 +27,7 @@ _set_status = script_beside(__file__, "set_status.lua")
 _add_stock = script_beside(__file__, "add_stock.lua")
 _points = script_beside(__file__, "points.lua")
 
+T = TypeVar("T")
 _CHUNK = 1000  # hash fields per HSET while loading
 
 
@@ -92,47 +94,11 @@ class ActivityStore:
         self.redis = redis
 
     async def load(self, activity_id: int, read_snapshot: Callable[[], Awaitable[Snapshot]]) -> bool:
-        """Load an activity's state from SQL unless it is already there. Returns True if loaded now.
-
-        WATCH on the state key makes this safe against a concurrent loader: whoever commits first
-        wins, the other's MULTI fails and nothing it prepared is applied.
-        Raises AuditBacklog when the activity's stream still holds events SQL does not have
-        (the state was lost but the stream was not): a snapshot now would undercount.
-        """
+        """Load an activity's state from SQL unless it is already there (see `_load_once`)."""
         keys = ActivityKeys(activity_id)
-        audit = AuditStore(self.redis)
-        await audit.ensure_group(keys.events)
-        if backlog := await audit.backlog(keys.events):
-            raise AuditBacklog(backlog)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            await pipe.watch(keys.state)
-            if await pipe.exists(keys.state):
-                return False
-            snapshot = await read_snapshot()
-            pipe.multi()  # type: ignore[no-untyped-call]
-            pipe.delete(*keys.all_static)
-            _hset_chunks(pipe, keys.stock, snapshot.stock_left())
-            _hset_chunks(pipe, keys.granted, snapshot.granted)
-            _hset_chunks(pipe, keys.user_total, snapshot.user_total)
-            _hset_chunks(pipe, keys.user_prize, {f"{u}|{p}": n for (u, p), n in snapshot.user_prize.items()})
-            day_key, user_day_key = keys.day(snapshot.day), keys.user_day(snapshot.day)
-            pipe.delete(day_key, user_day_key)
-            day_fields: dict[str, int] = {str(p): n for p, n in snapshot.granted_today.items()}
-            day_fields["draws"] = sum(snapshot.user_today.values())
-            _hset_chunks(pipe, day_key, day_fields)
-            _hset_chunks(pipe, user_day_key, snapshot.user_today)
-            pipe.pexpire(day_key, snapshot.day_ttl_ms)
-            pipe.pexpire(user_day_key, snapshot.day_ttl_ms)
-            for user_id, key, record, ttl_s in snapshot.idempotency:
-                pipe.set(keys.idempotency(user_id, key), record, ex=ttl_s, nx=True)
-            state: dict[Any, Any] = state_fields(snapshot.activity)
-            state["draws_total"] = sum(snapshot.user_total.values())
-            pipe.hset(keys.state, mapping=state)  # last: the draw script treats it as "loaded"
-            try:
-                await pipe.execute()
-            except WatchError:
-                return False
-        return True
+        return await _load_once(
+            self.redis, marker=keys.state, stream=keys.events, read=read_snapshot, write=partial(_write_snapshot, keys)
+        )
 
     async def unload(self, activity_id: int) -> None:
         """Forget the live state; the next draw rebuilds it from SQL."""
@@ -299,26 +265,69 @@ class WalletStore:
         return int(balance or 0) if loaded else None
 
     async def load(self, shard: int, read_balances: Callable[[], Awaitable[dict[str, int]]]) -> bool:
-        """Load one shard's balances from SQL unless loaded (WATCH, as for activities)."""
+        """Load one shard's balances from SQL unless loaded (see `_load_once`)."""
         keys = WalletKeys(shard)
-        audit = AuditStore(self.redis)
-        await audit.ensure_group(keys.events)
-        if backlog := await audit.backlog(keys.events):
-            raise AuditBacklog(backlog)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            await pipe.watch(keys.loaded)
-            if await pipe.exists(keys.loaded):
-                return False
-            balances = await read_balances()
-            pipe.multi()  # type: ignore[no-untyped-call]
+
+        def write(pipe: Any, balances: dict[str, int]) -> None:
             pipe.delete(keys.balances)
             _hset_chunks(pipe, keys.balances, balances)
             pipe.set(keys.loaded, 1)
-            try:
-                await pipe.execute()
-            except WatchError:
-                return False
-        return True
+
+        return await _load_once(self.redis, marker=keys.loaded, stream=keys.events, read=read_balances, write=write)
+
+
+async def _load_once(
+    redis: aioredis.Redis,
+    *,
+    marker: str,
+    stream: str,
+    read: Callable[[], Awaitable[T]],
+    write: Callable[[Any, T], None],
+) -> bool:
+    """Rebuild live state from SQL unless `marker` exists. Returns True if this call loaded it.
+
+    WATCH on the marker makes concurrent loaders safe: whoever commits first wins, the other's
+    MULTI fails and nothing it prepared is applied. Raises AuditBacklog while `stream` still holds
+    events SQL lacks (the state was lost but the stream was not): a snapshot then would undercount.
+    """
+    audit = AuditStore(redis)
+    await audit.ensure_group(stream)
+    if backlog := await audit.backlog(stream):
+        raise AuditBacklog(backlog)
+    async with redis.pipeline(transaction=True) as pipe:
+        await pipe.watch(marker)
+        if await pipe.exists(marker):
+            return False
+        data = await read()
+        pipe.multi()  # type: ignore[no-untyped-call]
+        write(pipe, data)
+        try:
+            await pipe.execute()
+        except WatchError:
+            return False
+    return True
+
+
+def _write_snapshot(keys: ActivityKeys, pipe: Any, snapshot: Snapshot) -> None:
+    """Queue the commands that replace an activity's live state with `snapshot`."""
+    pipe.delete(*keys.all_static)
+    _hset_chunks(pipe, keys.stock, snapshot.stock_left())
+    _hset_chunks(pipe, keys.granted, snapshot.granted)
+    _hset_chunks(pipe, keys.user_total, snapshot.user_total)
+    _hset_chunks(pipe, keys.user_prize, {f"{u}|{p}": n for (u, p), n in snapshot.user_prize.items()})
+    day_key, user_day_key = keys.day(snapshot.day), keys.user_day(snapshot.day)
+    pipe.delete(day_key, user_day_key)
+    day_fields: dict[str, int] = {str(p): n for p, n in snapshot.granted_today.items()}
+    day_fields["draws"] = sum(snapshot.user_today.values())
+    _hset_chunks(pipe, day_key, day_fields)
+    _hset_chunks(pipe, user_day_key, snapshot.user_today)
+    pipe.pexpire(day_key, snapshot.day_ttl_ms)
+    pipe.pexpire(user_day_key, snapshot.day_ttl_ms)
+    for user_id, key, record, ttl_s in snapshot.idempotency:
+        pipe.set(keys.idempotency(user_id, key), record, ex=ttl_s, nx=True)
+    state: dict[Any, Any] = state_fields(snapshot.activity)
+    state["draws_total"] = sum(snapshot.user_total.values())
+    pipe.hset(keys.state, mapping=state)  # last: the draw script treats it as "loaded"
 
 
 def _entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
