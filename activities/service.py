@@ -57,6 +57,9 @@ class ActivityService:
             raise not_found("activity_not_found", f"no activity {activity_id}")
         return activity
 
+    async def list_all(self) -> list[Activity]:
+        return [await self.get(activity_id) for activity_id in await self.repository.list_ids()]
+
     async def get_published(self, activity_id: int, max_age_s: float = _CACHE_TTL_S) -> Activity:
         """The activity as players see it, from a cache at most `max_age_s` old. Drafts do not
         exist for players.

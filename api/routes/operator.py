@@ -30,9 +30,8 @@ class OperatorController(Controller):
     async def list_activities(
         self, request: Request[Any, Any, Any], operator: NamedDependency[Identity]
     ) -> list[ActivityView]:
-        service = platform_of(request).activities
-        ids = await service.repository.list_ids()
-        return [activity_view(await service.get(i), operator=True) for i in ids]
+        activities = await platform_of(request).activities.list_all()
+        return [activity_view(activity, operator=True) for activity in activities]
 
     @get("/{activity_id:int}")
     async def read(
