@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--players", type=int, default=1000, help="distinct player tokens")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--no-coalesce-compare", action="store_true")
     args = parser.parse_args(argv)
 
@@ -145,9 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     draws_single: list[Round] = []
 
     with contextlib.ExitStack() as stack:
-        server = stack.enter_context(embedded_server(port=8765))
+        server = stack.enter_context(embedded_server(port=8765, workers=args.workers))
         activity_id = setup_activity(server)
-        single = stack.enter_context(embedded_server(port=8766, env={"PROMO_COALESCE": "off"})) if compare else None
+        single = (
+            stack.enter_context(embedded_server(port=8766, workers=args.workers, env={"PROMO_COALESCE": "off"}))
+            if compare
+            else None
+        )
         single_activity = setup_activity(single) if single else 0
         wrk = (args.connections, args.threads)
         print(f"warming up (wrk, {args.connections} connections, {args.threads} threads)...", flush=True)
@@ -171,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "",
         f"promo benchmark: {args.rounds} rounds x {args.duration} s, wrk -t{args.threads} -c{args.connections}, "
-        "1 uvicorn worker (uvloop, httptools), embedded Redis, SQLite, audit writer inline, medians:",
+        f"{args.workers} uvicorn worker(s) (uvloop, httptools), embedded Redis, SQLite, audit writer inline, medians:",
         show("GET /health", h),
         show("POST draws (coalesced)", d),
         f"  draw / health throughput ratio: {ratio:.2f}   (target >= 0.60)",
