@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 import msgspec
 
@@ -124,13 +124,6 @@ def _timezones() -> set[str]:
     if _TIMEZONES is None:
         _TIMEZONES = available_timezones()
     return _TIMEZONES
-
-
-def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise invalid("unknown_timezone", f"unknown time zone {name!r}") from exc
 
 
 class Prize(msgspec.Struct, kw_only=True):

@@ -106,7 +106,8 @@ class DrawService:
         if reply.kind == "refused":
             code = reply.code or "refused"
             kind, message = _REFUSALS.get(code, (Kind.CONFLICT, code))
-            raise PromoError(kind, code, message)
+            details = {"status": reply.detail} if reply.detail else {}
+            raise PromoError(kind, code, message, **details)
         assert reply.record is not None
         return _result(activity, reply.record, replayed=reply.kind == "replay")
 
