@@ -7,7 +7,8 @@ from typing import Any
 
 
 class Kind(Enum):
-    INVALID = "invalid"  # the request itself is wrong (422 / 400)
+    MALFORMED = "malformed"  # the request cannot be read at all: bad JSON, a missing header (400)
+    INVALID = "invalid"  # the request reads but breaks a rule (422)
     UNAUTHORIZED = "unauthorized"  # no or bad credentials (401)
     FORBIDDEN = "forbidden"  # credentials fine, not allowed (403)
     NOT_FOUND = "not_found"  # 404

@@ -21,6 +21,7 @@ from activities.errors import Kind, OutcomeUnknown, PromoError
 log = logging.getLogger("promo.api")
 
 STATUS: dict[Kind, int] = {
+    Kind.MALFORMED: 400,
     Kind.INVALID: 422,
     Kind.UNAUTHORIZED: 401,
     Kind.FORBIDDEN: 403,
@@ -42,10 +43,7 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
 
 
 def on_promo_error(_: Request[Any, Any, Any], exc: PromoError) -> Response[Any]:
-    status = (
-        400 if exc.code in ("malformed_json", "idempotency_key_required", "invalid_parameter") else STATUS[exc.kind]
-    )
-    return error_response(status, exc.code, exc.message, exc.details)
+    return error_response(STATUS[exc.kind], exc.code, exc.message, exc.details)
 
 
 def on_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import msgspec
 
-from activities.errors import invalid
+from activities.errors import Kind, PromoError, invalid
 from activities.model import Activity, Audience, Limits
 
 T = TypeVar("T")
@@ -22,8 +22,7 @@ def decode(body: bytes, type_: type[T]) -> T:
     except msgspec.ValidationError as exc:
         raise invalid("invalid_body", str(exc)) from exc
     except msgspec.DecodeError as exc:
-        error = invalid("malformed_json", f"the body is not valid JSON: {exc}")
-        raise error from exc
+        raise PromoError(Kind.MALFORMED, "malformed_json", f"the body is not valid JSON: {exc}") from exc
 
 
 class PrizeView(msgspec.Struct):
@@ -97,7 +96,11 @@ class AddStock(msgspec.Struct, forbid_unknown_fields=True):
 
 def check_idempotency_key(key: str | None) -> str:
     if not key:
-        raise invalid("idempotency_key_required", "send an Idempotency-Key header (any unique string, e.g. a UUID)")
+        raise PromoError(
+            Kind.MALFORMED,
+            "idempotency_key_required",
+            "send an Idempotency-Key header (any unique string, e.g. a UUID)",
+        )
     if len(key) > 128 or not all(c.isalnum() or c in "-_.:" for c in key) or not key.isascii():
         raise invalid("idempotency_key_invalid", "the Idempotency-Key must be 1-128 of letters, digits, - _ . :")
     return key
