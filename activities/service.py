@@ -4,6 +4,7 @@ Redis state from SQL."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import msgspec
@@ -13,6 +14,8 @@ from activities.errors import Kind, PromoError, conflict, invalid, not_found
 from activities.model import TRANSITIONS, Activity, ActivitySpec, validate_spec
 from activities.repository import ActivityRepository
 from activities.store import ActivityStore, AuditBacklog, LiveCounters, Snapshot
+
+log = logging.getLogger("promo.activities")
 
 IDEMPOTENCY_TTL_S = 24 * 3600
 DAY_KEY_GRACE_MS = 24 * 3600 * 1000  # day counters outlive their day by one day, for reporting
@@ -106,6 +109,8 @@ class ActivityService:
             )
         self._cache.pop(activity_id, None)
         if action == "publish":
+            if stale := await self.store.purge(activity_id):
+                log.warning("activity %d: removed %d stale Redis keys before publishing", activity_id, stale)
             await self.ensure_loaded(activity_id)
         else:
             await self.store.set_status(activity_id, target)

@@ -19,7 +19,7 @@ from redis.exceptions import ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from activities.errors import OutcomeUnknown
-from activities.keys import AUDIT_GROUP, ActivityKeys, WalletKeys
+from activities.keys import AUDIT_GROUP, ActivityKeys, WalletKeys, tag
 from activities.model import Activity
 from activities.scripts import script_beside
 
@@ -99,6 +99,21 @@ class ActivityStore:
         return await _load_once(
             self.redis, marker=keys.state, stream=keys.events, read=read_snapshot, write=partial(_write_snapshot, keys)
         )
+
+    async def purge(self, activity_id: int) -> int:
+        """Delete every key of the activity (its hash tag), the stream included. Only for an
+        activity that has never been live: whatever Redis holds under its id is left over from
+        another database (SQL was reset, Redis was not) and must not leak into it."""
+        deleted = 0
+        batch: list[str] = []
+        async for key in self.redis.scan_iter(match=f"{tag(activity_id)}:*", count=1000):
+            batch.append(key)
+            if len(batch) == 1000:
+                deleted += await self.redis.delete(*batch)
+                batch = []
+        if batch:
+            deleted += await self.redis.delete(*batch)
+        return deleted
 
     async def unload(self, activity_id: int) -> None:
         """Forget the live state; the next draw rebuilds it from SQL."""

@@ -115,3 +115,21 @@ async def test_no_rebuild_while_the_stream_holds_events_sql_lacks(env: Env) -> N
     await env.platform.audit_writer.drain()
     assert (await env.draw(activity["id"], user="late")).status_code == 201
     assert (await env.counters(activity["id"]))["draws_total"] == 4
+
+
+async def test_publishing_clears_leftovers_of_another_database(env: Env) -> None:
+    """SQL was reset but Redis was not: activity 1 of the new database must not inherit the old
+    activity 1's stock, counters or idempotency records."""
+    old = await env.create(_spec())
+    first = await env.draw(old["id"], user="u1", key="k1")
+    assert first.status_code == 201
+    async with env.platform.engine.begin() as conn:  # a new, empty database with the same ids
+        for table in ("draws", "prizes", "operator_actions", "activities"):
+            await conn.exec_driver_sql(f"DELETE FROM {table}")
+    env.platform.activities._cache.clear()
+    new = await env.create(wheel(name="New wheel"))
+    assert new["id"] == old["id"]
+    again = await env.draw(new["id"], user="u1", key="k1")
+    assert again.status_code == 201 and again.json()["replayed"] is False
+    counters = await env.counters(new["id"])
+    assert counters["draws_total"] == 1 and counters["prizes"][0]["stock_left"] == 2
