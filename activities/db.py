@@ -45,6 +45,7 @@ prizes = sa.Table(
     sa.Column("daily_stock", sa.Integer),
     sa.Column("per_user_cap", sa.Integer),
     sa.Column("value_cny", sa.Numeric(12, 2), nullable=False),
+    sa.Column("points", sa.Integer),  # points credited by a "points" prize
 )
 
 draws = sa.Table(

@@ -40,6 +40,7 @@ class PrizeSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     daily_stock: NonNegative | None = None
     per_user_cap: Positive | None = None
     value_cny: Decimal = Decimal(0)
+    points: Positive | None = None  # what a "points" prize credits to the member's wallet
 
 
 class Limits(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -99,6 +100,12 @@ def validate_spec(spec: ActivitySpec) -> None:
     for index, prize in enumerate(spec.prizes):
         if prize.type != "thanks" and prize.stock is None:
             raise invalid("stock_required", f"prize {prize.name!r} needs a total stock", field=f"prizes[{index}]")
+        if (prize.type == "points") != (prize.points is not None):
+            raise invalid(
+                "points_amount_mismatch",
+                'a "points" prize needs a points amount, and only a "points" prize has one',
+                field=f"prizes[{index}].points",
+            )
         if not prize.value_cny.is_finite() or prize.value_cny < 0:
             raise invalid(
                 "prize_value_invalid", "value_cny must be a non-negative amount", field=f"prizes[{index}].value_cny"
@@ -135,6 +142,7 @@ class Prize(msgspec.Struct, kw_only=True):
     daily_stock: int | None
     per_user_cap: int | None
     value_cny: Decimal
+    points: int | None = None
 
     @property
     def is_consolation(self) -> bool:

@@ -12,7 +12,7 @@ from activities.repository import ActivityRepository, PointsRow
 from activities.store import AuditBacklog, WalletReply, WalletStore
 
 _LOAD_ATTEMPTS = 3
-RECONCILE_AFTER_MS = 5 * 60 * 1000  # a draw cost older than this with no draw in SQL is refunded
+RECONCILE_AFTER_MS = 5 * 60 * 1000  # older than this, a half-done change is completed or undone
 
 
 class Balance(msgspec.Struct):
@@ -26,6 +26,10 @@ def draw_cost_ref(draw_id: str) -> str:
 
 def refund_ref(ref: str) -> str:
     return f"refund:{ref}"
+
+
+def prize_ref(draw_id: str) -> str:
+    return f"prize:{draw_id}"
 
 
 class PointsService:
@@ -63,14 +67,22 @@ class PointsService:
         """Give back a debit, once; a refund of a debit that never happened does nothing."""
         return await self._apply(user_id, amount, refund_ref(debit_ref), "refund", activity_id, refund_of=debit_ref)
 
-    async def reconcile_draw_costs(self) -> int:
-        """Refund draw costs whose draw never happened (the draw script's outcome was unknown and
-        the player did not retry). Returns the number of refunds made."""
+    async def credit_prize(self, user_id: str, points: int, draw_id: str, activity_id: int) -> WalletReply:
+        """Credit a won "points" prize, once per draw."""
+        return await self.credit(user_id, points, prize_ref(draw_id), "prize", activity_id)
+
+    async def reconcile(self) -> int:
+        """Finish what a lost reply left half done, from the SQL audit trail: refund draw costs
+        whose draw never happened (the draw's outcome was unknown and nobody retried), and credit
+        points prizes whose credit never reached the wallet. Returns the changes made."""
         cutoff = self.clock.now_ms() - RECONCILE_AFTER_MS
         orphans = await self.repository.orphan_draw_costs(cutoff)
         for row in orphans:
             await self.refund(row.user_id, -row.delta, row.ref, row.activity_id or 0)
-        return len(orphans)
+        uncredited = await self.repository.uncredited_points_prizes(cutoff)
+        for draw_id, activity_id, user_id, points in uncredited:
+            await self.credit_prize(user_id, points, draw_id, activity_id)
+        return len(orphans) + len(uncredited)
 
     async def history(self, user_id: str, limit: int) -> list[PointsRow]:
         return await self.repository.points_history(user_id, limit)

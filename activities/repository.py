@@ -90,6 +90,7 @@ class ActivityRepository:
                         "daily_stock": p.daily_stock,
                         "per_user_cap": p.per_user_cap,
                         "value_cny": p.value_cny,
+                        "points": p.points,
                     }
                     for index, p in enumerate(spec.prizes)
                 ],
@@ -180,6 +181,23 @@ class ActivityRepository:
         )
         async with self.engine.connect() as conn:
             return [PointsRow(**row._mapping) for row in (await conn.execute(query)).all()]
+
+    async def uncredited_points_prizes(self, before_ms: int) -> list[tuple[str, int, str, int]]:
+        """(draw_id, activity_id, user_id, points) of points prizes won before `before_ms` whose
+        credit is not in the ledger."""
+        ledger = db.points_ledger
+        query = (
+            sa.select(db.draws.c.draw_id, db.draws.c.activity_id, db.draws.c.user_id, db.prizes.c.points)
+            .join(db.prizes, db.prizes.c.id == db.draws.c.prize_id)
+            .where(
+                db.prizes.c.type == "points",
+                db.draws.c.drawn_at_ms < before_ms,
+                ~sa.exists().where(ledger.c.ref == sa.literal("prize:") + db.draws.c.draw_id),
+            )
+            .limit(1000)
+        )
+        async with self.engine.connect() as conn:
+            return [(str(d), int(a), str(u), int(p)) for d, a, u, p in (await conn.execute(query)).all()]
 
     async def points_history(self, user_id: str, limit: int) -> list[PointsRow]:
         query = (
@@ -272,6 +290,7 @@ def _activity(row: Any, prize_rows: list[Any]) -> Activity:
                 daily_stock=p["daily_stock"],
                 per_user_cap=p["per_user_cap"],
                 value_cny=Decimal(p["value_cny"]),
+                points=p["points"],
             )
             for p in prize_rows
         ],

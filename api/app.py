@@ -29,14 +29,14 @@ log = logging.getLogger("promo.api")
 
 
 async def reconcile_points(platform: Platform, stop: asyncio.Event, every_s: float = 60.0) -> None:
-    """Refund draw costs whose draw never happened (see PointsService.reconcile_draw_costs)."""
+    """Complete or undo half-done points changes (see PointsService.reconcile)."""
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every_s)
         try:
-            refunded = await platform.points.reconcile_draw_costs()
-            if refunded:
-                log.warning("refunded %d draw costs whose draw never happened", refunded)
+            fixed = await platform.points.reconcile()
+            if fixed:
+                log.warning("reconciled %d points changes left half done", fixed)
         except Exception:
             log.exception("points reconciliation failed; will try again")
 

@@ -36,6 +36,7 @@ class PrizeView(msgspec.Struct):
     daily_stock: int | None = None
     per_user_cap: int | None = None
     weight: int | None = None
+    points: int | None = None  # credited by a "points" prize
 
 
 class ActivityView(msgspec.Struct):
@@ -84,6 +85,7 @@ def activity_view(activity: Activity, *, operator: bool) -> ActivityView:
                 daily_stock=p.daily_stock if operator else None,
                 per_user_cap=p.per_user_cap,
                 weight=p.weight if operator else None,
+                points=p.points,
             )
             for p in activity.prizes
         ],

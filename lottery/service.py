@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from datetime import datetime
 
@@ -17,6 +18,8 @@ from activities.repository import ActivityRepository
 from activities.service import DAY_KEY_GRACE_MS, IDEMPOTENCY_TTL_S, ActivityService
 from lottery.odds import new_rand
 from lottery.store import DrawRecord, DrawReply, DrawRequest, DrawStore
+
+log = logging.getLogger("promo.lottery")
 
 _REFUSALS: dict[str, tuple[Kind, str]] = {
     "activity_not_live": (Kind.CONFLICT, "the activity is not live"),
@@ -43,6 +46,7 @@ class PrizeWon(msgspec.Struct):
     type: str
     value_cny: str
     is_consolation: bool
+    points: int | None = None  # credited to the member's wallet for a "points" prize
 
 
 class DrawResult(msgspec.Struct):
@@ -109,7 +113,20 @@ class DrawService:
             details = {"status": reply.detail} if reply.detail else {}
             raise PromoError(kind, code, message, **details)
         assert reply.record is not None
+        if reply.kind == "ok":
+            await self._credit_points_prize(activity, player.subject, reply.record)
         return _result(activity, reply.record, replayed=reply.kind == "replay")
+
+    async def _credit_points_prize(self, activity: Activity, user_id: str, record: DrawRecord) -> None:
+        """A won "points" prize goes to the wallet (another Redis slot, so another script). The
+        draw stands whatever happens here; a credit that fails is made by the reconciler."""
+        prize = activity.prize(record.prize_id)
+        if prize.type != "points" or not prize.points:
+            return
+        try:
+            await self.points.credit_prize(user_id, prize.points, record.draw_id, activity.id)
+        except Exception:
+            log.exception("points prize of draw %s not credited yet; the reconciler will", record.draw_id)
 
     async def _draw(self, activity: Activity, user_id: str, idempotency_key: str, body: DrawBody) -> DrawReply:
         """Charge the points cost (if any), run the draw script, refund unless a new draw happened.
@@ -192,6 +209,7 @@ def _result(activity: Activity, record: DrawRecord, *, replayed: bool) -> DrawRe
             type=prize.type,
             value_cny=str(prize.value_cny),
             is_consolation=prize.is_consolation,
+            points=prize.points,
         ),
         drawn_at=from_ms(record.drawn_at_ms, activity.tz),
         left_today=record.left_today,

@@ -98,10 +98,65 @@ async def test_reconciler_refunds_costs_of_draws_that_never_happened(env: Env) -
     activity = await env.create(wheel(points_cost=10, limits={}))
     assert (await env.draw(activity["id"])).status_code == 201  # a real, kept cost
     await env.platform.audit_writer.drain()
-    assert await points.reconcile_draw_costs() == 0  # too recent to judge
+    assert await points.reconcile() == 0  # too recent to judge
     env.clock.advance(minutes=6)
-    assert await points.reconcile_draw_costs() == 1
+    assert await points.reconcile() == 1
     assert await balance(env, "u1") == 20
     await env.platform.audit_writer.drain()
-    assert await points.reconcile_draw_costs() == 0  # refunded once only
+    assert await points.reconcile() == 0  # refunded once only
     assert await balance(env, "u1") == 20
+
+
+def points_wheel(**overrides) -> dict:
+    return wheel(
+        limits={},
+        prizes=[
+            {"name": "88 points", "type": "points", "weight": 1, "stock": 1000, "points": 88},
+            {"name": "Thanks", "type": "thanks", "weight": 0},
+        ],
+        **overrides,
+    )
+
+
+async def test_a_points_prize_credits_the_wallet_once(env: Env) -> None:
+    activity = await env.create(points_wheel())
+    won = await env.draw(activity["id"], key="p1")
+    assert won.status_code == 201 and won.json()["prize"]["points"] == 88
+    assert await balance(env, "u1") == 88
+    assert (await env.draw(activity["id"], key="p1")).json()["replayed"] is True
+    assert await balance(env, "u1") == 88
+    view = (await env.client.get(f"/activities/{activity['id']}")).json()
+    assert view["prizes"][0]["points"] == 88
+
+
+async def test_points_amount_goes_with_points_prizes_only(env: Env) -> None:
+    no_amount = wheel(
+        prizes=[{"name": "P", "type": "points", "weight": 1, "stock": 5}, {"name": "T", "type": "thanks", "weight": 1}]
+    )
+    coupon_with_points = wheel(
+        prizes=[
+            {"name": "C", "type": "coupon", "weight": 1, "stock": 5, "points": 10},
+            {"name": "T", "type": "thanks", "weight": 1},
+        ]
+    )
+    for spec in (no_amount, coupon_with_points):
+        response = await env.client.post("/operator/activities", json=spec, headers=env.operator())
+        assert response.status_code == 422 and response.json()["code"] == "points_amount_mismatch"
+
+
+async def test_reconciler_credits_a_points_prize_whose_credit_failed(env: Env, monkeypatch) -> None:
+    activity = await env.create(points_wheel())
+
+    async def wallet_down(*_args, **_kwargs):
+        raise ConnectionError("wallet shard unreachable")
+
+    monkeypatch.setattr(env.platform.points, "credit_prize", wallet_down)
+    assert (await env.draw(activity["id"])).status_code == 201  # the draw stands
+    monkeypatch.undo()
+    assert await balance(env, "u1") == 0
+    await env.platform.audit_writer.drain()
+    env.clock.advance(minutes=6)
+    assert await env.platform.points.reconcile() == 1
+    assert await balance(env, "u1") == 88
+    await env.platform.audit_writer.drain()
+    assert await env.platform.points.reconcile() == 0
