@@ -40,7 +40,7 @@ class ScriptBatcher:
     """Coalesces concurrent script calls into one pipeline per event-loop tick.
 
     Under load many requests are ready in the same tick; one round trip for all of them saves a
-    syscall pair and a Redis read/write per request (1.25x to 1.4x more draws/s on 2 cores,
+    syscall pair and a Redis read/write per request (1.2x to 1.4x more draws/s on 2 cores,
     measured by `make bench`).
     Each call still runs as its own atomic script; the pipeline is not a transaction.
     """
