@@ -6,6 +6,7 @@ import hashlib
 import logging
 import secrets
 from datetime import datetime
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -36,8 +37,8 @@ _FROZEN = float("inf")  # what draws read of an activity cannot change after pub
 class DrawBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Optional context a front end sends with a draw."""
 
-    channel: str | None = msgspec.field(default=None)
-    device_id: str | None = None
+    channel: Literal["h5", "mini_program", "app"] | None = None
+    device_id: Annotated[str, msgspec.Meta(max_length=128)] | None = None
 
 
 class PrizeWon(msgspec.Struct):

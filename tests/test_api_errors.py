@@ -32,6 +32,7 @@ async def test_bad_json_unknown_fields_wrong_types(env: Env) -> None:
     _expect(await env.draw(activity["id"], content=b'{"channel": '), 400, "malformed_json")
     _expect(await env.draw(activity["id"], json={"lucky": True}), 422, "invalid_body")
     _expect(await env.draw(activity["id"], json={"channel": 7}), 422, "invalid_body")
+    _expect(await env.draw(activity["id"], json={"channel": "fax"}), 422, "invalid_body")
     _expect(await env.client.get("/me/draws?activity=abc", headers=env.player()), 400, "invalid_parameter")
     _expect(await env.client.get("/me/draws?limit=0", headers=env.player()), 400, "invalid_parameter")
     # None of it drew anything or created anything.
