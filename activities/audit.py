@@ -85,7 +85,7 @@ class AuditWriter:
         claim_interval_s: float = 5.0,
         trim_interval_s: float = 1.0,
         poll_interval_s: float = 0.05,
-        refresh_interval_s: float = 2.0,
+        refresh_interval_s: float = 0.5,  # how soon a newly published activity is followed
     ) -> None:
         self.store = store
         self.repository = repository
