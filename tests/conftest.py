@@ -3,6 +3,7 @@ database and a flushed Redis for each test, a clock the tests move by hand."""
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import pytest
 
 from activities.clock import FixedClock, to_ms
 from activities.config import Settings
+from activities.db import make_engine
 from activities.migrate import upgrade
 from activities.redis_server import EmbeddedRedis
 from api.app import create_app
@@ -31,6 +33,26 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = server.start()
     yield url
     server.stop()
+
+
+# Tests run on SQLite; set PROMO_TEST_DATABASE_URL (e.g. postgresql+asyncpg://promo:promo@localhost/promo)
+# to run them on another database. Its public schema is dropped before every test.
+TEST_DATABASE_URL = os.environ.get("PROMO_TEST_DATABASE_URL")
+
+
+async def fresh_database(tmp_path: Path) -> str:
+    """An empty database at the newest schema: a new SQLite file, or the external one wiped."""
+    if not TEST_DATABASE_URL:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'promo.db'}"
+    else:
+        url = TEST_DATABASE_URL
+        engine = make_engine(url)
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            await conn.exec_driver_sql("CREATE SCHEMA public")
+        await engine.dispose()
+    upgrade(url)
+    return url
 
 
 def make_settings(tmp_path: Path, redis_url: str, **overrides: Any) -> Settings:
@@ -116,8 +138,7 @@ def asgi_client(platform: Platform, base_url: str = "http://testserver") -> http
 
 @pytest.fixture
 async def env(tmp_path: Path, redis_url: str) -> AsyncIterator[Env]:
-    settings = make_settings(tmp_path, redis_url)
-    upgrade(settings.database_url)
+    settings = make_settings(tmp_path, redis_url, database_url=await fresh_database(tmp_path))
     clock = FixedClock(to_ms(NOW))
     platform = Platform.build(settings, clock=clock)
     await platform.redis.flushall()

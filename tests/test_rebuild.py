@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from activities.redis_server import EmbeddedRedis, connect
-from tests.conftest import Env, wheel
+from tests.conftest import TEST_DATABASE_URL, Env, wheel
 
 
 def _spec() -> dict:
@@ -117,6 +119,7 @@ async def test_no_rebuild_while_the_stream_holds_events_sql_lacks(env: Env) -> N
     assert (await env.counters(activity["id"]))["draws_total"] == 4
 
 
+@pytest.mark.skipif(TEST_DATABASE_URL is not None, reason="relies on SQLite reusing ids of deleted rows")
 async def test_publishing_clears_leftovers_of_another_database(env: Env) -> None:
     """SQL was reset but Redis was not: activity 1 of the new database must not inherit the old
     activity 1's stock, counters or idempotency records."""

@@ -8,15 +8,13 @@ from pathlib import Path
 from litestar.testing import AsyncTestClient
 
 from activities.auth import Tokens
-from activities.migrate import upgrade
 from activities.redis_server import connect
 from api.app import create_app
-from tests.conftest import make_settings, wheel
+from tests.conftest import fresh_database, make_settings, wheel
 
 
 async def test_inline_audit_writer_persists_draws(tmp_path: Path, redis_url: str) -> None:
-    settings = make_settings(tmp_path, redis_url, audit_writer=True)
-    upgrade(settings.database_url)
+    settings = make_settings(tmp_path, redis_url, audit_writer=True, database_url=await fresh_database(tmp_path))
     redis = connect(redis_url)
     await redis.flushall()  # a fresh SQL database starts at activity 1 again: so must Redis
     await redis.aclose()
