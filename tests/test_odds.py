@@ -6,6 +6,8 @@ import random
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from activities.keys import ActivityKeys
 from lottery.odds import RAND_RANGE, Availability, PrizeRule, decide, pick
@@ -133,3 +135,16 @@ def test_lua_pick_is_exact_at_slice_edges() -> None:
             if 0 <= r < RAND_RANGE:
                 as_double = int(float(r) * float(total) / 4294967296.0)
                 assert as_double == r * total // RAND_RANGE
+
+
+@given(
+    weights=st.lists(st.integers(min_value=0, max_value=5000), min_size=1, max_size=20).filter(lambda w: sum(w) > 0),
+    rand=st.integers(min_value=0, max_value=RAND_RANGE - 1),
+)
+def test_pick_matches_a_reference_model(weights: list[int], rand: int) -> None:
+    """Reference: lay the weights end to end on [0, total) and find the slot of the point."""
+    rules = [PrizeRule(id=i, weight=w) for i, w in enumerate(weights)]
+    point = rand * sum(weights) // RAND_RANGE
+    expected = next(i for i in range(len(weights)) if point < sum(weights[: i + 1]))
+    assert pick(rules, rand).id == expected
+    assert pick(rules, rand).weight > 0  # a prize with weight 0 is never picked
