@@ -122,10 +122,9 @@ class AuditWriter:
         await self._refresh_sources()
         if claim is None:
             claim = time.monotonic() - self._claimed_at >= self.claim_interval_s
-        if claim:
-            self._claimed_at = time.monotonic()
         written = 0
         if claim:
+            self._claimed_at = time.monotonic()
             for source in self._sources:
                 stale = await self.store.claim_stale(source.stream, self.consumer, self.claim_idle_ms, self.batch_size)
                 written += await self._write(source, stale)
