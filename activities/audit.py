@@ -1,10 +1,12 @@
 """The audit writer: Redis Streams -> SQL, at least once, without duplicates.
 
 It follows every published activity's stream and every wallet shard's stream. From each it
-reads new entries through the consumer group, writes them to SQL in one transaction per batch
-(executemany), and acknowledges them only after the commit. Entries left pending by a consumer
-that died are taken over with XAUTOCLAIM. Unique keys in SQL (draw id, wallet reference) make a
-second delivery harmless. Only acknowledged entries are ever trimmed.
+reads new entries through the consumer group, turns each into SQL rows with the handler of its
+event type (the kernel's: draw, chances, points; gameplays register theirs), writes a batch in
+one transaction (executemany per table), and acknowledges it only after the commit. Entries left
+pending by a consumer that died are taken over with XAUTOCLAIM. Unique keys in SQL (draw id,
+wallet reference, mark id...) make a second delivery harmless. Only acknowledged entries are
+ever trimmed.
 """
 
 from __future__ import annotations
@@ -15,8 +17,15 @@ import logging
 import os
 import socket
 import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+import msgspec
+import sqlalchemy as sa
+
+from activities import db
 from activities.keys import WALLET_SHARDS, ActivityKeys, WalletKeys, wallet_shard
 from activities.repository import ActivityRepository, DrawRow, PointsRow
 from activities.store import AuditStore
@@ -27,6 +36,9 @@ log = logging.getLogger("promo.audit")
 # (their last events may still be in flight).
 FOLLOWED_STATUSES = ("live", "paused", "ended")
 Entry = tuple[str, dict[str, str]]
+Row = tuple[sa.Table, dict[str, Any]]
+# (activity id of the stream or None for a wallet stream, entry id, fields) -> the rows to write
+EventHandler = Callable[[int | None, str, dict[str, str]], Awaitable[list[Row]]]
 
 
 def consumer_name() -> str:
@@ -43,6 +55,7 @@ def draw_row(activity_id: int, entry_id: str, fields: dict[str, str]) -> DrawRow
     left_today, left_total = int(fields["left_today"]), int(fields["left_total"])
     return DrawRow(
         draw_id=fields["draw_id"],
+        kind=fields.get("kind", "draw"),
         activity_id=activity_id,
         user_id=fields["user_id"],
         prize_id=int(fields["prize_id"]),
@@ -73,12 +86,65 @@ def points_row(entry_id: str, fields: dict[str, str]) -> PointsRow:
     )
 
 
+async def _draw_rows(activity_id: int | None, entry_id: str, fields: dict[str, str]) -> list[Row]:
+    """A draw, a draw paid with a chance (which also spends the chance), or a grant."""
+    if activity_id is None:
+        raise ValueError(f"draw event {entry_id} outside an activity stream")
+    row = draw_row(activity_id, entry_id, fields)
+    rows: list[Row] = [(db.draws, msgspec.structs.asdict(row))]
+    if row.kind == "chance":
+        rows.append(
+            (
+                db.chance_ledger,
+                _chance_row(activity_id, f"use:{row.draw_id}", row.user_id, -1, "draw", entry_id, row.drawn_at_ms),
+            )
+        )
+    return rows
+
+
+async def _chances_rows(activity_id: int | None, entry_id: str, fields: dict[str, str]) -> list[Row]:
+    if activity_id is None:
+        raise ValueError(f"chances event {entry_id} outside an activity stream")
+    row = _chance_row(
+        activity_id,
+        fields["ref"],
+        fields["user_id"],
+        int(fields["delta"]),
+        fields["reason"],
+        entry_id,
+        int(fields["at_ms"]),
+    )
+    return [(db.chance_ledger, row)]
+
+
+def _chance_row(
+    activity_id: int, ref: str, user_id: str, delta: int, reason: str, entry_id: str, at_ms: int
+) -> dict[str, Any]:
+    return {
+        "ref": ref,
+        "activity_id": activity_id,
+        "user_id": user_id,
+        "delta": delta,
+        "reason": reason,
+        "at_ms": at_ms,
+        "stream_id": entry_id,
+    }
+
+
+async def _points_rows(_activity_id: int | None, entry_id: str, fields: dict[str, str]) -> list[Row]:
+    return [(db.points_ledger, msgspec.structs.asdict(points_row(entry_id, fields)))]
+
+
+KERNEL_HANDLERS: dict[str, EventHandler] = {"draw": _draw_rows, "chances": _chances_rows, "points": _points_rows}
+
+
 class AuditWriter:
     def __init__(
         self,
         store: AuditStore,
         repository: ActivityRepository,
         *,
+        handlers: Mapping[str, EventHandler] | None = None,
         consumer: str | None = None,
         batch_size: int = 500,
         claim_idle_ms: int = 30_000,
@@ -89,6 +155,7 @@ class AuditWriter:
     ) -> None:
         self.store = store
         self.repository = repository
+        self.handlers: dict[str, EventHandler] = {**KERNEL_HANDLERS, **(handlers or {})}
         self.consumer = consumer or consumer_name()
         self.batch_size = batch_size
         self.claim_idle_ms = claim_idle_ms
@@ -165,13 +232,20 @@ class AuditWriter:
     async def _write(self, source: Source, entries: list[Entry]) -> int:
         if not entries:
             return 0
-        draws = [
-            draw_row(source.activity_id, entry_id, fields)
-            for entry_id, fields in entries
-            if fields.get("type") == "draw" and source.activity_id is not None
-        ]
-        points = [points_row(entry_id, fields) for entry_id, fields in entries if fields.get("type") == "points"]
-        await self.repository.insert_events(draws, points)  # commits, or raises and nothing is acknowledged
+        rows: dict[sa.Table, list[dict[str, Any]]] = defaultdict(list)
+        for entry_id, fields in entries:
+            handler = self.handlers.get(fields.get("type", ""))
+            if handler is None:
+                log.error(
+                    "%s %s: no handler for event type %r; acknowledged unwritten",
+                    source.stream,
+                    entry_id,
+                    fields.get("type"),
+                )
+                continue
+            for table, row in await handler(source.activity_id, entry_id, fields):
+                rows[table].append(row)
+        await self.repository.insert_rows(rows)  # commits, or raises and nothing is acknowledged
         await self.store.acknowledge(source.stream, [entry_id for entry_id, _ in entries])
         self.written += len(entries)
         return len(entries)

@@ -63,6 +63,24 @@ class ActivityKeys:
         return f"{self._p}:idem:{user_id}:{key}"
 
     @property
+    def chances(self) -> str:
+        """Hash user_id -> draw chances left (a lottery's; granted by sign-in rewards and the like)."""
+        return f"{self._p}:chances"
+
+    def grant_ref(self, ref: str) -> str:
+        """String "<grant_id> <prize_id> <picked_prize_id>": a prize granted from the pool for `ref`."""
+        return f"{self._p}:gref:{ref}"
+
+    def chance_ref(self, ref: str) -> str:
+        """Marker: the draw chances of `ref` were credited."""
+        return f"{self._p}:cref:{ref}"
+
+    def cycle(self, start: date) -> str:
+        """Hash of a sign-in cycle: user_id -> marks of the cycle's days, "user_id|offset" -> the
+        outcome of that day's sign-in or make-up. Expires a day after the cycle."""
+        return f"{self._p}:cycle:{start.isoformat()}"
+
+    @property
     def events(self) -> str:
         """Stream of every state change, consumed by the SQL audit writer."""
         return f"{self._p}:events"
@@ -70,7 +88,7 @@ class ActivityKeys:
     @property
     def all_static(self) -> list[str]:
         """Keys a rebuild deletes before loading (day keys and idempotency keys are set, not deleted)."""
-        return [self.state, self.stock, self.granted, self.user_total, self.user_prize]
+        return [self.state, self.stock, self.granted, self.user_total, self.user_prize, self.chances]
 
 
 # Member points wallets live in a fixed number of shards, each its own hash tag, so that the

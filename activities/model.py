@@ -1,14 +1,17 @@
 """Activities and prizes: the shapes operators send, the rules they must satisfy, the shapes we keep.
 
-Validation that a JSON schema cannot express (exactly one consolation prize, end after start,
-the regulatory cap on the top prize) lives in `validate_spec`, a plain function.
+Every gameplay shares `ActivityBase` (name, window, time zone, audience); a lottery adds its
+limits and prize pool (`ActivitySpec`), other gameplays add their own settings, kept as the
+activity's `config` (see checkin/model.py). Validation that a JSON schema cannot express
+(exactly one consolation prize, end after start, the regulatory cap on the top prize) lives in
+plain functions: `validate_common`, `validate_spec`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, available_timezones
 
 import msgspec
@@ -21,7 +24,9 @@ TOP_PRIZE_MAX_CNY = Decimal(50_000)
 # is exact in a double, which is what Lua computes with (see lottery/odds.py).
 MAX_TOTAL_WEIGHT = 2**21 - 1
 
-ActivityType = Literal["wheel", "blind_box", "golden_egg"]
+LotteryType = Literal["wheel", "blind_box", "golden_egg"]  # one draw engine, three skins
+ActivityType = Literal["wheel", "blind_box", "golden_egg", "checkin"]
+LOTTERY_TYPES: frozenset[str] = frozenset(("wheel", "blind_box", "golden_egg"))
 PrizeType = Literal["coupon", "points", "goods", "thanks"]
 Status = Literal["draft", "live", "paused", "ended"]
 
@@ -61,25 +66,37 @@ class Audience(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         return not self.tags or any(tag in self.tags for tag in tags)
 
 
-class ActivitySpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    type: ActivityType
+class ActivityBase(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What every activity has, whatever its gameplay."""
+
     name: Name
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     timezone: str = "Asia/Shanghai"
     skin: Annotated[str, msgspec.Meta(max_length=50)] | None = None
     audience: Audience = msgspec.field(default_factory=Audience)
+
+
+class ActivitySpec(ActivityBase, kw_only=True):
+    """A lottery: wheel, blind box or golden egg."""
+
+    type: LotteryType
     limits: Limits = msgspec.field(default_factory=Limits)
     points_cost: NonNegative = 0
     prizes: list[PrizeSpec]
 
 
-def validate_spec(spec: ActivitySpec) -> None:
-    """Raise an `invalid` PromoError naming the first broken rule."""
+def validate_common(spec: ActivityBase) -> None:
+    """The rules of every activity: a known time zone, a window that ends after it starts."""
     if spec.timezone not in _timezones():
         raise invalid("unknown_timezone", f"unknown time zone {spec.timezone!r}", field="timezone")
     if spec.ends_at <= spec.starts_at:
         raise invalid("window_invalid", "ends_at must be after starts_at", field="ends_at")
+
+
+def validate_spec(spec: ActivitySpec) -> None:
+    """Raise an `invalid` PromoError naming the first broken rule."""
+    validate_common(spec)
     if not spec.prizes:
         raise invalid("no_prizes", "an activity needs at least one prize", field="prizes")
     if len(spec.prizes) > 50:
@@ -162,6 +179,11 @@ class Activity(msgspec.Struct, kw_only=True):
     limits: Limits
     points_cost: int
     prizes: list[Prize]
+    config: dict[str, Any] = msgspec.field(default_factory=dict)  # a gameplay's own settings (JSON)
+
+    @property
+    def is_lottery(self) -> bool:
+        return self.type in LOTTERY_TYPES
 
     @property
     def tz(self) -> ZoneInfo:
@@ -177,7 +199,7 @@ class Activity(msgspec.Struct, kw_only=True):
     def odds(self) -> dict[int, float]:
         """The disclosed probability of each prize being picked (before any out-of-stock fallback)."""
         total = sum(p.weight for p in self.prizes)
-        return {p.id: p.weight / total for p in self.prizes}
+        return {p.id: p.weight / total for p in self.prizes} if total else {}
 
 
 # Operator transitions: action -> (allowed from, to)

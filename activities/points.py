@@ -3,8 +3,12 @@ member's wallet shard, applied once per reference and streamed to the SQL ledger
 
 from __future__ import annotations
 
-import msgspec
+from typing import Any
 
+import msgspec
+import sqlalchemy as sa
+
+from activities import db
 from activities.clock import Clock
 from activities.errors import Kind, PromoError
 from activities.keys import wallet_shard
@@ -21,7 +25,7 @@ class Balance(msgspec.Struct):
 
 
 def draw_cost_ref(draw_id: str) -> str:
-    return f"draw:{draw_id}"
+    return f"draw:{draw_id}"  # the reconciler strips "draw:" to find the draw
 
 
 def refund_ref(ref: str) -> str:
@@ -75,14 +79,18 @@ class PointsService:
         """Finish what a lost reply left half done, from the SQL audit trail: refund draw costs
         whose draw never happened (the draw's outcome was unknown and nobody retried), and credit
         points prizes whose credit never reached the wallet. Returns the changes made."""
-        cutoff = self.clock.now_ms() - RECONCILE_AFTER_MS
-        orphans = await self.repository.orphan_draw_costs(cutoff)
-        for row in orphans:
-            await self.refund(row.user_id, -row.delta, row.ref, row.activity_id or 0)
-        uncredited = await self.repository.uncredited_points_prizes(cutoff)
+        refunded = await self.refund_orphan_costs("draw_cost", "draw:", db.draws.c.draw_id)
+        uncredited = await self.repository.uncredited_points_prizes(self.clock.now_ms() - RECONCILE_AFTER_MS)
         for draw_id, activity_id, user_id, points in uncredited:
             await self.credit_prize(user_id, points, draw_id, activity_id)
-        return len(orphans) + len(uncredited)
+        return refunded + len(uncredited)
+
+    async def refund_orphan_costs(self, reason: str, prefix: str, event_id: sa.Column[Any]) -> int:
+        """Refund costs of `reason` whose state change never reached SQL (see orphan_costs)."""
+        orphans = await self.repository.orphan_costs(reason, prefix, event_id, self.clock.now_ms() - RECONCILE_AFTER_MS)
+        for row in orphans:
+            await self.refund(row.user_id, -row.delta, row.ref, row.activity_id or 0)
+        return len(orphans)
 
     async def history(self, user_id: str, limit: int) -> list[PointsRow]:
         return await self.repository.points_history(user_id, limit)

@@ -3,7 +3,7 @@ and the aggregates a rebuild of the live state needs."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from activities import db
-from activities.model import Activity, ActivitySpec, Audience, Limits, Prize, Status
+from activities.model import Activity, ActivityBase, ActivitySpec, Audience, Limits, Prize, Status
 
 
 def _dt(ms: int) -> datetime:
@@ -27,6 +27,7 @@ def _ms(when: datetime) -> int:
 
 class DrawRow(msgspec.Struct, kw_only=True):
     draw_id: str
+    kind: str  # draw | chance | grant (see db.DRAW_KINDS)
     activity_id: int
     user_id: str
     prize_id: int
@@ -57,11 +58,16 @@ class ActivityRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def create(self, spec: ActivitySpec, operator_id: str, now_ms: int) -> int:
+    async def create(
+        self, spec: ActivityBase, type_: str, operator_id: str, now_ms: int, config: dict[str, Any] | None = None
+    ) -> int:
+        """A draft activity: the kernel's fields, a lottery's limits and prizes (when `spec` is a
+        lottery's), another gameplay's settings as `config`."""
+        lottery = spec if isinstance(spec, ActivitySpec) else None
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 sa.insert(db.activities).values(
-                    type=spec.type,
+                    type=type_,
                     name=spec.name,
                     status="draft",
                     starts_at_ms=_ms(spec.starts_at),
@@ -69,34 +75,40 @@ class ActivityRepository:
                     timezone=spec.timezone,
                     skin=spec.skin,
                     audience=msgspec.to_builtins(spec.audience),
-                    limits=msgspec.to_builtins(spec.limits),
-                    points_cost=spec.points_cost,
+                    limits=msgspec.to_builtins(lottery.limits if lottery else Limits()),
+                    points_cost=lottery.points_cost if lottery else 0,
+                    config=config,
                     created_at_ms=now_ms,
                     updated_at_ms=now_ms,
                 )
             )
             assert result.inserted_primary_key is not None
             activity_id = int(result.inserted_primary_key[0])
-            await conn.execute(
-                sa.insert(db.prizes),
-                [
-                    {
-                        "activity_id": activity_id,
-                        "position": index,
-                        "name": p.name,
-                        "type": p.type,
-                        "weight": p.weight,
-                        "stock": p.stock,
-                        "daily_stock": p.daily_stock,
-                        "per_user_cap": p.per_user_cap,
-                        "value_cny": p.value_cny,
-                        "points": p.points,
-                    }
-                    for index, p in enumerate(spec.prizes)
-                ],
-            )
+            if lottery and lottery.prizes:
+                await self._insert_prizes(conn, activity_id, lottery)
             await _log(conn, activity_id, operator_id, "create", {"name": spec.name}, now_ms)
         return activity_id
+
+    @staticmethod
+    async def _insert_prizes(conn: AsyncConnection, activity_id: int, spec: ActivitySpec) -> None:
+        await conn.execute(
+            sa.insert(db.prizes),
+            [
+                {
+                    "activity_id": activity_id,
+                    "position": index,
+                    "name": p.name,
+                    "type": p.type,
+                    "weight": p.weight,
+                    "stock": p.stock,
+                    "daily_stock": p.daily_stock,
+                    "per_user_cap": p.per_user_cap,
+                    "value_cny": p.value_cny,
+                    "points": p.points,
+                }
+                for index, p in enumerate(spec.prizes)
+            ],
+        )
 
     async def get(self, activity_id: int) -> Activity | None:
         async with self.engine.connect() as conn:
@@ -143,19 +155,17 @@ class ActivityRepository:
 
     # --- draws --------------------------------------------------------------------------------
 
-    async def insert_events(self, draws: Sequence[DrawRow] = (), points: Sequence[PointsRow] = ()) -> None:
-        """One transaction, one executemany per table; a row already stored (same draw id or
-        wallet reference) is skipped, so a second delivery of a stream entry changes nothing."""
-        if not draws and not points:
+    async def insert_rows(self, rows: Mapping[sa.Table, Sequence[Mapping[str, Any]]]) -> None:
+        """One transaction, one executemany per table. A row that is already stored (same draw
+        id, wallet reference, mark id...) is skipped, so a second delivery of a stream entry
+        changes nothing."""
+        rows = {table: batch for table, batch in rows.items() if batch}
+        if not rows:
             return
         async with self.engine.begin() as conn:
             insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-            if draws:
-                statement = insert(db.draws).on_conflict_do_nothing(index_elements=["draw_id"])
-                await conn.execute(statement, [msgspec.structs.asdict(r) for r in draws])
-            if points:
-                statement = insert(db.points_ledger).on_conflict_do_nothing(index_elements=["ref"])
-                await conn.execute(statement, [msgspec.structs.asdict(r) for r in points])
+            for table, batch in rows.items():
+                await conn.execute(insert(table).on_conflict_do_nothing(), list(batch))
 
     async def balances_of_shard(self, shard: int) -> dict[str, int]:
         query = (
@@ -166,15 +176,17 @@ class ActivityRepository:
         async with self.engine.connect() as conn:
             return {str(u): int(n) for u, n in (await conn.execute(query)).all()}
 
-    async def orphan_draw_costs(self, before_ms: int) -> list[PointsRow]:
-        """Draw costs older than `before_ms` with neither a draw nor a refund in SQL."""
+    async def orphan_costs(self, reason: str, prefix: str, event_id: sa.Column[Any], before_ms: int) -> list[PointsRow]:
+        """Costs (ledger rows of `reason`, ref `<prefix><event id>`) older than `before_ms` with
+        neither their event (`event_id` equal to the ref without its prefix) nor a refund in SQL:
+        the state change they paid for never happened."""
         ledger, refunds = db.points_ledger, db.points_ledger.alias("refunds")
         query = (
             sa.select(*[ledger.c[name] for name in PointsRow.__struct_fields__])
             .where(
-                ledger.c.reason == "draw_cost",
+                ledger.c.reason == reason,
                 ledger.c.at_ms < before_ms,
-                ~sa.exists().where(db.draws.c.draw_id == sa.func.substr(ledger.c.ref, 6)),
+                ~sa.exists().where(event_id == sa.func.substr(ledger.c.ref, len(prefix) + 1)),
                 ~sa.exists().where(refunds.c.ref == sa.literal("refund:") + ledger.c.ref),
             )
             .limit(1000)
@@ -221,7 +233,10 @@ class ActivityRepository:
         async with self.engine.connect() as conn:
             return [DrawRow(**row._mapping) for row in (await conn.execute(query)).all()]
 
+    # --- what a rebuild of a lottery's live state reads ----------------------------------------
+
     async def granted_by_prize(self, activity_id: int, day: date | None = None) -> dict[int, int]:
+        """Units handed out per prize, by draws and grants alike (they all used stock)."""
         query = sa.select(db.draws.c.prize_id, sa.func.count()).where(db.draws.c.activity_id == activity_id)
         if day is not None:
             query = query.where(db.draws.c.day == day.isoformat())
@@ -229,13 +244,29 @@ class ActivityRepository:
             rows = (await conn.execute(query.group_by(db.draws.c.prize_id))).all()
         return {int(p): int(n) for p, n in rows}
 
-    async def draws_by_user(self, activity_id: int, day: date | None = None) -> dict[str, int]:
-        query = sa.select(db.draws.c.user_id, sa.func.count()).where(db.draws.c.activity_id == activity_id)
+    async def draws_by_user(
+        self, activity_id: int, day: date | None = None, kinds: Sequence[str] = ("draw",)
+    ) -> dict[str, int]:
+        """Draws per member; by default only those that count against the per-member limits
+        (a draw paid with a chance does not)."""
+        query = sa.select(db.draws.c.user_id, sa.func.count()).where(
+            db.draws.c.activity_id == activity_id, db.draws.c.kind.in_(kinds)
+        )
         if day is not None:
             query = query.where(db.draws.c.day == day.isoformat())
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query.group_by(db.draws.c.user_id))).all()
         return {str(u): int(n) for u, n in rows}
+
+    async def count_draws(self, activity_id: int, day: date | None = None) -> int:
+        """Draws (with or without a chance; not grants), as the draws_total counter counts them."""
+        query = sa.select(sa.func.count()).where(
+            db.draws.c.activity_id == activity_id, db.draws.c.kind.in_(("draw", "chance"))
+        )
+        if day is not None:
+            query = query.where(db.draws.c.day == day.isoformat())
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
 
     async def wins_by_user_prize(self, activity_id: int, prize_ids: Sequence[int]) -> dict[tuple[str, int], int]:
         if not prize_ids:
@@ -249,12 +280,32 @@ class ActivityRepository:
             rows = (await conn.execute(query)).all()
         return {(str(u), int(p)): int(n) for u, p, n in rows}
 
-    async def draws_since(self, activity_id: int, since_ms: int) -> list[DrawRow]:
+    async def draws_since(self, activity_id: int, since_ms: int, kinds: Sequence[str]) -> list[DrawRow]:
+        """Draws (or grants) since `since_ms`: their idempotency records are rebuilt."""
         query = sa.select(*[db.draws.c[name] for name in DrawRow.__struct_fields__]).where(
-            db.draws.c.activity_id == activity_id, db.draws.c.drawn_at_ms >= since_ms
+            db.draws.c.activity_id == activity_id, db.draws.c.drawn_at_ms >= since_ms, db.draws.c.kind.in_(kinds)
         )
         async with self.engine.connect() as conn:
             return [DrawRow(**row._mapping) for row in (await conn.execute(query)).all()]
+
+    async def chance_balances(self, activity_id: int) -> dict[str, int]:
+        ledger = db.chance_ledger
+        query = (
+            sa.select(ledger.c.user_id, sa.func.sum(ledger.c.delta))
+            .where(ledger.c.activity_id == activity_id)
+            .group_by(ledger.c.user_id)
+        )
+        async with self.engine.connect() as conn:
+            return {str(u): int(n) for u, n in (await conn.execute(query)).all() if n}
+
+    async def chance_credits_since(self, activity_id: int, since_ms: int) -> list[str]:
+        """References of the chance credits since `since_ms`: their idempotency markers are rebuilt."""
+        ledger = db.chance_ledger
+        query = sa.select(ledger.c.ref).where(
+            ledger.c.activity_id == activity_id, ledger.c.delta > 0, ledger.c.at_ms >= since_ms
+        )
+        async with self.engine.connect() as conn:
+            return [str(r) for r in (await conn.scalars(query)).all()]
 
 
 async def _log(
@@ -280,6 +331,7 @@ def _activity(row: Any, prize_rows: list[Any]) -> Activity:
         audience=msgspec.convert(row["audience"], Audience),
         limits=msgspec.convert(row["limits"], Limits),
         points_cost=row["points_cost"],
+        config=row["config"] or {},
         prizes=[
             Prize(
                 id=p["id"],

@@ -1,23 +1,30 @@
 """Operator use cases on activities, the activity cache of the hot path, and rebuilding the live
-Redis state from SQL."""
+Redis state from SQL.
+
+Lotteries are the kernel's own gameplay; another gameplay (sign-in...) registers a `Gameplay`
+for its activity type: the service asks it whether an activity may be published and has it
+load the activity's live state.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from typing import Any, Protocol
 
 import msgspec
 
 from activities.clock import Clock, day_end_ms, local_day
 from activities.errors import Kind, PromoError, conflict, invalid, not_found
-from activities.model import TRANSITIONS, Activity, ActivitySpec, validate_spec
+from activities.model import TRANSITIONS, Activity, ActivityBase, ActivitySpec, validate_spec
 from activities.repository import ActivityRepository
 from activities.store import ActivityStore, AuditBacklog, LiveCounters, Snapshot
 
 log = logging.getLogger("promo.activities")
 
 IDEMPOTENCY_TTL_S = 24 * 3600
+REFERENCE_TTL_S = 7 * 24 * 3600  # how long a grant or a credit remembers its reference in Redis
 DAY_KEY_GRACE_MS = 24 * 3600 * 1000  # day counters outlive their day by one day, for reporting
 _CACHE_TTL_S = 1.0
 
@@ -44,6 +51,16 @@ class ActivityCounters(msgspec.Struct):
     prizes: list[PrizeCounters]
 
 
+class Gameplay(Protocol):
+    """What the kernel needs of a gameplay other than the lottery."""
+
+    async def check_publishable(self, activity: Activity) -> None:
+        """Raise a PromoError if the activity cannot go live yet."""
+
+    async def load(self, activity: Activity) -> None:
+        """Rebuild the activity's live state in Redis from SQL unless Redis has it."""
+
+
 class ActivityService:
     def __init__(self, repository: ActivityRepository, store: ActivityStore, clock: Clock) -> None:
         self.repository = repository
@@ -51,6 +68,10 @@ class ActivityService:
         self.clock = clock
         self._cache: dict[int, tuple[float, Activity]] = {}
         self._loading: dict[int, asyncio.Future[Activity]] = {}
+        self._gameplays: dict[str, Gameplay] = {}
+
+    def register(self, activity_type: str, gameplay: Gameplay) -> None:
+        self._gameplays[activity_type] = gameplay
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -91,13 +112,23 @@ class ActivityService:
     # --- operator changes ------------------------------------------------------------------------
 
     async def create(self, spec: ActivitySpec, operator_id: str) -> Activity:
+        """A draft lottery."""
         validate_spec(spec)
-        activity_id = await self.repository.create(spec, operator_id, self.clock.now_ms())
+        return await self.create_draft(spec, spec.type, operator_id)
+
+    async def create_draft(
+        self, spec: ActivityBase, type_: str, operator_id: str, config: dict[str, Any] | None = None
+    ) -> Activity:
+        """A draft activity of any gameplay; the caller has validated `spec` and `config`."""
+        activity_id = await self.repository.create(spec, type_, operator_id, self.clock.now_ms(), config)
         return await self.get(activity_id)
 
     async def transition(self, activity_id: int, action: str, operator_id: str) -> Activity:
         allowed_from, target = TRANSITIONS[action]
         activity = await self.get(activity_id)
+        gameplay = self._gameplays.get(activity.type)
+        if action == "publish" and gameplay is not None and activity.status in allowed_from:
+            await gameplay.check_publishable(activity)
         changed = await self.repository.set_status(
             activity_id, sorted(allowed_from), target, operator_id, self.clock.now_ms()
         )
@@ -139,6 +170,10 @@ class ActivityService:
         activity = await self.get(activity_id)
         if activity.status == "draft":
             raise PromoError(Kind.CONFLICT, "activity_not_live", "the activity is not published")
+        gameplay = self._gameplays.get(activity.type)
+        if gameplay is not None:
+            await gameplay.load(activity)
+            return
 
         async def read_snapshot() -> Snapshot:
             return await self._snapshot(activity)
@@ -159,14 +194,17 @@ class ActivityService:
             activity=activity,
             day=day,
             day_ttl_ms=day_end_ms(day, activity.tz) + DAY_KEY_GRACE_MS - now_ms,
+            draws_total=await repo.count_draws(activity.id),
+            draws_today=await repo.count_draws(activity.id, day),
             granted=await repo.granted_by_prize(activity.id),
             user_total=await repo.draws_by_user(activity.id),
             user_prize=await repo.wins_by_user_prize(activity.id, capped),
             user_today=await repo.draws_by_user(activity.id, day),
             granted_today=await repo.granted_by_prize(activity.id, day),
+            chances=await repo.chance_balances(activity.id),
         )
-        since_ms = now_ms - IDEMPOTENCY_TTL_S * 1000
-        for row in await repo.draws_since(activity.id, since_ms):
+        idempotency_since = now_ms - IDEMPOTENCY_TTL_S * 1000
+        for row in await repo.draws_since(activity.id, idempotency_since, kinds=("draw", "chance")):
             record = " ".join(
                 str(v)
                 for v in (
@@ -177,10 +215,19 @@ class ActivityService:
                     -1 if row.left_today is None else row.left_today,
                     -1 if row.left_total is None else row.left_total,
                     row.drawn_at_ms,
+                    row.kind,
                 )
             )
-            ttl_s = max(1, (row.drawn_at_ms - since_ms) // 1000)
+            ttl_s = max(1, (row.drawn_at_ms - idempotency_since) // 1000)
             snapshot.idempotency.append((row.user_id, row.idempotency_key, record, ttl_s))
+        references_since = now_ms - REFERENCE_TTL_S * 1000
+        for row in await repo.draws_since(activity.id, references_since, kinds=("grant",)):
+            ttl_s = max(1, (row.drawn_at_ms - references_since) // 1000)
+            snapshot.grant_refs.append(
+                (row.idempotency_key, f"{row.draw_id} {row.prize_id} {row.picked_prize_id}", ttl_s)
+            )
+        for ref in await repo.chance_credits_since(activity.id, references_since):
+            snapshot.chance_refs.append((ref, REFERENCE_TTL_S))
         return snapshot
 
     async def counters(self, activity_id: int) -> ActivityCounters:
@@ -188,6 +235,7 @@ class ActivityService:
         day = local_day(self.clock.now_ms(), activity.tz)
         live: LiveCounters = await self.store.counters(activity_id, day)
         in_sql = await self.repository.granted_by_prize(activity_id)
+        draws_in_sql = await self.repository.count_draws(activity_id)
         return ActivityCounters(
             activity_id=activity_id,
             status=activity.status,
@@ -195,7 +243,7 @@ class ActivityService:
             day=day.isoformat(),
             draws_total=live.draws_total,
             draws_today=live.draws_today,
-            draws_in_sql=sum(in_sql.values()),
+            draws_in_sql=draws_in_sql,
             audit_backlog=live.audit_backlog,
             prizes=[
                 PrizeCounters(

@@ -1,13 +1,14 @@
-"""Redis access of the kernel: loading (rebuilding) an activity's live state, operator changes to
-it, live counters, member points wallets, and the audit stream reads of the SQL writer.
+"""Redis access of the kernel: loading (rebuilding) a lottery's live state, operator changes to an
+activity's state, live counters, member points wallets, and the audit stream reads of the SQL
+writer; `load_once` is how every gameplay rebuilds its state from SQL.
 
-This module, with `lottery/store.py`, is the only code that talks to Redis.
+This module and the `store.py` of each gameplay package are the only code that talks to Redis.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
@@ -37,18 +38,24 @@ class AuditBacklog(Exception):
 
 @dataclass
 class Snapshot:
-    """Everything the draw script needs, recomputed from the SQL audit trail."""
+    """Everything the lottery scripts need, recomputed from the SQL audit trail."""
 
     activity: Activity
     day: date
     day_ttl_ms: int
+    draws_total: int = 0  # draws, with or without a chance (not grants)
+    draws_today: int = 0
     granted: dict[int, int] = field(default_factory=dict)
-    user_total: dict[str, int] = field(default_factory=dict)
+    user_total: dict[str, int] = field(default_factory=dict)  # draws that count against the limits
     user_prize: dict[tuple[str, int], int] = field(default_factory=dict)
     user_today: dict[str, int] = field(default_factory=dict)
     granted_today: dict[int, int] = field(default_factory=dict)
+    chances: dict[str, int] = field(default_factory=dict)
     # (user_id, idempotency key, stored record, seconds left)
     idempotency: list[tuple[str, str, str, int]] = field(default_factory=list)
+    # (reference, stored record, seconds left) of grants, and references of chance credits
+    grant_refs: list[tuple[str, str, int]] = field(default_factory=list)
+    chance_refs: list[tuple[str, int]] = field(default_factory=list)
 
     def stock_left(self) -> dict[int, int]:
         return {p.id: max(p.stock - self.granted.get(p.id, 0), 0) for p in self.activity.prizes if p.stock is not None}
@@ -94,9 +101,9 @@ class ActivityStore:
         self.redis = redis
 
     async def load(self, activity_id: int, read_snapshot: Callable[[], Awaitable[Snapshot]]) -> bool:
-        """Load an activity's state from SQL unless it is already there (see `_load_once`)."""
+        """Load a lottery's state from SQL unless it is already there (see `load_once`)."""
         keys = ActivityKeys(activity_id)
-        return await _load_once(
+        return await load_once(
             self.redis, marker=keys.state, stream=keys.events, read=read_snapshot, write=partial(_write_snapshot, keys)
         )
 
@@ -280,18 +287,18 @@ class WalletStore:
         return int(balance or 0) if loaded else None
 
     async def load(self, shard: int, read_balances: Callable[[], Awaitable[dict[str, int]]]) -> bool:
-        """Load one shard's balances from SQL unless loaded (see `_load_once`)."""
+        """Load one shard's balances from SQL unless loaded (see `load_once`)."""
         keys = WalletKeys(shard)
 
         def write(pipe: Any, balances: dict[str, int]) -> None:
             pipe.delete(keys.balances)
-            _hset_chunks(pipe, keys.balances, balances)
+            hset_chunks(pipe, keys.balances, balances)
             pipe.set(keys.loaded, 1)
 
-        return await _load_once(self.redis, marker=keys.loaded, stream=keys.events, read=read_balances, write=write)
+        return await load_once(self.redis, marker=keys.loaded, stream=keys.events, read=read_balances, write=write)
 
 
-async def _load_once(
+async def load_once(
     redis: aioredis.Redis,
     *,
     marker: str,
@@ -324,25 +331,30 @@ async def _load_once(
 
 
 def _write_snapshot(keys: ActivityKeys, pipe: Any, snapshot: Snapshot) -> None:
-    """Queue the commands that replace an activity's live state with `snapshot`."""
+    """Queue the commands that replace a lottery's live state with `snapshot`."""
     pipe.delete(*keys.all_static)
-    _hset_chunks(pipe, keys.stock, snapshot.stock_left())
-    _hset_chunks(pipe, keys.granted, snapshot.granted)
-    _hset_chunks(pipe, keys.user_total, snapshot.user_total)
-    _hset_chunks(pipe, keys.user_prize, {f"{u}|{p}": n for (u, p), n in snapshot.user_prize.items()})
+    hset_chunks(pipe, keys.stock, snapshot.stock_left())
+    hset_chunks(pipe, keys.granted, snapshot.granted)
+    hset_chunks(pipe, keys.user_total, snapshot.user_total)
+    hset_chunks(pipe, keys.user_prize, {f"{u}|{p}": n for (u, p), n in snapshot.user_prize.items()})
+    hset_chunks(pipe, keys.chances, snapshot.chances)
     day_key, user_day_key = keys.day(snapshot.day), keys.user_day(snapshot.day)
     pipe.delete(day_key, user_day_key)
     day_fields: dict[str, int] = {str(p): n for p, n in snapshot.granted_today.items()}
-    day_fields["draws"] = sum(snapshot.user_today.values())
-    _hset_chunks(pipe, day_key, day_fields)
-    _hset_chunks(pipe, user_day_key, snapshot.user_today)
+    day_fields["draws"] = snapshot.draws_today
+    hset_chunks(pipe, day_key, day_fields)
+    hset_chunks(pipe, user_day_key, snapshot.user_today)
     pipe.pexpire(day_key, snapshot.day_ttl_ms)
     pipe.pexpire(user_day_key, snapshot.day_ttl_ms)
     for user_id, key, record, ttl_s in snapshot.idempotency:
         pipe.set(keys.idempotency(user_id, key), record, ex=ttl_s, nx=True)
+    for ref, record, ttl_s in snapshot.grant_refs:
+        pipe.set(keys.grant_ref(ref), record, ex=ttl_s, nx=True)
+    for ref, ttl_s in snapshot.chance_refs:
+        pipe.set(keys.chance_ref(ref), 1, ex=ttl_s, nx=True)
     state: dict[Any, Any] = state_fields(snapshot.activity)
-    state["draws_total"] = sum(snapshot.user_total.values())
-    pipe.hset(keys.state, mapping=state)  # last: the draw script treats it as "loaded"
+    state["draws_total"] = snapshot.draws_total
+    pipe.hset(keys.state, mapping=state)  # last: the scripts treat it as "loaded"
 
 
 def _entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
@@ -356,7 +368,8 @@ def _int_map(raw: dict[str, str]) -> dict[int, int]:
     return {int(k): int(v) for k, v in raw.items()}
 
 
-def _hset_chunks(pipe: Any, key: str, mapping: dict[Any, int]) -> None:
+def hset_chunks(pipe: Any, key: str, mapping: Mapping[Any, int | str]) -> None:
+    """HSET a mapping of any size, a bounded number of fields per command."""
     items = [(str(k), v) for k, v in mapping.items()]
     for start in range(0, len(items), _CHUNK):
         pipe.hset(key, mapping=dict(items[start : start + _CHUNK]))

@@ -8,29 +8,41 @@
 -- KEYS[5] user_prize  hash "user_id|prize_id" -> wins (capped prizes)
 -- KEYS[6] user_day    hash user_id -> draws today
 -- KEYS[7] day         hash "draws" -> draws today, prize_id -> units granted today
--- KEYS[8] idempotency string "<fingerprint> <draw_id> <prize_id> <picked_id> <left_today> <left_total> <drawn_at_ms>"
+-- KEYS[8] idempotency string "<fingerprint> <draw_id> <prize_id> <picked_id> <left_today> <left_total>
+--                     <drawn_at_ms> <kind>"
 -- KEYS[9] events      stream read by the SQL audit writer
+-- KEYS[10] chances    hash user_id -> draw chances left
 --
 -- ARGV[1] user_id          ARGV[2] draw_id (fresh, used only if this is a new draw)
 -- ARGV[3] rand (0 <= rand < 2^32, from Python's secrets)
 -- ARGV[4] now_ms           ARGV[5] local day (YYYY-MM-DD)
 -- ARGV[6] day keys time to live (ms; relative, so an injected clock cannot expire them early)
 -- ARGV[7] fingerprint of the request   ARGV[8] idempotency key   ARGV[9] idempotency TTL (s)
+-- ARGV[10] how to pay: "chance_or_free" (a chance if the member has one, else a draw within the
+--          limits), "chance_or_pay" (a chance, else answer payment_required: the caller charges
+--          the points cost and calls again with "paid"), "paid" (a draw within the limits)
+--
+-- A draw paid with a chance (kind "chance") neither counts against nor is held back by the
+-- per-member limits (the chance is the entitlement); the global daily cap still applies.
 --
 -- Returns one of
---   {"ok", draw_id, prize_id, picked_id, left_today, left_total, drawn_at_ms}   (-1 = no limit)
---   {"replay", <same fields as ok, from the first request>}
+--   {"ok", draw_id, prize_id, picked_id, left_today, left_total, drawn_at_ms, kind, chances_left}
+--                                (-1 = no limit; kind: draw | chance)
+--   {"replay", <same fields as ok, from the first request; chances_left as of now>}
 --   {"mismatch"}                 same idempotency key, different request
 --   {"not_loaded"}               no state for this activity: rebuild from SQL, then call again
+--   {"payment_required"}         (chance_or_pay) no chance and the limits allow a paid draw
 --   {"refused", code[, detail]}  activity_not_live | not_started | already_ended |
 --                                user_daily_limit | user_total_limit | global_daily_limit
 
+local user = ARGV[1]
 local seen = redis.call('GET', KEYS[8])
 if seen then
   local fields = {}
   for field in string.gmatch(seen, '%S+') do fields[#fields + 1] = field end
   if fields[1] ~= ARGV[7] then return {'mismatch'} end
-  return {'replay', fields[2], fields[3], fields[4], fields[5], fields[6], fields[7]}
+  local chances_left = redis.call('HGET', KEYS[10], user) or '0'
+  return {'replay', fields[2], fields[3], fields[4], fields[5], fields[6], fields[7], fields[8] or 'draw', chances_left}
 end
 
 local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms',
@@ -41,14 +53,20 @@ local now = tonumber(ARGV[4])
 if now < tonumber(s[2]) then return {'refused', 'not_started'} end
 if now >= tonumber(s[3]) then return {'refused', 'already_ended'} end
 
-local user = ARGV[1]
 local per_user_daily, per_user_total, global_daily = tonumber(s[4]), tonumber(s[5]), tonumber(s[6])
 local user_today = tonumber(redis.call('HGET', KEYS[6], user) or '0')
-if per_user_daily > 0 and user_today >= per_user_daily then return {'refused', 'user_daily_limit'} end
 local user_all = tonumber(redis.call('HGET', KEYS[4], user) or '0')
-if per_user_total > 0 and user_all >= per_user_total then return {'refused', 'user_total_limit'} end
+local chances = tonumber(redis.call('HGET', KEYS[10], user) or '0')
+local kind = 'draw'
+if chances > 0 and ARGV[10] ~= 'paid' then
+  kind = 'chance'
+else
+  if per_user_daily > 0 and user_today >= per_user_daily then return {'refused', 'user_daily_limit'} end
+  if per_user_total > 0 and user_all >= per_user_total then return {'refused', 'user_total_limit'} end
+end
 local draws_today = tonumber(redis.call('HGET', KEYS[7], 'draws') or '0')
 if global_daily > 0 and draws_today >= global_daily then return {'refused', 'global_daily_limit'} end
+if kind == 'draw' and ARGV[10] == 'chance_or_pay' then return {'payment_required'} end
 
 -- The weighted pick over the disclosed table (odds.pick).
 local prizes = cjson.decode(s[7])
@@ -79,20 +97,26 @@ if won.limited == 1 then redis.call('HINCRBY', KEYS[2], wid, -1) end
 if won.cap > 0 then redis.call('HINCRBY', KEYS[5], user .. '|' .. wid, 1) end
 redis.call('HINCRBY', KEYS[3], wid, 1)
 redis.call('HINCRBY', KEYS[1], 'draws_total', 1)
-redis.call('HINCRBY', KEYS[4], user, 1)
-redis.call('HINCRBY', KEYS[6], user, 1)
+if kind == 'chance' then
+  chances = redis.call('HINCRBY', KEYS[10], user, -1)
+else
+  redis.call('HINCRBY', KEYS[4], user, 1)
+  redis.call('HINCRBY', KEYS[6], user, 1)
+  user_today, user_all = user_today + 1, user_all + 1
+end
 redis.call('HINCRBY', KEYS[7], 'draws', 1)
 redis.call('HINCRBY', KEYS[7], wid, 1)
 redis.call('PEXPIRE', KEYS[6], ARGV[6])
 redis.call('PEXPIRE', KEYS[7], ARGV[6])
 
 local left_today, left_total = -1, -1
-if per_user_daily > 0 then left_today = per_user_daily - user_today - 1 end
-if per_user_total > 0 then left_total = per_user_total - user_all - 1 end
+if per_user_daily > 0 then left_today = per_user_daily - user_today end
+if per_user_total > 0 then left_total = per_user_total - user_all end
 
-local result = {ARGV[2], wid, pid, tostring(left_today), tostring(left_total), ARGV[4]}
+local result = {ARGV[2], wid, pid, tostring(left_today), tostring(left_total), ARGV[4], kind}
 redis.call('SET', KEYS[8], ARGV[7] .. ' ' .. table.concat(result, ' '), 'EX', ARGV[9])
-redis.call('XADD', KEYS[9], '*', 'type', 'draw', 'draw_id', ARGV[2], 'user_id', user,
+redis.call('XADD', KEYS[9], '*', 'type', 'draw', 'kind', kind, 'draw_id', ARGV[2], 'user_id', user,
   'prize_id', wid, 'picked_prize_id', pid, 'rand', ARGV[3], 'day', ARGV[5], 'drawn_at_ms', ARGV[4],
   'idempotency_key', ARGV[8], 'fingerprint', ARGV[7], 'left_today', left_today, 'left_total', left_total)
-return {'ok', ARGV[2], wid, pid, tostring(left_today), tostring(left_total), ARGV[4]}
+result[#result + 1] = tostring(chances)
+return {'ok', unpack(result)}

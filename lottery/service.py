@@ -1,24 +1,27 @@
-"""The draw use case: audience, idempotency, the atomic script, the answer."""
+"""The draw use case: audience, idempotency, the atomic script, the answer. And what other
+activities hand out from a lottery: prizes from its pool, draw chances."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol, TypeVar
 
 import msgspec
 
 from activities.auth import Identity
 from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, OutcomeUnknown, PromoError
-from activities.model import Activity
+from activities.model import Activity, Prize
 from activities.points import PointsService, draw_cost_ref
 from activities.repository import ActivityRepository
-from activities.service import DAY_KEY_GRACE_MS, IDEMPOTENCY_TTL_S, ActivityService
+from activities.service import DAY_KEY_GRACE_MS, IDEMPOTENCY_TTL_S, REFERENCE_TTL_S, ActivityService
 from lottery.odds import new_rand
-from lottery.store import DrawRecord, DrawReply, DrawRequest, DrawStore
+from lottery.store import DrawRecord, DrawReply, DrawRequest, DrawStore, GrantReply
 
 log = logging.getLogger("promo.lottery")
 
@@ -32,6 +35,14 @@ _REFUSALS: dict[str, tuple[Kind, str]] = {
 }
 _LOAD_ATTEMPTS = 3
 _FROZEN = float("inf")  # what draws read of an activity cannot change after publishing
+
+
+class _ScriptReply(Protocol):
+    @property
+    def kind(self) -> str: ...
+
+
+R = TypeVar("R", bound=_ScriptReply)
 
 
 class DrawBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -57,7 +68,18 @@ class DrawResult(msgspec.Struct):
     drawn_at: datetime
     left_today: int | None  # None: no daily limit
     left_total: int | None
+    kind: str = "draw"  # draw | chance (paid with a draw chance) | grant (a reward of another activity)
+    chances_left: int | None = None  # draw chances left after this draw (None in the history)
     replayed: bool = False
+
+
+class Granted(msgspec.Struct):
+    """A prize handed out from a lottery's pool without a draw."""
+
+    grant_id: str
+    lottery_id: int
+    prize: PrizeWon
+    fallback: bool  # the named prize was unavailable: this is the consolation prize
 
 
 def fingerprint(activity_id: int, body: DrawBody) -> str:
@@ -86,7 +108,7 @@ class DrawService:
         self._in_flight: set[tuple[int, str, str]] = set()
 
     async def draw(self, player: Identity, activity_id: int, idempotency_key: str, body: DrawBody) -> DrawResult:
-        activity = await self.activities.get_published(activity_id, max_age_s=_FROZEN)
+        activity = await self.lottery(activity_id)
         if not activity.audience.admits(player.level, list(player.tags)):
             raise PromoError(Kind.FORBIDDEN, "audience_not_allowed", "this activity is not open to your membership")
         flight = (activity_id, player.subject, idempotency_key)
@@ -115,68 +137,127 @@ class DrawService:
             raise PromoError(kind, code, message, **details)
         assert reply.record is not None
         if reply.kind == "ok":
-            await self._credit_points_prize(activity, player.subject, reply.record)
-        return _result(activity, reply.record, replayed=reply.kind == "replay")
+            await self._credit_points_prize(
+                activity.prize(reply.record.prize_id), player.subject, reply.record.draw_id, activity.id
+            )
+        return _result(activity, reply.record, replayed=reply.kind == "replay", chances_left=reply.chances_left)
 
-    async def _credit_points_prize(self, activity: Activity, user_id: str, record: DrawRecord) -> None:
+    async def lottery(self, activity_id: int) -> Activity:
+        """A published lottery (of any skin); other activities are not drawn from."""
+        activity = await self.activities.get_published(activity_id, max_age_s=_FROZEN)
+        if not activity.is_lottery:
+            raise PromoError(
+                Kind.CONFLICT, "wrong_activity_type", f"activity {activity_id} is a {activity.type}, not a lottery"
+            )
+        return activity
+
+    async def _credit_points_prize(self, prize: Prize, user_id: str, draw_id: str, activity_id: int) -> None:
         """A won "points" prize goes to the wallet (another Redis slot, so another script). The
         draw stands whatever happens here; a credit that fails is made by the reconciler."""
-        prize = activity.prize(record.prize_id)
         if prize.type != "points" or not prize.points:
             return
         try:
-            await self.points.credit_prize(user_id, prize.points, record.draw_id, activity.id)
+            await self.points.credit_prize(user_id, prize.points, draw_id, activity_id)
         except Exception:
-            log.exception("points prize of draw %s not credited yet; the reconciler will", record.draw_id)
+            log.exception("points prize of draw %s not credited yet; the reconciler will", draw_id)
 
     async def _draw(self, activity: Activity, user_id: str, idempotency_key: str, body: DrawBody) -> DrawReply:
-        """Charge the points cost (if any), run the draw script, refund unless a new draw happened.
+        """Run the draw script: with a draw chance if the member has one, otherwise within the
+        limits and, if the activity costs points, paid for.
 
-        The cost is charged under a reference naming this request's fresh draw id. Only an "ok"
-        answer keeps it; a replay, a refusal or a mismatch refunds it. When the script's outcome
-        is unknown nothing is refunded here: a retry with the same key replays (and refunds its
-        own charge), and the reconciler refunds charges whose draw never reached SQL.
+        The points cost is charged only once the script has said that no chance is left and the
+        limits allow a draw (`payment_required`), under a reference naming this request's fresh
+        draw id; the script then runs again to draw. Only an "ok" answer keeps the charge; a
+        replay, a refusal or a mismatch refunds it. When the script's outcome is unknown nothing
+        is refunded here: a retry with the same key replays (and refunds its own charge), and the
+        reconciler refunds charges whose draw never reached SQL.
         """
-        activity_id = activity.id
         now_ms = self.clock.now_ms()
         day = local_day(now_ms, activity.tz)
-        draw_id = new_draw_id(now_ms)
-        cost_ref = draw_cost_ref(draw_id)
-        if activity.points_cost:
-            await self.points.debit(user_id, activity.points_cost, cost_ref, "draw_cost", activity_id)
+        request = DrawRequest(
+            activity_id=activity.id,
+            user_id=user_id,
+            draw_id=new_draw_id(now_ms),
+            rand=new_rand(),
+            now_ms=now_ms,
+            day=day,
+            day_ttl_ms=day_end_ms(day, activity.tz) + DAY_KEY_GRACE_MS - now_ms,
+            fingerprint=fingerprint(activity.id, body),
+            idempotency_key=idempotency_key,
+            idempotency_ttl_s=IDEMPOTENCY_TTL_S,
+            payment="chance_or_pay" if activity.points_cost else "chance_or_free",
+        )
+        reply = await self._loaded(activity.id, lambda: self.store.draw(request))
+        if reply.kind != "payment_required":
+            return reply
+        cost_ref = draw_cost_ref(request.draw_id)
+        await self.points.debit(user_id, activity.points_cost, cost_ref, "draw_cost", activity.id)
         try:
-            reply = await self._run_script(
-                DrawRequest(
-                    activity_id=activity_id,
-                    user_id=user_id,
-                    draw_id=draw_id,
-                    rand=new_rand(),
-                    now_ms=now_ms,
-                    day=day,
-                    day_ttl_ms=day_end_ms(day, activity.tz) + DAY_KEY_GRACE_MS - now_ms,
-                    fingerprint=fingerprint(activity_id, body),
-                    idempotency_key=idempotency_key,
-                    idempotency_ttl_s=IDEMPOTENCY_TTL_S,
-                )
-            )
+            reply = await self._loaded(activity.id, lambda: self.store.draw(replace(request, payment="paid")))
         except PromoError as error:
-            if activity.points_cost and error.code != "outcome_unknown":
-                await self.points.refund(user_id, activity.points_cost, cost_ref, activity_id)
+            if error.code != "outcome_unknown":
+                await self.points.refund(user_id, activity.points_cost, cost_ref, activity.id)
             raise
-        if activity.points_cost and reply.kind != "ok":
-            await self.points.refund(user_id, activity.points_cost, cost_ref, activity_id)
+        if reply.kind != "ok":
+            await self.points.refund(user_id, activity.points_cost, cost_ref, activity.id)
         return reply
 
-    async def _run_script(self, request: DrawRequest) -> DrawReply:
+    async def _loaded(self, activity_id: int, call: Callable[[], Awaitable[R]]) -> R:
+        """Run a script of the lottery; if Redis has no state for it (fresh or flushed Redis),
+        rebuild it from SQL and run the script again."""
         for _ in range(_LOAD_ATTEMPTS):
             try:
-                reply = await self.store.draw(request)
+                reply = await call()
             except OutcomeUnknown as exc:
                 raise _unknown_outcome() from exc
             if reply.kind != "not_loaded":
                 return reply
-            await self.activities.ensure_loaded(request.activity_id)  # fresh or flushed Redis
+            await self.activities.ensure_loaded(activity_id)
         raise PromoError(Kind.UNAVAILABLE, "activity_loading", "the activity is loading; retry shortly")
+
+    # --- rewards handed out by other activities ------------------------------------------------
+
+    async def grant_prize(self, lottery_id: int, user_id: str, prize_id: int, ref: str) -> Granted:
+        """One unit of `prize_id` from the lottery's pool, once per `ref`, with the availability
+        rules of a draw (the consolation prize when it is unavailable). A "points" prize is
+        credited to the wallet like a won one."""
+        activity = await self.lottery(lottery_id)
+        now_ms = self.clock.now_ms()
+        day = local_day(now_ms, activity.tz)
+        grant_id = "g" + new_draw_id(now_ms)[1:]
+        day_ttl_ms = day_end_ms(day, activity.tz) + DAY_KEY_GRACE_MS - now_ms
+
+        async def grant() -> GrantReply:
+            return await self.store.grant(
+                lottery_id, user_id, prize_id, grant_id, now_ms, day, day_ttl_ms, ref, REFERENCE_TTL_S
+            )
+
+        reply = await self._loaded(lottery_id, grant)
+        if reply.kind == "unknown_prize":
+            raise PromoError(Kind.NOT_FOUND, "prize_not_found", f"no prize {prize_id} in lottery {lottery_id}")
+        prize = activity.prize(reply.prize_id)
+        if reply.kind == "ok":
+            await self._credit_points_prize(prize, user_id, reply.grant_id, lottery_id)
+        return Granted(
+            grant_id=reply.grant_id,
+            lottery_id=lottery_id,
+            prize=_prize_won(prize),
+            fallback=reply.prize_id != reply.picked_prize_id,
+        )
+
+    async def credit_chances(self, lottery_id: int, user_id: str, chances: int, ref: str, reason: str) -> int:
+        """Add draw chances, once per `ref`. Returns the chances the member has now."""
+        await self.lottery(lottery_id)
+        now_ms = self.clock.now_ms()
+        reply = await self._loaded(
+            lottery_id,
+            lambda: self.store.credit_chances(lottery_id, user_id, chances, ref, reason, now_ms, REFERENCE_TTL_S),
+        )
+        return reply.chances_left
+
+    async def chances_left(self, lottery_id: int, user_id: str) -> int:
+        await self.lottery(lottery_id)
+        return await self.store.chances_left(lottery_id, user_id)
 
     async def history(
         self, user_id: str, activity_id: int | None, limit: int, before_ms: int | None = None
@@ -194,27 +275,33 @@ class DrawService:
                 left_today=row.left_today,
                 left_total=row.left_total,
                 drawn_at_ms=row.drawn_at_ms,
+                kind=row.kind,
             )
             results.append(_result(activity, record, replayed=False))
         return results
 
 
-def _result(activity: Activity, record: DrawRecord, *, replayed: bool) -> DrawResult:
-    prize = activity.prize(record.prize_id)
+def _prize_won(prize: Prize) -> PrizeWon:
+    return PrizeWon(
+        id=prize.id,
+        name=prize.name,
+        type=prize.type,
+        value_cny=str(prize.value_cny),
+        is_consolation=prize.is_consolation,
+        points=prize.points,
+    )
+
+
+def _result(activity: Activity, record: DrawRecord, *, replayed: bool, chances_left: int | None = None) -> DrawResult:
     return DrawResult(
         draw_id=record.draw_id,
         activity_id=activity.id,
-        prize=PrizeWon(
-            id=prize.id,
-            name=prize.name,
-            type=prize.type,
-            value_cny=str(prize.value_cny),
-            is_consolation=prize.is_consolation,
-            points=prize.points,
-        ),
+        prize=_prize_won(activity.prize(record.prize_id)),
         drawn_at=from_ms(record.drawn_at_ms, activity.tz),
         left_today=record.left_today,
         left_total=record.left_total,
+        kind=record.kind,
+        chances_left=chances_left,
         replayed=replayed,
     )
 

@@ -3,6 +3,7 @@ nothing unacknowledged ever trimmed."""
 
 from __future__ import annotations
 
+import msgspec
 import sqlalchemy as sa
 
 from activities import db
@@ -38,10 +39,12 @@ async def test_redelivered_entries_do_not_duplicate_rows(env: Env) -> None:
     store = env.platform.audit_writer.store
     stream = ActivityKeys(activity["id"]).events
     entries = await store.read_new(stream, "c1", count=100)
-    rows = [draw_row(activity["id"], entry_id, fields) for entry_id, fields in entries]
+    rows = {
+        db.draws: [msgspec.structs.asdict(draw_row(activity["id"], entry_id, fields)) for entry_id, fields in entries]
+    }
     repository = env.platform.activities.repository
-    await repository.insert_events(draws=rows)
-    await repository.insert_events(draws=rows)  # a crash after commit but before XACK: delivered again
+    await repository.insert_rows(rows)
+    await repository.insert_rows(rows)  # a crash after commit but before XACK: delivered again
     await store.acknowledge(stream, [entry_id for entry_id, _ in entries])
     assert await _sql_draws(env) == 5
 

@@ -1,0 +1,62 @@
+-- grant.lua: hand one unit of a named prize of the pool to a member without a draw (a sign-in
+-- reward, say), once per reference, with the availability rules of a draw (odds.is_available):
+-- a prize out of stock, out of today's stock, or at the member's cap falls back to the
+-- consolation prize. It spends stock like a draw but is not a draw: the draw counters and
+-- per-member draw limits are untouched.
+--
+-- KEYS[1] state       hash: prizes (JSON), ... (absent = not loaded)
+-- KEYS[2] stock       hash prize_id -> units left (limited prizes)
+-- KEYS[3] granted     hash prize_id -> units granted since the start
+-- KEYS[4] user_prize  hash "user_id|prize_id" -> wins (capped prizes)
+-- KEYS[5] day         hash prize_id -> units granted today
+-- KEYS[6] reference   string "<grant_id> <prize_id> <picked_prize_id>" of the grant of this reference
+-- KEYS[7] events      stream read by the SQL audit writer
+--
+-- ARGV[1] user_id     ARGV[2] prize_id wanted     ARGV[3] grant_id (fresh)     ARGV[4] now_ms
+-- ARGV[5] local day (YYYY-MM-DD)   ARGV[6] day key time to live (ms)
+-- ARGV[7] reference   ARGV[8] reference time to live (s)
+--
+-- Returns one of
+--   {"ok", grant_id, prize_id, picked_prize_id}        prize_id is the consolation when unavailable
+--   {"replay", <same fields, of the first grant>}
+--   {"not_loaded"}                                     rebuild the lottery from SQL, then call again
+--   {"unknown_prize"}                                  no such prize in this pool
+
+local seen = redis.call('GET', KEYS[6])
+if seen then
+  local f = {}
+  for field in string.gmatch(seen, '%S+') do f[#f + 1] = field end
+  return {'replay', f[1], f[2], f[3]}
+end
+local prizes_json = redis.call('HGET', KEYS[1], 'prizes')
+if not prizes_json then return {'not_loaded'} end
+
+local user, wanted = ARGV[1], tonumber(ARGV[2])
+local picked, consolation
+for _, p in ipairs(cjson.decode(prizes_json)) do
+  if p.id == wanted then picked = p end
+  if p.c == 1 then consolation = p end
+end
+if not picked then return {'unknown_prize'} end
+
+local won = picked
+local pid = tostring(picked.id)
+if picked.limited == 1 and tonumber(redis.call('HGET', KEYS[2], pid) or '0') <= 0 then
+  won = consolation
+elseif picked.daily > 0 and tonumber(redis.call('HGET', KEYS[5], pid) or '0') >= picked.daily then
+  won = consolation
+elseif picked.cap > 0 and tonumber(redis.call('HGET', KEYS[4], user .. '|' .. pid) or '0') >= picked.cap then
+  won = consolation
+end
+
+local wid = tostring(won.id)
+if won.limited == 1 then redis.call('HINCRBY', KEYS[2], wid, -1) end
+if won.cap > 0 then redis.call('HINCRBY', KEYS[4], user .. '|' .. wid, 1) end
+redis.call('HINCRBY', KEYS[3], wid, 1)
+redis.call('HINCRBY', KEYS[5], wid, 1)
+redis.call('PEXPIRE', KEYS[5], ARGV[6])
+redis.call('SET', KEYS[6], ARGV[3] .. ' ' .. wid .. ' ' .. pid, 'EX', ARGV[8])
+redis.call('XADD', KEYS[7], '*', 'type', 'draw', 'kind', 'grant', 'draw_id', ARGV[3], 'user_id', user,
+  'prize_id', wid, 'picked_prize_id', pid, 'rand', 0, 'day', ARGV[5], 'drawn_at_ms', ARGV[4],
+  'idempotency_key', ARGV[7], 'fingerprint', '-', 'left_today', -1, 'left_total', -1)
+return {'ok', ARGV[3], wid, pid}
