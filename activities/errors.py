@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
@@ -36,6 +37,21 @@ def not_found(code: str, message: str) -> PromoError:
 
 def conflict(code: str, message: str, **details: Any) -> PromoError:
     return PromoError(Kind.CONFLICT, code, message, **details)
+
+
+# What every gameplay's script refuses about the activity itself (its status and window).
+ACTIVITY_REFUSALS: dict[str, tuple[Kind, str]] = {
+    "activity_not_live": (Kind.CONFLICT, "the activity is not live"),
+    "not_started": (Kind.CONFLICT, "the activity has not started yet"),
+    "already_ended": (Kind.CONFLICT, "the activity is over"),
+}
+
+
+def refusal(code: str, detail: str | None, messages: Mapping[str, tuple[Kind, str]]) -> PromoError:
+    """The error for a script's refusal `code`: a gameplay's own codes in `messages`, then the
+    activity refusals; `detail` (the activity's status) goes with it."""
+    kind, message = messages.get(code) or ACTIVITY_REFUSALS.get(code) or (Kind.CONFLICT, code)
+    return PromoError(kind, code, message, **({"status": detail} if detail else {}))
 
 
 class OutcomeUnknown(Exception):

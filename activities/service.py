@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
@@ -49,6 +50,17 @@ class ActivityCounters(msgspec.Struct):
     draws_in_sql: int
     audit_backlog: int  # events in Redis not yet written to SQL
     prizes: list[PrizeCounters]
+
+
+_LOAD_ATTEMPTS = 3
+
+
+class ScriptReply(Protocol):
+    @property
+    def kind(self) -> str: ...  # "not_loaded" when Redis has no state for the activity
+
+
+R = TypeVar("R", bound=ScriptReply)
 
 
 class Gameplay(Protocol):
@@ -184,6 +196,16 @@ class ActivityService:
             raise PromoError(
                 Kind.UNAVAILABLE, "activity_loading", "the activity is being restored; retry shortly"
             ) from exc
+
+    async def run_loaded(self, activity_id: int, call: Callable[[], Awaitable[R]]) -> R:
+        """Run a script of the activity; if Redis has no state for it (fresh or flushed Redis),
+        rebuild the state from SQL and run the script again."""
+        for _ in range(_LOAD_ATTEMPTS):
+            reply = await call()
+            if reply.kind != "not_loaded":
+                return reply
+            await self.ensure_loaded(activity_id)
+        raise PromoError(Kind.UNAVAILABLE, "activity_loading", "the activity is loading; retry shortly")
 
     async def _snapshot(self, activity: Activity) -> Snapshot:
         now_ms = self.clock.now_ms()

@@ -312,9 +312,15 @@ async def load_once(
     MULTI fails and nothing it prepared is applied. Raises AuditBacklog while `stream` still holds
     events SQL lacks (the state was lost but the stream was not): a snapshot then would undercount.
     """
+    if await redis.exists(marker):
+        return False
     audit = AuditStore(redis)
     await audit.ensure_group(stream)
     if backlog := await audit.backlog(stream):
+        # Scripts write events only once the marker exists: a backlog with the marker present
+        # means a concurrent caller has just loaded the state, not that it was lost.
+        if await redis.exists(marker):
+            return False
         raise AuditBacklog(backlog)
     async with redis.pipeline(transaction=True) as pipe:
         await pipe.watch(marker)

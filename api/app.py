@@ -20,6 +20,7 @@ from activities.config import Settings, load_settings
 from activities.errors import OutcomeUnknown, PromoError
 from api.errors import on_backend_down, on_http_exception, on_outcome_unknown, on_promo_error, on_unexpected
 from api.platform import Platform
+from api.routes.checkin import calendar, make_up, my_chances, sign_in
 from api.routes.health import health, ready
 from api.routes.operator import OperatorController
 from api.routes.player import draw, my_draws, player_draws, public_view
@@ -28,17 +29,17 @@ from api.routes.points import grant_points, my_points, my_points_history
 log = logging.getLogger("promo.api")
 
 
-async def reconcile_points(platform: Platform, stop: asyncio.Event, every_s: float = 60.0) -> None:
-    """Complete or undo half-done points changes (see PointsService.reconcile)."""
+async def reconcile(platform: Platform, stop: asyncio.Event, every_s: float = 60.0) -> None:
+    """Complete or undo half-done changes: points costs and credits, sign-in reward deliveries."""
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every_s)
         try:
-            fixed = await platform.points.reconcile()
+            fixed = await platform.reconcile()
             if fixed:
-                log.warning("reconciled %d points changes left half done", fixed)
+                log.warning("reconciled %d changes left half done", fixed)
         except Exception:
-            log.exception("points reconciliation failed; will try again")
+            log.exception("reconciliation failed; will try again")
 
 
 def create_app(platform: Platform | None = None, settings: Settings | None = None) -> Litestar:
@@ -56,7 +57,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
         background = []
         if current.settings.audit_writer:
             background.append(asyncio.create_task(current.audit_writer.run(stop), name="audit-writer"))
-            background.append(asyncio.create_task(reconcile_points(current, stop), name="points-reconciler"))
+            background.append(asyncio.create_task(reconcile(current, stop), name="reconciler"))
         try:
             yield
         finally:
@@ -77,6 +78,10 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             my_points,
             my_points_history,
             grant_points,
+            sign_in,
+            make_up,
+            calendar,
+            my_chances,
         ],
         lifespan=[lifespan],
         exception_handlers={

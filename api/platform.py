@@ -18,6 +18,10 @@ from activities.repository import ActivityRepository
 from activities.scripts import ScriptBatcher
 from activities.service import ActivityService
 from activities.store import ActivityStore, AuditStore, WalletStore
+from checkin.repository import CheckinRepository
+from checkin.service import ACTIVITY_TYPE as CHECKIN
+from checkin.service import CheckinService
+from checkin.store import CheckinStore
 from lottery.service import DrawService
 from lottery.store import DrawStore
 
@@ -31,6 +35,7 @@ class Platform:
     activity_store: ActivityStore
     activities: ActivityService
     draws: DrawService
+    checkins: CheckinService
     points: PointsService
     audit_writer: AuditWriter
 
@@ -47,6 +52,8 @@ class Platform:
         points = PointsService(WalletStore(redis), repository, clock)
         batcher = ScriptBatcher(redis, enabled=settings.coalesce)
         draws = DrawService(activities, DrawStore(batcher), repository, points, clock)
+        checkins = CheckinService(activities, CheckinStore(batcher), CheckinRepository(engine), draws, points, clock)
+        activities.register(CHECKIN, checkins)
         return cls(
             settings=settings,
             redis=redis,
@@ -55,9 +62,14 @@ class Platform:
             activity_store=activity_store,
             activities=activities,
             draws=draws,
+            checkins=checkins,
             points=points,
-            audit_writer=AuditWriter(AuditStore(redis), repository),
+            audit_writer=AuditWriter(AuditStore(redis), repository, handlers={"checkin": checkins.audit_rows}),
         )
+
+    async def reconcile(self) -> int:
+        """Complete or undo what lost replies left half done (see each service's `reconcile`)."""
+        return await self.points.reconcile() + await self.checkins.reconcile()
 
     async def close(self) -> None:
         await self.redis.aclose()

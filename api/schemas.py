@@ -9,6 +9,7 @@ import msgspec
 
 from activities.errors import Kind, PromoError, invalid
 from activities.model import Activity, Audience, Limits
+from checkin.model import CheckinRules, rules_of
 
 T = TypeVar("T")
 
@@ -52,10 +53,14 @@ class ActivityView(msgspec.Struct):
     limits: Limits
     points_cost: int
     prizes: list[PrizeView]
-    odds_rule: str = (
-        "Each draw picks a prize with the odds shown. If the picked prize is out of stock, or you "
-        "have reached its per-person cap, you receive the consolation prize instead."
-    )
+    odds_rule: str | None = None  # lotteries: how the odds and the fallback work
+    checkin: CheckinRules | None = None  # sign-in activities: cycle, rewards, make-up, linked lottery
+
+
+ODDS_RULE = (
+    "Each draw picks a prize with the odds shown. If the picked prize is out of stock, or you "
+    "have reached its per-person cap, you receive the consolation prize instead."
+)
 
 
 def activity_view(activity: Activity, *, operator: bool) -> ActivityView:
@@ -89,11 +94,23 @@ def activity_view(activity: Activity, *, operator: bool) -> ActivityView:
             )
             for p in activity.prizes
         ],
+        odds_rule=ODDS_RULE if activity.is_lottery else None,
+        checkin=rules_of(activity) if activity.type == "checkin" else None,
     )
 
 
 class AddStock(msgspec.Struct, forbid_unknown_fields=True):
     units: int
+
+
+class NoBody(msgspec.Struct, forbid_unknown_fields=True):
+    """An empty JSON object (or no body at all)."""
+
+
+class TypeOnly(msgspec.Struct):
+    """The `type` of an activity being created, read first to pick the spec to decode."""
+
+    type: str = ""
 
 
 def check_idempotency_key(key: str | None) -> str:

@@ -9,40 +9,28 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, Literal, Protocol, TypeVar
+from typing import Annotated, Literal
 
 import msgspec
 
 from activities.auth import Identity
 from activities.clock import Clock, day_end_ms, from_ms, local_day
-from activities.errors import Kind, OutcomeUnknown, PromoError
+from activities.errors import Kind, OutcomeUnknown, PromoError, refusal
 from activities.model import Activity, Prize
 from activities.points import PointsService, draw_cost_ref
 from activities.repository import ActivityRepository
-from activities.service import DAY_KEY_GRACE_MS, IDEMPOTENCY_TTL_S, REFERENCE_TTL_S, ActivityService
+from activities.service import DAY_KEY_GRACE_MS, IDEMPOTENCY_TTL_S, REFERENCE_TTL_S, ActivityService, R
 from lottery.odds import new_rand
 from lottery.store import DrawRecord, DrawReply, DrawRequest, DrawStore, GrantReply
 
 log = logging.getLogger("promo.lottery")
 
 _REFUSALS: dict[str, tuple[Kind, str]] = {
-    "activity_not_live": (Kind.CONFLICT, "the activity is not live"),
-    "not_started": (Kind.CONFLICT, "the activity has not started yet"),
-    "already_ended": (Kind.CONFLICT, "the activity is over"),
     "user_daily_limit": (Kind.LIMIT, "no draws left today"),
     "user_total_limit": (Kind.LIMIT, "no draws left in this activity"),
     "global_daily_limit": (Kind.LIMIT, "all of today's draws are gone; come back tomorrow"),
 }
-_LOAD_ATTEMPTS = 3
 _FROZEN = float("inf")  # what draws read of an activity cannot change after publishing
-
-
-class _ScriptReply(Protocol):
-    @property
-    def kind(self) -> str: ...
-
-
-R = TypeVar("R", bound=_ScriptReply)
 
 
 class DrawBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -131,10 +119,7 @@ class DrawService:
                 "this Idempotency-Key was used for a different request",
             )
         if reply.kind == "refused":
-            code = reply.code or "refused"
-            kind, message = _REFUSALS.get(code, (Kind.CONFLICT, code))
-            details = {"status": reply.detail} if reply.detail else {}
-            raise PromoError(kind, code, message, **details)
+            raise refusal(reply.code or "refused", reply.detail, _REFUSALS)
         assert reply.record is not None
         if reply.kind == "ok":
             await self._credit_points_prize(
@@ -203,17 +188,10 @@ class DrawService:
         return reply
 
     async def _loaded(self, activity_id: int, call: Callable[[], Awaitable[R]]) -> R:
-        """Run a script of the lottery; if Redis has no state for it (fresh or flushed Redis),
-        rebuild it from SQL and run the script again."""
-        for _ in range(_LOAD_ATTEMPTS):
-            try:
-                reply = await call()
-            except OutcomeUnknown as exc:
-                raise _unknown_outcome() from exc
-            if reply.kind != "not_loaded":
-                return reply
-            await self.activities.ensure_loaded(activity_id)
-        raise PromoError(Kind.UNAVAILABLE, "activity_loading", "the activity is loading; retry shortly")
+        try:
+            return await self.activities.run_loaded(activity_id, call)
+        except OutcomeUnknown as exc:
+            raise _unknown_outcome() from exc
 
     # --- rewards handed out by other activities ------------------------------------------------
 

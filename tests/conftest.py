@@ -104,6 +104,21 @@ class Env:
         headers = {**self.player(user), "Idempotency-Key": key or secrets.token_hex(8)}
         return await self.client.post(f"/activities/{activity_id}/draws", headers=headers, **kwargs)
 
+    async def sign_in(self, activity_id: int, user: str = "u1") -> Any:
+        return await self.client.post(f"/activities/{activity_id}/signins", headers=self.player(user))
+
+    async def make_up(self, activity_id: int, day: str, user: str = "u1") -> Any:
+        return await self.client.post(
+            f"/activities/{activity_id}/makeups", json={"day": day}, headers=self.player(user)
+        )
+
+    async def calendar(self, activity_id: int, user: str = "u1", month: str | None = None) -> dict[str, Any]:
+        query = f"?month={month}" if month else ""
+        response = await self.client.get(f"/activities/{activity_id}/calendar{query}", headers=self.player(user))
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
     async def counters(self, activity_id: int) -> dict[str, Any]:
         response = await self.client.get(f"/operator/activities/{activity_id}/counters", headers=self.operator())
         assert response.status_code == 200, response.text
@@ -124,6 +139,32 @@ def wheel(**overrides: Any) -> dict[str, Any]:
             {"name": "Coupon", "type": "coupon", "weight": 290, "stock": 1000, "value_cny": 10},
             {"name": "Thanks", "type": "thanks", "weight": 700},
         ],
+    }
+    spec.update(overrides)
+    return spec
+
+
+def checkin_spec(**overrides: Any) -> dict[str, Any]:
+    """A weekly sign-in: 5 points a day, 20 more at a 3-day streak, a coupon at 7 days, 50
+    points at 5 days in the week; two make-ups a week, up to 3 days back, for 10 points."""
+    rules: dict[str, Any] = {
+        "cycle": {"kind": "weekly"},
+        "daily_reward": {"type": "points", "points": 5},
+        "streak_rewards": [
+            {"days": 3, "reward": {"type": "points", "points": 20}},
+            {"days": 7, "reward": {"type": "coupon", "coupon": "WEEK7", "name": "7-day coupon"}},
+        ],
+        "cumulative_rewards": [{"count": 5, "reward": {"type": "points", "points": 50}}],
+        "makeup": {"per_cycle": 2, "max_days_back": 3, "points_cost": 10},
+    }
+    rules.update(overrides.pop("checkin", {}))
+    spec: dict[str, Any] = {
+        "type": "checkin",
+        "name": "Daily sign-in",
+        "starts_at": "2026-05-01T00:00:00+08:00",
+        "ends_at": "2026-09-01T00:00:00+08:00",
+        "timezone": "Asia/Shanghai",
+        "checkin": rules,
     }
     spec.update(overrides)
     return spec

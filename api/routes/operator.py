@@ -12,8 +12,11 @@ from activities.auth import Identity
 from activities.errors import not_found
 from activities.model import TRANSITIONS, ActivitySpec
 from activities.service import ActivityCounters
-from api.schemas import ActivityView, AddStock, activity_view, decode
+from api.schemas import ActivityView, AddStock, TypeOnly, activity_view, decode
 from api.security import platform_of, provide_operator
+from checkin.model import CheckinSpec
+from checkin.service import ACTIVITY_TYPE as CHECKIN
+from checkin.service import CheckinCounters
 
 
 class OperatorController(Controller):
@@ -22,8 +25,13 @@ class OperatorController(Controller):
 
     @post("/")
     async def create(self, request: Request[Any, Any, Any], operator: NamedDependency[Identity]) -> ActivityView:
-        spec = decode(await request.body(), ActivitySpec)
-        activity = await platform_of(request).activities.create(spec, operator.subject)
+        """A draft activity: a lottery (`wheel`, `blind_box`, `golden_egg`) or a sign-in (`checkin`)."""
+        body = await request.body()
+        platform = platform_of(request)
+        if decode(body, TypeOnly).type == CHECKIN:
+            activity = await platform.checkins.create(decode(body, CheckinSpec), operator.subject)
+        else:
+            activity = await platform.activities.create(decode(body, ActivitySpec), operator.subject)
         return activity_view(activity, operator=True)
 
     @get("/")
@@ -68,6 +76,11 @@ class OperatorController(Controller):
     @get("/{activity_id:int}/counters")
     async def counters(
         self, request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: FromPath[int]
-    ) -> ActivityCounters:
-        """Live stock and counters from Redis, beside what the SQL audit trail holds."""
-        return await platform_of(request).activities.counters(activity_id)
+    ) -> ActivityCounters | CheckinCounters:
+        """Live counters from Redis (a lottery's stock and draws, a sign-in's sign-ins, make-ups
+        and rewards), beside what the SQL audit trail holds."""
+        platform = platform_of(request)
+        activity = await platform.activities.get(activity_id)
+        if activity.type == CHECKIN:
+            return await platform.checkins.counters(activity)
+        return await platform.activities.counters(activity_id)

@@ -1,0 +1,69 @@
+"""What players' front ends call for sign-in activities (签到): sign in, make up a day, the month
+calendar; and the draw chances a member holds on a lottery."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, QueryParameter
+
+from activities.auth import Identity
+from api.schemas import NoBody, decode
+from api.security import platform_of, provide_player
+from checkin.service import Calendar, MarkResult
+
+_player = {"player": Provide(provide_player)}
+
+
+class MakeupBody(msgspec.Struct, forbid_unknown_fields=True):
+    day: date  # the missed day, YYYY-MM-DD in the activity's time zone
+
+
+class Chances(msgspec.Struct):
+    activity_id: int
+    chances: int
+
+
+@post("/activities/{activity_id:int}/signins", dependencies=_player)
+async def sign_in(
+    request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: FromPath[int]
+) -> MarkResult:
+    """Sign in today (the activity's local day). Once a day: signing in again that day returns the
+    same sign-in with `replayed: true`, so a retry is always safe."""
+    decode(await request.body(), NoBody)
+    return await platform_of(request).checkins.sign_in(player, activity_id)
+
+
+@post("/activities/{activity_id:int}/makeups", dependencies=_player)
+async def make_up(
+    request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: FromPath[int]
+) -> MarkResult:
+    """Make up a missed day of the current cycle (补签), paying the make-up cost in points if the
+    activity sets one. Making up the same day again returns the same make-up, uncharged."""
+    body = decode(await request.body(), MakeupBody)
+    return await platform_of(request).checkins.make_up(player, activity_id, body.day)
+
+
+@get("/activities/{activity_id:int}/calendar", dependencies=_player)
+async def calendar(
+    request: Request[Any, Any, Any],
+    player: NamedDependency[Identity],
+    activity_id: FromPath[int],
+    month: Annotated[str | None, QueryParameter(pattern=r"^\d{4}-\d{2}$")] = None,
+) -> Calendar:
+    """The member's month (YYYY-MM, default this month): each day signed, made up, missed, today
+    or upcoming; the current streak, the cumulative count, make-ups left and the next rewards."""
+    return await platform_of(request).checkins.calendar(player, activity_id, month)
+
+
+@get("/activities/{activity_id:int}/chances", dependencies=_player)
+async def my_chances(
+    request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: FromPath[int]
+) -> Chances:
+    """Draw chances the member holds on a lottery; the next draws use them first."""
+    chances = await platform_of(request).draws.chances_left(activity_id, player.subject)
+    return Chances(activity_id=activity_id, chances=chances)

@@ -1,0 +1,133 @@
+-- mark.lua: one sign-in (签到) or make-up (补签) of one member, atomically.
+-- Mirrors checkin/streak.py (longest_run, marked_count, current_streak, newly_reached).
+--
+-- KEYS[1] state   hash: status, starts_at_ms, ends_at_ms, rules (JSON, below),
+--                 signins_total, makeups_total, rewards_total
+-- KEYS[2] cycle   hash of the current cycle: user_id -> marks, one character per day of the cycle
+--                 ("0" missed, "1" signed in, "2" made up); "user_id|offset" -> the outcome of the
+--                 day's mark: "<mark_id> <kind> <streak> <cumulative> <rewards> <at_ms>"
+--                 (rewards: reward indexes "3,5", or "-" for none)
+-- KEYS[3] day     hash of today's counters: signin, makeup
+-- KEYS[4] events  stream read by the SQL audit writer
+--
+-- ARGV[1] user_id        ARGV[2] mark_id (fresh; used only if a day gets marked)   ARGV[3] now_ms
+-- ARGV[4] kind: signin | makeup | quote (a make-up checked but not applied: the caller charges
+--         its cost, then calls again with makeup)
+-- ARGV[5] offset in the cycle of the day to mark (today for a sign-in)   ARGV[6] offset of today
+-- ARGV[7] cycle length (days)   ARGV[8] cycle start (YYYY-MM-DD)   ARGV[9] day to mark (YYYY-MM-DD)
+-- ARGV[10] cycle hash time to live (ms)   ARGV[11] day hash time to live (ms)
+--
+-- rules: {"d": daily reward index or -1, "s": [[days, index], ...] by ascending days,
+--         "c": [[count, index], ...] by ascending count, "m": make-ups allowed per cycle (0: none)}
+--
+-- Returns one of
+--   {"ok", mark_id, kind, streak, cumulative, rewards, at_ms, made_up}
+--                                 made_up: days of the member's cycle made up so far
+--   {"replay", <the same fields, of the first request; made_up as of now>}
+--                                 the day was already marked this way
+--   {"quoted"}                    (quote) the make-up would be applied now
+--   {"not_loaded"}                no state for this activity: rebuild from SQL, then call again
+--   {"refused", code[, detail]}   activity_not_live | not_started | already_ended |
+--                                 day_already_signed | makeup_limit | makeup_disabled
+
+local ZERO = 48  -- string.byte("0")
+local MADE_UP = 50  -- string.byte("2")
+
+local function longest_run(marks)
+  local best, run = 0, 0
+  for i = 1, #marks do
+    if marks:byte(i) ~= ZERO then
+      run = run + 1
+      if run > best then best = run end
+    else
+      run = 0
+    end
+  end
+  return best
+end
+
+local function count(marks, byte)
+  local n = 0
+  for i = 1, #marks do
+    if marks:byte(i) == byte then n = n + 1 end
+  end
+  return n
+end
+
+local function current_streak(marks, today)
+  local i = today + 1  -- Lua strings count from 1
+  if marks:byte(i) == ZERO then i = i - 1 end
+  local n = 0
+  while i >= 1 and marks:byte(i) ~= ZERO do
+    n = n + 1
+    i = i - 1
+  end
+  return n
+end
+
+local function split(text)
+  local fields = {}
+  for field in string.gmatch(text, '%S+') do fields[#fields + 1] = field end
+  return fields
+end
+
+local user, kind = ARGV[1], ARGV[4]
+local offset, today, length = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local record_field = user .. '|' .. offset
+
+local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms', 'rules')
+if not s[1] then return {'not_loaded'} end
+
+local seen = redis.call('HGET', KEYS[2], record_field)
+if seen then
+  local f = split(seen)
+  local as = kind == 'quote' and 'makeup' or kind
+  if f[2] ~= as then return {'refused', 'day_already_signed'} end
+  local marks = redis.call('HGET', KEYS[2], user) or ''
+  return {'replay', f[1], f[2], f[3], f[4], f[5], f[6], tostring(count(marks, MADE_UP))}
+end
+
+if s[1] ~= 'live' then return {'refused', 'activity_not_live', s[1]} end
+local now = tonumber(ARGV[3])
+if now < tonumber(s[2]) then return {'refused', 'not_started'} end
+if now >= tonumber(s[3]) then return {'refused', 'already_ended'} end
+
+local rules = cjson.decode(s[4])
+local before = redis.call('HGET', KEYS[2], user) or string.rep('0', length)
+if before:byte(offset + 1) ~= ZERO then return {'refused', 'day_already_signed'} end
+if kind ~= 'signin' then
+  if rules.m == 0 then return {'refused', 'makeup_disabled'} end
+  if count(before, MADE_UP) >= rules.m then return {'refused', 'makeup_limit'} end
+  if kind == 'quote' then return {'quoted'} end
+end
+
+local after = before:sub(1, offset) .. (kind == 'signin' and '1' or '2') .. before:sub(offset + 2)
+
+-- The rewards this mark reaches for the first time in the cycle (streak.newly_reached).
+local rewards = {}
+if kind == 'signin' and rules.d >= 0 then rewards[#rewards + 1] = rules.d end
+local run_before, run_after = longest_run(before), longest_run(after)
+for _, t in ipairs(rules.s) do
+  if t[1] > run_before and t[1] <= run_after then rewards[#rewards + 1] = t[2] end
+end
+local count_before = length - count(before, ZERO)
+local count_after = count_before + 1
+for _, t in ipairs(rules.c) do
+  if t[1] > count_before and t[1] <= count_after then rewards[#rewards + 1] = t[2] end
+end
+
+local streak = current_streak(after, today)
+local reward_list = #rewards > 0 and table.concat(rewards, ',') or '-'
+local result = {ARGV[2], kind, tostring(streak), tostring(count_after), reward_list, ARGV[3]}
+
+redis.call('HSET', KEYS[2], user, after, record_field, table.concat(result, ' '))
+redis.call('PEXPIRE', KEYS[2], ARGV[10])
+redis.call('HINCRBY', KEYS[1], kind == 'signin' and 'signins_total' or 'makeups_total', 1)
+redis.call('HINCRBY', KEYS[1], 'rewards_total', #rewards)
+redis.call('HINCRBY', KEYS[3], kind, 1)
+redis.call('PEXPIRE', KEYS[3], ARGV[11])
+redis.call('XADD', KEYS[4], '*', 'type', 'checkin', 'mark_id', ARGV[2], 'user_id', user, 'kind', kind,
+  'day', ARGV[9], 'cycle_start', ARGV[8], 'streak', streak, 'cumulative', count_after,
+  'rewards', reward_list, 'at_ms', ARGV[3])
+result[#result + 1] = tostring(count(after, MADE_UP))
+return {'ok', unpack(result)}

@@ -1,0 +1,608 @@
+"""Sign-in (签到) use cases: create a sign-in activity, sign in, make up a missed day (补签), read
+the month calendar, deliver the rewards, and what the kernel asks of a gameplay (may it go live,
+rebuild its live state, the audit rows of its events).
+
+A mark (a sign-in or a make-up) is one atomic script in the activity's Redis slot. Its rewards
+that live elsewhere, points in a wallet shard, chances and prizes in a linked lottery's slot,
+are delivered right after by their own scripts, each applied once per reference
+"ck:<mark_id>:<reward index>". A delivery that fails is completed later by `reconcile` from the
+SQL audit trail, as points prizes of draws are.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+import msgspec
+
+from activities.audit import Row
+from activities.auth import Identity
+from activities.clock import Clock, day_end_ms, from_ms, local_day
+from activities.errors import Kind, OutcomeUnknown, PromoError, invalid, refusal
+from activities.model import Activity, validate_common
+from activities.points import RECONCILE_AFTER_MS, PointsService
+from activities.service import DAY_KEY_GRACE_MS, REFERENCE_TTL_S, ActivityService
+from activities.store import AuditBacklog
+from checkin.db import checkin_rewards, checkins
+from checkin.model import (
+    ChancesReward,
+    CheckinRules,
+    CheckinSpec,
+    CouponReward,
+    PointsReward,
+    PrizeReward,
+    Reward,
+    config_of,
+    rules_of,
+    validate_rules,
+)
+from checkin.repository import CheckinRepository, RewardRow
+from checkin.store import CheckinSnapshot, CheckinStore, MarkRecord, MarkReply, MarkRequest, MemberCycle, ScriptKind
+from checkin.streak import (
+    MISSED,
+    Period,
+    current_streak,
+    cycle_of,
+    made_up_count,
+    makeup_refusal,
+    marked_count,
+    next_rewards,
+    set_mark,
+)
+from lottery.service import DrawService, PrizeWon
+
+log = logging.getLogger("promo.checkin")
+
+ACTIVITY_TYPE = "checkin"
+_FROZEN = float("inf")  # the rules of a published activity never change
+_REFUSALS: dict[str, tuple[Kind, str]] = {
+    "day_already_signed": (Kind.CONFLICT, "that day is already signed"),
+    "makeup_limit": (Kind.LIMIT, "no make-ups left in this cycle"),
+    "makeup_disabled": (Kind.CONFLICT, "this activity has no make-up sign-in"),
+}
+_MAKEUP_MESSAGES = {
+    "makeup_not_in_past": "only a day before today can be made up",
+    "makeup_before_start": "that day is before the activity started",
+    "makeup_outside_cycle": "only a day of the current cycle can be made up",
+    "makeup_too_far_back": "that day is too far back to be made up",
+}
+# A replay this recent delivers its rewards again (each once per reference): the first request
+# may have died between the mark and the deliveries. Older ones are left to `reconcile`.
+REDELIVER_WITHIN_MS = 3600 * 1000
+RewardRule = Literal["daily", "streak", "cumulative"]
+DayStatus = Literal["signed", "made_up", "missed", "today", "upcoming", "closed"]
+
+
+class RewardView(msgspec.Struct):
+    rule: RewardRule
+    at: int  # streak days or cumulative count (1 for daily)
+    reward: Reward
+
+
+class RewardGranted(msgspec.Struct, omit_defaults=True):
+    rule: RewardRule
+    at: int
+    reward: Reward
+    status: Literal["granted", "pending"]  # pending: delivery will be completed shortly
+    prize: PrizeWon | None = None  # prize rewards: what the member received
+    fallback: bool = False  # the named prize was unavailable: the consolation prize instead
+
+
+class MarkResult(msgspec.Struct):
+    mark_id: str
+    activity_id: int
+    kind: str  # signin | makeup
+    day: date
+    streak: int  # consecutive days up to today (or yesterday, while today is not signed)
+    cumulative: int  # days marked in the cycle
+    rewards: list[RewardGranted]
+    marked_at: datetime
+    makeups_left: int | None  # in this cycle; None: no make-up sign-in
+    replayed: bool = False
+
+
+class CalendarDay(msgspec.Struct):
+    date: date
+    status: DayStatus
+    is_today: bool = False
+    can_make_up: bool = False
+    rewards: list[RewardView] = msgspec.field(default_factory=list)
+
+
+class NextRewardView(msgspec.Struct):
+    rule: RewardRule
+    at: int
+    reward: Reward
+    sign_ins_needed: int  # from today on, without a break
+    reachable: bool  # enough days are left in the cycle
+
+
+class Calendar(msgspec.Struct):
+    activity_id: int
+    month: str
+    today: date
+    cycle_start: date
+    cycle_end: date  # the last day of the cycle
+    streak: int
+    cumulative: int
+    signed_today: bool
+    makeups_left: int | None
+    makeup_cost: int | None
+    days: list[CalendarDay]
+    next_rewards: list[NextRewardView]
+
+
+class CheckinCounters(msgspec.Struct):
+    activity_id: int
+    status: str
+    loaded: bool
+    day: str
+    signins_total: int
+    signins_today: int
+    makeups_total: int
+    makeups_today: int
+    rewards_total: int
+    signins_in_sql: int
+    makeups_in_sql: int
+    rewards_in_sql: int
+    audit_backlog: int  # events in Redis not yet written to SQL
+
+
+def new_mark_id(now_ms: int) -> str:
+    """Time-ordered and unguessable, like a draw id."""
+    return f"m{now_ms:012x}{secrets.token_hex(8)}"
+
+
+def reward_ref(mark_id: str, index: int) -> str:
+    return f"ck:{mark_id}:{index}"
+
+
+def makeup_cost_ref(mark_id: str) -> str:
+    return f"makeup:{mark_id}"  # the reconciler strips "makeup:" to find the mark
+
+
+class CheckinService:
+    def __init__(
+        self,
+        activities: ActivityService,
+        store: CheckinStore,
+        repository: CheckinRepository,
+        draws: DrawService,
+        points: PointsService,
+        clock: Clock,
+    ) -> None:
+        self.activities = activities
+        self.store = store
+        self.repository = repository
+        self.draws = draws
+        self.points = points
+        self.clock = clock
+        self._rules: dict[int, CheckinRules] = {}
+
+    # --- operators ---------------------------------------------------------------------------
+
+    async def create(self, spec: CheckinSpec, operator_id: str) -> Activity:
+        validate_common(spec)
+        validate_rules(spec.checkin)
+        await self._check_linked_lottery(spec.checkin)
+        return await self.activities.create_draft(spec, ACTIVITY_TYPE, operator_id, config_of(spec.checkin))
+
+    async def _check_linked_lottery(self, rules: CheckinRules) -> None:
+        if rules.linked_lottery_id is None:
+            return
+        lottery = await self.activities.repository.get(rules.linked_lottery_id)
+        if lottery is None or not lottery.is_lottery:
+            raise invalid(
+                "linked_lottery_invalid",
+                f"activity {rules.linked_lottery_id} is not a lottery",
+                field="checkin.linked_lottery_id",
+            )
+        if lottery.status == "ended":
+            raise invalid("linked_lottery_ended", "the linked lottery has ended", field="checkin.linked_lottery_id")
+        prizes = {p.id for p in lottery.prizes if not p.is_consolation}
+        for _, _, reward in rules.rewards():
+            if isinstance(reward, PrizeReward) and reward.prize_id not in prizes:
+                raise invalid(
+                    "prize_not_in_linked_lottery",
+                    f"prize {reward.prize_id} is not a prize (other than the consolation) of lottery {lottery.id}",
+                    field="checkin",
+                )
+
+    async def check_publishable(self, activity: Activity) -> None:
+        """Rewards from a lottery need that lottery published."""
+        linked = self.rules(activity).linked_lottery_id
+        if linked is None:
+            return
+        lottery = await self.activities.get(linked)
+        if lottery.status == "draft":
+            raise PromoError(
+                Kind.CONFLICT, "linked_lottery_not_published", f"publish the linked lottery {linked} first"
+            )
+
+    async def counters(self, activity: Activity) -> CheckinCounters:
+        today = local_day(self.clock.now_ms(), activity.tz)
+        live = await self.store.counters(activity.id, today)
+        in_sql = await self.repository.totals(activity.id)
+        return CheckinCounters(
+            activity_id=activity.id,
+            status=activity.status,
+            loaded=live.status is not None,
+            day=today.isoformat(),
+            signins_total=live.signins_total,
+            signins_today=live.today.get("signin", 0),
+            makeups_total=live.makeups_total,
+            makeups_today=live.today.get("makeup", 0),
+            rewards_total=live.rewards_total,
+            signins_in_sql=in_sql.signins,
+            makeups_in_sql=in_sql.makeups,
+            rewards_in_sql=in_sql.rewards,
+            audit_backlog=live.audit_backlog,
+        )
+
+    # --- players -----------------------------------------------------------------------------
+
+    async def sign_in(self, player: Identity, activity_id: int) -> MarkResult:
+        """Sign in today. Signing in again the same day answers the first sign-in (replayed)."""
+        activity, rules = await self._playable(player, activity_id)
+        now_ms = self.clock.now_ms()
+        today = local_day(now_ms, activity.tz)
+        request = self._request(activity, rules, player.subject, "signin", today, now_ms)
+        return await self._answer(activity, rules, request, await self._mark(activity, request))
+
+    async def make_up(self, player: Identity, activity_id: int, day: date) -> MarkResult:
+        """Make up a missed day of the current cycle (补签), paying its points cost if any.
+
+        The cost is charged only once the script has checked everything (`quote`), under a
+        reference naming this request's fresh mark id; the script then marks the day. Any answer
+        but "ok" refunds the charge; an unknown outcome is left to the reconciler, which refunds
+        costs whose mark never reached SQL."""
+        activity, rules = await self._playable(player, activity_id)
+        if rules.makeup is None:
+            raise refusal("makeup_disabled", None, _REFUSALS)
+        now_ms = self.clock.now_ms()
+        today = local_day(now_ms, activity.tz)
+        period = self.period(activity, rules, today)
+        why = makeup_refusal(day, today, period, self.first_day(activity), rules.makeup.max_days_back)
+        if why is not None:
+            raise invalid(why, _MAKEUP_MESSAGES[why], field="day", max_days_back=rules.makeup.max_days_back)
+        cost = rules.makeup.points_cost
+        request = self._request(activity, rules, player.subject, "quote" if cost else "makeup", day, now_ms)
+        reply = await self._mark(activity, request)
+        if reply.kind == "quoted":
+            cost_ref = makeup_cost_ref(request.mark_id)
+            await self.points.debit(player.subject, cost, cost_ref, "makeup_cost", activity.id)
+            try:
+                reply = await self._mark(activity, replace(request, kind="makeup"))
+            except PromoError as error:
+                if error.code != "outcome_unknown":
+                    await self.points.refund(player.subject, cost, cost_ref, activity.id)
+                raise
+            if reply.kind != "ok":
+                await self.points.refund(player.subject, cost, cost_ref, activity.id)
+        return await self._answer(activity, rules, request, reply)
+
+    async def calendar(self, player: Identity, activity_id: int, month: str | None) -> Calendar:
+        """A month of the member's sign-ins: signed, made up, missed, today; the current streak
+        and what comes next. The current cycle is read live from Redis, other days from SQL."""
+        activity, rules = await self._checkin(activity_id)
+        user = player.subject
+        now_ms = self.clock.now_ms()
+        today = local_day(now_ms, activity.tz)
+        first, last = _month(month, today)
+        period = self.period(activity, rules, today)
+        member = await self._member_cycle(activity, period, user)
+        marked: dict[date, tuple[str, list[int]]] = {
+            date.fromisoformat(row.day): (row.kind, _indexes(row.rewards))
+            for row in await self.repository.marks_of_member(activity.id, user, first, last)
+            if date.fromisoformat(row.day) not in period
+        }
+        for offset, record in member.records.items():
+            marked[period.day(offset)] = (record.kind, record.rewards)
+        makeups_left = None if rules.makeup is None else max(rules.makeup.per_cycle - made_up_count(member.marks), 0)
+        open_from, open_until = self.first_day(activity), self.last_day(activity)
+        live = activity.status == "live" and open_from <= today <= open_until
+        rewards = rules.rewards()
+        days = []
+        for offset in range((last - first).days + 1):
+            day = first + timedelta(days=offset)
+            kind, indexes = marked.get(day, ("", []))
+            status: DayStatus
+            if kind:
+                status = "signed" if kind == "signin" else "made_up"
+            elif not open_from <= day <= open_until:
+                status = "closed"
+            else:
+                status = "missed" if day < today else "today" if day == today else "upcoming"
+            can_make_up = (
+                status == "missed"
+                and live
+                and bool(makeups_left)
+                and rules.makeup is not None
+                and makeup_refusal(day, today, period, open_from, rules.makeup.max_days_back) is None
+            )
+            views = [RewardView(rewards[i][0], rewards[i][1], rewards[i][2]) for i in indexes]
+            days.append(CalendarDay(day, status, day == today, can_make_up, views))
+        today_offset = period.offset(today)
+        return Calendar(
+            activity_id=activity.id,
+            month=first.strftime("%Y-%m"),
+            today=today,
+            cycle_start=period.start,
+            cycle_end=period.end - timedelta(days=1),
+            streak=current_streak(member.marks, today_offset),
+            cumulative=marked_count(member.marks),
+            signed_today=member.marks[today_offset] != MISSED,
+            makeups_left=makeups_left,
+            makeup_cost=rules.makeup.points_cost if rules.makeup else None,
+            days=days,
+            next_rewards=[
+                NextRewardView(n.rule, n.at, rewards[n.reward_index][2], n.sign_ins_needed, n.reachable)
+                for n in next_rewards(member.marks, today_offset, rules.thresholds())
+            ],
+        )
+
+    # --- rules, days and cycles ----------------------------------------------------------------
+
+    def rules(self, activity: Activity) -> CheckinRules:
+        rules = self._rules.get(activity.id)
+        if rules is None:
+            rules = self._rules[activity.id] = rules_of(activity)
+        return rules
+
+    def first_day(self, activity: Activity) -> date:
+        return local_day(int(activity.starts_at.timestamp() * 1000), activity.tz)
+
+    def last_day(self, activity: Activity) -> date:
+        return local_day(int(activity.ends_at.timestamp() * 1000) - 1, activity.tz)
+
+    def period(self, activity: Activity, rules: CheckinRules, day: date) -> Period:
+        cycle = rules.cycle
+        return cycle_of(day, cycle.kind, rolling_days=cycle.days or 0, first_day=self.first_day(activity))
+
+    async def _checkin(self, activity_id: int) -> tuple[Activity, CheckinRules]:
+        activity = await self.activities.get_published(activity_id, max_age_s=_FROZEN)
+        if activity.type != ACTIVITY_TYPE:
+            raise PromoError(
+                Kind.CONFLICT, "wrong_activity_type", f"activity {activity_id} is a {activity.type}, not a sign-in"
+            )
+        return activity, self.rules(activity)
+
+    async def _playable(self, player: Identity, activity_id: int) -> tuple[Activity, CheckinRules]:
+        activity, rules = await self._checkin(activity_id)
+        if not activity.audience.admits(player.level, list(player.tags)):
+            raise PromoError(Kind.FORBIDDEN, "audience_not_allowed", "this activity is not open to your membership")
+        return activity, rules
+
+    def _request(
+        self, activity: Activity, rules: CheckinRules, user_id: str, kind: ScriptKind, day: date, now_ms: int
+    ) -> MarkRequest:
+        today = local_day(now_ms, activity.tz)
+        period = self.period(activity, rules, today)
+        last_day = period.end - timedelta(days=1)
+        return MarkRequest(
+            activity_id=activity.id,
+            user_id=user_id,
+            mark_id=new_mark_id(now_ms),
+            now_ms=now_ms,
+            kind=kind,
+            cycle=period,
+            day=day,
+            today=today,
+            cycle_ttl_ms=day_end_ms(last_day, activity.tz) + DAY_KEY_GRACE_MS - now_ms,
+            day_ttl_ms=day_end_ms(today, activity.tz) + DAY_KEY_GRACE_MS - now_ms,
+        )
+
+    # --- the script and its answer ------------------------------------------------------------
+
+    async def _mark(self, activity: Activity, request: MarkRequest) -> MarkReply:
+        try:
+            reply = await self.activities.run_loaded(activity.id, lambda: self.store.mark(request))
+        except OutcomeUnknown as exc:
+            raise PromoError(
+                Kind.UNAVAILABLE,
+                "outcome_unknown",
+                "the sign-in may or may not have happened; send it again to learn the result",
+            ) from exc
+        if reply.kind == "refused":
+            raise refusal(reply.code or "refused", reply.detail, _REFUSALS)
+        return reply
+
+    async def _answer(
+        self, activity: Activity, rules: CheckinRules, request: MarkRequest, reply: MarkReply
+    ) -> MarkResult:
+        """The answer to a mark (new or replayed: the record is that of the requested day)."""
+        record = reply.record
+        assert record is not None, reply
+        deliver = reply.kind == "ok" or request.now_ms - record.at_ms < REDELIVER_WITHIN_MS
+        user_id = request.user_id
+        return MarkResult(
+            mark_id=record.mark_id,
+            activity_id=activity.id,
+            kind=record.kind,
+            day=request.day,
+            streak=record.streak,
+            cumulative=record.cumulative,
+            rewards=[await self._deliver(activity, rules, user_id, record.mark_id, i, deliver) for i in record.rewards],
+            marked_at=from_ms(record.at_ms, activity.tz),
+            makeups_left=None if rules.makeup is None else max(rules.makeup.per_cycle - reply.made_up, 0),
+            replayed=reply.kind == "replay",
+        )
+
+    async def _deliver(
+        self, activity: Activity, rules: CheckinRules, user_id: str, mark_id: str, index: int, deliver: bool
+    ) -> RewardGranted:
+        """Deliver reward `index` of a mark (once per reference, so a second delivery is harmless)."""
+        rule, at, reward = rules.rewards()[index]
+        granted = RewardGranted(rule, at, reward, "granted")
+        if not deliver or isinstance(reward, CouponReward):
+            return granted  # coupons are issued by the brand's CRM from the audit trail
+        ref = reward_ref(mark_id, index)
+        try:
+            if isinstance(reward, PointsReward):
+                await self.points.credit(user_id, reward.points, ref, "checkin_reward", activity.id)
+            elif isinstance(reward, ChancesReward):
+                assert rules.linked_lottery_id is not None
+                await self.draws.credit_chances(rules.linked_lottery_id, user_id, reward.chances, ref, "checkin_reward")
+            else:
+                assert rules.linked_lottery_id is not None
+                prize = await self.draws.grant_prize(rules.linked_lottery_id, user_id, reward.prize_id, ref)
+                granted.prize, granted.fallback = prize.prize, prize.fallback
+        except Exception:  # the mark stands; `reconcile` completes the delivery
+            log.exception("reward %s not delivered yet; the reconciler will", ref)
+            granted.status = "pending"
+        return granted
+
+    async def _member_cycle(self, activity: Activity, period: Period, user_id: str) -> MemberCycle:
+        for _ in range(2):
+            member = await self.store.member_cycle(activity.id, period, user_id)
+            if member is not None:
+                return member
+            await self.activities.ensure_loaded(activity.id)
+        raise PromoError(Kind.UNAVAILABLE, "activity_loading", "the activity is loading; retry shortly")
+
+    # --- the kernel's questions: live state, audit rows, reconciliation ---------------------------
+
+    async def load(self, activity: Activity) -> None:
+        rules = self.rules(activity)
+
+        async def read() -> CheckinSnapshot:
+            return await self._snapshot(activity, rules)
+
+        try:
+            await self.store.load(activity.id, read)
+        except AuditBacklog as exc:
+            raise PromoError(
+                Kind.UNAVAILABLE, "activity_loading", "the activity is being restored; retry shortly"
+            ) from exc
+
+    async def _snapshot(self, activity: Activity, rules: CheckinRules) -> CheckinSnapshot:
+        now_ms = self.clock.now_ms()
+        today = local_day(now_ms, activity.tz)
+        period = self.period(activity, rules, today)
+        totals = await self.repository.totals(activity.id)
+        request = self._request(activity, rules, "-", "signin", today, now_ms)
+        snapshot = CheckinSnapshot(
+            state={
+                "status": activity.status,
+                "starts_at_ms": int(activity.starts_at.timestamp() * 1000),
+                "ends_at_ms": int(activity.ends_at.timestamp() * 1000),
+                "rules": rules.script_rules(),
+                "signins_total": totals.signins,
+                "makeups_total": totals.makeups,
+                "rewards_total": totals.rewards,
+            },
+            cycle=period,
+            cycle_ttl_ms=request.cycle_ttl_ms,
+            today=today,
+            day_ttl_ms=request.day_ttl_ms,
+            today_counts=await self.repository.counts_between(
+                activity.id, day_end_ms(today - timedelta(days=1), activity.tz), day_end_ms(today, activity.tz)
+            ),
+        )
+        for row in await self.repository.marks_of_cycle(activity.id, period.start):
+            offset = period.offset(date.fromisoformat(row.day))
+            marks = snapshot.marks.get(row.user_id, MISSED * period.length)
+            snapshot.marks[row.user_id] = set_mark(marks, offset, "signin" if row.kind == "signin" else "makeup")
+            snapshot.records[(row.user_id, offset)] = MarkRecord(
+                row.mark_id, row.kind, row.streak, row.cumulative, _indexes(row.rewards), row.at_ms
+            )
+        return snapshot
+
+    async def audit_rows(self, activity_id: int | None, entry_id: str, fields: dict[str, str]) -> list[Row]:
+        """The SQL rows of a "checkin" event: the marked day, and one row per reward."""
+        if activity_id is None:
+            raise ValueError(f"checkin event {entry_id} outside an activity stream")
+        mark_id, user_id, at_ms = fields["mark_id"], fields["user_id"], int(fields["at_ms"])
+        indexes = _indexes(fields["rewards"])
+        rows: list[Row] = [
+            (
+                checkins,
+                {
+                    "mark_id": mark_id,
+                    "activity_id": activity_id,
+                    "user_id": user_id,
+                    "day": fields["day"],
+                    "kind": fields["kind"],
+                    "cycle_start": fields["cycle_start"],
+                    "streak": int(fields["streak"]),
+                    "cumulative": int(fields["cumulative"]),
+                    "rewards": ",".join(map(str, indexes)),
+                    "at_ms": at_ms,
+                    "stream_id": entry_id,
+                },
+            )
+        ]
+        if indexes:
+            activity = await self.activities.get_published(activity_id, max_age_s=_FROZEN)
+            rules = self.rules(activity)
+            for index in indexes:
+                reward = rules.rewards()[index][2]
+                rows.append((checkin_rewards, _reward_row(mark_id, activity_id, user_id, index, reward, rules, at_ms)))
+        return rows
+
+    async def reconcile(self) -> int:
+        """Complete what a lost reply left half done: refund make-up costs whose make-up never
+        happened, deliver rewards whose delivery never reached SQL. Returns the changes made."""
+        fixed = await self.points.refund_orphan_costs("makeup_cost", "makeup:", checkins.c.mark_id)
+        now_ms = self.clock.now_ms()
+        for row in await self.repository.undelivered_rewards(
+            now_ms - REFERENCE_TTL_S * 1000, now_ms - RECONCILE_AFTER_MS
+        ):
+            if await self._redeliver(row):
+                fixed += 1
+        return fixed
+
+    async def _redeliver(self, row: RewardRow) -> bool:
+        activity = await self.activities.get_published(row.activity_id, max_age_s=_FROZEN)
+        granted = await self._deliver(
+            activity, self.rules(activity), row.user_id, row.mark_id, row.reward_index, deliver=True
+        )
+        return granted.status == "granted"
+
+
+def _reward_row(
+    mark_id: str, activity_id: int, user_id: str, index: int, reward: Reward, rules: CheckinRules, at_ms: int
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "ref": reward_ref(mark_id, index),
+        "mark_id": mark_id,
+        "activity_id": activity_id,
+        "user_id": user_id,
+        "reward_index": index,
+        "type": type(reward).__struct_config__.tag,
+        "amount": None,
+        "coupon": None,
+        "lottery_id": None,
+        "prize_id": None,
+        "at_ms": at_ms,
+    }
+    if isinstance(reward, PointsReward):
+        row["amount"] = reward.points
+    elif isinstance(reward, CouponReward):
+        row["coupon"] = reward.coupon
+    elif isinstance(reward, ChancesReward):
+        row |= {"amount": reward.chances, "lottery_id": rules.linked_lottery_id}
+    else:
+        row |= {"prize_id": reward.prize_id, "lottery_id": rules.linked_lottery_id}
+    return row
+
+
+def _indexes(rewards: str) -> list[int]:
+    return [int(i) for i in rewards.split(",") if i and i != "-"]
+
+
+def _month(month: str | None, today: date) -> tuple[date, date]:
+    """The first and last day of "YYYY-MM" (default: this month)."""
+    if month is None:
+        first = today.replace(day=1)
+    else:
+        try:
+            first = datetime.strptime(month, "%Y-%m").date()
+        except ValueError as exc:
+            raise PromoError(Kind.MALFORMED, "invalid_parameter", "month must be YYYY-MM", field="month") from exc
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following - timedelta(days=1)
