@@ -22,7 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from activities.errors import OutcomeUnknown
 from activities.keys import AUDIT_GROUP, ActivityKeys, WalletKeys, tag
 from activities.model import Activity
-from activities.scripts import script_beside
+from activities.scripts import ScriptBatcher, script_beside
 
 _set_status = script_beside(__file__, "set_status.lua")
 _add_stock = script_beside(__file__, "add_stock.lua")
@@ -249,10 +249,15 @@ class WalletReply:
 
 
 class WalletStore:
-    """Member points balances in Redis, one script per change."""
+    """Member points balances in Redis, one script per change (coalesced with the other scripts
+    of the same event-loop tick)."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
-        self.redis = redis
+    def __init__(self, batcher: ScriptBatcher) -> None:
+        self.batcher = batcher
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        return self.batcher.redis
 
     async def apply(
         self,
@@ -268,8 +273,8 @@ class WalletStore:
     ) -> WalletReply:
         keys = WalletKeys.of(user_id)
         try:
-            reply = await _points(
-                self.redis,
+            reply = await self.batcher.call(
+                _points,
                 [keys.balances, keys.loaded, keys.entry(ref), keys.events, keys.entry(refund_of or ref)],
                 [user_id, delta, ref, reason, now_ms, activity_id, ref_ttl_s, "refund" if refund_of else ""],
             )

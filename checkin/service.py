@@ -295,15 +295,17 @@ class CheckinService:
         first, last = _month(month, today)
         period = self.period(activity, rules, today)
         member = await self._member_cycle(activity, period, user)
-        marked: dict[date, tuple[str, list[int]]] = {
-            date.fromisoformat(row.day): (row.kind, _indexes(row.rewards))
-            for row in await self.repository.marks_of_member(activity.id, user, first, last)
-            if date.fromisoformat(row.day) not in period
-        }
+        open_from, open_until = self.first_day(activity), self.last_day(activity)
+        # Days before this cycle that the activity was open come from SQL; the rest cannot be
+        # marked (the future, days outside the window) or are live in Redis (this cycle).
+        before_cycle = (max(first, open_from), min(last, period.start - timedelta(days=1)))
+        marked: dict[date, tuple[str, list[int]]] = {}
+        if before_cycle[0] <= before_cycle[1]:
+            for row in await self.repository.marks_of_member(activity.id, user, *before_cycle):
+                marked[date.fromisoformat(row.day)] = (row.kind, _indexes(row.rewards))
         for offset, record in member.records.items():
             marked[period.day(offset)] = (record.kind, record.rewards)
         makeups_left = None if rules.makeup is None else max(rules.makeup.per_cycle - made_up_count(member.marks), 0)
-        open_from, open_until = self.first_day(activity), self.last_day(activity)
         live = activity.status == "live" and open_from <= today <= open_until
         rewards = rules.rewards()
         days = []

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -109,7 +110,10 @@ class CheckinCountersLive:
 class CheckinStore:
     def __init__(self, batcher: ScriptBatcher) -> None:
         self.batcher = batcher
-        self.redis = batcher.redis
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        return self.batcher.redis
 
     async def mark(self, request: MarkRequest) -> MarkReply:
         keys = ActivityKeys(request.activity_id)

@@ -1,10 +1,16 @@
-"""`make bench`: draw throughput and latency against a trivial endpoint of the same server.
+"""`make bench`: draw and sign-in throughput and latency against a trivial endpoint of the same server.
 
 It starts the platform as `promo serve` does (uvicorn + uvloop + httptools, one worker, no debug,
 no access log, embedded redis-server, SQLite, the audit writer inline), creates a live wheel
 with stock that cannot run out, mints player tokens up front, and drives the server with wrk on
-the same machine. Rounds of GET /health and POST /activities/{id}/draws alternate (the machine
-is shared and noisy), and the median per endpoint is reported with the ratio between them.
+the same machine. Rounds of GET /health, POST /activities/{id}/draws and POST
+/activities/{id}/signins alternate (the machine is shared and noisy), and the median per
+endpoint is reported with the ratios to /health.
+
+A member signs in once a day, so every sign-in round gets a new sign-in activity and members
+taken in turn from a pool of tokens (a file wrk reads): each request is a new sign-in (the mark
+script, then the wallet credit of its daily points), not a replay. The report says how many
+were new.
 
 A second server with PROMO_COALESCE=off (one Redis round trip per draw instead of one pipeline
 per event-loop tick) runs beside the first, and its draw rounds alternate with the first's, so
@@ -27,7 +33,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from loadtests.harness import Server, create_live_activity, embedded_server, request, wheel_spec
+from loadtests.harness import Server, checkin_spec, create_live_activity, embedded_server, request, wheel_spec
 
 _DONE = """
 done = function(summary, latency, requests)
@@ -58,8 +64,30 @@ end
 """
 
 
+_SIGNIN = """
+local tokens = {}
+for line in io.lines("%(tokens)s") do tokens[#tokens + 1] = line end
+local counter = 0
+local thread_no = 0
+function setup(thread)
+  thread:set("first", thread_no)
+  thread_no = thread_no + 1
+end
+request = function()
+  -- Thread t of n takes members t, t + n, t + 2n...: every request a member not seen before.
+  local member = first + counter * %(threads)d
+  counter = counter + 1
+  local headers = {}
+  headers["Authorization"] = "Bearer " .. tokens[(member %% #tokens) + 1]
+  headers["Content-Type"] = "application/json"
+  return wrk.format("POST", "/activities/%(activity)d/signins", headers, "{}")
+end
+"""
+
+
 @dataclass
 class Round:
+    requests: int
     requests_per_s: float
     p50_ms: float
     p99_ms: float
@@ -88,6 +116,7 @@ def run_wrk(url: str, script: Path, connections: int, threads: int, duration_s: 
         raise RuntimeError(f"wrk printed no summary:\n{output}")
     raw = json.loads(line.removeprefix("BENCH "))
     return Round(
+        requests=raw["requests"],
         requests_per_s=raw["requests"] / (raw["duration_us"] / 1e6),
         p50_ms=raw["p50_us"] / 1000,
         p99_ms=raw["p99_us"] / 1000,
@@ -103,6 +132,20 @@ def draw_script(folder: Path, server: Server, activity_id: int, players: int, ru
     return path
 
 
+def signin_script(folder: Path, server: Server, tokens: Path, threads: int) -> tuple[Path, int]:
+    """A fresh sign-in activity and the wrk script signing its members in, one each."""
+    activity = create_live_activity(server.base_url, server.operator_token(), checkin_spec("Bench sign-in"))
+    path = folder / f"signin-{activity['id']}.lua"
+    path.write_text(_SIGNIN % {"tokens": tokens, "activity": activity["id"], "threads": threads} + _DONE)
+    return path, int(activity["id"])
+
+
+def member_tokens(folder: Path, server: Server, count: int) -> Path:
+    path = folder / "members.txt"
+    path.write_text("\n".join(server.player_token(f"early{i}") for i in range(count)) + "\n")
+    return path
+
+
 def setup_activity(server: Server) -> int:
     # Stock far above what any run can draw: the benchmark measures draws, not the fallback.
     activity = create_live_activity(server.base_url, server.operator_token(), wheel_spec(top_stock=50_000_000))
@@ -111,6 +154,7 @@ def setup_activity(server: Server) -> int:
 
 def median(rounds: list[Round]) -> Round:
     return Round(
+        requests=sum(r.requests for r in rounds),
         requests_per_s=statistics.median(r.requests_per_s for r in rounds),
         p50_ms=statistics.median(r.p50_ms for r in rounds),
         p99_ms=statistics.median(r.p99_ms for r in rounds),
@@ -132,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--duration", type=int, default=10, help="seconds per round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--players", type=int, default=1000, help="distinct player tokens")
+    parser.add_argument("--players", type=int, default=1000, help="distinct player tokens for draws")
+    parser.add_argument("--members", type=int, default=100_000, help="member tokens for sign-ins (one each per round)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--no-coalesce-compare", action="store_true")
     args = parser.parse_args(argv)
@@ -144,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     health: list[Round] = []
     draws: list[Round] = []
     draws_single: list[Round] = []
+    signins: list[Round] = []
+    signin_activities: list[int] = []
 
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(embedded_server(port=8765, workers=args.workers))
@@ -154,10 +201,13 @@ def main(argv: list[str] | None = None) -> int:
             else None
         )
         single_activity = setup_activity(single) if single else 0
+        print(f"minting {args.members} member tokens for the sign-in rounds...", flush=True)
+        members = member_tokens(folder, server, args.members)
         wrk = (args.connections, args.threads)
         print(f"warming up (wrk, {args.connections} connections, {args.threads} threads)...", flush=True)
         run_wrk(f"{server.base_url}/health", health_lua, *wrk, 2)
         run_wrk(server.base_url, draw_script(folder, server, activity_id, args.players, 0), *wrk, 2)
+        run_wrk(server.base_url, signin_script(folder, server, members, args.threads)[0], *wrk, 2)
         for run in range(1, args.rounds + 1):
             health.append(run_wrk(f"{server.base_url}/health", health_lua, *wrk, args.duration))
             script = draw_script(folder, server, activity_id, args.players, run)
@@ -165,24 +215,46 @@ def main(argv: list[str] | None = None) -> int:
             if single:
                 script = draw_script(folder, single, single_activity, args.players, run)
                 draws_single.append(run_wrk(single.base_url, script, *wrk, args.duration))
+            script, checkin_id = signin_script(folder, server, members, args.threads)
+            signins.append(run_wrk(server.base_url, script, *wrk, args.duration))
+            signin_activities.append(checkin_id)
             print(f"round {run}/{args.rounds} done", flush=True)
         time.sleep(1)
-        counters = request(
-            "GET", f"{server.base_url}/operator/activities/{activity_id}/counters", server.operator_token()
-        )[1]
+        operator = server.operator_token()
+        counters = request("GET", f"{server.base_url}/operator/activities/{activity_id}/counters", operator)[1]
+        signin_counters = [
+            request("GET", f"{server.base_url}/operator/activities/{i}/counters", operator)[1]
+            for i in signin_activities
+        ]
 
-    h, d = median(health), median(draws)
-    ratio = d.requests_per_s / h.requests_per_s
+    h, d, c = median(health), median(draws), median(signins)
+    ratio, signin_ratio = d.requests_per_s / h.requests_per_s, c.requests_per_s / h.requests_per_s
+    new_signins = sum(k["signins_total"] for k in signin_counters)
+    signin_requests = sum(r.requests for r in signins)
     lines = [
         "",
         f"promo benchmark: {args.rounds} rounds x {args.duration} s, wrk -t{args.threads} -c{args.connections}, "
         f"{args.workers} uvicorn worker(s) (uvloop, httptools), embedded Redis, SQLite, audit writer inline, medians:",
         show("GET /health", h),
         show("POST draws (coalesced)", d),
+        show("POST signins", c),
         f"  draw / health throughput ratio: {ratio:.2f}   (target >= 0.60)",
+        f"  sign-in / health throughput ratio: {signin_ratio:.2f}   "
+        f"sign-ins / draws: {c.requests_per_s / d.requests_per_s:.2f}",
         f"  draw p99 at {args.connections} connections: {d.p99_ms:.1f} ms   (target <= 25 ms)",
+        f"  sign-in rounds: {new_signins} sign-ins recorded (each a member new to its round) for "
+        f"{signin_requests} answers counted by wrk; SQL {sum(k['signins_in_sql'] for k in signin_counters)}, "
+        f"audit backlog {sum(k['audit_backlog'] for k in signin_counters)}",
     ]
-    result: dict[str, object] = {"health": asdict(h), "draw": asdict(d), "ratio": ratio, "args": vars(args)}
+    result: dict[str, object] = {
+        "health": asdict(h),
+        "draw": asdict(d),
+        "signin": asdict(c),
+        "ratio": ratio,
+        "signin_ratio": signin_ratio,
+        "new_signins": new_signins,
+        "args": vars(args),
+    }
     if draws_single:
         s = median(draws_single)
         gain = d.requests_per_s / s.requests_per_s
@@ -197,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path("var/bench")
     out.mkdir(parents=True, exist_ok=True)
     (out / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result, indent=2))
-    failed = d.non2xx + d.socket_errors + h.non2xx
+    failed = d.non2xx + d.socket_errors + h.non2xx + c.non2xx + c.socket_errors
     if failed:
         print(f"FAILED: {failed} requests did not succeed")
         return 1

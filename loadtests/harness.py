@@ -71,6 +71,27 @@ def wheel_spec(
     }
 
 
+def checkin_spec(name: str = "Load-test sign-in") -> dict[str, Any]:
+    """A live-now weekly sign-in: 5 points a day, more at a 3- and 7-day streak and 5 days signed."""
+    now = time.time()
+    return {
+        "type": "checkin",
+        "name": name,
+        "starts_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 3600)),
+        "ends_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 30 * 86400)),
+        "checkin": {
+            "cycle": {"kind": "weekly"},
+            "daily_reward": {"type": "points", "points": 5},
+            "streak_rewards": [
+                {"days": 3, "reward": {"type": "points", "points": 20}},
+                {"days": 7, "reward": {"type": "coupon", "coupon": "WEEK7", "name": "7-day coupon"}},
+            ],
+            "cumulative_rewards": [{"count": 5, "reward": {"type": "points", "points": 50}}],
+            "makeup": {"per_cycle": 1, "max_days_back": 2, "points_cost": 10},
+        },
+    }
+
+
 def create_live_activity(base_url: str, operator_token: str, spec: dict[str, Any]) -> dict[str, Any]:
     status, created = request("POST", f"{base_url}/operator/activities", operator_token, spec)
     if status != 201:

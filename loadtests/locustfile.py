@@ -25,15 +25,12 @@ from __future__ import annotations
 import os
 import random
 import secrets
-import time
-from pathlib import Path
 from typing import Any
 
-from locust import FastHttpUser, between, events, task
+from locust import FastHttpUser, between, task
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
 
-from activities.auth import Tokens
+from loadtests.common import Check, no_failed_requests, operator_token, player_tokens, scenario, wait_for_audit
 from loadtests.harness import create_live_activity, request, wheel_spec
 
 PLAYERS = int(os.environ.get("PROMO_PLAYERS", "2000"))
@@ -43,45 +40,18 @@ LIMIT_SAMPLE = 500  # members whose draws are counted at the end
 RETRY_SHARE = 0.05  # share of draws that are a front end retrying its previous request
 EXPECTED_REFUSALS = {"user_daily_limit", "user_total_limit", "global_daily_limit"}
 
-scenario: dict[str, Any] = {"activity_id": None, "tokens": [], "operator": None}
+state: dict[str, Any] = {"activity_id": None, "tokens": [], "operator": None}
 
 
-def _tokens() -> Tokens:
-    secret = os.environ.get("PROMO_JWT_SECRET")
-    if not secret and os.environ.get("PROMO_JWT_SECRET_FILE"):
-        secret = Path(os.environ["PROMO_JWT_SECRET_FILE"]).read_text().strip()
-    if not secret:
-        raise SystemExit("set PROMO_JWT_SECRET (or PROMO_JWT_SECRET_FILE) to the server's JWT secret")
-    return Tokens(secret)
+def create_wheel(host: str, operator: str) -> int:
+    spec = wheel_spec(top_stock=TOP_STOCK, per_user_daily=PER_USER_DAILY or None, name="Locust draw storm")
+    return int(create_live_activity(host, operator, spec)["id"])
 
 
-def _prepare(activity_id: int) -> None:
-    tokens = _tokens()
-    scenario["activity_id"] = activity_id
-    scenario["operator"] = tokens.issue("locust-ops", "operator", ttl_s=12 * 3600)
-    scenario["tokens"] = [tokens.issue(f"lt{i}", "player", level="gold", ttl_s=12 * 3600) for i in range(PLAYERS)]
-
-
-@events.init.add_listener
-def on_init(environment: Environment, **_: Any) -> None:
-    if isinstance(environment.runner, WorkerRunner):
-        environment.runner.register_message("activity", lambda msg, **_: _prepare(int(msg.data["id"])))
-
-
-@events.test_start.add_listener
-def on_test_start(environment: Environment, **_: Any) -> None:
-    if isinstance(environment.runner, WorkerRunner):
-        return  # the master sends the activity id
-    host = environment.host or ""
-    operator = _tokens().issue("locust-ops", "operator", ttl_s=12 * 3600)
-    activity_id = os.environ.get("PROMO_ACTIVITY_ID")
-    if not activity_id:
-        spec = wheel_spec(top_stock=TOP_STOCK, per_user_daily=PER_USER_DAILY or None, name="Locust draw storm")
-        activity_id = str(create_live_activity(host, operator, spec)["id"])
-        print(f"created live activity {activity_id} on {host}", flush=True)
-    _prepare(int(activity_id))
-    if isinstance(environment.runner, MasterRunner):
-        environment.runner.send_message("activity", {"id": int(activity_id)})
+def prepare(activity_id: int) -> None:
+    state["activity_id"] = activity_id
+    state["operator"] = operator_token()
+    state["tokens"] = player_tokens("lt", PLAYERS)
 
 
 class Member(FastHttpUser):
@@ -96,7 +66,7 @@ class Member(FastHttpUser):
         self.last_draw_id: str | None = None
 
     def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {scenario['tokens'][self.player]}"}
+        return {"Authorization": f"Bearer {state['tokens'][self.player]}"}
 
     def _next_member(self) -> None:
         self.player = random.randrange(PLAYERS)
@@ -104,7 +74,7 @@ class Member(FastHttpUser):
 
     @task(1)
     def view(self) -> None:
-        self.client.get(f"/activities/{scenario['activity_id']}", name="/activities/[id]")
+        self.client.get(f"/activities/{state['activity_id']}", name="/activities/[id]")
 
     @task(10)
     def draw(self) -> None:
@@ -114,7 +84,7 @@ class Member(FastHttpUser):
         key = self.last_key if retry and self.last_key else secrets.token_hex(12)
         headers = {**self._auth(), "Idempotency-Key": key, "Content-Type": "application/json"}
         name = "/activities/[id]/draws (retry)" if retry else "/activities/[id]/draws"
-        url = f"/activities/{scenario['activity_id']}/draws"
+        url = f"/activities/{state['activity_id']}/draws"
         with self.client.post(url, data="{}", headers=headers, name=name, catch_response=True) as response:
             if response.status_code == 201:
                 body = response.json()
@@ -132,22 +102,10 @@ class Member(FastHttpUser):
                 response.failure(f"unexpected {response.status_code}: {response.text[:200]}")
 
 
-def _wait_for_audit(host: str, activity_id: int, operator: str, timeout_s: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        status, counters = request("GET", f"{host}/operator/activities/{activity_id}/counters", operator)
-        if status != 200:
-            raise RuntimeError(f"counters: {status} {counters}")
-        if counters["audit_backlog"] == 0 or time.monotonic() > deadline:
-            result: dict[str, Any] = counters
-            return result
-        time.sleep(0.5)
-
-
-def check_invariants(environment: Environment) -> list[tuple[str, bool, str]]:
-    host, activity_id, operator = environment.host or "", scenario["activity_id"], scenario["operator"]
-    counters = _wait_for_audit(host, activity_id, operator)
-    checks: list[tuple[str, bool, str]] = [
+def check_invariants(environment: Environment, activity_id: int) -> list[Check]:
+    host, operator = environment.host or "", state["operator"]
+    counters = wait_for_audit(host, activity_id, operator)
+    checks: list[Check] = [
         ("audit writer caught up", counters["audit_backlog"] == 0, f"backlog {counters['audit_backlog']}"),
         (
             "SQL draws = Redis draws",
@@ -186,21 +144,8 @@ def check_invariants(environment: Environment) -> list[tuple[str, bool, str]]:
                 f"most draws by one of {min(PLAYERS, LIMIT_SAMPLE)} members sampled: {most} <= {daily}",
             )
         )
-    failures = environment.stats.total.num_failures
-    checks.append(("no failed request (5xx, unexpected 4xx, bad replay)", failures == 0, f"{failures} failures"))
+    checks.append(no_failed_requests(environment))
     return checks
 
 
-@events.quitting.add_listener
-def on_quitting(environment: Environment, **_: Any) -> None:
-    if isinstance(environment.runner, WorkerRunner) or scenario["activity_id"] is None:
-        return
-    try:
-        checks = check_invariants(environment)
-    except Exception as exc:  # the server is unreachable or answered nonsense
-        checks = [("invariants could be checked", False, repr(exc))]
-    print("\ninvariants:")
-    for name, passed, detail in checks:
-        print(f"  {'PASS' if passed else 'FAIL'}  {name}  ({detail})")
-    if not all(passed for _, passed, _ in checks):
-        environment.process_exit_code = 1
+scenario(activity_env="PROMO_ACTIVITY_ID", create=create_wheel, prepare=prepare, check=check_invariants)
