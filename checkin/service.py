@@ -11,6 +11,7 @@ SQL audit trail, as points prizes of draws are.
 
 from __future__ import annotations
 
+import calendar
 import logging
 import secrets
 from dataclasses import replace
@@ -287,46 +288,29 @@ class CheckinService:
 
     async def calendar(self, player: Identity, activity_id: int, month: str | None) -> Calendar:
         """A month of the member's sign-ins: signed, made up, missed, today; the current streak
-        and what comes next. The current cycle is read live from Redis, other days from SQL."""
+        and what comes next."""
         activity, rules = await self._checkin(activity_id)
-        user = player.subject
-        now_ms = self.clock.now_ms()
-        today = local_day(now_ms, activity.tz)
+        today = local_day(self.clock.now_ms(), activity.tz)
         first, last = _month(month, today)
         period = self.period(activity, rules, today)
-        member = await self._member_cycle(activity, period, user)
+        member = await self._member_cycle(activity, period, player.subject)
+        marked = await self._marked_days(activity, player.subject, first, last, period, member)
         open_from, open_until = self.first_day(activity), self.last_day(activity)
-        # Days before this cycle that the activity was open come from SQL; the rest cannot be
-        # marked (the future, days outside the window) or are live in Redis (this cycle).
-        before_cycle = (max(first, open_from), min(last, period.start - timedelta(days=1)))
-        marked: dict[date, tuple[str, list[int]]] = {}
-        if before_cycle[0] <= before_cycle[1]:
-            for row in await self.repository.marks_of_member(activity.id, user, *before_cycle):
-                marked[date.fromisoformat(row.day)] = (row.kind, _indexes(row.rewards))
-        for offset, record in member.records.items():
-            marked[period.day(offset)] = (record.kind, record.rewards)
-        makeups_left = None if rules.makeup is None else max(rules.makeup.per_cycle - made_up_count(member.marks), 0)
-        live = activity.status == "live" and open_from <= today <= open_until
+        makeups_left = _makeups_left(rules, made_up_count(member.marks))
+        can_make_up_now = activity.status == "live" and open_from <= today <= open_until and bool(makeups_left)
         rewards = rules.rewards()
         days = []
         for offset in range((last - first).days + 1):
             day = first + timedelta(days=offset)
             kind, indexes = marked.get(day, ("", []))
-            status: DayStatus
-            if kind:
-                status = "signed" if kind == "signin" else "made_up"
-            elif not open_from <= day <= open_until:
-                status = "closed"
-            else:
-                status = "missed" if day < today else "today" if day == today else "upcoming"
+            status = day_status(day, kind, today, open_from, open_until)
             can_make_up = (
                 status == "missed"
-                and live
-                and bool(makeups_left)
+                and can_make_up_now
                 and rules.makeup is not None
                 and makeup_refusal(day, today, period, open_from, rules.makeup.max_days_back) is None
             )
-            views = [RewardView(rewards[i][0], rewards[i][1], rewards[i][2]) for i in indexes]
+            views = [RewardView(*rewards[i]) for i in indexes]
             days.append(CalendarDay(day, status, day == today, can_make_up, views))
         today_offset = period.offset(today)
         return Calendar(
@@ -346,6 +330,21 @@ class CheckinService:
                 for n in next_rewards(member.marks, today_offset, rules.thresholds())
             ],
         )
+
+    async def _marked_days(
+        self, activity: Activity, user_id: str, first: date, last: date, period: Period, member: MemberCycle
+    ) -> dict[date, tuple[str, list[int]]]:
+        """(kind, reward indexes) of the member's marked days from `first` to `last`: the current
+        cycle live from Redis, days before it from SQL (only those the activity was open: later
+        days cannot be marked yet)."""
+        marked: dict[date, tuple[str, list[int]]] = {}
+        since, until = max(first, self.first_day(activity)), min(last, period.start - timedelta(days=1))
+        if since <= until:
+            for row in await self.repository.marks_of_member(activity.id, user_id, since, until):
+                marked[date.fromisoformat(row.day)] = (row.kind, _indexes(row.rewards))
+        for offset, record in member.records.items():
+            marked[period.day(offset)] = (record.kind, record.rewards)
+        return marked
 
     # --- rules, days and cycles ----------------------------------------------------------------
 
@@ -430,7 +429,7 @@ class CheckinService:
             cumulative=record.cumulative,
             rewards=[await self._deliver(activity, rules, user_id, record.mark_id, i, deliver) for i in record.rewards],
             marked_at=from_ms(record.at_ms, activity.tz),
-            makeups_left=None if rules.makeup is None else max(rules.makeup.per_cycle - reply.made_up, 0),
+            makeups_left=_makeups_left(rules, reply.made_up),
             replayed=reply.kind == "replay",
         )
 
@@ -593,18 +592,29 @@ def _reward_row(
     return row
 
 
+def day_status(day: date, kind: str, today: date, open_from: date, open_until: date) -> DayStatus:
+    """What the calendar shows for a day; `kind` is how it was marked ("" if not)."""
+    if kind:
+        return "signed" if kind == "signin" else "made_up"
+    if not open_from <= day <= open_until:
+        return "closed"
+    return "missed" if day < today else "today" if day == today else "upcoming"
+
+
+def _makeups_left(rules: CheckinRules, made_up: int) -> int | None:
+    return None if rules.makeup is None else max(rules.makeup.per_cycle - made_up, 0)
+
+
 def _indexes(rewards: str) -> list[int]:
     return [int(i) for i in rewards.split(",") if i and i != "-"]
 
 
 def _month(month: str | None, today: date) -> tuple[date, date]:
     """The first and last day of "YYYY-MM" (default: this month)."""
-    if month is None:
-        first = today.replace(day=1)
-    else:
+    first = today.replace(day=1)
+    if month is not None:
         try:
             first = datetime.strptime(month, "%Y-%m").date()
         except ValueError as exc:
             raise PromoError(Kind.MALFORMED, "invalid_parameter", "month must be YYYY-MM", field="month") from exc
-    following = (first + timedelta(days=32)).replace(day=1)
-    return first, following - timedelta(days=1)
+    return first, first.replace(day=calendar.monthrange(first.year, first.month)[1])

@@ -146,6 +146,17 @@ def member_tokens(folder: Path, server: Server, count: int) -> Path:
     return path
 
 
+def drained(server: Server, activity_id: int, timeout_s: float = 60) -> None:
+    """Wait until the audit writer has written the activity's events (and the wallet credits
+    written with them), so that one round's backlog does not slow the next round down."""
+    operator, deadline = server.operator_token(), time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        counters = request("GET", f"{server.base_url}/operator/activities/{activity_id}/counters", operator)[1]
+        if counters["audit_backlog"] == 0:
+            return
+        time.sleep(0.2)
+
+
 def setup_activity(server: Server) -> int:
     # Stock far above what any run can draw: the benchmark measures draws, not the fallback.
     activity = create_live_activity(server.base_url, server.operator_token(), wheel_spec(top_stock=50_000_000))
@@ -212,14 +223,16 @@ def main(argv: list[str] | None = None) -> int:
             health.append(run_wrk(f"{server.base_url}/health", health_lua, *wrk, args.duration))
             script = draw_script(folder, server, activity_id, args.players, run)
             draws.append(run_wrk(server.base_url, script, *wrk, args.duration))
+            drained(server, activity_id)
             if single:
                 script = draw_script(folder, single, single_activity, args.players, run)
                 draws_single.append(run_wrk(single.base_url, script, *wrk, args.duration))
+                drained(single, single_activity)
             script, checkin_id = signin_script(folder, server, members, args.threads)
             signins.append(run_wrk(server.base_url, script, *wrk, args.duration))
             signin_activities.append(checkin_id)
+            drained(server, checkin_id)
             print(f"round {run}/{args.rounds} done", flush=True)
-        time.sleep(1)
         operator = server.operator_token()
         counters = request("GET", f"{server.base_url}/operator/activities/{activity_id}/counters", operator)[1]
         signin_counters = [

@@ -238,8 +238,10 @@ async def test_the_calendar_shows_the_month(env: Env) -> None:
     assert {d["status"] for d in september["days"]} == {"closed"}
     bad = await env.client.get(f"/activities/{activity['id']}/calendar?month=June", headers=env.player())
     expect(bad, 400, "invalid_parameter")
-    bad = await env.client.get(f"/activities/{activity['id']}/calendar?month=2026-13", headers=env.player())
-    expect(bad, 400, "invalid_parameter")
+    for month in ("2026-13", "0000-01"):
+        bad = await env.client.get(f"/activities/{activity['id']}/calendar?month={month}", headers=env.player())
+        expect(bad, 400, "invalid_parameter")
+    assert {d["status"] for d in (await env.calendar(activity["id"], month="9999-12"))["days"]} == {"closed"}
 
 
 async def test_outside_the_window_or_paused_nothing_is_signed(env: Env) -> None:

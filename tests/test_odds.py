@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from activities.keys import ActivityKeys
-from lottery.odds import RAND_RANGE, Availability, PrizeRule, decide, pick
+from lottery.odds import RAND_RANGE, Availability, PrizeRule, decide, is_available, pick
 from lottery.store import DrawRequest
 from tests.conftest import Env, wheel
 
@@ -148,3 +148,43 @@ def test_pick_matches_a_reference_model(weights: list[int], rand: int) -> None:
     expected = next(i for i in range(len(weights)) if point < sum(weights[: i + 1]))
     assert pick(rules, rand).id == expected
     assert pick(rules, rand).weight > 0  # a prize with weight 0 is never picked
+
+
+async def test_grant_script_applies_the_same_availability_rule(env: Env) -> None:
+    """grant.lua repeats draw.lua's availability checks (scripts cannot share code): it must
+    agree with odds.is_available on random states, falling back to the consolation prize."""
+    spec = wheel(
+        limits={},
+        prizes=[
+            {"name": "Top", "type": "goods", "weight": 1, "stock": 10},
+            {"name": "Daily", "type": "coupon", "weight": 30, "stock": 10, "daily_stock": 5},
+            {"name": "Capped", "type": "coupon", "weight": 69, "stock": 10, "per_user_cap": 2},
+            {"name": "Thanks", "type": "thanks", "weight": 900},
+        ],
+    )
+    activity = await env.create(spec)
+    ids = [p["id"] for p in activity["prizes"]]
+    rules = {
+        ids[0]: PrizeRule(id=ids[0], weight=1, limited=True),
+        ids[1]: PrizeRule(id=ids[1], weight=30, limited=True, daily_stock=5),
+        ids[2]: PrizeRule(id=ids[2], weight=69, limited=True, per_user_cap=2),
+    }
+    keys = ActivityKeys(activity["id"])
+    redis = env.platform.redis
+    day = date(2026, 6, 1)
+    rng = random.Random(11)
+    for case in range(150):
+        state = Availability(
+            stock_left={i: rng.choice([0, 1, 5]) for i in ids[:3]},
+            granted_today={ids[1]: rng.choice([0, 4, 5])},
+            user_wins={ids[2]: rng.choice([0, 1, 2])},
+        )
+        user, wanted = f"grant{case}", rng.choice(ids[:3])
+        await redis.hset(keys.stock, mapping={str(k): v for k, v in state.stock_left.items()})
+        await redis.hset(keys.day(day), mapping={str(ids[1]): state.granted_today[ids[1]]})
+        await redis.hset(keys.user_prize, f"{user}|{ids[2]}", state.user_wins[ids[2]])
+        reply = await env.platform.draws.store.grant(
+            activity["id"], user, wanted, f"g{case}", env.clock.now_ms(), day, 60_000, f"ref{case}", 60
+        )
+        expected = wanted if is_available(rules[wanted], state) else ids[3]
+        assert (reply.kind, reply.prize_id, reply.picked_prize_id) == ("ok", expected, wanted), (case, state)
