@@ -20,7 +20,7 @@ SUBJECT = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")  # no '|' or ':' (they separate
 Role = Literal["player", "operator"]
 
 
-class Identity(msgspec.Struct, frozen=True):
+class Identity(msgspec.Struct, frozen=True, gc=False):  # no cycles: keep the token cache out of GC passes
     subject: str
     role: Role
     level: str | None = None

@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=100_000, help="member tokens for sign-ins (one each per round)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--no-coalesce-compare", action="store_true")
+    parser.add_argument("--no-signins", action="store_true", help="draws and /health only")
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="promo-bench-"))
@@ -212,13 +213,15 @@ def main(argv: list[str] | None = None) -> int:
             else None
         )
         single_activity = setup_activity(single) if single else 0
-        print(f"minting {args.members} member tokens for the sign-in rounds...", flush=True)
-        members = member_tokens(folder, server, args.members)
+        if not args.no_signins:
+            print(f"minting {args.members} member tokens for the sign-in rounds...", flush=True)
+            members = member_tokens(folder, server, args.members)
         wrk = (args.connections, args.threads)
         print(f"warming up (wrk, {args.connections} connections, {args.threads} threads)...", flush=True)
         run_wrk(f"{server.base_url}/health", health_lua, *wrk, 2)
         run_wrk(server.base_url, draw_script(folder, server, activity_id, args.players, 0), *wrk, 2)
-        run_wrk(server.base_url, signin_script(folder, server, members, args.threads)[0], *wrk, 2)
+        if not args.no_signins:
+            run_wrk(server.base_url, signin_script(folder, server, members, args.threads)[0], *wrk, 2)
         for run in range(1, args.rounds + 1):
             health.append(run_wrk(f"{server.base_url}/health", health_lua, *wrk, args.duration))
             script = draw_script(folder, server, activity_id, args.players, run)
@@ -228,10 +231,11 @@ def main(argv: list[str] | None = None) -> int:
                 script = draw_script(folder, single, single_activity, args.players, run)
                 draws_single.append(run_wrk(single.base_url, script, *wrk, args.duration))
                 drained(single, single_activity)
-            script, checkin_id = signin_script(folder, server, members, args.threads)
-            signins.append(run_wrk(server.base_url, script, *wrk, args.duration))
-            signin_activities.append(checkin_id)
-            drained(server, checkin_id)
+            if not args.no_signins:
+                script, checkin_id = signin_script(folder, server, members, args.threads)
+                signins.append(run_wrk(server.base_url, script, *wrk, args.duration))
+                signin_activities.append(checkin_id)
+                drained(server, checkin_id)
             print(f"round {run}/{args.rounds} done", flush=True)
         operator = server.operator_token()
         counters = request("GET", f"{server.base_url}/operator/activities/{activity_id}/counters", operator)[1]
@@ -240,34 +244,33 @@ def main(argv: list[str] | None = None) -> int:
             for i in signin_activities
         ]
 
-    h, d, c = median(health), median(draws), median(signins)
-    ratio, signin_ratio = d.requests_per_s / h.requests_per_s, c.requests_per_s / h.requests_per_s
-    new_signins = sum(k["signins_total"] for k in signin_counters)
-    signin_requests = sum(r.requests for r in signins)
+    h, d = median(health), median(draws)
+    ratio = d.requests_per_s / h.requests_per_s
     lines = [
         "",
         f"promo benchmark: {args.rounds} rounds x {args.duration} s, wrk -t{args.threads} -c{args.connections}, "
         f"{args.workers} uvicorn worker(s) (uvloop, httptools), embedded Redis, SQLite, audit writer inline, medians:",
         show("GET /health", h),
         show("POST draws (coalesced)", d),
-        show("POST signins", c),
         f"  draw / health throughput ratio: {ratio:.2f}   (target >= 0.60)",
-        f"  sign-in / health throughput ratio: {signin_ratio:.2f}   "
-        f"sign-ins / draws: {c.requests_per_s / d.requests_per_s:.2f}",
         f"  draw p99 at {args.connections} connections: {d.p99_ms:.1f} ms   (target <= 25 ms)",
-        f"  sign-in rounds: {new_signins} sign-ins recorded (each a member new to its round) for "
-        f"{signin_requests} answers counted by wrk; SQL {sum(k['signins_in_sql'] for k in signin_counters)}, "
-        f"audit backlog {sum(k['audit_backlog'] for k in signin_counters)}",
     ]
-    result: dict[str, object] = {
-        "health": asdict(h),
-        "draw": asdict(d),
-        "signin": asdict(c),
-        "ratio": ratio,
-        "signin_ratio": signin_ratio,
-        "new_signins": new_signins,
-        "args": vars(args),
-    }
+    result: dict[str, object] = {"health": asdict(h), "draw": asdict(d), "ratio": ratio, "args": vars(args)}
+    failed = d.non2xx + d.socket_errors + h.non2xx
+    if signins:
+        c = median(signins)
+        new_signins = sum(k["signins_total"] for k in signin_counters)
+        lines += [
+            show("POST signins", c),
+            f"  sign-in / health throughput ratio: {c.requests_per_s / h.requests_per_s:.2f}   "
+            f"sign-ins / draws: {c.requests_per_s / d.requests_per_s:.2f}",
+            f"  sign-in rounds: {new_signins} sign-ins recorded (each a member new to its round) for "
+            f"{sum(r.requests for r in signins)} answers counted by wrk; "
+            f"SQL {sum(k['signins_in_sql'] for k in signin_counters)}, "
+            f"audit backlog {sum(k['audit_backlog'] for k in signin_counters)}",
+        ]
+        result |= {"signin": asdict(c), "signin_ratio": c.requests_per_s / h.requests_per_s, "new_signins": new_signins}
+        failed += c.non2xx + c.socket_errors
     if draws_single:
         s = median(draws_single)
         gain = d.requests_per_s / s.requests_per_s
@@ -282,7 +285,6 @@ def main(argv: list[str] | None = None) -> int:
     out = Path("var/bench")
     out.mkdir(parents=True, exist_ok=True)
     (out / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result, indent=2))
-    failed = d.non2xx + d.socket_errors + h.non2xx + c.non2xx + c.socket_errors
     if failed:
         print(f"FAILED: {failed} requests did not succeed")
         return 1

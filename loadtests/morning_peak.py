@@ -16,7 +16,7 @@ members.
 Settings (environment variables):
     PROMO_JWT_SECRET or PROMO_JWT_SECRET_FILE   mints tokens up front (required)
     PROMO_ACTIVITY_ID     use this live sign-in activity instead of creating one
-    PROMO_MEMBERS         members in the pool, per Locust process (default 20000)
+    PROMO_MEMBERS         members in the pool, per Locust process (default 50000)
 
 At the end it checks, through the operator API once the audit writer has caught up: SQL sign-ins
 and rewards equal the Redis counters, no member signed in twice (sign-ins counted by Redis, by SQL
@@ -39,7 +39,7 @@ from locust.runners import LocalRunner
 from loadtests.common import Check, no_failed_requests, operator_token, player_tokens, scenario, wait_for_audit
 from loadtests.harness import checkin_spec, create_live_activity
 
-MEMBERS = int(os.environ.get("PROMO_MEMBERS", "20000"))
+MEMBERS = int(os.environ.get("PROMO_MEMBERS", "50000"))
 RETRY_SHARE = 0.10
 
 state: dict[str, Any] = {"activity_id": None, "tokens": [], "operator": None, "new_signins": 0, "members": set()}
