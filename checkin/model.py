@@ -50,6 +50,7 @@ class ChancesReward(msgspec.Struct, tag="chances", tag_field="type", forbid_unkn
 
 
 Reward = PointsReward | CouponReward | PrizeReward | ChancesReward
+RewardRule = Literal["daily", "streak", "cumulative"]  # with every sign-in, by streak, by count
 
 
 class Cycle(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -85,9 +86,9 @@ class CheckinRules(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     makeup: Makeup | None = None
     linked_lottery_id: Positive | None = None
 
-    def rewards(self) -> list[tuple[Literal["daily", "streak", "cumulative"], int, Reward]]:
+    def rewards(self) -> list[tuple[RewardRule, int, Reward]]:
         """Every reward with its rule and threshold; a reward's index in this list is its id."""
-        listed: list[tuple[Literal["daily", "streak", "cumulative"], int, Reward]] = []
+        listed: list[tuple[RewardRule, int, Reward]] = []
         if self.daily_reward is not None:
             listed.append(("daily", 1, self.daily_reward))
         listed += [("streak", r.days, r.reward) for r in self.streak_rewards]

@@ -16,9 +16,7 @@ import logging
 import secrets
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
-
-import msgspec
+from typing import Any
 
 from activities.audit import Row
 from activities.auth import Identity
@@ -42,19 +40,29 @@ from checkin.model import (
     validate_rules,
 )
 from checkin.repository import CheckinRepository, RewardRow
+from checkin.results import (
+    Calendar,
+    CalendarDay,
+    CheckinCounters,
+    MarkResult,
+    NextRewardView,
+    RewardGranted,
+    RewardView,
+)
 from checkin.store import CheckinSnapshot, CheckinStore, MarkRecord, MarkReply, MarkRequest, MemberCycle, ScriptKind
 from checkin.streak import (
     MISSED,
     Period,
     current_streak,
     cycle_of,
+    day_status,
     made_up_count,
     makeup_refusal,
     marked_count,
     next_rewards,
     set_mark,
 )
-from lottery.service import DrawService, PrizeWon
+from lottery.service import DrawService
 
 log = logging.getLogger("promo.checkin")
 
@@ -74,83 +82,6 @@ _MAKEUP_MESSAGES = {
 # A replay this recent delivers its rewards again (each once per reference): the first request
 # may have died between the mark and the deliveries. Older ones are left to `reconcile`.
 REDELIVER_WITHIN_MS = 3600 * 1000
-RewardRule = Literal["daily", "streak", "cumulative"]
-DayStatus = Literal["signed", "made_up", "missed", "today", "upcoming", "closed"]
-
-
-class RewardView(msgspec.Struct):
-    rule: RewardRule
-    at: int  # streak days or cumulative count (1 for daily)
-    reward: Reward
-
-
-class RewardGranted(msgspec.Struct, omit_defaults=True):
-    rule: RewardRule
-    at: int
-    reward: Reward
-    status: Literal["granted", "pending"]  # pending: delivery will be completed shortly
-    prize: PrizeWon | None = None  # prize rewards: what the member received
-    fallback: bool = False  # the named prize was unavailable: the consolation prize instead
-
-
-class MarkResult(msgspec.Struct):
-    mark_id: str
-    activity_id: int
-    kind: str  # signin | makeup
-    day: date
-    streak: int  # consecutive days up to today (or yesterday, while today is not signed)
-    cumulative: int  # days marked in the cycle
-    rewards: list[RewardGranted]
-    marked_at: datetime
-    makeups_left: int | None  # in this cycle; None: no make-up sign-in
-    replayed: bool = False
-
-
-class CalendarDay(msgspec.Struct):
-    date: date
-    status: DayStatus
-    is_today: bool = False
-    can_make_up: bool = False
-    rewards: list[RewardView] = msgspec.field(default_factory=list)
-
-
-class NextRewardView(msgspec.Struct):
-    rule: RewardRule
-    at: int
-    reward: Reward
-    sign_ins_needed: int  # from today on, without a break
-    reachable: bool  # enough days are left in the cycle
-
-
-class Calendar(msgspec.Struct):
-    activity_id: int
-    month: str
-    today: date
-    cycle_start: date
-    cycle_end: date  # the last day of the cycle
-    streak: int
-    cumulative: int
-    signed_today: bool
-    makeups_left: int | None
-    makeup_cost: int | None
-    days: list[CalendarDay]
-    next_rewards: list[NextRewardView]
-
-
-class CheckinCounters(msgspec.Struct):
-    activity_id: int
-    status: str
-    loaded: bool
-    day: str
-    signins_total: int
-    signins_today: int
-    makeups_total: int
-    makeups_today: int
-    rewards_total: int
-    signins_in_sql: int
-    makeups_in_sql: int
-    rewards_in_sql: int
-    audit_backlog: int  # events in Redis not yet written to SQL
 
 
 def new_mark_id(now_ms: int) -> str:
@@ -590,15 +521,6 @@ def _reward_row(
     else:
         row |= {"prize_id": reward.prize_id, "lottery_id": rules.linked_lottery_id}
     return row
-
-
-def day_status(day: date, kind: str, today: date, open_from: date, open_until: date) -> DayStatus:
-    """What the calendar shows for a day; `kind` is how it was marked ("" if not)."""
-    if kind:
-        return "signed" if kind == "signin" else "made_up"
-    if not open_from <= day <= open_until:
-        return "closed"
-    return "missed" if day < today else "today" if day == today else "upcoming"
 
 
 def _makeups_left(rules: CheckinRules, made_up: int) -> int | None:

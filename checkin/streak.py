@@ -26,6 +26,7 @@ from typing import Literal
 MISSED, SIGNED, MADE_UP = "0", "1", "2"
 CycleKind = Literal["weekly", "monthly", "rolling"]
 MarkKind = Literal["signin", "makeup"]
+DayStatus = Literal["signed", "made_up", "missed", "today", "upcoming", "closed"]
 
 
 @dataclass(frozen=True)
@@ -170,3 +171,13 @@ def next_rewards(marks: str, today: int, thresholds: Thresholds) -> list[NextRew
             found.append(NextReward("cumulative", total, index, total - count, total - count <= days_left))
             break
     return found
+
+
+def day_status(day: date, kind: str, today: date, open_from: date, open_until: date) -> DayStatus:
+    """What a calendar shows for a day; `kind` is how the day was marked ("" if not), the
+    activity is open from `open_from` to `open_until` (local days, both included)."""
+    if kind:
+        return "signed" if kind == "signin" else "made_up"
+    if not open_from <= day <= open_until:
+        return "closed"
+    return "missed" if day < today else "today" if day == today else "upcoming"

@@ -15,6 +15,7 @@ from checkin.streak import (
     apply_mark,
     current_streak,
     cycle_of,
+    day_status,
     longest_run,
     makeup_refusal,
     marked_count,
@@ -108,6 +109,24 @@ def test_next_rewards() -> None:
         (5, 1, True),
     ]
     assert next_rewards("1111111", 6, TABLE) == []
+
+
+def test_day_status() -> None:
+    today, opens, closes = date(2026, 6, 10), date(2026, 6, 5), date(2026, 6, 20)
+
+    def status(day: int, kind: str = "") -> str:
+        return day_status(date(2026, 6, day), kind, today, opens, closes)
+
+    assert [status(4), status(5), status(9), status(10), status(11), status(20), status(21)] == [
+        "closed",
+        "missed",
+        "missed",
+        "today",
+        "upcoming",
+        "upcoming",
+        "closed",
+    ]
+    assert (status(9, "signin"), status(9, "makeup"), status(10, "signin")) == ("signed", "made_up", "signed")
 
 
 # --- property test against a reference model ----------------------------------------------------

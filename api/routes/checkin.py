@@ -14,7 +14,7 @@ from litestar.params import FromPath, QueryParameter
 from activities.auth import Identity
 from api.schemas import NoBody, decode
 from api.security import platform_of, provide_player
-from checkin.service import Calendar, MarkResult
+from checkin.results import Calendar, MarkResult
 
 _player = {"player": Provide(provide_player)}
 

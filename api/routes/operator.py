@@ -15,8 +15,8 @@ from activities.service import ActivityCounters
 from api.schemas import ActivityView, AddStock, TypeOnly, activity_view, decode
 from api.security import platform_of, provide_operator
 from checkin.model import CheckinSpec
+from checkin.results import CheckinCounters
 from checkin.service import ACTIVITY_TYPE as CHECKIN
-from checkin.service import CheckinCounters
 
 
 class OperatorController(Controller):
