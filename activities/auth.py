@@ -1,6 +1,7 @@
 """Player and operator tokens: HS256 JWTs, algorithm pinned, `exp` required and checked.
 
-A player token's `sub` is the brand's member id; `level` and `tags` drive the audience check.
+A player token's `sub` is the brand's member id; `level` and `tags` drive the audience check;
+`new` (true for a member who just joined the brand) lets activities open only to new users.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Identity(msgspec.Struct, frozen=True, gc=False):  # no cycles: keep the to
     role: Role
     level: str | None = None
     tags: tuple[str, ...] = ()
+    new_user: bool = False
 
 
 def _unauthorized(code: str, message: str) -> PromoError:
@@ -46,6 +48,7 @@ class Tokens:
         *,
         level: str | None = None,
         tags: tuple[str, ...] = (),
+        new_user: bool = False,
         ttl_s: int = 24 * 3600,
         now: float | None = None,
     ) -> str:
@@ -57,6 +60,8 @@ class Tokens:
             claims["level"] = level
         if tags:
             claims["tags"] = list(tags)
+        if new_user:
+            claims["new"] = True
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Identity:
@@ -84,7 +89,7 @@ class Tokens:
 
 def _identity(claims: dict[str, object]) -> Identity:
     subject, role = claims.get("sub"), claims.get("role", "player")
-    level, tags = claims.get("level"), claims.get("tags", [])
+    level, tags, new_user = claims.get("level"), claims.get("tags", []), claims.get("new", False)
     if not isinstance(subject, str) or not SUBJECT.match(subject):
         raise _unauthorized("token_invalid", "the token subject is not a valid member id")
     if role not in ("player", "operator"):
@@ -93,4 +98,6 @@ def _identity(claims: dict[str, object]) -> Identity:
         raise _unauthorized("token_invalid", "level must be a string")
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise _unauthorized("token_invalid", "tags must be a list of strings")
-    return Identity(subject=subject, role=role, level=level, tags=tuple(tags))
+    if not isinstance(new_user, bool):
+        raise _unauthorized("token_invalid", "new must be true or false")
+    return Identity(subject=subject, role=role, level=level, tags=tuple(tags), new_user=new_user)

@@ -13,7 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from activities.errors import OutcomeUnknown
 
 Arg = str | int
 
@@ -54,6 +58,14 @@ class ScriptBatcher:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def call(self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        """Run a script (every script changes state). A lost connection or a timeout means it
+        may or may not have run: OutcomeUnknown, never a blind retry."""
+        try:
+            return await self._call(script, keys, args)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise OutcomeUnknown(str(exc)) from exc
+
+    async def _call(self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         if not self.enabled:
             return await script(self.redis, keys, args)
         loop = asyncio.get_running_loop()

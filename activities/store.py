@@ -15,11 +15,8 @@ from functools import partial
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError, WatchError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from activities.errors import OutcomeUnknown
 from activities.keys import AUDIT_GROUP, ActivityKeys, WalletKeys, tag
 from activities.model import Activity
 from activities.scripts import ScriptBatcher, script_beside
@@ -272,14 +269,11 @@ class WalletStore:
         ref_ttl_s: int = 7 * 24 * 3600,
     ) -> WalletReply:
         keys = WalletKeys.of(user_id)
-        try:
-            reply = await self.batcher.call(
-                _points,
-                [keys.balances, keys.loaded, keys.entry(ref), keys.events, keys.entry(refund_of or ref)],
-                [user_id, delta, ref, reason, now_ms, activity_id, ref_ttl_s, "refund" if refund_of else ""],
-            )
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise OutcomeUnknown(str(exc)) from exc
+        reply = await self.batcher.call(
+            _points,
+            [keys.balances, keys.loaded, keys.entry(ref), keys.events, keys.entry(refund_of or ref)],
+            [user_id, delta, ref, reason, now_ms, activity_id, ref_ttl_s, "refund" if refund_of else ""],
+        )
         return WalletReply(reply[0], int(reply[1]) if len(reply) > 1 else None)
 
     async def balance(self, user_id: str) -> int | None:

@@ -90,7 +90,14 @@ def token(args: argparse.Namespace) -> int:
     tokens = Tokens(load_settings().jwt_secret)
     tags = tuple(t for t in (args.tags or "").split(",") if t)
     print(
-        tokens.issue(args.user, "operator" if args.operator else "player", level=args.level, tags=tags, ttl_s=args.ttl)
+        tokens.issue(
+            args.user,
+            "operator" if args.operator else "player",
+            level=args.level,
+            tags=tags,
+            new_user=args.new_user,
+            ttl_s=args.ttl,
+        )
     )
     return 0
 
@@ -122,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--operator", action="store_true", help="an operator token instead of a player token")
     p.add_argument("--level", help="member level claim, e.g. gold")
     p.add_argument("--tags", help="comma-separated member tags")
+    p.add_argument("--new-user", action="store_true", help="a member who just joined (claim new: true)")
     p.add_argument("--ttl", type=int, default=24 * 3600, help="seconds until it expires")
     p.set_defaults(func=token)
 

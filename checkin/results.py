@@ -7,7 +7,8 @@ from typing import Literal
 
 import msgspec
 
-from checkin.model import Reward, RewardRule
+from activities.rewards import Reward
+from checkin.model import RewardRule
 from checkin.streak import DayStatus
 from lottery.service import PrizeWon
 

@@ -24,21 +24,11 @@ from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, OutcomeUnknown, PromoError, invalid, refusal
 from activities.model import Activity, validate_common
 from activities.points import RECONCILE_AFTER_MS, PointsService
+from activities.rewards import ChancesReward, CouponReward, PointsReward, PrizeReward, Reward
 from activities.service import DAY_KEY_GRACE_MS, REFERENCE_TTL_S, ActivityService
 from activities.store import AuditBacklog
 from checkin.db import checkin_rewards, checkins
-from checkin.model import (
-    ChancesReward,
-    CheckinRules,
-    CheckinSpec,
-    CouponReward,
-    PointsReward,
-    PrizeReward,
-    Reward,
-    config_of,
-    rules_of,
-    validate_rules,
-)
+from checkin.model import CheckinRules, CheckinSpec, config_of, rules_of, validate_rules
 from checkin.repository import CheckinRepository, RewardRow
 from checkin.results import (
     Calendar,

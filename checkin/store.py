@@ -9,10 +9,7 @@ from datetime import date
 from typing import Any, Literal
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from activities.errors import OutcomeUnknown
 from activities.keys import ActivityKeys
 from activities.scripts import ScriptBatcher, script_beside
 from activities.store import AuditStore, hset_chunks, load_once
@@ -117,26 +114,23 @@ class CheckinStore:
 
     async def mark(self, request: MarkRequest) -> MarkReply:
         keys = ActivityKeys(request.activity_id)
-        try:
-            reply = await self.batcher.call(
-                _mark,
-                [keys.state, keys.cycle(request.cycle.start), keys.day(request.today), keys.events],
-                [
-                    request.user_id,
-                    request.mark_id,
-                    request.now_ms,
-                    request.kind,
-                    request.cycle.offset(request.day),
-                    request.cycle.offset(request.today),
-                    request.cycle.length,
-                    request.cycle.start.isoformat(),
-                    request.day.isoformat(),
-                    request.cycle_ttl_ms,
-                    request.day_ttl_ms,
-                ],
-            )
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise OutcomeUnknown(str(exc)) from exc
+        reply = await self.batcher.call(
+            _mark,
+            [keys.state, keys.cycle(request.cycle.start), keys.day(request.today), keys.events],
+            [
+                request.user_id,
+                request.mark_id,
+                request.now_ms,
+                request.kind,
+                request.cycle.offset(request.day),
+                request.cycle.offset(request.today),
+                request.cycle.length,
+                request.cycle.start.isoformat(),
+                request.day.isoformat(),
+                request.cycle_ttl_ms,
+                request.day_ttl_ms,
+            ],
+        )
         kind = reply[0]
         if kind in ("ok", "replay"):
             return MarkReply(kind, record=MarkRecord.parse(reply[1:7]), made_up=int(reply[7]))

@@ -6,14 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
-from activities.errors import OutcomeUnknown
 from activities.keys import ActivityKeys
-from activities.scripts import LuaScript, ScriptBatcher, script_beside
+from activities.scripts import ScriptBatcher, script_beside
 
 _draw = script_beside(__file__, "draw.lua")
 _grant = script_beside(__file__, "grant.lua")
@@ -85,7 +81,7 @@ class DrawStore:
 
     async def draw(self, request: DrawRequest) -> DrawReply:
         keys = ActivityKeys(request.activity_id)
-        reply = await self._call(
+        reply = await self.batcher.call(
             _draw,
             [
                 keys.state,
@@ -142,7 +138,7 @@ class DrawStore:
         ref_ttl_s: int,
     ) -> GrantReply:
         keys = ActivityKeys(activity_id)
-        reply = await self._call(
+        reply = await self.batcher.call(
             _grant,
             [keys.state, keys.stock, keys.granted, keys.user_prize, keys.day(day), keys.grant_ref(ref), keys.events],
             [user_id, prize_id, grant_id, now_ms, day.isoformat(), day_ttl_ms, ref, ref_ttl_s],
@@ -155,7 +151,7 @@ class DrawStore:
         self, activity_id: int, user_id: str, chances: int, ref: str, reason: str, now_ms: int, ref_ttl_s: int
     ) -> ChancesReply:
         keys = ActivityKeys(activity_id)
-        reply = await self._call(
+        reply = await self.batcher.call(
             _chances,
             [keys.state, keys.chances, keys.chance_ref(ref), keys.events],
             [user_id, chances, ref, reason, now_ms, ref_ttl_s],
@@ -164,9 +160,3 @@ class DrawStore:
 
     async def chances_left(self, activity_id: int, user_id: str) -> int:
         return int(await self.batcher.redis.hget(ActivityKeys(activity_id).chances, user_id) or 0)
-
-    async def _call(self, script: LuaScript, keys: list[str], args: list[str | int]) -> Any:
-        try:
-            return await self.batcher.call(script, keys, args)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise OutcomeUnknown(str(exc)) from exc
