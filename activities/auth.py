@@ -6,6 +6,9 @@ A player token's `sub` is the brand's member id; `level` and `tags` drive the au
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 import time
 from typing import Literal
@@ -63,6 +66,22 @@ class Tokens:
         if new_user:
             claims["new"] = True
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def seal(self, value: str, purpose: str) -> str:
+        """`value` with a signature, for links handed to others (a share token): only this
+        platform can make one, and a changed value no longer verifies."""
+        return f"{value}.{self._signature(value, purpose)}"
+
+    def unseal(self, token: str, purpose: str) -> str | None:
+        """The value of a sealed token, or None if it was not made by `seal` for `purpose`."""
+        value, _, signature = token.rpartition(".")
+        if not value or not hmac.compare_digest(signature, self._signature(value, purpose)):
+            return None
+        return value
+
+    def _signature(self, value: str, purpose: str) -> str:
+        digest = hmac.new(self._secret.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:18]).decode()
 
     def verify(self, token: str) -> Identity:
         cached = self._cache.get(token)

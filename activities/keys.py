@@ -32,7 +32,8 @@ class ActivityKeys:
 
     @property
     def stock(self) -> str:
-        """Hash prize_id -> units left, for prizes with a limited stock."""
+        """Hash prize_id -> units left, for prizes with a limited stock (an assist activity:
+        "prize" and "helper" -> units left)."""
         return f"{self._p}:stock"
 
     @property
@@ -51,7 +52,7 @@ class ActivityKeys:
         return f"{self._p}:user_prize"
 
     def user_day(self, day: date) -> str:
-        """Hash user_id -> draws on that local day. Expires after the day."""
+        """Hash user_id -> draws (or helps) on that local day. Expires after the day."""
         return f"{self._p}:user_day:{day.isoformat()}"
 
     def day(self, day: date) -> str:
@@ -79,6 +80,46 @@ class ActivityKeys:
         """Hash of a sign-in cycle: user_id -> marks of the cycle's days, "user_id|offset" -> the
         outcome of that day's sign-in or make-up. Expires a day after the cycle."""
         return f"{self._p}:cycle:{start.isoformat()}"
+
+    # --- friend assist (助力): initiatives and the helps they collect -------------------------
+
+    def initiative(self, initiative_id: str) -> str:
+        """Hash of an initiative: initiator, status, needed, helps, deadline_ms, bargain price and
+        cuts; "h:<helper>" -> "<number> <cut> <at_ms>" for each help. Expires once closed."""
+        return f"{self._p}:init:{initiative_id}"
+
+    @property
+    def open_initiatives(self) -> str:
+        """Hash user_id -> the id of the member's open initiative."""
+        return f"{self._p}:open"
+
+    @property
+    def initiators(self) -> str:
+        """Hash user_id -> initiatives the member has started."""
+        return f"{self._p}:initiators"
+
+    @property
+    def deadlines(self) -> str:
+        """Sorted set of open initiatives by deadline (ms): what the expiry sweep reads."""
+        return f"{self._p}:deadlines"
+
+    @property
+    def helped(self) -> str:
+        """Hash helper -> helps in the activity so far (a first help may earn the helper reward)."""
+        return f"{self._p}:helped"
+
+    @property
+    def invitees(self) -> str:
+        """Hash invitee -> the initiative the invitee counted for (an invitee counts once)."""
+        return f"{self._p}:invitees"
+
+    def device_day(self, day: date) -> str:
+        """Hash device_id -> helps from that device on that local day."""
+        return f"{self._p}:device_day:{day.isoformat()}"
+
+    def ip_day(self, day: date) -> str:
+        """Hash ip -> helps from that address on that local day."""
+        return f"{self._p}:ip_day:{day.isoformat()}"
 
     @property
     def events(self) -> str:

@@ -122,10 +122,12 @@ class ActivityRepository:
             ).all()
         return _activity(row._mapping, [r._mapping for r in prize_rows])
 
-    async def list_ids(self, statuses: Sequence[str] | None = None) -> list[int]:
+    async def list_ids(self, statuses: Sequence[str] | None = None, types: Sequence[str] | None = None) -> list[int]:
         query = sa.select(db.activities.c.id).order_by(db.activities.c.id)
         if statuses is not None:
             query = query.where(db.activities.c.status.in_(statuses))
+        if types is not None:
+            query = query.where(db.activities.c.type.in_(types))
         async with self.engine.connect() as conn:
             return [int(r[0]) for r in (await conn.execute(query)).all()]
 

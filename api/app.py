@@ -20,6 +20,7 @@ from activities.config import Settings, load_settings
 from activities.errors import OutcomeUnknown, PromoError
 from api.errors import on_backend_down, on_http_exception, on_outcome_unknown, on_promo_error, on_unexpected
 from api.platform import Platform
+from api.routes.assist import help_initiative, progress, read_initiative, report_invite, start_initiative
 from api.routes.checkin import calendar, make_up, my_chances, sign_in
 from api.routes.health import health, ready
 from api.routes.operator import OperatorController
@@ -42,6 +43,18 @@ async def reconcile(platform: Platform, stop: asyncio.Event, every_s: float = 60
             log.exception("reconciliation failed; will try again")
 
 
+async def sweep_assists(platform: Platform, stop: asyncio.Event, every_s: float = 5.0) -> None:
+    """Expire initiatives past their deadline (see AssistService.sweep)."""
+    while not stop.is_set():
+        try:
+            if expired := await platform.assists.sweep():
+                log.info("expired %d initiatives", expired)
+        except Exception:
+            log.exception("the assist sweep failed; will try again")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every_s)
+
+
 def create_app(platform: Platform | None = None, settings: Settings | None = None) -> Litestar:
     """App factory. Tests pass a ready `platform`; `promo serve` lets the app build its own."""
 
@@ -58,6 +71,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
         if current.settings.audit_writer:
             background.append(asyncio.create_task(current.audit_writer.run(stop), name="audit-writer"))
             background.append(asyncio.create_task(reconcile(current, stop), name="reconciler"))
+            background.append(asyncio.create_task(sweep_assists(current, stop), name="assist-sweep"))
         try:
             yield
         finally:
@@ -82,6 +96,11 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             make_up,
             calendar,
             my_chances,
+            start_initiative,
+            read_initiative,
+            progress,
+            help_initiative,
+            report_invite,
         ],
         lifespan=[lifespan],
         exception_handlers={

@@ -60,7 +60,8 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def worker(args: argparse.Namespace) -> int:
-    """The audit writer as its own process (run the API with PROMO_AUDIT_WRITER=off)."""
+    """The background work as its own process (run the API with PROMO_AUDIT_WRITER=off): the
+    audit writer, the reconciler, the assist expiry sweep."""
     from api.platform import Platform
 
     settings = load_settings()
@@ -76,7 +77,11 @@ def worker(args: argparse.Namespace) -> int:
             if args.once:
                 await platform.audit_writer.drain()
             else:
-                await platform.audit_writer.run(stop)
+                from api.app import reconcile, sweep_assists
+
+                await asyncio.gather(
+                    platform.audit_writer.run(stop), reconcile(platform, stop), sweep_assists(platform, stop)
+                )
         finally:
             await platform.close()
 

@@ -18,6 +18,11 @@ from activities.repository import ActivityRepository
 from activities.scripts import ScriptBatcher
 from activities.service import ActivityService
 from activities.store import ActivityStore, AuditStore, WalletStore
+from assist.repository import AssistRepository
+from assist.service import ACTIVITY_TYPE as ASSIST
+from assist.service import EVENT_TYPES as ASSIST_EVENTS
+from assist.service import AssistService
+from assist.store import AssistStore
 from checkin.repository import CheckinRepository
 from checkin.service import ACTIVITY_TYPE as CHECKIN
 from checkin.service import CheckinService
@@ -36,6 +41,7 @@ class Platform:
     activities: ActivityService
     draws: DrawService
     checkins: CheckinService
+    assists: AssistService
     points: PointsService
     audit_writer: AuditWriter
 
@@ -54,22 +60,27 @@ class Platform:
         draws = DrawService(activities, DrawStore(batcher), repository, points, clock)
         checkins = CheckinService(activities, CheckinStore(batcher), CheckinRepository(engine), draws, points, clock)
         activities.register(CHECKIN, checkins)
+        tokens = Tokens(settings.jwt_secret)
+        assists = AssistService(activities, AssistStore(batcher), AssistRepository(engine), points, tokens, clock)
+        activities.register(ASSIST, assists)
+        handlers = {"checkin": checkins.audit_rows} | dict.fromkeys(ASSIST_EVENTS, assists.audit_rows)
         return cls(
             settings=settings,
             redis=redis,
             engine=engine,
-            tokens=Tokens(settings.jwt_secret),
+            tokens=tokens,
             activity_store=activity_store,
             activities=activities,
             draws=draws,
             checkins=checkins,
+            assists=assists,
             points=points,
-            audit_writer=AuditWriter(AuditStore(redis), repository, handlers={"checkin": checkins.audit_rows}),
+            audit_writer=AuditWriter(AuditStore(redis), repository, handlers=handlers),
         )
 
     async def reconcile(self) -> int:
         """Complete or undo what lost replies left half done (see each service's `reconcile`)."""
-        return await self.points.reconcile() + await self.checkins.reconcile()
+        return await self.points.reconcile() + await self.checkins.reconcile() + await self.assists.reconcile()
 
     async def close(self) -> None:
         await self.redis.aclose()

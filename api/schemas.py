@@ -9,7 +9,10 @@ import msgspec
 
 from activities.errors import Kind, PromoError, invalid
 from activities.model import Activity, Audience, Limits
-from checkin.model import CheckinRules, rules_of
+from assist.model import AssistRules
+from assist.model import rules_of as assist_rules_of
+from checkin.model import CheckinRules
+from checkin.model import rules_of as checkin_rules_of
 
 T = TypeVar("T")
 
@@ -55,6 +58,7 @@ class ActivityView(msgspec.Struct):
     prizes: list[PrizeView]
     odds_rule: str | None = None  # lotteries: how the odds and the fallback work
     checkin: CheckinRules | None = None  # sign-in activities: cycle, rewards, make-up, linked lottery
+    assist: AssistRules | None = None  # friend assist activities: kind, helps needed, prize, caps
 
 
 ODDS_RULE = (
@@ -95,7 +99,8 @@ def activity_view(activity: Activity, *, operator: bool) -> ActivityView:
             for p in activity.prizes
         ],
         odds_rule=ODDS_RULE if activity.is_lottery else None,
-        checkin=rules_of(activity) if activity.type == "checkin" else None,
+        checkin=checkin_rules_of(activity) if activity.type == "checkin" else None,
+        assist=assist_rules_of(activity) if activity.type == "assist" else None,
     )
 
 

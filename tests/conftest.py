@@ -76,17 +76,19 @@ class Env:
     platform: Platform
     client: httpx.AsyncClient
     clock: FixedClock
-    tokens: dict[tuple[str, str | None, tuple[str, ...]], str] = field(default_factory=dict)
+    tokens: dict[tuple[str, str | None, tuple[str, ...], bool], str] = field(default_factory=dict)
 
     def operator(self, user: str = "ops1") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.platform.tokens.issue(user, 'operator')}"}
 
-    def player(self, user: str = "u1", level: str | None = "gold", tags: tuple[str, ...] = ()) -> dict[str, str]:
+    def player(
+        self, user: str = "u1", level: str | None = "gold", tags: tuple[str, ...] = (), new_user: bool = False
+    ) -> dict[str, str]:
         # One token per member, so that tests can group requests by their Authorization header.
-        token = self.tokens.get((user, level, tags))
+        token = self.tokens.get((user, level, tags, new_user))
         if token is None:
-            token = self.tokens[(user, level, tags)] = self.platform.tokens.issue(
-                user, "player", level=level, tags=tags
+            token = self.tokens[(user, level, tags, new_user)] = self.platform.tokens.issue(
+                user, "player", level=level, tags=tags, new_user=new_user
             )
         return {"Authorization": f"Bearer {token}"}
 
@@ -118,6 +120,14 @@ class Env:
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result
+
+    async def start(self, activity_id: int, user: str = "u1") -> Any:
+        return await self.client.post(f"/activities/{activity_id}/initiatives", headers=self.player(user))
+
+    async def help(self, share_token: str, user: str, device: str | None = None, **player: Any) -> Any:
+        body = {"device_id": device} if device else {}
+        headers = self.player(user, **player)
+        return await self.client.post(f"/assists/{share_token}/helps", json=body, headers=headers)
 
     async def counters(self, activity_id: int) -> dict[str, Any]:
         response = await self.client.get(f"/operator/activities/{activity_id}/counters", headers=self.operator())
@@ -170,11 +180,37 @@ def checkin_spec(**overrides: Any) -> dict[str, Any]:
     return spec
 
 
-def asgi_client(platform: Platform, base_url: str = "http://testserver") -> httpx.AsyncClient:
+def assist_spec(kind: str = "collect", **overrides: Any) -> dict[str, Any]:
+    """A friend assist: 3 helps within 24 hours; collect and invite win a gift (10 in stock), a
+    bargain brings a 99.00 CNY item down to 9.90."""
+    rules: dict[str, Any] = {"kind": kind, "helps_needed": 3, "hours": 24}
+    if kind == "bargain":
+        rules["item"] = {"name": "Serum 30 ml", "price_cny": "99.00", "floor_cny": "9.90", "stock": 10}
+    else:
+        rules["prize"] = {"name": "Gift box", "stock": 10, "value_cny": "49"}
+    if kind == "invite":
+        rules["target_action"] = "registration"
+    rules.update(overrides.pop("assist", {}))
+    spec: dict[str, Any] = {
+        "type": "assist",
+        "name": f"Help me {kind}",
+        "starts_at": "2026-05-01T00:00:00+08:00",
+        "ends_at": "2026-09-01T00:00:00+08:00",
+        "timezone": "Asia/Shanghai",
+        "assist": rules,
+    }
+    spec.update(overrides)
+    return spec
+
+
+def asgi_client(
+    platform: Platform, base_url: str = "http://testserver", address: str = "127.0.0.1"
+) -> httpx.AsyncClient:
     """In the test's own event loop (no portal thread), so one Redis client serves both sides.
-    The lifespan does not run: the platform is handed in, and tests drain the writer themselves."""
+    The lifespan does not run: the platform is handed in, and tests drain the writer themselves.
+    `address` is the client's IP address as the app sees it."""
     app: Any = create_app(platform)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 123)), base_url=base_url)
 
 
 @pytest.fixture

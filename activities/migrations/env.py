@@ -7,6 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import assist.db  # noqa: F401  (registers the assist tables on the metadata)
 import checkin.db  # noqa: F401  (registers the sign-in tables on the metadata)
 from activities.db import make_engine, metadata
 

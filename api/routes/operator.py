@@ -14,6 +14,9 @@ from activities.model import TRANSITIONS, ActivitySpec
 from activities.service import ActivityCounters
 from api.schemas import ActivityView, AddStock, TypeOnly, activity_view, decode
 from api.security import platform_of, provide_operator
+from assist.model import AssistSpec
+from assist.results import AssistCounters
+from assist.service import ACTIVITY_TYPE as ASSIST
 from checkin.model import CheckinSpec
 from checkin.results import CheckinCounters
 from checkin.service import ACTIVITY_TYPE as CHECKIN
@@ -25,11 +28,15 @@ class OperatorController(Controller):
 
     @post("/")
     async def create(self, request: Request[Any, Any, Any], operator: NamedDependency[Identity]) -> ActivityView:
-        """A draft activity: a lottery (`wheel`, `blind_box`, `golden_egg`) or a sign-in (`checkin`)."""
+        """A draft activity: a lottery (`wheel`, `blind_box`, `golden_egg`), a sign-in (`checkin`)
+        or a friend assist (`assist`)."""
         body = await request.body()
         platform = platform_of(request)
-        if decode(body, TypeOnly).type == CHECKIN:
+        activity_type = decode(body, TypeOnly).type
+        if activity_type == CHECKIN:
             activity = await platform.checkins.create(decode(body, CheckinSpec), operator.subject)
+        elif activity_type == ASSIST:
+            activity = await platform.assists.create(decode(body, AssistSpec), operator.subject)
         else:
             activity = await platform.activities.create(decode(body, ActivitySpec), operator.subject)
         return activity_view(activity, operator=True)
@@ -76,11 +83,13 @@ class OperatorController(Controller):
     @get("/{activity_id:int}/counters")
     async def counters(
         self, request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: FromPath[int]
-    ) -> ActivityCounters | CheckinCounters:
+    ) -> ActivityCounters | CheckinCounters | AssistCounters:
         """Live counters from Redis (a lottery's stock and draws, a sign-in's sign-ins, make-ups
-        and rewards), beside what the SQL audit trail holds."""
+        and rewards, an assist's initiatives and helps), beside what the SQL audit trail holds."""
         platform = platform_of(request)
         activity = await platform.activities.get(activity_id)
         if activity.type == CHECKIN:
             return await platform.checkins.counters(activity)
+        if activity.type == ASSIST:
+            return await platform.assists.counters(activity)
         return await platform.activities.counters(activity_id)

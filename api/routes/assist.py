@@ -1,0 +1,68 @@
+"""Friend assist (助力), bargain (砍价) and invite: members start initiatives and share them,
+friends open the share link and help; the host reports invitees' actions (operator token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
+
+from activities.auth import Identity
+from api.schemas import NoBody, decode
+from api.security import platform_of, provide_anyone, provide_operator, provide_player
+from assist.results import HelpBody, HelpResult, InitiativeView, InviteEvent, InviteResult, ProgressView
+
+
+@post("/activities/{activity_id:int}/initiatives", dependencies={"player": Provide(provide_player)})
+async def start_initiative(
+    request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: FromPath[int]
+) -> InitiativeView:
+    """Start an initiative and get its share token. A member with an open initiative gets that
+    one back (`replayed: true`), so a retry never starts a second one."""
+    decode(await request.body(), NoBody)
+    return await platform_of(request).assists.start(player, activity_id)
+
+
+@get("/activities/{activity_id:int}/initiatives/{initiative_id:str}", dependencies={"caller": Provide(provide_anyone)})
+async def read_initiative(
+    request: Request[Any, Any, Any],
+    caller: NamedDependency[Identity],
+    activity_id: FromPath[int],
+    initiative_id: FromPath[str],
+) -> InitiativeView:
+    """The initiative with who helped and when: for its initiator and for operators."""
+    return await platform_of(request).assists.initiative(caller, initiative_id, activity_id)
+
+
+@get("/assists/{share_token:str}")
+async def progress(request: Request[Any, Any, Any], share_token: FromPath[str]) -> ProgressView:
+    """What a friend sees on opening the share link: the progress, the deadline, the price. No
+    token needed."""
+    return await platform_of(request).assists.progress(share_token)
+
+
+@post("/assists/{share_token:str}/helps", dependencies={"player": Provide(provide_player)})
+async def help_initiative(
+    request: Request[Any, Any, Any], player: NamedDependency[Identity], share_token: FromPath[str]
+) -> HelpResult:
+    """Help a friend's initiative, once (optional body {"device_id"}; the caller's address is
+    taken from the connection)."""
+    body = decode(await request.body(), HelpBody)
+    ip = request.client.host if request.client else None
+    return await platform_of(request).assists.help(player, share_token, body.device_id, ip)
+
+
+@post(
+    "/operator/activities/{activity_id:int}/invites",
+    status_code=200,
+    dependencies={"operator": Provide(provide_operator)},
+)
+async def report_invite(
+    request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: FromPath[int]
+) -> InviteResult:
+    """The host reports an invitee's action ({"share_token", "invitee_id", "action",
+    "device_id"?, "ip"?}); it counts for the initiative if it is the activity's target action."""
+    event = decode(await request.body(), InviteEvent)
+    return await platform_of(request).assists.invite(activity_id, event)

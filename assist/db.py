@@ -1,0 +1,64 @@
+"""SQL tables of friend assist activities (the audit trail, and what Redis is rebuilt from).
+
+Rows are only ever inserted: an initiative, each help, and the initiative's outcome (completed or
+expired) are separate rows, so that the audit writer's batches are plain inserts."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from activities.db import metadata
+
+assist_initiatives = sa.Table(
+    "assist_initiatives",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("initiative_id", sa.String(40), nullable=False, unique=True),
+    sa.Column("activity_id", sa.Integer, nullable=False),
+    sa.Column("initiator", sa.String(64), nullable=False),
+    sa.Column("needed", sa.Integer, nullable=False),
+    sa.Column("started_at_ms", sa.BigInteger, nullable=False),
+    sa.Column("deadline_ms", sa.BigInteger, nullable=False),
+    sa.Column("price_cents", sa.BigInteger),  # bargain: the item's price at the start
+    sa.Column("floor_cents", sa.BigInteger),
+    sa.Column("cuts", sa.Text),  # bargain: the cut of each help, "120,35,...", drawn from `seed`
+    sa.Column("seed", sa.BigInteger),
+    sa.Column("stream_id", sa.String(32), nullable=False),
+    sa.Index("ix_assist_initiatives_activity_initiator", "activity_id", "initiator"),
+)
+
+assist_helps = sa.Table(
+    "assist_helps",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("help_id", sa.String(40), nullable=False, unique=True),
+    sa.Column("activity_id", sa.Integer, nullable=False),
+    sa.Column("initiative_id", sa.String(40), nullable=False),
+    sa.Column("helper", sa.String(64), nullable=False),  # the friend, or the invitee
+    sa.Column("kind", sa.String(10), nullable=False),  # help | invite
+    sa.Column("number", sa.Integer, nullable=False),  # 1 for the initiative's first help...
+    sa.Column("cut_cents", sa.BigInteger),  # bargain
+    sa.Column("price_after_cents", sa.BigInteger),
+    sa.Column("device_id", sa.String(128)),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("helper_reward", sa.Boolean, nullable=False),
+    sa.Column("at_ms", sa.BigInteger, nullable=False),
+    sa.Column("stream_id", sa.String(32), nullable=False),
+    sa.UniqueConstraint("initiative_id", "helper", name="uq_assist_helps_initiative_helper"),
+    sa.UniqueConstraint("initiative_id", "number", name="uq_assist_helps_initiative_number"),
+    sa.Index("ix_assist_helps_activity_day", "activity_id", "day"),
+    sa.Index("ix_assist_helps_activity_helper", "activity_id", "helper"),
+)
+
+assist_outcomes = sa.Table(
+    "assist_outcomes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("initiative_id", sa.String(40), nullable=False, unique=True),
+    sa.Column("activity_id", sa.Integer, nullable=False),
+    sa.Column("outcome", sa.String(10), nullable=False),  # completed (the prize is won) | expired
+    sa.Column("at_ms", sa.BigInteger, nullable=False),
+    sa.Column("stream_id", sa.String(32), nullable=False),
+    sa.Index("ix_assist_outcomes_activity", "activity_id"),
+)

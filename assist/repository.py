@@ -1,0 +1,173 @@
+"""SQL access of friend assist activities: what a rebuild, a view of a closed initiative, the
+counters and the reconciler read (the audit writer inserts the rows)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from activities import db
+from assist.db import assist_helps, assist_initiatives, assist_outcomes
+
+
+class InitiativeRow(msgspec.Struct, kw_only=True):
+    initiative_id: str
+    activity_id: int
+    initiator: str
+    needed: int
+    started_at_ms: int
+    deadline_ms: int
+    price_cents: int | None
+    floor_cents: int | None
+    cuts: str | None
+    seed: int | None
+
+
+class HelpRow(msgspec.Struct, kw_only=True):
+    help_id: str
+    activity_id: int
+    initiative_id: str
+    helper: str
+    kind: str
+    number: int
+    cut_cents: int | None
+    price_after_cents: int | None
+    device_id: str | None
+    ip: str | None
+    day: str
+    helper_reward: bool
+    at_ms: int
+
+
+class AssistTotals(msgspec.Struct):
+    initiatives: int
+    helps: int
+    completed: int
+    expired: int
+    helper_rewards: int
+
+
+class AssistRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def totals(self, activity_id: int) -> AssistTotals:
+        initiatives = sa.select(sa.func.count()).where(assist_initiatives.c.activity_id == activity_id)
+        helps = sa.select(
+            sa.func.count(), sa.func.coalesce(sa.func.sum(sa.cast(assist_helps.c.helper_reward, sa.Integer)), 0)
+        )
+        helps = helps.where(assist_helps.c.activity_id == activity_id)
+        outcomes = (
+            sa.select(assist_outcomes.c.outcome, sa.func.count())
+            .where(assist_outcomes.c.activity_id == activity_id)
+            .group_by(assist_outcomes.c.outcome)
+        )
+        async with self.engine.connect() as conn:
+            started = int((await conn.execute(initiatives)).scalar_one())
+            help_count, rewarded = (await conn.execute(helps)).one()
+            by_outcome = {str(o): int(n) for o, n in (await conn.execute(outcomes)).all()}
+        return AssistTotals(
+            initiatives=started,
+            helps=int(help_count),
+            completed=by_outcome.get("completed", 0),
+            expired=by_outcome.get("expired", 0),
+            helper_rewards=int(rewarded),
+        )
+
+    async def initiatives_by_user(self, activity_id: int) -> dict[str, int]:
+        query = (
+            sa.select(assist_initiatives.c.initiator, sa.func.count())
+            .where(assist_initiatives.c.activity_id == activity_id)
+            .group_by(assist_initiatives.c.initiator)
+        )
+        async with self.engine.connect() as conn:
+            return {str(u): int(n) for u, n in (await conn.execute(query)).all()}
+
+    async def open_initiatives(self, activity_id: int) -> list[InitiativeRow]:
+        """Initiatives with no outcome yet."""
+        closed = sa.exists().where(assist_outcomes.c.initiative_id == assist_initiatives.c.initiative_id)
+        query = sa.select(*[assist_initiatives.c[n] for n in InitiativeRow.__struct_fields__]).where(
+            assist_initiatives.c.activity_id == activity_id, ~closed
+        )
+        async with self.engine.connect() as conn:
+            return [InitiativeRow(**row._mapping) for row in (await conn.execute(query)).all()]
+
+    async def initiative(self, initiative_id: str) -> tuple[InitiativeRow, str | None, list[HelpRow]] | None:
+        """An initiative, its outcome (None while open) and its helps, in order."""
+        query = sa.select(*[assist_initiatives.c[n] for n in InitiativeRow.__struct_fields__]).where(
+            assist_initiatives.c.initiative_id == initiative_id
+        )
+        outcome = sa.select(assist_outcomes.c.outcome).where(assist_outcomes.c.initiative_id == initiative_id)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+            if row is None:
+                return None
+            found = (await conn.execute(outcome)).scalar_one_or_none()
+        return InitiativeRow(**row._mapping), found, await self.helps_of([initiative_id])
+
+    async def helps_of(self, initiative_ids: Sequence[str]) -> list[HelpRow]:
+        if not initiative_ids:
+            return []
+        query = (
+            sa.select(*[assist_helps.c[n] for n in HelpRow.__struct_fields__])
+            .where(assist_helps.c.initiative_id.in_(initiative_ids))
+            .order_by(assist_helps.c.initiative_id, assist_helps.c.number)
+        )
+        async with self.engine.connect() as conn:
+            return [HelpRow(**row._mapping) for row in (await conn.execute(query)).all()]
+
+    async def helpers(self, activity_id: int) -> dict[str, int]:
+        """Helps per helper (and invitee) in the activity so far."""
+        query = (
+            sa.select(assist_helps.c.helper, sa.func.count())
+            .where(assist_helps.c.activity_id == activity_id)
+            .group_by(assist_helps.c.helper)
+        )
+        async with self.engine.connect() as conn:
+            return {str(h): int(n) for h, n in (await conn.execute(query)).all()}
+
+    async def invitees(self, activity_id: int) -> dict[str, str]:
+        query = sa.select(assist_helps.c.helper, assist_helps.c.initiative_id).where(
+            assist_helps.c.activity_id == activity_id, assist_helps.c.kind == "invite"
+        )
+        async with self.engine.connect() as conn:
+            return {str(h): str(i) for h, i in (await conn.execute(query)).all()}
+
+    async def day_counts(self, activity_id: int, day: date) -> tuple[Counter[str], Counter[str], Counter[str]]:
+        """Helps on a local day per helper (friend or invitee), per device and per address."""
+        query = sa.select(assist_helps.c.helper, assist_helps.c.device_id, assist_helps.c.ip).where(
+            assist_helps.c.activity_id == activity_id, assist_helps.c.day == day.isoformat()
+        )
+        helpers: Counter[str] = Counter()
+        devices: Counter[str] = Counter()
+        addresses: Counter[str] = Counter()
+        async with self.engine.connect() as conn:
+            for helper, device, ip in (await conn.execute(query)).all():
+                helpers[helper] += 1
+                if device:
+                    devices[device] += 1
+                if ip:
+                    addresses[ip] += 1
+        return helpers, devices, addresses
+
+    async def undelivered_helper_rewards(self, since_ms: int, before_ms: int) -> list[HelpRow]:
+        """Helps in [since_ms, before_ms) that earned a points helper reward not in the ledger
+        (the caller knows which activities reward with points)."""
+        credited = sa.exists().where(db.points_ledger.c.ref == sa.literal("as:") + assist_helps.c.help_id)
+        query = (
+            sa.select(*[assist_helps.c[n] for n in HelpRow.__struct_fields__])
+            .where(
+                assist_helps.c.helper_reward.is_(True),
+                assist_helps.c.at_ms >= since_ms,
+                assist_helps.c.at_ms < before_ms,
+                ~credited,
+            )
+            .limit(1000)
+        )
+        async with self.engine.connect() as conn:
+            return [HelpRow(**row._mapping) for row in (await conn.execute(query)).all()]

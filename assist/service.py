@@ -1,0 +1,615 @@
+"""Friend assist (助力), bargain (砍价) and invite use cases: an operator creates the activity, a
+member starts an initiative and shares its token, friends help (or invitees count when the host
+reports their registration or first order), the initiative completes with its prize or expires
+by the sweep; and what the kernel asks of a gameplay (may it go live, rebuild its live state,
+the audit rows of its events).
+
+Every start, help and expiry is one atomic script in the activity's Redis slot. A helper reward
+in points is credited to the wallet right after (another slot), once per reference
+"as:<help_id>"; the reconciler completes a credit that was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from activities.audit import FOLLOWED_STATUSES, Row
+from activities.auth import Identity, Tokens
+from activities.clock import Clock, day_end_ms, from_ms, local_day
+from activities.errors import Kind, OutcomeUnknown, PromoError, refusal
+from activities.model import Activity, validate_common
+from activities.points import RECONCILE_AFTER_MS, PointsService
+from activities.rewards import PointsReward
+from activities.service import DAY_KEY_GRACE_MS, REFERENCE_TTL_S, ActivityService, R
+from activities.store import AuditBacklog
+from assist import bargain
+from assist.db import assist_helps, assist_initiatives, assist_outcomes
+from assist.model import AssistRules, AssistSpec, config_of, rules_of, validate_rules
+from assist.repository import AssistRepository, HelpRow, InitiativeRow
+from assist.results import (
+    AssistCounters,
+    HelperView,
+    HelpResult,
+    InitiativeView,
+    InviteEvent,
+    InviteResult,
+    ProgressView,
+)
+from assist.store import AssistSnapshot, AssistStore, HelpReply, HelpRequest, StartRequest
+
+log = logging.getLogger("promo.assist")
+
+ACTIVITY_TYPE = "assist"
+SHARE = "assist-share"  # what share tokens are sealed for
+EVENT_TYPES = ("assist_start", "assist_help", "assist_outcome")  # written to SQL by audit_rows
+_FROZEN = float("inf")  # the rules of a published activity never change
+_REFUSALS: dict[str, tuple[Kind, str]] = {
+    "initiative_not_found": (Kind.NOT_FOUND, "no such initiative"),
+    "already_helped": (Kind.CONFLICT, "you have already helped this initiative"),
+    "initiative_completed": (Kind.CONFLICT, "this initiative has already got all the help it needs"),
+    "initiative_expired": (Kind.CONFLICT, "this initiative has run out of time"),
+    "self_help": (Kind.FORBIDDEN, "you cannot help your own initiative"),
+    "invitee_already_counted": (Kind.CONFLICT, "this invitee has already counted for an initiative"),
+    "new_users_only": (Kind.FORBIDDEN, "only new users can help in this activity"),
+    "helper_daily_limit": (Kind.LIMIT, "you have helped as many times as allowed today"),
+    "device_daily_limit": (Kind.LIMIT, "this device has helped as many times as allowed today"),
+    "ip_daily_limit": (Kind.LIMIT, "this network has helped as many times as allowed today"),
+    "initiative_limit": (Kind.LIMIT, "you have started as many initiatives as allowed"),
+    "out_of_stock": (Kind.CONFLICT, "the prize is out of stock"),
+}
+
+
+@dataclass(frozen=True)
+class Help:
+    helper: str
+    number: int
+    cut_cents: int | None
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class Initiative:
+    """An initiative as both Redis and SQL can tell it."""
+
+    initiative_id: str
+    initiator: str
+    status: str  # open | completed | expired
+    needed: int
+    started_ms: int
+    deadline_ms: int
+    helps: list[Help]
+    cuts: list[int]  # bargain; [] otherwise
+    floor_cents: int | None
+
+    @property
+    def price_cents(self) -> int | None:
+        if self.floor_cents is None:
+            return None
+        return self.floor_cents + sum(self.cuts) - sum(h.cut_cents or 0 for h in self.helps)
+
+
+def new_id(prefix: str, now_ms: int) -> str:
+    """Time-ordered and unguessable, like a draw id."""
+    return f"{prefix}{now_ms:012x}{secrets.token_hex(8)}"
+
+
+def helper_reward_ref(help_id: str) -> str:
+    return f"as:{help_id}"
+
+
+class AssistService:
+    def __init__(
+        self,
+        activities: ActivityService,
+        store: AssistStore,
+        repository: AssistRepository,
+        points: PointsService,
+        tokens: Tokens,
+        clock: Clock,
+    ) -> None:
+        self.activities = activities
+        self.store = store
+        self.repository = repository
+        self.points = points
+        self.tokens = tokens
+        self.clock = clock
+        self._rules: dict[int, AssistRules] = {}
+
+    # --- operators ---------------------------------------------------------------------------
+
+    async def create(self, spec: AssistSpec, operator_id: str) -> Activity:
+        validate_common(spec)
+        validate_rules(spec.assist)
+        return await self.activities.create_draft(spec, ACTIVITY_TYPE, operator_id, config_of(spec.assist))
+
+    async def check_publishable(self, activity: Activity) -> None:
+        """Nothing outside the activity to wait for."""
+
+    async def counters(self, activity: Activity) -> AssistCounters:
+        rules = self.rules(activity)
+        live = await self.store.counters(activity.id)
+        in_sql = await self.repository.totals(activity.id)
+        totals = live.totals
+        started, completed, expired = (totals.get(f"{k}_total", 0) for k in ("initiatives", "completed", "expired"))
+        return AssistCounters(
+            activity_id=activity.id,
+            status=activity.status,
+            loaded=live.status is not None,
+            stock=rules.stock,
+            stock_left=live.stock.get("prize", 0),
+            initiatives_total=started,
+            open=started - completed - expired,
+            completed_total=completed,
+            expired_total=expired,
+            helps_total=totals.get("helps_total", 0),
+            helper_rewards_total=totals.get("helper_rewards_total", 0),
+            initiatives_in_sql=in_sql.initiatives,
+            completed_in_sql=in_sql.completed,
+            expired_in_sql=in_sql.expired,
+            helps_in_sql=in_sql.helps,
+            helper_rewards_in_sql=in_sql.helper_rewards,
+            audit_backlog=live.audit_backlog,
+        )
+
+    async def invite(self, activity_id: int, event: InviteEvent) -> InviteResult:
+        """The host reports that an invitee completed an action. The invitee counts for the
+        initiative of the share token they came with if it is the activity's target action."""
+        activity, rules = await self._assist(activity_id)
+        if rules.kind != "invite":
+            raise PromoError(Kind.CONFLICT, "not_an_invite_activity", "this activity does not count invitees")
+        if event.action != rules.target_action:
+            return InviteResult(counted=False, reason=f"only {rules.target_action} counts in this activity")
+        shared_activity, initiative_id = self._unseal(event.share_token)
+        if shared_activity != activity_id:
+            raise PromoError(Kind.NOT_FOUND, "share_token_invalid", "this share token is not of this activity")
+        reply = await self._help(activity, rules, initiative_id, event.invitee_id, "invite", event.device_id, event.ip)
+        return InviteResult(
+            counted=True, help=await self._help_result(activity, rules, initiative_id, event.invitee_id, reply)
+        )
+
+    # --- players -----------------------------------------------------------------------------
+
+    async def start(self, player: Identity, activity_id: int) -> InitiativeView:
+        """Start an initiative (or get back the member's open one) and its share token."""
+        activity, rules = await self._assist(activity_id)
+        if not activity.audience.admits(player.level, list(player.tags)):
+            raise PromoError(Kind.FORBIDDEN, "audience_not_allowed", "this activity is not open to your membership")
+        now_ms = self.clock.now_ms()
+        ends_ms = int(activity.ends_at.timestamp() * 1000)
+        request = StartRequest(
+            activity_id=activity.id,
+            user_id=player.subject,
+            initiative_id=new_id("i", now_ms),
+            now_ms=now_ms,
+            deadline_ms=min(now_ms + rules.hours * 3600 * 1000, ends_ms),
+            needed=rules.helps_needed,
+        )
+        if rules.item is not None:
+            price, floor = bargain.to_cents(rules.item.price_cny), bargain.to_cents(rules.item.floor_cny)
+            seed = secrets.randbits(62)
+            cuts = bargain.cuts(price - floor, rules.helps_needed, seed)
+            request = replace(request, price_cents=price, floor_cents=floor, cuts=cuts, seed=seed)
+        reply = await self._run(activity, lambda: self.store.start(request))
+        if reply.kind == "refused":
+            raise refusal(reply.code or "refused", None, _REFUSALS)
+        found = await self._initiative(activity, reply.initiative_id)
+        assert found is not None
+        return self._view(activity, rules, found, with_helpers=True, replayed=reply.kind == "open")
+
+    async def progress(self, share_token: str) -> ProgressView:
+        """What a friend who opens the share link sees (no token needed)."""
+        activity_id, initiative_id = self._unseal(share_token)
+        activity, rules = await self._assist(activity_id)
+        found = await self._initiative(activity, initiative_id)
+        if found is None:
+            raise refusal("initiative_not_found", None, _REFUSALS)
+        view = self._view(activity, rules, found, with_helpers=False)
+        return ProgressView(
+            initiative_id=view.initiative_id,
+            activity_id=activity.id,
+            activity_name=activity.name,
+            kind=rules.kind,
+            status=view.status,
+            initiator=_masked(found.initiator),
+            helps=view.helps,
+            needed=view.needed,
+            deadline=view.deadline,
+            reward=view.reward,
+            price_cny=view.price_cny,
+            floor_cny=view.floor_cny,
+            original_price_cny=view.original_price_cny,
+        )
+
+    async def help(self, player: Identity, share_token: str, device_id: str | None, ip: str | None) -> HelpResult:
+        """Help a friend's initiative, once."""
+        activity_id, initiative_id = self._unseal(share_token)
+        activity, rules = await self._assist(activity_id)
+        if rules.kind == "invite":
+            raise PromoError(
+                Kind.CONFLICT, "invitees_count_by_event", "invitees count when the host reports their action"
+            )
+        reply = await self._help(
+            activity, rules, initiative_id, player.subject, "help", device_id, ip, new_user=player.new_user
+        )
+        return await self._help_result(activity, rules, initiative_id, player.subject, reply)
+
+    async def initiative(self, caller: Identity, initiative_id: str, activity_id: int) -> InitiativeView:
+        """An initiative with who helped: for its initiator and for operators."""
+        activity, rules = await self._assist(activity_id)
+        found = await self._initiative(activity, initiative_id)
+        if found is None:
+            raise refusal("initiative_not_found", None, _REFUSALS)
+        if caller.role != "operator" and caller.subject != found.initiator:
+            raise PromoError(Kind.FORBIDDEN, "not_your_data", "only the initiator sees who helped")
+        return self._view(activity, rules, found, with_helpers=True)
+
+    # --- the expiry sweep --------------------------------------------------------------------
+
+    async def sweep(self, limit: int = 500) -> int:
+        """Close every open initiative past its deadline, giving its reserved prize back.
+        Called on a schedule (no timer per initiative); safe in several processes at once."""
+        now_ms = self.clock.now_ms()
+        expired = 0
+        for activity_id in await self.activities.repository.list_ids(FOLLOWED_STATUSES, types=(ACTIVITY_TYPE,)):
+            try:
+                if not await self.store.loaded(activity_id):
+                    await self.activities.ensure_loaded(activity_id)
+                for initiative_id in await self.store.due(activity_id, now_ms, limit):
+                    expired += await self.store.expire(activity_id, initiative_id, now_ms) == "expired"
+            except PromoError as error:  # being restored: the next pass will do it
+                log.warning("sweep of activity %d skipped: %s", activity_id, error.message)
+        return expired
+
+    # --- rules and helpers of the use cases ------------------------------------------------------
+
+    def rules(self, activity: Activity) -> AssistRules:
+        rules = self._rules.get(activity.id)
+        if rules is None:
+            rules = self._rules[activity.id] = rules_of(activity)
+        return rules
+
+    def share_token(self, activity_id: int, initiative_id: str) -> str:
+        """URL-safe: "<activity>-<initiative>.<signature>"."""
+        return self.tokens.seal(f"{activity_id}-{initiative_id}", SHARE)
+
+    def _unseal(self, share_token: str) -> tuple[int, str]:
+        value = self.tokens.unseal(share_token, SHARE)
+        activity, _, initiative_id = (value or "").partition("-")
+        if not activity.isdigit() or not initiative_id:
+            raise PromoError(Kind.NOT_FOUND, "share_token_invalid", "this share link is not valid")
+        return int(activity), initiative_id
+
+    async def _assist(self, activity_id: int) -> tuple[Activity, AssistRules]:
+        activity = await self.activities.get_published(activity_id, max_age_s=_FROZEN)
+        if activity.type != ACTIVITY_TYPE:
+            raise PromoError(
+                Kind.CONFLICT, "wrong_activity_type", f"activity {activity_id} is a {activity.type}, not an assist"
+            )
+        return activity, self.rules(activity)
+
+    async def _run(self, activity: Activity, call: Callable[[], Awaitable[R]]) -> R:
+        """Run a state-changing script; an unknown outcome is a 503 the caller may retry."""
+        try:
+            return await self.activities.run_loaded(activity.id, call)
+        except OutcomeUnknown as exc:
+            raise PromoError(
+                Kind.UNAVAILABLE,
+                "outcome_unknown",
+                "it may or may not have happened; send it again to learn the result",
+            ) from exc
+
+    async def _help(
+        self,
+        activity: Activity,
+        rules: AssistRules,
+        initiative_id: str,
+        helper: str,
+        mode: str,
+        device_id: str | None,
+        ip: str | None,
+        *,
+        new_user: bool = False,
+    ) -> HelpReply:
+        now_ms = self.clock.now_ms()
+        day = local_day(now_ms, activity.tz)
+        request = HelpRequest(
+            activity_id=activity.id,
+            initiative_id=initiative_id,
+            helper=helper,
+            help_id=new_id("h", now_ms),
+            now_ms=now_ms,
+            day=day,
+            day_ttl_ms=day_end_ms(day, activity.tz) + DAY_KEY_GRACE_MS - now_ms,
+            mode=mode,
+            device_id=device_id or "",
+            ip=ip or "",
+            new_user=new_user,
+            helper_reward=rules.helper_reward is not None,
+        )
+        reply = await self._run(activity, lambda: self.store.help(request))
+        if reply.kind == "refused":
+            raise await self._help_refusal(reply, initiative_id)
+        return reply
+
+    async def _help_refusal(self, reply: HelpReply, initiative_id: str) -> PromoError:
+        code = reply.code or "refused"
+        if code == "initiative_not_found":  # Redis lets a closed initiative go after a while: SQL knows
+            stored = await self.repository.initiative(initiative_id)
+            if stored is not None and stored[1] is not None:
+                code = f"initiative_{stored[1]}"
+        error = refusal(code, None if code == "already_helped" else reply.detail, _REFUSALS)
+        if code == "already_helped" and reply.detail:
+            number, cut, _ = reply.detail.split()
+            error.details = {"number": number and int(number), "cut_cny": _cny(None if cut == "-" else int(cut))}
+        return error
+
+    async def _help_result(
+        self, activity: Activity, rules: AssistRules, initiative_id: str, helper: str, reply: HelpReply
+    ) -> HelpResult:
+        reward, reward_status = None, None
+        if reply.helper_reward and rules.helper_reward is not None:
+            reward = rules.helper_reward.reward
+            reward_status = await self._deliver_helper_reward(activity, rules, helper, reply.help_id)
+        return HelpResult(
+            help_id=reply.help_id,
+            initiative_id=initiative_id,
+            number=reply.number,
+            needed=reply.needed,
+            completed=reply.completed,
+            cut_cny=_cny(reply.cut_cents),
+            price_cny=_cny(reply.price_cents),
+            helper_reward=reward,
+            helper_reward_status=reward_status,
+        )
+
+    async def _deliver_helper_reward(
+        self, activity: Activity, rules: AssistRules, helper: str, help_id: str
+    ) -> Literal["granted", "pending"]:
+        assert rules.helper_reward is not None
+        reward = rules.helper_reward.reward
+        if not isinstance(reward, PointsReward):
+            return "granted"  # a coupon: issued by the brand's CRM from the audit trail
+        try:
+            await self.points.credit(
+                helper, reward.points, helper_reward_ref(help_id), "assist_helper_reward", activity.id
+            )
+        except Exception:  # the help stands; the reconciler credits it
+            log.exception("helper reward of help %s not credited yet; the reconciler will", help_id)
+            return "pending"
+        return "granted"
+
+    async def _initiative(self, activity: Activity, initiative_id: str) -> Initiative | None:
+        """From Redis (live), or from SQL once Redis has let a closed initiative go."""
+        if not await self.store.loaded(activity.id):
+            await self.activities.ensure_loaded(activity.id)
+        fields = await self.store.initiative(activity.id, initiative_id)
+        if fields is not None:
+            return _from_redis(initiative_id, fields)
+        stored = await self.repository.initiative(initiative_id)
+        if stored is None or stored[0].activity_id != activity.id:
+            return None
+        row, outcome, helps = stored
+        return _from_sql(row, outcome, helps)
+
+    def _view(
+        self, activity: Activity, rules: AssistRules, found: Initiative, *, with_helpers: bool, replayed: bool = False
+    ) -> InitiativeView:
+        tz = activity.tz
+        price, floor = found.price_cents, found.floor_cents
+        return InitiativeView(
+            initiative_id=found.initiative_id,
+            activity_id=activity.id,
+            kind=rules.kind,
+            status=found.status,
+            initiator=found.initiator,
+            share_token=self.share_token(activity.id, found.initiative_id),
+            helps=len(found.helps),
+            needed=found.needed,
+            started_at=from_ms(found.started_ms, tz),
+            deadline=from_ms(found.deadline_ms, tz),
+            reward=rules.reward_name,
+            price_cny=_cny(price),
+            floor_cny=_cny(floor),
+            original_price_cny=_cny(None if floor is None else floor + sum(found.cuts)),
+            helpers=[HelperView(h.helper, h.number, _cny(h.cut_cents), from_ms(h.at_ms, tz)) for h in found.helps]
+            if with_helpers
+            else None,
+            replayed=replayed,
+        )
+
+    # --- the kernel's questions: live state, audit rows, reconciliation ---------------------------
+
+    async def load(self, activity: Activity) -> None:
+        rules = self.rules(activity)
+
+        async def read() -> AssistSnapshot:
+            return await self._snapshot(activity, rules)
+
+        try:
+            await self.store.load(activity.id, read)
+        except AuditBacklog as exc:
+            raise PromoError(
+                Kind.UNAVAILABLE, "activity_loading", "the activity is being restored; retry shortly"
+            ) from exc
+
+    async def _snapshot(self, activity: Activity, rules: AssistRules) -> AssistSnapshot:
+        now_ms = self.clock.now_ms()
+        today = local_day(now_ms, activity.tz)
+        repo = self.repository
+        totals = await repo.totals(activity.id)
+        helper_stock = rules.helper_reward.stock if rules.helper_reward else 0
+        user_day, device_day, ip_day = await repo.day_counts(activity.id, today)
+        snapshot = AssistSnapshot(
+            state={
+                "status": activity.status,
+                "starts_at_ms": int(activity.starts_at.timestamp() * 1000),
+                "ends_at_ms": int(activity.ends_at.timestamp() * 1000),
+                "rules": rules.script_rules(),
+                "initiatives_total": totals.initiatives,
+                "helps_total": totals.helps,
+                "completed_total": totals.completed,
+                "expired_total": totals.expired,
+                "helper_rewards_total": totals.helper_rewards,
+            },
+            # A started initiative holds its unit until it expires; a completed one has won it.
+            stock={
+                "prize": rules.stock - (totals.initiatives - totals.expired),
+                "helper": helper_stock - totals.helper_rewards,
+            },
+            today=today,
+            day_ttl_ms=day_end_ms(today, activity.tz) + DAY_KEY_GRACE_MS - now_ms,
+            initiators=await repo.initiatives_by_user(activity.id),
+            helped=await repo.helpers(activity.id),
+            invitees=await repo.invitees(activity.id),
+            user_day=dict(user_day),
+            device_day=dict(device_day),
+            ip_day=dict(ip_day),
+        )
+        open_rows = await repo.open_initiatives(activity.id)
+        helps_by_initiative: dict[str, list[HelpRow]] = {}
+        for help_row in await repo.helps_of([row.initiative_id for row in open_rows]):
+            helps_by_initiative.setdefault(help_row.initiative_id, []).append(help_row)
+        for row in open_rows:
+            found = _from_sql(row, None, helps_by_initiative.get(row.initiative_id, []))
+            snapshot.initiatives[row.initiative_id] = _redis_fields(found)
+            snapshot.deadlines[row.initiative_id] = row.deadline_ms
+            snapshot.open[row.initiator] = row.initiative_id
+        return snapshot
+
+    async def audit_rows(self, activity_id: int | None, entry_id: str, fields: dict[str, str]) -> list[Row]:
+        """The SQL rows of the assist events: a start, a help (with the outcome when it completed
+        the initiative), an expiry."""
+        if activity_id is None:
+            raise ValueError(f"assist event {entry_id} outside an activity stream")
+        kind, initiative_id, at_ms = fields["type"], fields["initiative_id"], fields.get("at_ms", "0")
+        if kind == "assist_start":
+            return [
+                (
+                    assist_initiatives,
+                    {
+                        "initiative_id": initiative_id,
+                        "activity_id": activity_id,
+                        "initiator": fields["initiator"],
+                        "needed": int(fields["needed"]),
+                        "started_at_ms": int(fields["started_at_ms"]),
+                        "deadline_ms": int(fields["deadline_ms"]),
+                        "price_cents": _int_or_none(fields["price_cents"]),
+                        "floor_cents": _int_or_none(fields["floor_cents"]),
+                        "cuts": fields["cuts"] or None,
+                        "seed": _int_or_none(fields["seed"]),
+                        "stream_id": entry_id,
+                    },
+                )
+            ]
+        outcome_row = {
+            "initiative_id": initiative_id,
+            "activity_id": activity_id,
+            "at_ms": int(at_ms),
+            "stream_id": entry_id,
+        }
+        if kind == "assist_outcome":
+            return [(assist_outcomes, {**outcome_row, "outcome": fields["outcome"]})]
+        rows: list[Row] = [
+            (
+                assist_helps,
+                {
+                    "help_id": fields["help_id"],
+                    "activity_id": activity_id,
+                    "initiative_id": initiative_id,
+                    "helper": fields["helper"],
+                    "kind": fields["kind"],
+                    "number": int(fields["number"]),
+                    "cut_cents": _int_or_none(fields["cut_cents"]),
+                    "price_after_cents": _int_or_none(fields["price_after_cents"]),
+                    "device_id": fields["device_id"] or None,
+                    "ip": fields["ip"] or None,
+                    "day": fields["day"],
+                    "helper_reward": fields["helper_reward"] == "1",
+                    "at_ms": int(at_ms),
+                    "stream_id": entry_id,
+                },
+            )
+        ]
+        if fields["completed"] == "1":
+            rows.append((assist_outcomes, {**outcome_row, "outcome": "completed"}))
+        return rows
+
+    async def reconcile(self) -> int:
+        """Credit points helper rewards whose credit never reached the ledger."""
+        now_ms = self.clock.now_ms()
+        credited = 0
+        for row in await self.repository.undelivered_helper_rewards(
+            now_ms - REFERENCE_TTL_S * 1000, now_ms - RECONCILE_AFTER_MS
+        ):
+            activity, rules = await self._assist(row.activity_id)
+            if rules.helper_reward and isinstance(rules.helper_reward.reward, PointsReward):
+                credited += await self._deliver_helper_reward(activity, rules, row.helper, row.help_id) == "granted"
+        return credited
+
+
+def _from_redis(initiative_id: str, fields: dict[str, str]) -> Initiative:
+    helps = []
+    for name, value in fields.items():
+        if name.startswith("h:"):
+            number, cut, at_ms = value.split()
+            helps.append(Help(name[2:], int(number), None if cut == "-" else int(cut), int(at_ms)))
+    return Initiative(
+        initiative_id=initiative_id,
+        initiator=fields["initiator"],
+        status=fields["status"],
+        needed=int(fields["needed"]),
+        started_ms=int(fields["started_ms"]),
+        deadline_ms=int(fields["deadline_ms"]),
+        helps=sorted(helps, key=lambda h: h.number),
+        cuts=[int(c) for c in fields["cuts"].split(",")] if fields.get("cuts") else [],
+        floor_cents=_int_or_none(fields.get("floor", "")),
+    )
+
+
+def _from_sql(row: InitiativeRow, outcome: str | None, helps: list[HelpRow]) -> Initiative:
+    return Initiative(
+        initiative_id=row.initiative_id,
+        initiator=row.initiator,
+        status=outcome or "open",
+        needed=row.needed,
+        started_ms=row.started_at_ms,
+        deadline_ms=row.deadline_ms,
+        helps=[Help(h.helper, h.number, h.cut_cents, h.at_ms) for h in sorted(helps, key=lambda h: h.number)],
+        cuts=[int(c) for c in row.cuts.split(",")] if row.cuts else [],
+        floor_cents=row.floor_cents,
+    )
+
+
+def _redis_fields(found: Initiative) -> dict[str, str | int]:
+    """The hash start.lua and help.lua keep for an open initiative."""
+    fields: dict[str, str | int] = {
+        "initiator": found.initiator,
+        "status": found.status,
+        "needed": found.needed,
+        "helps": len(found.helps),
+        "started_ms": found.started_ms,
+        "deadline_ms": found.deadline_ms,
+        "price": "" if found.price_cents is None else found.price_cents,
+        "floor": "" if found.floor_cents is None else found.floor_cents,
+        "cuts": ",".join(map(str, found.cuts)),
+    }
+    for h in found.helps:
+        fields[f"h:{h.helper}"] = f"{h.number} {'-' if h.cut_cents is None else h.cut_cents} {h.at_ms}"
+    return fields
+
+
+def _cny(cents: int | None) -> str | None:
+    return None if cents is None else f"{bargain.from_cents(cents):.2f}"
+
+
+def _int_or_none(text: str) -> int | None:
+    return int(text) if text else None
+
+
+def _masked(member_id: str) -> str:
+    """What a friend sees of the initiator's member id."""
+    return member_id[:1] + "***" + member_id[-1:] if len(member_id) > 2 else "***"

@@ -1,0 +1,50 @@
+-- start.lua: a member starts an initiative (发起助力), reserving a unit of the prize (or item).
+--
+-- KEYS[1] state       hash: status, starts_at_ms, ends_at_ms, rules (JSON), counters
+-- KEYS[2] initiative  hash of the new initiative
+-- KEYS[3] open        hash user_id -> the member's open initiative
+-- KEYS[4] initiators  hash user_id -> initiatives started
+-- KEYS[5] stock       hash "prize" -> units left (not reserved)
+-- KEYS[6] deadlines   sorted set: open initiatives by deadline
+-- KEYS[7] events      stream read by the SQL audit writer
+--
+-- ARGV[1] user_id   ARGV[2] initiative_id (fresh)   ARGV[3] now_ms   ARGV[4] deadline_ms
+-- ARGV[5] helps needed   ARGV[6] price (cents; "" unless a bargain)   ARGV[7] floor (cents; "")
+-- ARGV[8] cuts ("120,35,..."; "" unless a bargain)   ARGV[9] seed of the cuts ("")
+--
+-- rules: {"per_user": initiatives a member may start, ...}
+--
+-- Returns one of
+--   {"ok", initiative_id}
+--   {"open", initiative_id}        the member already has an open initiative: that one
+--   {"not_loaded"}                 no state: rebuild from SQL, then call again
+--   {"refused", code[, detail]}    activity_not_live | not_started | already_ended |
+--                                  initiative_limit | out_of_stock
+
+local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms', 'rules')
+if not s[1] then return {'not_loaded'} end
+local user = ARGV[1]
+local open = redis.call('HGET', KEYS[3], user)
+if open then return {'open', open} end
+if s[1] ~= 'live' then return {'refused', 'activity_not_live', s[1]} end
+local now = tonumber(ARGV[3])
+if now < tonumber(s[2]) then return {'refused', 'not_started'} end
+if now >= tonumber(s[3]) then return {'refused', 'already_ended'} end
+
+local rules = cjson.decode(s[4])
+if tonumber(redis.call('HGET', KEYS[4], user) or '0') >= rules.per_user then
+  return {'refused', 'initiative_limit'}
+end
+if tonumber(redis.call('HGET', KEYS[5], 'prize') or '0') <= 0 then return {'refused', 'out_of_stock'} end
+
+redis.call('HINCRBY', KEYS[5], 'prize', -1)
+redis.call('HSET', KEYS[2], 'initiator', user, 'status', 'open', 'needed', ARGV[5], 'helps', 0,
+  'started_ms', ARGV[3], 'deadline_ms', ARGV[4], 'price', ARGV[6], 'floor', ARGV[7], 'cuts', ARGV[8])
+redis.call('HSET', KEYS[3], user, ARGV[2])
+redis.call('HINCRBY', KEYS[4], user, 1)
+redis.call('ZADD', KEYS[6], ARGV[4], ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'initiatives_total', 1)
+redis.call('XADD', KEYS[7], '*', 'type', 'assist_start', 'initiative_id', ARGV[2], 'initiator', user,
+  'needed', ARGV[5], 'started_at_ms', ARGV[3], 'deadline_ms', ARGV[4], 'price_cents', ARGV[6],
+  'floor_cents', ARGV[7], 'cuts', ARGV[8], 'seed', ARGV[9])
+return {'ok', ARGV[2]}

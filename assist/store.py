@@ -1,0 +1,267 @@
+"""Redis access of friend assist activities: the start, help and expire scripts, reading an
+initiative, the sweep's list of due initiatives, live counters, and rebuilding the live state."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from activities.keys import ActivityKeys
+from activities.scripts import ScriptBatcher, script_beside
+from activities.store import AuditStore, hset_chunks, load_once
+
+_start = script_beside(__file__, "start.lua")
+_help = script_beside(__file__, "help.lua")
+_expire = script_beside(__file__, "expire.lua")
+CLOSED_TTL_S = 7 * 24 * 3600  # a completed or expired initiative stays readable in Redis this long
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    activity_id: int
+    user_id: str
+    initiative_id: str
+    now_ms: int
+    deadline_ms: int
+    needed: int
+    price_cents: int | None = None
+    floor_cents: int | None = None
+    cuts: list[int] | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class StartReply:
+    """kind is ok | open (the member's open initiative) | not_loaded | refused."""
+
+    kind: str
+    initiative_id: str = ""
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class HelpRequest:
+    activity_id: int
+    initiative_id: str
+    helper: str
+    help_id: str
+    now_ms: int
+    day: date
+    day_ttl_ms: int
+    mode: str  # help | invite
+    device_id: str = ""
+    ip: str = ""
+    new_user: bool = False
+    helper_reward: bool = False  # the activity has a helper reward
+
+
+@dataclass(frozen=True)
+class HelpReply:
+    """kind is ok | not_loaded | refused."""
+
+    kind: str
+    help_id: str = ""
+    number: int = 0
+    needed: int = 0
+    cut_cents: int | None = None
+    price_cents: int | None = None
+    completed: bool = False
+    helper_reward: bool = False
+    code: str | None = None
+    detail: str | None = None
+
+
+@dataclass
+class AssistSnapshot:
+    """Everything the scripts need, recomputed from the SQL audit trail."""
+
+    state: dict[str, str | int]
+    stock: dict[str, int]  # prize, helper: units left
+    today: date
+    day_ttl_ms: int
+    initiatives: dict[str, dict[str, str | int]] = field(default_factory=dict)  # open ones
+    deadlines: dict[str, int] = field(default_factory=dict)
+    open: dict[str, str] = field(default_factory=dict)
+    initiators: dict[str, int] = field(default_factory=dict)
+    helped: dict[str, int] = field(default_factory=dict)
+    invitees: dict[str, str] = field(default_factory=dict)
+    user_day: dict[str, int] = field(default_factory=dict)
+    device_day: dict[str, int] = field(default_factory=dict)
+    ip_day: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AssistCountersLive:
+    status: str | None  # None: not loaded
+    totals: dict[str, int]  # initiatives_total, helps_total, completed_total, expired_total, helper_rewards_total
+    stock: dict[str, int]
+    audit_backlog: int
+
+
+class AssistStore:
+    def __init__(self, batcher: ScriptBatcher) -> None:
+        self.batcher = batcher
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        return self.batcher.redis
+
+    async def start(self, request: StartRequest) -> StartReply:
+        keys = ActivityKeys(request.activity_id)
+        reply = await self.batcher.call(
+            _start,
+            [
+                keys.state,
+                keys.initiative(request.initiative_id),
+                keys.open_initiatives,
+                keys.initiators,
+                keys.stock,
+                keys.deadlines,
+                keys.events,
+            ],
+            [
+                request.user_id,
+                request.initiative_id,
+                request.now_ms,
+                request.deadline_ms,
+                request.needed,
+                _blank(request.price_cents),
+                _blank(request.floor_cents),
+                ",".join(map(str, request.cuts or [])),
+                _blank(request.seed),
+            ],
+        )
+        if reply[0] == "refused":
+            return StartReply(reply[0], code=reply[1])
+        return StartReply(reply[0], initiative_id=reply[1] if len(reply) > 1 else "")
+
+    async def help(self, request: HelpRequest) -> HelpReply:
+        keys = ActivityKeys(request.activity_id)
+        reply = await self.batcher.call(
+            _help,
+            [
+                keys.state,
+                keys.initiative(request.initiative_id),
+                keys.user_day(request.day),
+                keys.device_day(request.day),
+                keys.ip_day(request.day),
+                keys.helped,
+                keys.invitees,
+                keys.stock,
+                keys.open_initiatives,
+                keys.deadlines,
+                keys.events,
+            ],
+            [
+                request.helper,
+                request.help_id,
+                request.now_ms,
+                request.day.isoformat(),
+                request.day_ttl_ms,
+                request.device_id,
+                request.ip,
+                int(request.new_user),
+                request.mode,
+                request.initiative_id,
+                CLOSED_TTL_S,
+                int(request.helper_reward),
+            ],
+        )
+        kind = reply[0]
+        if kind == "ok":
+            _, help_id, number, needed, cut, price, completed, reward = reply
+            return HelpReply(
+                kind,
+                help_id=help_id,
+                number=int(number),
+                needed=int(needed),
+                cut_cents=_number(cut),
+                price_cents=_number(price),
+                completed=completed == "1",
+                helper_reward=reward == "1",
+            )
+        if kind == "refused":
+            return HelpReply(kind, code=reply[1], detail=reply[2] if len(reply) > 2 else None)
+        return HelpReply(kind)
+
+    async def expire(self, activity_id: int, initiative_id: str, now_ms: int) -> str:
+        keys = ActivityKeys(activity_id)
+        reply = await self.batcher.call(
+            _expire,
+            [
+                keys.state,
+                keys.initiative(initiative_id),
+                keys.open_initiatives,
+                keys.stock,
+                keys.deadlines,
+                keys.events,
+            ],
+            [initiative_id, now_ms, CLOSED_TTL_S],
+        )
+        return str(reply[0])
+
+    async def due(self, activity_id: int, now_ms: int, limit: int) -> list[str]:
+        """Open initiatives whose deadline has passed, oldest first."""
+        found = await self.redis.zrangebyscore(ActivityKeys(activity_id).deadlines, "-inf", now_ms, start=0, num=limit)
+        return [str(i) for i in found]
+
+    async def initiative(self, activity_id: int, initiative_id: str) -> dict[str, str] | None:
+        """The initiative's hash, or None if Redis does not hold it (closed long ago, or not loaded)."""
+        found = await self.redis.hgetall(ActivityKeys(activity_id).initiative(initiative_id))
+        return {str(k): str(v) for k, v in found.items()} or None
+
+    async def loaded(self, activity_id: int) -> bool:
+        return bool(await self.redis.exists(ActivityKeys(activity_id).state))
+
+    async def counters(self, activity_id: int) -> AssistCountersLive:
+        keys = ActivityKeys(activity_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(keys.state)
+        pipe.hgetall(keys.stock)
+        state, stock = await pipe.execute()
+        totals = {k: int(v) for k, v in state.items() if k.endswith("_total")}
+        return AssistCountersLive(
+            status=state.get("status"),
+            totals=totals,
+            stock={k: int(v) for k, v in stock.items()},
+            audit_backlog=await AuditStore(self.redis).backlog(keys.events),
+        )
+
+    async def load(self, activity_id: int, read: Callable[[], Awaitable[AssistSnapshot]]) -> bool:
+        """Rebuild the activity's live state from SQL unless Redis has it (see `load_once`)."""
+        keys = ActivityKeys(activity_id)
+
+        def write(pipe: Any, snapshot: AssistSnapshot) -> None:
+            day_keys = [keys.user_day(snapshot.today), keys.device_day(snapshot.today), keys.ip_day(snapshot.today)]
+            pipe.delete(
+                keys.state, keys.stock, keys.deadlines, keys.open_initiatives, keys.initiators, keys.helped,
+                keys.invitees, *day_keys,
+            )  # fmt: skip
+            hset_chunks(pipe, keys.stock, snapshot.stock)
+            for initiative_id, fields in snapshot.initiatives.items():
+                pipe.delete(keys.initiative(initiative_id))
+                hset_chunks(pipe, keys.initiative(initiative_id), fields)
+            if snapshot.deadlines:
+                pipe.zadd(keys.deadlines, snapshot.deadlines)
+            hset_chunks(pipe, keys.open_initiatives, snapshot.open)
+            hset_chunks(pipe, keys.initiators, snapshot.initiators)
+            hset_chunks(pipe, keys.helped, snapshot.helped)
+            hset_chunks(pipe, keys.invitees, snapshot.invitees)
+            for key, counts in zip(day_keys, (snapshot.user_day, snapshot.device_day, snapshot.ip_day), strict=True):
+                hset_chunks(pipe, key, counts)
+                pipe.pexpire(key, snapshot.day_ttl_ms)
+            pipe.hset(keys.state, mapping=snapshot.state)  # last: the scripts treat it as "loaded"
+
+        return await load_once(self.redis, marker=keys.state, stream=keys.events, read=read, write=write)
+
+
+def _blank(value: int | None) -> str | int:
+    return "" if value is None else value
+
+
+def _number(text: str) -> int | None:
+    return int(text) if text else None
