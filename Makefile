@@ -18,7 +18,7 @@ install: $(STAMP)
 serve: install
 	$(BIN)/promo serve
 
-## The audit writer as its own process (run the API with PROMO_AUDIT_WRITER=off).
+## The background work as its own process (run the API with PROMO_AUDIT_WRITER=off): audit writer, reconciler, assist sweep.
 worker: install
 	$(BIN)/promo worker
 

@@ -384,9 +384,10 @@ class AssistService:
 
     async def _initiative(self, activity: Activity, initiative_id: str) -> Initiative | None:
         """From Redis (live), or from SQL once Redis has let a closed initiative go."""
-        if not await self.store.loaded(activity.id):
-            await self.activities.ensure_loaded(activity.id)
         fields = await self.store.initiative(activity.id, initiative_id)
+        if fields is None and not await self.store.loaded(activity.id):
+            await self.activities.ensure_loaded(activity.id)  # a fresh or flushed Redis
+            fields = await self.store.initiative(activity.id, initiative_id)
         if fields is not None:
             return _from_redis(initiative_id, fields)
         stored = await self.repository.initiative(initiative_id)

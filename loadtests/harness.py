@@ -92,6 +92,26 @@ def checkin_spec(name: str = "Load-test sign-in") -> dict[str, Any]:
     }
 
 
+def bargain_spec(name: str = "Load-test bargain") -> dict[str, Any]:
+    """A live-now bargain: 5 helps bring 199.00 CNY down to 19.90, within 24 hours; a helper helps
+    3 times a day at most; a first help earns 5 points (while 100,000 last)."""
+    now = time.time()
+    return {
+        "type": "assist",
+        "name": name,
+        "starts_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 3600)),
+        "ends_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 30 * 86400)),
+        "assist": {
+            "kind": "bargain",
+            "helps_needed": 5,
+            "hours": 24,
+            "item": {"name": "Serum 50 ml", "price_cny": "199.00", "floor_cny": "19.90", "stock": 1_000_000},
+            "helper_reward": {"reward": {"type": "points", "points": 5}, "stock": 100_000},
+            "anti_abuse": {"helps_per_helper_daily": 3},
+        },
+    }
+
+
 def create_live_activity(base_url: str, operator_token: str, spec: dict[str, Any]) -> dict[str, Any]:
     status, created = request("POST", f"{base_url}/operator/activities", operator_token, spec)
     if status != 201:

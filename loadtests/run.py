@@ -1,6 +1,6 @@
 """`make loadtest`: a Locust scenario, headless, against a fresh embedded server.
 
-    python -m loadtests.run [--scenario draws|morning_peak] [--users 64] [--spawn-rate 64] [--duration 30s]
+    python -m loadtests.run [--scenario draws|morning_peak|viral_spread] [--users 64] [--spawn-rate 64] [--duration 30s]
 
 It starts `promo serve` on the embedded default in a temporary folder, points Locust at it
 with the server's JWT secret, writes Locust's CSV and HTML report to
@@ -20,7 +20,7 @@ from pathlib import Path
 from loadtests.harness import embedded_server
 
 HERE = Path(__file__).parent
-SCENARIOS = {"draws": "locustfile.py", "morning_peak": "morning_peak.py"}
+SCENARIOS = {"draws": "locustfile.py", "morning_peak": "morning_peak.py", "viral_spread": "viral_spread.py"}
 
 
 def main(argv: list[str] | None = None) -> int:
