@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, Protocol, TypeVar
 
 import msgspec
 
+from activities.auth import Identity
 from activities.clock import Clock, day_end_ms, local_day
-from activities.errors import Kind, PromoError, conflict, invalid, not_found
+from activities.errors import Kind, OutcomeUnknown, PromoError, conflict, invalid, not_found
 from activities.model import TRANSITIONS, Activity, ActivityBase, ActivitySpec, validate_spec
 from activities.repository import ActivityRepository
 from activities.store import ActivityStore, AuditBacklog, LiveCounters, Snapshot
@@ -28,6 +29,7 @@ IDEMPOTENCY_TTL_S = 24 * 3600
 REFERENCE_TTL_S = 7 * 24 * 3600  # how long a grant or a credit remembers its reference in Redis
 DAY_KEY_GRACE_MS = 24 * 3600 * 1000  # day counters outlive their day by one day, for reporting
 _CACHE_TTL_S = 1.0
+FROZEN = float("inf")  # a cache age for what cannot change after publishing (all but the status)
 
 
 class PrizeCounters(msgspec.Struct):
@@ -61,6 +63,12 @@ class ScriptReply(Protocol):
 
 
 R = TypeVar("R", bound=ScriptReply)
+S = TypeVar("S")
+
+
+def check_audience(activity: Activity, member: Identity) -> None:
+    if not activity.audience.admits(member.level, list(member.tags)):
+        raise PromoError(Kind.FORBIDDEN, "audience_not_allowed", "this activity is not open to your membership")
 
 
 class Gameplay(Protocol):
@@ -70,7 +78,8 @@ class Gameplay(Protocol):
         """Raise a PromoError if the activity cannot go live yet."""
 
     async def load(self, activity: Activity) -> None:
-        """Rebuild the activity's live state in Redis from SQL unless Redis has it."""
+        """Rebuild the activity's live state in Redis from SQL unless Redis has it (with
+        `load_once`, whose AuditBacklog the kernel turns into a 503)."""
 
 
 class ActivityService:
@@ -81,6 +90,7 @@ class ActivityService:
         self._cache: dict[int, tuple[float, Activity]] = {}
         self._loading: dict[int, asyncio.Future[Activity]] = {}
         self._gameplays: dict[str, Gameplay] = {}
+        self._settings: dict[tuple[int, type[Any]], Any] = {}
 
     def register(self, activity_type: str, gameplay: Gameplay) -> None:
         self._gameplays[activity_type] = gameplay
@@ -113,6 +123,27 @@ class ActivityService:
             self._loading[activity_id] = loading
             loading.add_done_callback(lambda _: self._loading.pop(activity_id, None))
         return await asyncio.shield(loading)
+
+    async def published(self, activity_id: int, types: Collection[str], what: str) -> Activity:
+        """A published activity of one of `types` (`what` names them in the error), from the
+        cache: what a gameplay reads of it cannot change after publishing, and its scripts
+        check the status in Redis."""
+        activity = await self.get_published(activity_id, max_age_s=FROZEN)
+        if activity.type not in types:
+            raise PromoError(
+                Kind.CONFLICT, "wrong_activity_type", f"activity {activity_id} is a {activity.type}, not {what}"
+            )
+        return activity
+
+    def settings(self, activity: Activity, shape: type[S]) -> S:
+        """A gameplay's settings of an activity (its `config` as `shape`), decoded once: they
+        cannot change after publishing."""
+        key = (activity.id, shape)
+        found = self._settings.get(key)
+        if found is None:
+            found = self._settings[key] = msgspec.convert(activity.config, shape)
+        settings: S = found
+        return settings
 
     async def _fetch_published(self, activity_id: int) -> Activity:
         activity = await self.repository.get(activity_id)
@@ -183,25 +214,30 @@ class ActivityService:
         if activity.status == "draft":
             raise PromoError(Kind.CONFLICT, "activity_not_live", "the activity is not published")
         gameplay = self._gameplays.get(activity.type)
-        if gameplay is not None:
-            await gameplay.load(activity)
-            return
 
         async def read_snapshot() -> Snapshot:
             return await self._snapshot(activity)
 
         try:
-            await self.store.load(activity_id, read_snapshot)
+            if gameplay is not None:
+                await gameplay.load(activity)
+            else:
+                await self.store.load(activity_id, read_snapshot)
         except AuditBacklog as exc:
             raise PromoError(
                 Kind.UNAVAILABLE, "activity_loading", "the activity is being restored; retry shortly"
             ) from exc
 
-    async def run_loaded(self, activity_id: int, call: Callable[[], Awaitable[R]]) -> R:
+    async def run_loaded(self, activity_id: int, call: Callable[[], Awaitable[R]], *, unknown: str) -> R:
         """Run a script of the activity; if Redis has no state for it (fresh or flushed Redis),
-        rebuild the state from SQL and run the script again."""
+        rebuild the state from SQL and run the script again. If Redis does not answer, the
+        script may or may not have run: a 503 `outcome_unknown` with the message `unknown`
+        (which tells the caller how to learn the outcome)."""
         for _ in range(_LOAD_ATTEMPTS):
-            reply = await call()
+            try:
+                reply = await call()
+            except OutcomeUnknown as exc:
+                raise PromoError(Kind.UNAVAILABLE, "outcome_unknown", unknown) from exc
             if reply.kind != "not_loaded":
                 return reply
             await self.ensure_loaded(activity_id)

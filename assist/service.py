@@ -20,15 +20,14 @@ from typing import Literal
 from activities.audit import FOLLOWED_STATUSES, Row
 from activities.auth import Identity, Tokens
 from activities.clock import Clock, day_end_ms, from_ms, local_day
-from activities.errors import Kind, OutcomeUnknown, PromoError, refusal
+from activities.errors import Kind, PromoError, refusal
 from activities.model import Activity, validate_common
 from activities.points import RECONCILE_AFTER_MS, PointsService
 from activities.rewards import PointsReward
-from activities.service import DAY_KEY_GRACE_MS, REFERENCE_TTL_S, ActivityService, R
-from activities.store import AuditBacklog
+from activities.service import DAY_KEY_GRACE_MS, REFERENCE_TTL_S, ActivityService, R, check_audience
 from assist import bargain
 from assist.db import assist_helps, assist_initiatives, assist_outcomes
-from assist.model import AssistRules, AssistSpec, config_of, rules_of, validate_rules
+from assist.model import AssistRules, AssistSpec, config_of, validate_rules
 from assist.repository import AssistRepository, HelpRow, InitiativeRow
 from assist.results import (
     AssistCounters,
@@ -46,7 +45,6 @@ log = logging.getLogger("promo.assist")
 ACTIVITY_TYPE = "assist"
 SHARE = "assist-share"  # what share tokens are sealed for
 EVENT_TYPES = ("assist_start", "assist_help", "assist_outcome")  # written to SQL by audit_rows
-_FROZEN = float("inf")  # the rules of a published activity never change
 _REFUSALS: dict[str, tuple[Kind, str]] = {
     "initiative_not_found": (Kind.NOT_FOUND, "no such initiative"),
     "already_helped": (Kind.CONFLICT, "you have already helped this initiative"),
@@ -117,7 +115,6 @@ class AssistService:
         self.points = points
         self.tokens = tokens
         self.clock = clock
-        self._rules: dict[int, AssistRules] = {}
 
     # --- operators ---------------------------------------------------------------------------
 
@@ -176,8 +173,7 @@ class AssistService:
     async def start(self, player: Identity, activity_id: int) -> InitiativeView:
         """Start an initiative (or get back the member's open one) and its share token."""
         activity, rules = await self._assist(activity_id)
-        if not activity.audience.admits(player.level, list(player.tags)):
-            raise PromoError(Kind.FORBIDDEN, "audience_not_allowed", "this activity is not open to your membership")
+        check_audience(activity, player)
         now_ms = self.clock.now_ms()
         ends_ms = int(activity.ends_at.timestamp() * 1000)
         request = StartRequest(
@@ -267,10 +263,7 @@ class AssistService:
     # --- rules and helpers of the use cases ------------------------------------------------------
 
     def rules(self, activity: Activity) -> AssistRules:
-        rules = self._rules.get(activity.id)
-        if rules is None:
-            rules = self._rules[activity.id] = rules_of(activity)
-        return rules
+        return self.activities.settings(activity, AssistRules)
 
     def share_token(self, activity_id: int, initiative_id: str) -> str:
         """URL-safe: "<activity>-<initiative>.<signature>"."""
@@ -284,23 +277,12 @@ class AssistService:
         return int(activity), initiative_id
 
     async def _assist(self, activity_id: int) -> tuple[Activity, AssistRules]:
-        activity = await self.activities.get_published(activity_id, max_age_s=_FROZEN)
-        if activity.type != ACTIVITY_TYPE:
-            raise PromoError(
-                Kind.CONFLICT, "wrong_activity_type", f"activity {activity_id} is a {activity.type}, not an assist"
-            )
+        activity = await self.activities.published(activity_id, (ACTIVITY_TYPE,), "an assist")
         return activity, self.rules(activity)
 
     async def _run(self, activity: Activity, call: Callable[[], Awaitable[R]]) -> R:
-        """Run a state-changing script; an unknown outcome is a 503 the caller may retry."""
-        try:
-            return await self.activities.run_loaded(activity.id, call)
-        except OutcomeUnknown as exc:
-            raise PromoError(
-                Kind.UNAVAILABLE,
-                "outcome_unknown",
-                "it may or may not have happened; send it again to learn the result",
-            ) from exc
+        unknown = "it may or may not have happened; send it again to learn how it went"
+        return await self.activities.run_loaded(activity.id, call, unknown=unknown)
 
     async def _help(
         self,
@@ -430,12 +412,7 @@ class AssistService:
         async def read() -> AssistSnapshot:
             return await self._snapshot(activity, rules)
 
-        try:
-            await self.store.load(activity.id, read)
-        except AuditBacklog as exc:
-            raise PromoError(
-                Kind.UNAVAILABLE, "activity_loading", "the activity is being restored; retry shortly"
-            ) from exc
+        await self.store.load(activity.id, read)
 
     async def _snapshot(self, activity: Activity, rules: AssistRules) -> AssistSnapshot:
         now_ms = self.clock.now_ms()

@@ -21,14 +21,13 @@ from typing import Any
 from activities.audit import Row
 from activities.auth import Identity
 from activities.clock import Clock, day_end_ms, from_ms, local_day
-from activities.errors import Kind, OutcomeUnknown, PromoError, invalid, refusal
+from activities.errors import Kind, PromoError, invalid, refusal
 from activities.model import Activity, validate_common
 from activities.points import RECONCILE_AFTER_MS, PointsService
 from activities.rewards import ChancesReward, CouponReward, PointsReward, PrizeReward, Reward
-from activities.service import DAY_KEY_GRACE_MS, REFERENCE_TTL_S, ActivityService
-from activities.store import AuditBacklog
+from activities.service import DAY_KEY_GRACE_MS, FROZEN, REFERENCE_TTL_S, ActivityService, check_audience
 from checkin.db import checkin_rewards, checkins
-from checkin.model import CheckinRules, CheckinSpec, config_of, rules_of, validate_rules
+from checkin.model import CheckinRules, CheckinSpec, config_of, validate_rules
 from checkin.repository import CheckinRepository, RewardRow
 from checkin.results import (
     Calendar,
@@ -57,7 +56,6 @@ from lottery.service import DrawService
 log = logging.getLogger("promo.checkin")
 
 ACTIVITY_TYPE = "checkin"
-_FROZEN = float("inf")  # the rules of a published activity never change
 _REFUSALS: dict[str, tuple[Kind, str]] = {
     "day_already_signed": (Kind.CONFLICT, "that day is already signed"),
     "makeup_limit": (Kind.LIMIT, "no make-ups left in this cycle"),
@@ -103,7 +101,6 @@ class CheckinService:
         self.draws = draws
         self.points = points
         self.clock = clock
-        self._rules: dict[int, CheckinRules] = {}
 
     # --- operators ---------------------------------------------------------------------------
 
@@ -270,10 +267,7 @@ class CheckinService:
     # --- rules, days and cycles ----------------------------------------------------------------
 
     def rules(self, activity: Activity) -> CheckinRules:
-        rules = self._rules.get(activity.id)
-        if rules is None:
-            rules = self._rules[activity.id] = rules_of(activity)
-        return rules
+        return self.activities.settings(activity, CheckinRules)
 
     def first_day(self, activity: Activity) -> date:
         return local_day(int(activity.starts_at.timestamp() * 1000), activity.tz)
@@ -286,17 +280,12 @@ class CheckinService:
         return cycle_of(day, cycle.kind, rolling_days=cycle.days or 0, first_day=self.first_day(activity))
 
     async def _checkin(self, activity_id: int) -> tuple[Activity, CheckinRules]:
-        activity = await self.activities.get_published(activity_id, max_age_s=_FROZEN)
-        if activity.type != ACTIVITY_TYPE:
-            raise PromoError(
-                Kind.CONFLICT, "wrong_activity_type", f"activity {activity_id} is a {activity.type}, not a sign-in"
-            )
+        activity = await self.activities.published(activity_id, (ACTIVITY_TYPE,), "a sign-in")
         return activity, self.rules(activity)
 
     async def _playable(self, player: Identity, activity_id: int) -> tuple[Activity, CheckinRules]:
         activity, rules = await self._checkin(activity_id)
-        if not activity.audience.admits(player.level, list(player.tags)):
-            raise PromoError(Kind.FORBIDDEN, "audience_not_allowed", "this activity is not open to your membership")
+        check_audience(activity, player)
         return activity, rules
 
     def _request(
@@ -321,14 +310,8 @@ class CheckinService:
     # --- the script and its answer ------------------------------------------------------------
 
     async def _mark(self, activity: Activity, request: MarkRequest) -> MarkReply:
-        try:
-            reply = await self.activities.run_loaded(activity.id, lambda: self.store.mark(request))
-        except OutcomeUnknown as exc:
-            raise PromoError(
-                Kind.UNAVAILABLE,
-                "outcome_unknown",
-                "the sign-in may or may not have happened; send it again to learn the result",
-            ) from exc
+        unknown = "the sign-in may or may not have happened; send it again to learn the result"
+        reply = await self.activities.run_loaded(activity.id, lambda: self.store.mark(request), unknown=unknown)
         if reply.kind == "refused":
             raise refusal(reply.code or "refused", reply.detail, _REFUSALS)
         return reply
@@ -394,12 +377,7 @@ class CheckinService:
         async def read() -> CheckinSnapshot:
             return await self._snapshot(activity, rules)
 
-        try:
-            await self.store.load(activity.id, read)
-        except AuditBacklog as exc:
-            raise PromoError(
-                Kind.UNAVAILABLE, "activity_loading", "the activity is being restored; retry shortly"
-            ) from exc
+        await self.store.load(activity.id, read)
 
     async def _snapshot(self, activity: Activity, rules: CheckinRules) -> CheckinSnapshot:
         now_ms = self.clock.now_ms()
@@ -459,7 +437,7 @@ class CheckinService:
             )
         ]
         if indexes:
-            activity = await self.activities.get_published(activity_id, max_age_s=_FROZEN)
+            activity = await self.activities.get_published(activity_id, max_age_s=FROZEN)
             rules = self.rules(activity)
             for index in indexes:
                 reward = rules.rewards()[index][2]
@@ -479,7 +457,7 @@ class CheckinService:
         return fixed
 
     async def _redeliver(self, row: RewardRow) -> bool:
-        activity = await self.activities.get_published(row.activity_id, max_age_s=_FROZEN)
+        activity = await self.activities.get_published(row.activity_id, max_age_s=FROZEN)
         granted = await self._deliver(
             activity, self.rules(activity), row.user_id, row.mark_id, row.reward_index, deliver=True
         )

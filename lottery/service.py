@@ -15,11 +15,19 @@ import msgspec
 
 from activities.auth import Identity
 from activities.clock import Clock, day_end_ms, from_ms, local_day
-from activities.errors import Kind, OutcomeUnknown, PromoError, refusal
-from activities.model import Activity, Prize
+from activities.errors import Kind, PromoError, refusal
+from activities.model import LOTTERY_TYPES, Activity, Prize
 from activities.points import PointsService, draw_cost_ref
 from activities.repository import ActivityRepository
-from activities.service import DAY_KEY_GRACE_MS, IDEMPOTENCY_TTL_S, REFERENCE_TTL_S, ActivityService, R
+from activities.service import (
+    DAY_KEY_GRACE_MS,
+    FROZEN,
+    IDEMPOTENCY_TTL_S,
+    REFERENCE_TTL_S,
+    ActivityService,
+    R,
+    check_audience,
+)
 from lottery.odds import new_rand
 from lottery.store import DrawRecord, DrawReply, DrawRequest, DrawStore, GrantReply
 
@@ -30,7 +38,6 @@ _REFUSALS: dict[str, tuple[Kind, str]] = {
     "user_total_limit": (Kind.LIMIT, "no draws left in this activity"),
     "global_daily_limit": (Kind.LIMIT, "all of today's draws are gone; come back tomorrow"),
 }
-_FROZEN = float("inf")  # what draws read of an activity cannot change after publishing
 
 
 class DrawBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -97,8 +104,7 @@ class DrawService:
 
     async def draw(self, player: Identity, activity_id: int, idempotency_key: str, body: DrawBody) -> DrawResult:
         activity = await self.lottery(activity_id)
-        if not activity.audience.admits(player.level, list(player.tags)):
-            raise PromoError(Kind.FORBIDDEN, "audience_not_allowed", "this activity is not open to your membership")
+        check_audience(activity, player)
         flight = (activity_id, player.subject, idempotency_key)
         if flight in self._in_flight:
             raise PromoError(
@@ -129,12 +135,7 @@ class DrawService:
 
     async def lottery(self, activity_id: int) -> Activity:
         """A published lottery (of any skin); other activities are not drawn from."""
-        activity = await self.activities.get_published(activity_id, max_age_s=_FROZEN)
-        if not activity.is_lottery:
-            raise PromoError(
-                Kind.CONFLICT, "wrong_activity_type", f"activity {activity_id} is a {activity.type}, not a lottery"
-            )
-        return activity
+        return await self.activities.published(activity_id, LOTTERY_TYPES, "a lottery")
 
     async def _credit_points_prize(self, prize: Prize, user_id: str, draw_id: str, activity_id: int) -> None:
         """A won "points" prize goes to the wallet (another Redis slot, so another script). The
@@ -188,10 +189,8 @@ class DrawService:
         return reply
 
     async def _loaded(self, activity_id: int, call: Callable[[], Awaitable[R]]) -> R:
-        try:
-            return await self.activities.run_loaded(activity_id, call)
-        except OutcomeUnknown as exc:
-            raise _unknown_outcome() from exc
+        unknown = "the draw may or may not have happened; retry with the same Idempotency-Key to learn the result"
+        return await self.activities.run_loaded(activity_id, call, unknown=unknown)
 
     # --- rewards handed out by other activities ------------------------------------------------
 
@@ -245,7 +244,7 @@ class DrawService:
         rows = await self.repository.draws_of(activity_id, user_id, limit, before_ms)
         results = []
         for row in rows:
-            activity = await self.activities.get_published(row.activity_id, max_age_s=_FROZEN)
+            activity = await self.activities.get_published(row.activity_id, max_age_s=FROZEN)
             record = DrawRecord(
                 draw_id=row.draw_id,
                 prize_id=row.prize_id,
@@ -281,12 +280,4 @@ def _result(activity: Activity, record: DrawRecord, *, replayed: bool, chances_l
         kind=record.kind,
         chances_left=chances_left,
         replayed=replayed,
-    )
-
-
-def _unknown_outcome() -> PromoError:
-    return PromoError(
-        Kind.UNAVAILABLE,
-        "outcome_unknown",
-        "the draw may or may not have happened; retry with the same Idempotency-Key to learn the result",
     )
