@@ -43,7 +43,7 @@ class ActivityKeys:
 
     @property
     def user_total(self) -> str:
-        """Hash user_id -> draws since the start."""
+        """Hash user_id -> draws (or reservations held) since the start."""
         return f"{self._p}:user_total"
 
     @property
@@ -100,7 +100,8 @@ class ActivityKeys:
 
     @property
     def deadlines(self) -> str:
-        """Sorted set of open initiatives by deadline (ms): what the expiry sweep reads."""
+        """Sorted set of what a sweep closes when its time comes, by deadline (ms): open
+        initiatives, reservations not redeemed by the end of their day."""
         return f"{self._p}:deadlines"
 
     @property
@@ -120,6 +121,31 @@ class ActivityKeys:
     def ip_day(self, day: date) -> str:
         """Hash ip -> helps from that address on that local day."""
         return f"{self._p}:ip_day:{day.isoformat()}"
+
+    # --- hot-item reservations (热门商品预约) ------------------------------------------------
+
+    @property
+    def pools(self) -> str:
+        """Hash "<date>|<store or all>" -> units left to reserve."""
+        return f"{self._p}:pool"
+
+    def reservation(self, code: str) -> str:
+        """Hash of a reservation: user_id, date, store, pool, status, cancel_until_ms..."""
+        return f"{self._p}:rsv:{code}"
+
+    def member_reservations(self, user_id: str) -> str:
+        """Set of the codes of a member's reservations."""
+        return f"{self._p}:mine:{user_id}"
+
+    @property
+    def user_dates(self) -> str:
+        """Hash "user_id|date" -> reservations the member holds for that date (not cancelled)."""
+        return f"{self._p}:user_date"
+
+    @property
+    def reservation_stats(self) -> str:
+        """Hash "<date>|<store>|<reserved, cancelled, redeemed or expired>" -> reservations."""
+        return f"{self._p}:rstats"
 
     @property
     def events(self) -> str:

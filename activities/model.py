@@ -25,7 +25,7 @@ TOP_PRIZE_MAX_CNY = Decimal(50_000)
 MAX_TOTAL_WEIGHT = 2**21 - 1
 
 LotteryType = Literal["wheel", "blind_box", "golden_egg"]  # one draw engine, three skins
-ActivityType = Literal["wheel", "blind_box", "golden_egg", "checkin", "assist"]
+ActivityType = Literal["wheel", "blind_box", "golden_egg", "checkin", "assist", "reservation"]
 LOTTERY_TYPES: frozenset[str] = frozenset(("wheel", "blind_box", "golden_egg"))
 PrizeType = Literal["coupon", "points", "goods", "thanks"]
 Status = Literal["draft", "live", "paused", "ended"]

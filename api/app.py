@@ -26,6 +26,7 @@ from api.routes.health import health, ready
 from api.routes.operator import OperatorController
 from api.routes.player import draw, my_draws, player_draws, public_view
 from api.routes.points import grant_points, my_points, my_points_history
+from api.routes.reservation import cancel_reservation, my_reservations, redeem, reserve
 
 log = logging.getLogger("promo.api")
 
@@ -43,14 +44,14 @@ async def reconcile(platform: Platform, stop: asyncio.Event, every_s: float = 60
             log.exception("reconciliation failed; will try again")
 
 
-async def sweep_assists(platform: Platform, stop: asyncio.Event, every_s: float = 5.0) -> None:
-    """Expire initiatives past their deadline (see AssistService.sweep)."""
+async def sweep(platform: Platform, stop: asyncio.Event, every_s: float = 5.0) -> None:
+    """Expire initiatives past their deadline and reservations past their day (Platform.sweep)."""
     while not stop.is_set():
         try:
-            if expired := await platform.assists.sweep():
-                log.info("expired %d initiatives", expired)
+            if expired := await platform.sweep():
+                log.info("expired %d initiatives and reservations", expired)
         except Exception:
-            log.exception("the assist sweep failed; will try again")
+            log.exception("the sweep failed; will try again")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every_s)
 
@@ -71,7 +72,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
         if current.settings.audit_writer:
             background.append(asyncio.create_task(current.audit_writer.run(stop), name="audit-writer"))
             background.append(asyncio.create_task(reconcile(current, stop), name="reconciler"))
-            background.append(asyncio.create_task(sweep_assists(current, stop), name="assist-sweep"))
+            background.append(asyncio.create_task(sweep(current, stop), name="sweep"))
         try:
             yield
         finally:
@@ -101,6 +102,10 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             progress,
             help_initiative,
             report_invite,
+            reserve,
+            my_reservations,
+            cancel_reservation,
+            redeem,
         ],
         lifespan=[lifespan],
         exception_handlers={

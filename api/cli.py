@@ -61,7 +61,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def worker(args: argparse.Namespace) -> int:
     """The background work as its own process (run the API with PROMO_AUDIT_WRITER=off): the
-    audit writer, the reconciler, the assist expiry sweep."""
+    audit writer, the reconciler, the expiry sweep."""
     from api.platform import Platform
 
     settings = load_settings()
@@ -77,11 +77,9 @@ def worker(args: argparse.Namespace) -> int:
             if args.once:
                 await platform.audit_writer.drain()
             else:
-                from api.app import reconcile, sweep_assists
+                from api.app import reconcile, sweep
 
-                await asyncio.gather(
-                    platform.audit_writer.run(stop), reconcile(platform, stop), sweep_assists(platform, stop)
-                )
+                await asyncio.gather(platform.audit_writer.run(stop), reconcile(platform, stop), sweep(platform, stop))
         finally:
             await platform.close()
 

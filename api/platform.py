@@ -29,6 +29,11 @@ from checkin.service import CheckinService
 from checkin.store import CheckinStore
 from lottery.service import DrawService
 from lottery.store import DrawStore
+from reservation.repository import ReservationRepository
+from reservation.service import ACTIVITY_TYPE as RESERVATION
+from reservation.service import EVENT_TYPES as RESERVATION_EVENTS
+from reservation.service import ReservationService
+from reservation.store import ReservationStore
 
 
 @dataclass
@@ -42,6 +47,7 @@ class Platform:
     draws: DrawService
     checkins: CheckinService
     assists: AssistService
+    reservations: ReservationService
     points: PointsService
     audit_writer: AuditWriter
 
@@ -63,7 +69,15 @@ class Platform:
         tokens = Tokens(settings.jwt_secret)
         assists = AssistService(activities, AssistStore(batcher), AssistRepository(engine), points, tokens, clock)
         activities.register(ASSIST, assists)
-        handlers = {"checkin": checkins.audit_rows} | dict.fromkeys(ASSIST_EVENTS, assists.audit_rows)
+        reservations = ReservationService(
+            activities, ReservationStore(batcher), ReservationRepository(engine), tokens, clock
+        )
+        activities.register(RESERVATION, reservations)
+        handlers = (
+            {"checkin": checkins.audit_rows}
+            | dict.fromkeys(ASSIST_EVENTS, assists.audit_rows)
+            | dict.fromkeys(RESERVATION_EVENTS, reservations.audit_rows)
+        )
         return cls(
             settings=settings,
             redis=redis,
@@ -74,9 +88,15 @@ class Platform:
             draws=draws,
             checkins=checkins,
             assists=assists,
+            reservations=reservations,
             points=points,
             audit_writer=AuditWriter(AuditStore(redis), repository, handlers=handlers),
         )
+
+    async def sweep(self) -> int:
+        """Close what ran out of time: initiatives past their deadline, reservations not redeemed
+        by the end of their day."""
+        return await self.assists.sweep() + await self.reservations.sweep()
 
     async def reconcile(self) -> int:
         """Complete or undo what lost replies left half done (see each service's `reconcile`)."""

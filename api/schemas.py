@@ -13,6 +13,8 @@ from assist.model import AssistRules
 from assist.model import rules_of as assist_rules_of
 from checkin.model import CheckinRules
 from checkin.model import rules_of as checkin_rules_of
+from reservation.model import ReservationRules
+from reservation.model import rules_of as reservation_rules_of
 
 T = TypeVar("T")
 
@@ -59,6 +61,7 @@ class ActivityView(msgspec.Struct):
     odds_rule: str | None = None  # lotteries: how the odds and the fallback work
     checkin: CheckinRules | None = None  # sign-in activities: cycle, rewards, make-up, linked lottery
     assist: AssistRules | None = None  # friend assist activities: kind, helps needed, prize, caps
+    reservation: ReservationRules | None = None  # reservations: item, dates, stores, limits, opening
 
 
 ODDS_RULE = (
@@ -101,6 +104,7 @@ def activity_view(activity: Activity, *, operator: bool) -> ActivityView:
         odds_rule=ODDS_RULE if activity.is_lottery else None,
         checkin=checkin_rules_of(activity) if activity.type == "checkin" else None,
         assist=assist_rules_of(activity) if activity.type == "assist" else None,
+        reservation=reservation_rules_of(activity) if activity.type == "reservation" else None,
     )
 
 

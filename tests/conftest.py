@@ -129,6 +129,24 @@ class Env:
         headers = self.player(user, **player)
         return await self.client.post(f"/assists/{share_token}/helps", json=body, headers=headers)
 
+    async def reserve(
+        self, activity_id: int, day: str, store: str | None = "S1", user: str = "u1", key: str | None = None
+    ) -> Any:
+        body: dict[str, Any] = {"date": day} | ({"store_id": store} if store else {})
+        headers = {**self.player(user), "Idempotency-Key": key or secrets.token_hex(8)}
+        return await self.client.post(f"/activities/{activity_id}/reservations", json=body, headers=headers)
+
+    async def cancel(self, activity_id: int, code: str, user: str = "u1") -> Any:
+        return await self.client.post(
+            f"/activities/{activity_id}/reservations/{code}/cancel", headers=self.player(user)
+        )
+
+    async def redeem(self, activity_id: int, store: str | None = "S1", **body: Any) -> Any:
+        body |= {"store_id": store} if store else {}
+        return await self.client.post(
+            f"/operator/activities/{activity_id}/redemptions", json=body, headers=self.operator()
+        )
+
     async def counters(self, activity_id: int) -> dict[str, Any]:
         response = await self.client.get(f"/operator/activities/{activity_id}/counters", headers=self.operator())
         assert response.status_code == 200, response.text
@@ -198,6 +216,36 @@ def assist_spec(kind: str = "collect", **overrides: Any) -> dict[str, Any]:
         "ends_at": "2026-09-01T00:00:00+08:00",
         "timezone": "Asia/Shanghai",
         "assist": rules,
+    }
+    spec.update(overrides)
+    return spec
+
+
+def reservation_spec(method: str = "pickup", **overrides: Any) -> dict[str, Any]:
+    """Limited sneakers for 3 and 4 June (100 a day), picked up at two stores (the flagship with
+    10 of its own a day, the mall sharing the date's units) and paid in store; one per member
+    per date; cancellable until noon the day before; each date opens at 10:00 three days ahead."""
+    rules: dict[str, Any] = {
+        "item": {"sku": "SNK-001", "name": "Limited sneakers", "price_cny": "1299.00", "deposit_cny": "100.00"},
+        "dates": [{"date": "2026-06-03", "quantity": 100}, {"date": "2026-06-04", "quantity": 100}],
+        "method": method,
+        "purchase": "in_store",
+        "cancel_cutoff_hours": 36,
+        "opening": {"time": "10:00", "days_ahead": 3},
+    }
+    if method == "pickup":
+        rules["stores"] = [
+            {"id": "S1", "name": "Flagship", "quantity": 10},
+            {"id": "S2", "name": "Mall"},
+        ]
+    rules.update(overrides.pop("reservation", {}))
+    spec: dict[str, Any] = {
+        "type": "reservation",
+        "name": "Sneaker drop",
+        "starts_at": "2026-05-01T00:00:00+08:00",
+        "ends_at": "2026-07-01T00:00:00+08:00",
+        "timezone": "Asia/Shanghai",
+        "reservation": rules,
     }
     spec.update(overrides)
     return spec

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 import assist.db  # noqa: F401  (registers the assist tables on the metadata)
 import checkin.db  # noqa: F401  (registers the sign-in tables on the metadata)
+import reservation.db  # noqa: F401  (registers the reservation tables on the metadata)
 from activities.db import make_engine, metadata
 
 config = context.config

@@ -20,6 +20,9 @@ from assist.service import ACTIVITY_TYPE as ASSIST
 from checkin.model import CheckinSpec
 from checkin.results import CheckinCounters
 from checkin.service import ACTIVITY_TYPE as CHECKIN
+from reservation.model import ReservationSpec
+from reservation.results import ReservationCounters
+from reservation.service import ACTIVITY_TYPE as RESERVATION
 
 
 class OperatorController(Controller):
@@ -28,8 +31,8 @@ class OperatorController(Controller):
 
     @post("/")
     async def create(self, request: Request[Any, Any, Any], operator: NamedDependency[Identity]) -> ActivityView:
-        """A draft activity: a lottery (`wheel`, `blind_box`, `golden_egg`), a sign-in (`checkin`)
-        or a friend assist (`assist`)."""
+        """A draft activity: a lottery (`wheel`, `blind_box`, `golden_egg`), a sign-in (`checkin`),
+        a friend assist (`assist`) or a hot-item reservation (`reservation`)."""
         body = await request.body()
         platform = platform_of(request)
         activity_type = decode(body, TypeOnly).type
@@ -37,6 +40,8 @@ class OperatorController(Controller):
             activity = await platform.checkins.create(decode(body, CheckinSpec), operator.subject)
         elif activity_type == ASSIST:
             activity = await platform.assists.create(decode(body, AssistSpec), operator.subject)
+        elif activity_type == RESERVATION:
+            activity = await platform.reservations.create(decode(body, ReservationSpec), operator.subject)
         else:
             activity = await platform.activities.create(decode(body, ActivitySpec), operator.subject)
         return activity_view(activity, operator=True)
@@ -83,13 +88,16 @@ class OperatorController(Controller):
     @get("/{activity_id:int}/counters")
     async def counters(
         self, request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: FromPath[int]
-    ) -> ActivityCounters | CheckinCounters | AssistCounters:
+    ) -> ActivityCounters | CheckinCounters | AssistCounters | ReservationCounters:
         """Live counters from Redis (a lottery's stock and draws, a sign-in's sign-ins, make-ups
-        and rewards, an assist's initiatives and helps), beside what the SQL audit trail holds."""
+        and rewards, an assist's initiatives and helps, a reservation's per date and store),
+        beside what the SQL audit trail holds."""
         platform = platform_of(request)
         activity = await platform.activities.get(activity_id)
         if activity.type == CHECKIN:
             return await platform.checkins.counters(activity)
         if activity.type == ASSIST:
             return await platform.assists.counters(activity)
+        if activity.type == RESERVATION:
+            return await platform.reservations.counters(activity)
         return await platform.activities.counters(activity_id)

@@ -1,0 +1,51 @@
+-- change.lua: a reservation leaves the reserved state, atomically: cancelled by its member (the
+-- unit returns to the pool at once), redeemed (核销) by a store on its date, or expired by the
+-- sweep at the end of its day. reserved -> cancelled | redeemed | expired, and nothing else:
+-- of two changes racing on one code, exactly one happens.
+--
+-- KEYS[1] state   KEYS[2] reservation   KEYS[3] pools   KEYS[4] user_dates   KEYS[5] user_total
+-- KEYS[6] deadlines   KEYS[7] stats   KEYS[8] events
+--
+-- ARGV[1] cancel | redeem | expire   ARGV[2] code   ARGV[3] now_ms
+-- ARGV[4] actor: the member (cancel), the operator (redeem), "sweep" (expire)
+-- ARGV[5] today, the activity's local day (redeem)   ARGV[6] the redeeming store ("" if not said)
+--
+-- Returns one of
+--   {"ok", status}      the new status
+--   {"not_due"}         (expire) the reservation's day is not over
+--   {"not_loaded"}
+--   {"refused", code[, detail]}   reservation_not_found | reservation_cancelled |
+--      reservation_redeemed | reservation_expired | cancel_cutoff_passed | wrong_date (detail:
+--      the reserved date) | wrong_store (detail: the reserved store)
+
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_loaded'} end
+local mode, code, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local r = redis.call('HMGET', KEYS[2], 'user_id', 'date', 'store', 'pool', 'status', 'cancel_until_ms')
+if not r[1] then return {'refused', 'reservation_not_found'} end
+if mode == 'cancel' and r[1] ~= ARGV[4] then return {'refused', 'reservation_not_found'} end
+if r[5] ~= 'reserved' then return {'refused', 'reservation_' .. r[5]} end
+
+local status
+if mode == 'cancel' then
+  if now >= tonumber(r[6]) then return {'refused', 'cancel_cutoff_passed', r[6]} end
+  status = 'cancelled'
+  redis.call('HINCRBY', KEYS[3], r[4], 1)
+  redis.call('HINCRBY', KEYS[4], r[1] .. '|' .. r[2], -1)
+  redis.call('HINCRBY', KEYS[5], r[1], -1)
+elseif mode == 'redeem' then
+  if r[2] ~= ARGV[5] then return {'refused', 'wrong_date', r[2]} end
+  if ARGV[6] ~= '' and r[3] ~= 'all' and r[3] ~= ARGV[6] then return {'refused', 'wrong_store', r[3]} end
+  status = 'redeemed'
+else
+  local due = redis.call('ZSCORE', KEYS[6], code)
+  if due and now < tonumber(due) then return {'not_due'} end
+  status = 'expired'
+end
+
+redis.call('HSET', KEYS[2], 'status', status, 'changed_ms', ARGV[3])
+redis.call('ZREM', KEYS[6], code)
+redis.call('HINCRBY', KEYS[7], r[2] .. '|' .. r[3] .. '|' .. status, 1)
+redis.call('HINCRBY', KEYS[1], status .. '_total', 1)
+redis.call('XADD', KEYS[8], '*', 'type', 'reservation_change', 'code', code, 'status', status, 'actor', ARGV[4],
+  'at_ms', ARGV[3])
+return {'ok', status}

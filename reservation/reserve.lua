@@ -1,0 +1,70 @@
+-- reserve.lua: a member reserves one unit of a date's pool (热门商品预约), atomically.
+--
+-- KEYS[1] state        hash: status, starts_at_ms, ends_at_ms, rules (JSON), counters
+-- KEYS[2] pools        hash "<date>|<store or all>" -> units left
+-- KEYS[3] user_dates   hash "user_id|date" -> reservations held (not cancelled) for the date
+-- KEYS[4] user_total   hash user_id -> reservations held in the activity
+-- KEYS[5] reservation  hash of the new reservation (its code is in the key)
+-- KEYS[6] mine         set of the member's reservation codes
+-- KEYS[7] deadlines    sorted set: reservations the sweep expires at the end of their day
+-- KEYS[8] stats        hash "<date>|<store>|<reserved, cancelled, redeemed, expired>" -> count
+-- KEYS[9] idempotency  string "<fingerprint> <code>" of the request with this Idempotency-Key
+-- KEYS[10] events      stream read by the SQL audit writer
+--
+-- ARGV[1] user_id   ARGV[2] code (fresh)   ARGV[3] now_ms   ARGV[4] date   ARGV[5] store (or "all")
+-- ARGV[6] pool field   ARGV[7] opens_at_ms (the date opens)   ARGV[8] closes_at_ms (the date ends)
+-- ARGV[9] cancel_until_ms   ARGV[10] purchase (prepay | in_store)   ARGV[11] fingerprint
+-- ARGV[12] idempotency key   ARGV[13] idempotency TTL (s)   ARGV[14] how long the reservation
+-- stays in Redis (s)
+--
+-- rules: {"per_date": reservations a member may hold per date, "total": in all (0: no limit)}
+--
+-- Returns one of
+--   {"ok", code}   {"replay", code}   {"mismatch"} (same key, other request)
+--   {"code_taken"} (draw another code)   {"not_loaded"}
+--   {"refused", code[, detail]}   activity_not_live | not_started | already_ended | not_open_yet |
+--                                 date_closed | user_date_limit | user_total_limit | sold_out
+
+local seen = redis.call('GET', KEYS[9])
+if seen then
+  local fingerprint, code = string.match(seen, '(%S+) (%S+)')
+  if fingerprint ~= ARGV[11] then return {'mismatch'} end
+  return {'replay', code}
+end
+local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms', 'rules')
+if not s[1] then return {'not_loaded'} end
+if s[1] ~= 'live' then return {'refused', 'activity_not_live', s[1]} end
+local now = tonumber(ARGV[3])
+if now < tonumber(s[2]) then return {'refused', 'not_started'} end
+if now >= tonumber(s[3]) then return {'refused', 'already_ended'} end
+if now < tonumber(ARGV[7]) then return {'refused', 'not_open_yet', ARGV[7]} end
+if now >= tonumber(ARGV[8]) then return {'refused', 'date_closed'} end
+
+local rules = cjson.decode(s[4])
+local user, day, store, pool = ARGV[1], ARGV[4], ARGV[5], ARGV[6]
+local user_day = user .. '|' .. day
+if tonumber(redis.call('HGET', KEYS[3], user_day) or '0') >= rules.per_date then
+  return {'refused', 'user_date_limit'}
+end
+if rules.total > 0 and tonumber(redis.call('HGET', KEYS[4], user) or '0') >= rules.total then
+  return {'refused', 'user_total_limit'}
+end
+if tonumber(redis.call('HGET', KEYS[2], pool) or '0') <= 0 then return {'refused', 'sold_out'} end
+if redis.call('EXISTS', KEYS[5]) == 1 then return {'code_taken'} end
+
+redis.call('HINCRBY', KEYS[2], pool, -1)
+redis.call('HINCRBY', KEYS[3], user_day, 1)
+redis.call('HINCRBY', KEYS[4], user, 1)
+redis.call('HSET', KEYS[5], 'user_id', user, 'date', day, 'store', store, 'pool', pool, 'status', 'reserved',
+  'purchase', ARGV[10], 'cancel_until_ms', ARGV[9], 'created_ms', ARGV[3])
+redis.call('EXPIRE', KEYS[5], ARGV[14])
+redis.call('SADD', KEYS[6], ARGV[2])
+if redis.call('TTL', KEYS[6]) < tonumber(ARGV[14]) then redis.call('EXPIRE', KEYS[6], ARGV[14]) end
+redis.call('ZADD', KEYS[7], ARGV[8], ARGV[2])
+redis.call('HINCRBY', KEYS[8], day .. '|' .. store .. '|reserved', 1)
+redis.call('HINCRBY', KEYS[1], 'reservations_total', 1)
+redis.call('SET', KEYS[9], ARGV[11] .. ' ' .. ARGV[2], 'EX', ARGV[13])
+redis.call('XADD', KEYS[10], '*', 'type', 'reservation', 'code', ARGV[2], 'user_id', user, 'date', day,
+  'store', store, 'pool', pool, 'purchase', ARGV[10], 'cancel_until_ms', ARGV[9], 'idempotency_key', ARGV[12],
+  'fingerprint', ARGV[11], 'created_at_ms', ARGV[3])
+return {'ok', ARGV[2]}

@@ -1,0 +1,416 @@
+"""Hot-item reservation (热门商品预约) use cases: an operator defines the item, its dates and
+quantities; members reserve (with an Idempotency-Key), list and cancel their reservations; store
+staff redeem (核销) them by code; a sweep expires what was not redeemed by the end of its day;
+and what the kernel asks of a gameplay (rebuild the live state, the audit rows of its events).
+
+Every reservation and every change of one is one atomic script in the activity's Redis slot:
+the daily quantity is a Redis counter that only these scripts change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import date, timedelta
+from functools import partial
+from typing import Any
+
+from activities.audit import FOLLOWED_STATUSES, Row
+from activities.auth import Identity, Tokens
+from activities.clock import Clock, day_end_ms, from_ms, local_day
+from activities.errors import Kind, PromoError, invalid, refusal
+from activities.model import Activity, validate_common
+from activities.service import IDEMPOTENCY_TTL_S, ActivityService, check_audience
+from reservation.db import reservation_changes, reservations
+from reservation.model import (
+    SHARED,
+    ReservationRules,
+    ReservationSpec,
+    cancel_until_ms,
+    config_of,
+    day_start_ms,
+    opens_at_ms,
+    validate_rules,
+)
+from reservation.repository import ReservationRepository
+from reservation.results import (
+    DateStoreCounters,
+    ItemView,
+    PoolCounters,
+    RedeemBody,
+    ReservationCounters,
+    ReservationView,
+    ReserveBody,
+    StoreView,
+)
+from reservation.store import ReservationSnapshot, ReservationStore, ReserveRequest, ScriptReply
+
+ACTIVITY_TYPE = "reservation"
+EVENT_TYPES = ("reservation", "reservation_change")  # written to SQL by audit_rows
+QR = "reservation-qr"  # what QR payloads are sealed for
+CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed at a till
+CODE_LENGTH = 12  # 60 random bits
+STATES = ("reserved", "cancelled", "redeemed", "expired")  # "reserved": made, whatever became of it
+KEEP_DAYS = 30  # a reservation stays in Redis (and in the member's list) 30 days after its date
+_REFUSALS: dict[str, tuple[Kind, str]] = {
+    "not_open_yet": (Kind.CONFLICT, "reservations for this date are not open yet"),
+    "date_closed": (Kind.CONFLICT, "this date can no longer be reserved"),
+    "user_date_limit": (Kind.LIMIT, "you hold as many reservations for this date as allowed"),
+    "user_total_limit": (Kind.LIMIT, "you hold as many reservations as allowed"),
+    "sold_out": (Kind.CONFLICT, "nothing is left to reserve for this date"),
+    "reservation_not_found": (Kind.NOT_FOUND, "no such reservation"),
+    "reservation_cancelled": (Kind.CONFLICT, "this reservation was cancelled"),
+    "reservation_redeemed": (Kind.CONFLICT, "this reservation was already redeemed"),
+    "reservation_expired": (Kind.CONFLICT, "this reservation expired"),
+    "cancel_cutoff_passed": (Kind.CONFLICT, "it is too late to cancel this reservation"),
+    "wrong_date": (Kind.CONFLICT, "this reservation is for another date"),
+    "wrong_store": (Kind.CONFLICT, "this reservation is for another store"),
+}
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalize_code(typed: str) -> str:
+    """What staff type: any case, with dashes or spaces."""
+    return "".join(c for c in typed.upper() if c not in "- ")
+
+
+class ReservationService:
+    def __init__(
+        self,
+        activities: ActivityService,
+        store: ReservationStore,
+        repository: ReservationRepository,
+        tokens: Tokens,
+        clock: Clock,
+    ) -> None:
+        self.activities = activities
+        self.store = store
+        self.repository = repository
+        self.tokens = tokens
+        self.clock = clock
+
+    # --- operators ---------------------------------------------------------------------------
+
+    async def create(self, spec: ReservationSpec, operator_id: str) -> Activity:
+        validate_common(spec)
+        validate_rules(spec.reservation)
+        return await self.activities.create_draft(spec, ACTIVITY_TYPE, operator_id, config_of(spec.reservation))
+
+    async def check_publishable(self, activity: Activity) -> None:
+        """Nothing outside the activity to wait for."""
+
+    async def redeem(self, operator: Identity, activity_id: int, body: RedeemBody) -> ReservationView:
+        """Store staff redeem (核销) a reservation: once, on its date, at its store."""
+        activity, rules = await self._reservation_activity(activity_id)
+        code = self._code_of(activity.id, body)
+        if rules.method == "pickup" and body.store_id is None:
+            raise invalid("store_required", "say which store redeems it (store_id)", field="store_id")
+        now_ms = self.clock.now_ms()
+        today = local_day(now_ms, activity.tz).isoformat()
+        await self._change(activity, "redeem", code, now_ms, operator.subject, today, body.store_id or "")
+        return await self._view_of(activity, rules, code)
+
+    async def counters(self, activity: Activity) -> ReservationCounters:
+        rules = self.rules(activity)
+        live = await self.store.counters(activity.id)
+        in_sql = await self.repository.stats(activity.id)
+        pools = rules.pools()
+        by_date_store = []
+        for day in rules.dates:
+            stores = [(s.id, s.quantity) for s in rules.stores] or [(SHARED, day.quantity)]
+            for store_id, quantity in stores:
+                prefix = f"{day.date.isoformat()}|{store_id}"
+                own = quantity is not None
+                by_date_store.append(
+                    DateStoreCounters(
+                        date=day.date.isoformat(),
+                        store=store_id,
+                        quantity=quantity if own else None,
+                        left=live.pools.get(prefix) if own else None,
+                        **{
+                            k: live.stats.get(f"{prefix}|{k}", 0)
+                            for k in ("reserved", "cancelled", "redeemed", "expired")
+                        },
+                        **{
+                            f"{k}_in_sql": in_sql[f"{prefix}|{k}"]
+                            for k in ("reserved", "cancelled", "redeemed", "expired")
+                        },
+                    )
+                )
+        return ReservationCounters(
+            activity_id=activity.id,
+            status=activity.status,
+            loaded=live.status is not None,
+            reservations_total=live.totals.get("reservations_total", 0),
+            cancelled_total=live.totals.get("cancelled_total", 0),
+            redeemed_total=live.totals.get("redeemed_total", 0),
+            expired_total=live.totals.get("expired_total", 0),
+            pools=[
+                PoolCounters(
+                    pool=pool, quantity=quantity, left=live.pools.get(pool, 0), held=quantity - live.pools.get(pool, 0)
+                )
+                for pool, quantity in pools.items()
+            ],
+            by_date_and_store=by_date_store,
+            audit_backlog=live.audit_backlog,
+        )
+
+    # --- players -----------------------------------------------------------------------------
+
+    async def reserve(
+        self, player: Identity, activity_id: int, idempotency_key: str, body: ReserveBody
+    ) -> ReservationView:
+        """Reserve one unit for a date (and a store). The same Idempotency-Key again returns the
+        same reservation."""
+        activity, rules = await self._reservation_activity(activity_id)
+        check_audience(activity, player)
+        quantity = rules.quantity(body.date)
+        if quantity is None:
+            raise invalid("date_not_offered", f"{body.date} cannot be reserved", field="date")
+        store = self._store_of(rules, body.store_id)
+        now_ms, tz = self.clock.now_ms(), activity.tz
+        closes_at = day_end_ms(body.date, tz)
+        fingerprint = hashlib.sha256(f"{activity.id}:{body.date}:{store}".encode()).hexdigest()[:32]
+        request = ReserveRequest(
+            activity_id=activity.id,
+            user_id=player.subject,
+            code=new_code(),
+            now_ms=now_ms,
+            date=body.date.isoformat(),
+            store=store,
+            pool=rules.pool_of(body.date, body.store_id),
+            opens_at_ms=opens_at_ms(body.date, rules, tz, int(activity.starts_at.timestamp() * 1000)),
+            closes_at_ms=closes_at,
+            cancel_until_ms=cancel_until_ms(body.date, rules, tz),
+            purchase=rules.purchase,
+            fingerprint=fingerprint,
+            idempotency_key=idempotency_key,
+            idempotency_ttl_s=IDEMPOTENCY_TTL_S,
+            keep_s=max((closes_at - now_ms) // 1000, 0) + KEEP_DAYS * 86400,
+        )
+        for _ in range(4):
+            reply = await self._run(activity, partial(self.store.reserve, request))
+            if reply.kind != "code_taken":
+                break
+            request = replace(request, code=new_code())  # taken already (one chance in 10^18): another
+        if reply.kind == "mismatch":
+            raise invalid("idempotency_key_reused", "this Idempotency-Key was used for a different request")
+        if reply.kind == "refused":
+            error = refusal(reply.code or "refused", None, _REFUSALS)
+            if reply.code == "not_open_yet" and reply.detail:
+                error.details = {"opens_at": from_ms(int(reply.detail), tz).isoformat()}
+            elif reply.detail:
+                error.details = {"status": reply.detail}
+            raise error
+        view = await self._view_of(activity, rules, reply.value)
+        view.replayed = reply.kind == "replay"
+        return view
+
+    async def mine(self, player: Identity, activity_id: int) -> list[ReservationView]:
+        """The member's reservations (those for dates up to 30 days ago), by date."""
+        activity, rules = await self._reservation_activity(activity_id)
+        await self._ensure_loaded(activity)
+        found = await self.store.member_reservations(activity.id, player.subject)
+        views = [self._view(activity, rules, code, fields) for code, fields in found.items()]
+        return sorted(views, key=lambda v: (v.date, v.reserved_at))
+
+    async def cancel(self, player: Identity, activity_id: int, code: str) -> ReservationView:
+        """Cancel one's own reservation before the cutoff; its unit returns to the pool at once."""
+        activity, rules = await self._reservation_activity(activity_id)
+        code = normalize_code(code)
+        await self._change(activity, "cancel", code, self.clock.now_ms(), player.subject)
+        return await self._view_of(activity, rules, code)
+
+    # --- the expiry sweep --------------------------------------------------------------------
+
+    async def sweep(self, limit: int = 1000) -> int:
+        """Expire reservations not redeemed by the end of their day. Called on a schedule; safe
+        in several processes at once."""
+        now_ms = self.clock.now_ms()
+        expired = 0
+        for activity_id in await self.activities.repository.list_ids(FOLLOWED_STATUSES, types=(ACTIVITY_TYPE,)):
+            activity = await self.activities.get_published(activity_id)
+            try:
+                await self._ensure_loaded(activity)
+                for code in await self.store.due(activity_id, now_ms, limit):
+                    reply = await self.store.change(activity_id, "expire", code, now_ms, "sweep")
+                    expired += reply.kind == "ok"
+            except PromoError:  # being restored: the next pass will do it
+                continue
+        return expired
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def rules(self, activity: Activity) -> ReservationRules:
+        return self.activities.settings(activity, ReservationRules)
+
+    def qr_payload(self, activity_id: int, code: str) -> str:
+        return "RSV:" + self.tokens.seal(f"{activity_id}.{code}", QR)
+
+    def _code_of(self, activity_id: int, body: RedeemBody) -> str:
+        if body.qr:
+            value = self.tokens.unseal(body.qr.removeprefix("RSV:"), QR)
+            shared_activity, _, code = (value or "").partition(".")
+            if not code or shared_activity != str(activity_id):
+                raise PromoError(
+                    Kind.NOT_FOUND, "reservation_not_found", "this QR code is not a reservation of this activity"
+                )
+            return code
+        if body.code:
+            return normalize_code(body.code)
+        raise invalid("code_required", "send the reservation's code or its QR payload", field="code")
+
+    @staticmethod
+    def _store_of(rules: ReservationRules, store_id: str | None) -> str:
+        if rules.method == "delivery":
+            if store_id is not None:
+                raise invalid("store_not_applicable", "this item is delivered: no store", field="store_id")
+            return SHARED
+        if store_id is None:
+            raise invalid("store_required", "choose a store for pickup (store_id)", field="store_id")
+        if rules.store(store_id) is None:
+            raise invalid("store_unknown", f"no store {store_id!r} in this activity", field="store_id")
+        return store_id
+
+    async def _reservation_activity(self, activity_id: int) -> tuple[Activity, ReservationRules]:
+        activity = await self.activities.published(activity_id, (ACTIVITY_TYPE,), "a reservation activity")
+        return activity, self.rules(activity)
+
+    async def _ensure_loaded(self, activity: Activity) -> None:
+        if not await self.store.loaded(activity.id):
+            await self.activities.ensure_loaded(activity.id)
+
+    async def _run(self, activity: Activity, call: Callable[[], Awaitable[ScriptReply]]) -> ScriptReply:
+        unknown = "it may or may not have happened; send it again (same Idempotency-Key) to learn how it went"
+        return await self.activities.run_loaded(activity.id, call, unknown=unknown)
+
+    async def _change(
+        self, activity: Activity, mode: str, code: str, now_ms: int, actor: str, today: str = "", store: str = ""
+    ) -> None:
+        reply = await self._run(
+            activity, lambda: self.store.change(activity.id, mode, code, now_ms, actor, today, store)
+        )
+        if reply.kind == "refused":
+            error = refusal(reply.code or "refused", None, _REFUSALS)
+            if reply.code in ("wrong_date", "wrong_store") and reply.detail:
+                error.details = {reply.code.removeprefix("wrong_"): reply.detail}
+            raise error
+
+    async def _view_of(self, activity: Activity, rules: ReservationRules, code: str) -> ReservationView:
+        fields = await self.store.reservation(activity.id, code)
+        if fields is None:
+            raise refusal("reservation_not_found", None, _REFUSALS)
+        return self._view(activity, rules, code, fields)
+
+    def _view(self, activity: Activity, rules: ReservationRules, code: str, fields: dict[str, str]) -> ReservationView:
+        tz, item = activity.tz, rules.item
+        store = rules.store(fields["store"])
+        changed = fields.get("changed_ms")
+        return ReservationView(
+            code=code,
+            qr_payload=self.qr_payload(activity.id, code),
+            activity_id=activity.id,
+            item=ItemView(
+                sku=item.sku,
+                name=item.name,
+                price_cny=f"{item.price_cny:.2f}",
+                deposit_cny=None if item.deposit_cny is None else f"{item.deposit_cny:.2f}",
+            ),
+            date=date.fromisoformat(fields["date"]),
+            method=rules.method,
+            store=StoreView(store.id, store.name) if store else None,
+            purchase=fields["purchase"],
+            status=fields["status"],
+            reserved_at=from_ms(int(fields["created_ms"]), tz),
+            cancel_until=from_ms(int(fields["cancel_until_ms"]), tz),
+            changed_at=from_ms(int(changed), tz) if changed else None,
+        )
+
+    # --- the kernel's questions: live state, audit rows ------------------------------------------
+
+    async def load(self, activity: Activity) -> None:
+        rules = self.rules(activity)
+
+        async def read() -> ReservationSnapshot:
+            return await self._snapshot(activity, rules)
+
+        await self.store.load(activity.id, read)
+
+    async def _snapshot(self, activity: Activity, rules: ReservationRules) -> ReservationSnapshot:
+        now_ms, tz = self.clock.now_ms(), activity.tz
+        rows = await self.repository.all_of(activity.id)
+        stats: Counter[str] = Counter()
+        held_per_pool: Counter[str] = Counter()
+        user_dates: Counter[str] = Counter()
+        user_total: Counter[str] = Counter()
+        totals: Counter[str] = Counter(reservations_total=len(rows))
+        snapshot = ReservationSnapshot(state={}, pools={})
+        oldest = local_day(now_ms, tz) - timedelta(days=KEEP_DAYS)
+        for row in rows:
+            day = date.fromisoformat(row.date)
+            stats[f"{row.date}|{row.store}|reserved"] += 1
+            if row.status != "reserved":
+                stats[f"{row.date}|{row.store}|{row.status}"] += 1
+                totals[f"{row.status}_total"] += 1
+            if row.status != "cancelled":  # held: it keeps its unit and counts for the member's limits
+                held_per_pool[row.pool] += 1
+                user_dates[f"{row.user_id}|{row.date}"] += 1
+                user_total[row.user_id] += 1
+            if row.status == "reserved":
+                snapshot.deadlines[row.code] = day_end_ms(day, tz)
+            if day >= oldest:
+                fields: dict[str, str | int] = {
+                    "user_id": row.user_id,
+                    "date": row.date,
+                    "store": row.store,
+                    "pool": row.pool,
+                    "status": row.status,
+                    "purchase": row.purchase,
+                    "cancel_until_ms": row.cancel_until_ms,
+                    "created_ms": row.created_at_ms,
+                }
+                if row.changed_at_ms is not None:
+                    fields["changed_ms"] = row.changed_at_ms
+                snapshot.reservations[row.code] = fields
+                snapshot.ttl_s[row.code] = max((day_start_ms(day, tz) - now_ms) // 1000, 0) + (KEEP_DAYS + 1) * 86400
+        snapshot.state = {
+            "status": activity.status,
+            "starts_at_ms": int(activity.starts_at.timestamp() * 1000),
+            "ends_at_ms": int(activity.ends_at.timestamp() * 1000),
+            "rules": rules.script_rules(),
+            **totals,
+        }
+        snapshot.pools = {pool: n - held_per_pool[pool] for pool, n in rules.pools().items()}
+        snapshot.user_dates, snapshot.user_total, snapshot.stats = dict(user_dates), dict(user_total), dict(stats)
+        return snapshot
+
+    async def audit_rows(self, activity_id: int | None, entry_id: str, fields: dict[str, str]) -> list[Row]:
+        if activity_id is None:
+            raise ValueError(f"reservation event {entry_id} outside an activity stream")
+        if fields["type"] == "reservation":
+            row: dict[str, Any] = {
+                name: fields[name]
+                for name in ("code", "user_id", "date", "store", "pool", "purchase", "idempotency_key", "fingerprint")
+            }
+            row |= {
+                "activity_id": activity_id,
+                "cancel_until_ms": int(fields["cancel_until_ms"]),
+                "created_at_ms": int(fields["created_at_ms"]),
+                "stream_id": entry_id,
+            }
+            return [(reservations, row)]
+        change = {
+            "code": fields["code"],
+            "activity_id": activity_id,
+            "status": fields["status"],
+            "actor": fields["actor"],
+            "at_ms": int(fields["at_ms"]),
+            "stream_id": entry_id,
+        }
+        return [(reservation_changes, change)]

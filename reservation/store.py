@@ -1,0 +1,197 @@
+"""Redis access of hot-item reservations: the reserve and change scripts, a member's
+reservations, the sweep's due reservations, the live counters, and rebuilding the live state."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from activities.keys import ActivityKeys
+from activities.scripts import ScriptBatcher, script_beside
+from activities.store import AuditStore, hset_chunks, load_once
+
+_reserve = script_beside(__file__, "reserve.lua")
+_change = script_beside(__file__, "change.lua")
+
+
+@dataclass(frozen=True)
+class ReserveRequest:
+    activity_id: int
+    user_id: str
+    code: str
+    now_ms: int
+    date: str
+    store: str  # the pickup store, or "all"
+    pool: str
+    opens_at_ms: int
+    closes_at_ms: int
+    cancel_until_ms: int
+    purchase: str
+    fingerprint: str
+    idempotency_key: str
+    idempotency_ttl_s: int
+    keep_s: int  # how long the reservation stays in Redis
+
+
+@dataclass(frozen=True)
+class ScriptReply:
+    """kind is ok | replay | mismatch | code_taken | not_due | not_loaded | refused; `value` is the
+    code (reserve) or the new status (change); `code`/`detail` explain a refusal."""
+
+    kind: str
+    value: str = ""
+    code: str | None = None
+    detail: str | None = None
+
+
+@dataclass
+class ReservationSnapshot:
+    """Everything the scripts need, recomputed from the SQL audit trail."""
+
+    state: dict[str, str | int]
+    pools: dict[str, int]
+    reservations: dict[str, dict[str, str | int]] = field(default_factory=dict)  # code -> fields
+    ttl_s: dict[str, int] = field(default_factory=dict)  # code -> seconds to keep it
+    user_dates: dict[str, int] = field(default_factory=dict)
+    user_total: dict[str, int] = field(default_factory=dict)
+    deadlines: dict[str, int] = field(default_factory=dict)  # reserved ones: code -> end of their day
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReservationCountersLive:
+    status: str | None
+    totals: dict[str, int]
+    pools: dict[str, int]
+    stats: dict[str, int]
+    audit_backlog: int
+
+
+class ReservationStore:
+    def __init__(self, batcher: ScriptBatcher) -> None:
+        self.batcher = batcher
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        return self.batcher.redis
+
+    async def reserve(self, r: ReserveRequest) -> ScriptReply:
+        keys = ActivityKeys(r.activity_id)
+        reply = await self.batcher.call(
+            _reserve,
+            [
+                keys.state,
+                keys.pools,
+                keys.user_dates,
+                keys.user_total,
+                keys.reservation(r.code),
+                keys.member_reservations(r.user_id),
+                keys.deadlines,
+                keys.reservation_stats,
+                keys.idempotency(r.user_id, r.idempotency_key),
+                keys.events,
+            ],
+            [
+                r.user_id, r.code, r.now_ms, r.date, r.store, r.pool, r.opens_at_ms, r.closes_at_ms,
+                r.cancel_until_ms, r.purchase, r.fingerprint, r.idempotency_key, r.idempotency_ttl_s, r.keep_s,
+            ],
+        )  # fmt: skip
+        return _reply(reply)
+
+    async def change(
+        self, activity_id: int, mode: str, code: str, now_ms: int, actor: str, today: str = "", store: str = ""
+    ) -> ScriptReply:
+        keys = ActivityKeys(activity_id)
+        reply = await self.batcher.call(
+            _change,
+            [
+                keys.state,
+                keys.reservation(code),
+                keys.pools,
+                keys.user_dates,
+                keys.user_total,
+                keys.deadlines,
+                keys.reservation_stats,
+                keys.events,
+            ],
+            [mode, code, now_ms, actor, today, store],
+        )
+        return _reply(reply)
+
+    async def reservation(self, activity_id: int, code: str) -> dict[str, str] | None:
+        found = await self.redis.hgetall(ActivityKeys(activity_id).reservation(code))
+        return {str(k): str(v) for k, v in found.items()} or None
+
+    async def member_reservations(self, activity_id: int, user_id: str) -> dict[str, dict[str, str]]:
+        """code -> fields of the member's reservations Redis still holds."""
+        keys = ActivityKeys(activity_id)
+        codes = sorted(str(code) for code in await self.redis.smembers(keys.member_reservations(user_id)))
+        pipe = self.redis.pipeline(transaction=False)
+        for code in codes:
+            pipe.hgetall(keys.reservation(code))
+        found = await pipe.execute()
+        return {
+            str(code): {str(k): str(v) for k, v in fields.items()}
+            for code, fields in zip(codes, found, strict=True)
+            if fields
+        }
+
+    async def due(self, activity_id: int, now_ms: int, limit: int) -> list[str]:
+        found = await self.redis.zrangebyscore(ActivityKeys(activity_id).deadlines, "-inf", now_ms, start=0, num=limit)
+        return [str(code) for code in found]
+
+    async def loaded(self, activity_id: int) -> bool:
+        return bool(await self.redis.exists(ActivityKeys(activity_id).state))
+
+    async def counters(self, activity_id: int) -> ReservationCountersLive:
+        keys = ActivityKeys(activity_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(keys.state)
+        pipe.hgetall(keys.pools)
+        pipe.hgetall(keys.reservation_stats)
+        state, pools, stats = await pipe.execute()
+        return ReservationCountersLive(
+            status=state.get("status"),
+            totals={k: int(v) for k, v in state.items() if k.endswith("_total")},
+            pools={k: int(v) for k, v in pools.items()},
+            stats={k: int(v) for k, v in stats.items()},
+            audit_backlog=await AuditStore(self.redis).backlog(keys.events),
+        )
+
+    async def load(self, activity_id: int, read: Callable[[], Awaitable[ReservationSnapshot]]) -> bool:
+        """Rebuild the activity's live state from SQL unless Redis has it (see `load_once`)."""
+        keys = ActivityKeys(activity_id)
+
+        def write(pipe: Any, snapshot: ReservationSnapshot) -> None:
+            pipe.delete(
+                keys.state, keys.pools, keys.user_dates, keys.user_total, keys.deadlines, keys.reservation_stats
+            )
+            hset_chunks(pipe, keys.pools, snapshot.pools)
+            hset_chunks(pipe, keys.user_dates, snapshot.user_dates)
+            hset_chunks(pipe, keys.user_total, snapshot.user_total)
+            hset_chunks(pipe, keys.reservation_stats, snapshot.stats)
+            if snapshot.deadlines:
+                pipe.zadd(keys.deadlines, snapshot.deadlines)
+            member_ttl: dict[str, int] = {}
+            for code, fields in snapshot.reservations.items():
+                key, user_id = keys.reservation(code), str(fields["user_id"])
+                pipe.delete(key)
+                pipe.hset(key, mapping=fields)
+                pipe.expire(key, snapshot.ttl_s[code])
+                pipe.sadd(keys.member_reservations(user_id), code)
+                member_ttl[user_id] = max(member_ttl.get(user_id, 0), snapshot.ttl_s[code])
+            for user_id, ttl_s in member_ttl.items():
+                pipe.expire(keys.member_reservations(user_id), ttl_s)
+            pipe.hset(keys.state, mapping=snapshot.state)  # last: the scripts treat it as "loaded"
+
+        return await load_once(self.redis, marker=keys.state, stream=keys.events, read=read, write=write)
+
+
+def _reply(reply: Any) -> ScriptReply:
+    kind = reply[0]
+    if kind == "refused":
+        return ScriptReply(kind, code=reply[1], detail=reply[2] if len(reply) > 2 else None)
+    return ScriptReply(kind, value=reply[1] if len(reply) > 1 else "")
