@@ -30,10 +30,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-from loadtests.harness import Server, checkin_spec, create_live_activity, embedded_server, request, wheel_spec
+from loadtests.harness import (
+    Server,
+    checkin_spec,
+    create_live_activity,
+    embedded_server,
+    request,
+    reservation_spec,
+    tomorrow,
+    wheel_spec,
+)
 
 _DONE = """
 done = function(summary, latency, requests)
@@ -64,7 +75,7 @@ end
 """
 
 
-_SIGNIN = """
+_MEMBERS = """
 local tokens = {}
 for line in io.lines("%(tokens)s") do tokens[#tokens + 1] = line end
 local counter = 0
@@ -79,8 +90,9 @@ request = function()
   counter = counter + 1
   local headers = {}
   headers["Authorization"] = "Bearer " .. tokens[(member %% #tokens) + 1]
+  headers["Idempotency-Key"] = "m" .. member
   headers["Content-Type"] = "application/json"
-  return wrk.format("POST", "/activities/%(activity)d/signins", headers, "{}")
+  return wrk.format("POST", "%(path)s", headers, '%(body)s')
 end
 """
 
@@ -132,12 +144,75 @@ def draw_script(folder: Path, server: Server, activity_id: int, players: int, ru
     return path
 
 
-def signin_script(folder: Path, server: Server, tokens: Path, threads: int) -> tuple[Path, int]:
-    """A fresh sign-in activity and the wrk script signing its members in, one each."""
-    activity = create_live_activity(server.base_url, server.operator_token(), checkin_spec("Bench sign-in"))
-    path = folder / f"signin-{activity['id']}.lua"
-    path.write_text(_SIGNIN % {"tokens": tokens, "activity": activity["id"], "threads": threads} + _DONE)
-    return path, int(activity["id"])
+@dataclass
+class MemberRounds:
+    """Rounds in which every request is a member new to the round, each round on a fresh activity
+    (a member signs in once a day, reserves once a date): `spec` makes the activity, `path` and
+    `body` the request, `made` reads (in Redis, in SQL) from the activity's counters."""
+
+    label: str
+    spec: Callable[[], dict[str, Any]]
+    path: str  # with {id} for the activity
+    body: str
+    made: Callable[[dict[str, Any]], tuple[int, int]]
+    rounds: list[Round] = field(default_factory=list)
+    activities: list[int] = field(default_factory=list)
+
+    def script(self, folder: Path, server: Server, tokens: Path, threads: int) -> tuple[Path, int]:
+        activity = int(create_live_activity(server.base_url, server.operator_token(), self.spec())["id"])
+        path = folder / f"members-{activity}.lua"
+        request_path = self.path.format(id=activity)
+        path.write_text(
+            _MEMBERS % {"tokens": tokens, "path": request_path, "body": self.body, "threads": threads} + _DONE
+        )
+        return path, activity
+
+    def run(self, folder: Path, server: Server, tokens: Path, wrk: tuple[int, int], duration: int) -> None:
+        script, activity = self.script(folder, server, tokens, wrk[1])
+        self.rounds.append(run_wrk(server.base_url, script, *wrk, duration))
+        self.activities.append(activity)
+        drained(server, activity)
+
+    def report(self, server: Server, health: Round, draws: Round) -> tuple[list[str], dict[str, object], int]:
+        operator = server.operator_token()
+        made = [
+            self.made(request("GET", f"{server.base_url}/operator/activities/{i}/counters", operator)[1])
+            for i in self.activities
+        ]
+        result = median(self.rounds)
+        key = self.label.split()[-1]
+        lines = [
+            show(self.label, result),
+            f"  {key} / health throughput ratio: {result.requests_per_s / health.requests_per_s:.2f}   "
+            f"{key} / draws: {result.requests_per_s / draws.requests_per_s:.2f}",
+            f"  {key} rounds: {sum(m[0] for m in made)} made (each by a member new to its round) for "
+            f"{sum(r.requests for r in self.rounds)} answers counted by wrk; SQL {sum(m[1] for m in made)}",
+        ]
+        summary = {key: asdict(result), f"{key}_ratio": result.requests_per_s / health.requests_per_s}
+        return lines, summary, result.non2xx + result.socket_errors
+
+
+def reservation_made(counters: dict[str, Any]) -> tuple[int, int]:
+    return counters["reservations_total"], sum(d["reserved_in_sql"] for d in counters["by_date_and_store"])
+
+
+def gameplay_rounds() -> list[MemberRounds]:
+    return [
+        MemberRounds(
+            "POST signins",
+            lambda: checkin_spec("Bench sign-in"),
+            "/activities/{id}/signins",
+            "{}",
+            lambda c: (c["signins_total"], c["signins_in_sql"]),
+        ),
+        MemberRounds(
+            "POST reservations",
+            lambda: reservation_spec("Bench reservations", quantity=10_000_000),
+            "/activities/{id}/reservations",
+            json.dumps({"date": tomorrow()}),
+            reservation_made,
+        ),
+    ]
 
 
 def member_tokens(folder: Path, server: Server, count: int) -> Path:
@@ -188,10 +263,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--players", type=int, default=1000, help="distinct player tokens for draws")
-    parser.add_argument("--members", type=int, default=100_000, help="member tokens for sign-ins (one each per round)")
+    parser.add_argument(
+        "--members", type=int, default=100_000, help="member tokens for sign-ins and reservations (one each per round)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--no-coalesce-compare", action="store_true")
-    parser.add_argument("--no-signins", action="store_true", help="draws and /health only")
+    parser.add_argument("--draws-only", action="store_true", help="draws and /health only (no sign-ins, reservations)")
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="promo-bench-"))
@@ -201,8 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     health: list[Round] = []
     draws: list[Round] = []
     draws_single: list[Round] = []
-    signins: list[Round] = []
-    signin_activities: list[int] = []
+    members_rounds = [] if args.draws_only else gameplay_rounds()
 
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(embedded_server(port=8765, workers=args.workers))
@@ -213,15 +289,15 @@ def main(argv: list[str] | None = None) -> int:
             else None
         )
         single_activity = setup_activity(single) if single else 0
-        if not args.no_signins:
-            print(f"minting {args.members} member tokens for the sign-in rounds...", flush=True)
+        if members_rounds:
+            print(f"minting {args.members} member tokens for the sign-in and reservation rounds...", flush=True)
             members = member_tokens(folder, server, args.members)
         wrk = (args.connections, args.threads)
         print(f"warming up (wrk, {args.connections} connections, {args.threads} threads)...", flush=True)
         run_wrk(f"{server.base_url}/health", health_lua, *wrk, 2)
         run_wrk(server.base_url, draw_script(folder, server, activity_id, args.players, 0), *wrk, 2)
-        if not args.no_signins:
-            run_wrk(server.base_url, signin_script(folder, server, members, args.threads)[0], *wrk, 2)
+        for rounds in members_rounds:
+            run_wrk(server.base_url, rounds.script(folder, server, members, args.threads)[0], *wrk, 2)
         for run in range(1, args.rounds + 1):
             health.append(run_wrk(f"{server.base_url}/health", health_lua, *wrk, args.duration))
             script = draw_script(folder, server, activity_id, args.players, run)
@@ -231,20 +307,14 @@ def main(argv: list[str] | None = None) -> int:
                 script = draw_script(folder, single, single_activity, args.players, run)
                 draws_single.append(run_wrk(single.base_url, script, *wrk, args.duration))
                 drained(single, single_activity)
-            if not args.no_signins:
-                script, checkin_id = signin_script(folder, server, members, args.threads)
-                signins.append(run_wrk(server.base_url, script, *wrk, args.duration))
-                signin_activities.append(checkin_id)
-                drained(server, checkin_id)
+            for rounds in members_rounds:
+                rounds.run(folder, server, members, wrk, args.duration)
             print(f"round {run}/{args.rounds} done", flush=True)
         operator = server.operator_token()
         counters = request("GET", f"{server.base_url}/operator/activities/{activity_id}/counters", operator)[1]
-        signin_counters = [
-            request("GET", f"{server.base_url}/operator/activities/{i}/counters", operator)[1]
-            for i in signin_activities
-        ]
+        h, d = median(health), median(draws)
+        reports = [rounds.report(server, h, d) for rounds in members_rounds]
 
-    h, d = median(health), median(draws)
     ratio = d.requests_per_s / h.requests_per_s
     lines = [
         "",
@@ -257,20 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     result: dict[str, object] = {"health": asdict(h), "draw": asdict(d), "ratio": ratio, "args": vars(args)}
     failed = d.non2xx + d.socket_errors + h.non2xx
-    if signins:
-        c = median(signins)
-        new_signins = sum(k["signins_total"] for k in signin_counters)
-        lines += [
-            show("POST signins", c),
-            f"  sign-in / health throughput ratio: {c.requests_per_s / h.requests_per_s:.2f}   "
-            f"sign-ins / draws: {c.requests_per_s / d.requests_per_s:.2f}",
-            f"  sign-in rounds: {new_signins} sign-ins recorded (each a member new to its round) for "
-            f"{sum(r.requests for r in signins)} answers counted by wrk; "
-            f"SQL {sum(k['signins_in_sql'] for k in signin_counters)}, "
-            f"audit backlog {sum(k['audit_backlog'] for k in signin_counters)}",
-        ]
-        result |= {"signin": asdict(c), "signin_ratio": c.requests_per_s / h.requests_per_s, "new_signins": new_signins}
-        failed += c.non2xx + c.socket_errors
+    for report_lines, summary, failures in reports:
+        lines += report_lines
+        result |= summary
+        failed += failures
     if draws_single:
         s = median(draws_single)
         gain = d.requests_per_s / s.requests_per_s

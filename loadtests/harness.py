@@ -15,8 +15,10 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from activities.auth import Tokens
 
@@ -108,6 +110,32 @@ def bargain_spec(name: str = "Load-test bargain") -> dict[str, Any]:
             "item": {"name": "Serum 50 ml", "price_cny": "199.00", "floor_cny": "19.90", "stock": 1_000_000},
             "helper_reward": {"reward": {"type": "points", "points": 5}, "stock": 100_000},
             "anti_abuse": {"helps_per_helper_daily": 3},
+        },
+    }
+
+
+def tomorrow() -> str:
+    """Tomorrow in Shanghai, the time zone of the activities the load tests create."""
+    return (datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(days=1)).date().isoformat()
+
+
+def reservation_spec(
+    name: str = "Load-test reservations", quantity: int = 100, opens_in_s: float = -3600
+) -> dict[str, Any]:
+    """Delivery of a hot item tomorrow, `quantity` units, one per member; the activity, and with
+    it the reservations, opens `opens_in_s` seconds from now."""
+    now = time.time()
+    return {
+        "type": "reservation",
+        "name": name,
+        "starts_at": datetime.fromtimestamp(now + opens_in_s, UTC).isoformat(),
+        "ends_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 30 * 86400)),
+        "timezone": "Asia/Shanghai",
+        "reservation": {
+            "item": {"sku": "HOT-1", "name": "Hot item", "price_cny": "599.00"},
+            "dates": [{"date": tomorrow(), "quantity": quantity}],
+            "method": "delivery",
+            "purchase": "prepay",
         },
     }
 

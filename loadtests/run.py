@@ -1,6 +1,7 @@
 """`make loadtest`: a Locust scenario, headless, against a fresh embedded server.
 
-    python -m loadtests.run [--scenario draws|morning_peak|viral_spread] [--users 64] [--spawn-rate 64] [--duration 30s]
+    python -m loadtests.run [--scenario draws|morning_peak|viral_spread|flash_crowd] [--users N]
+                            [--spawn-rate N] [--duration 30s]
 
 It starts `promo serve` on the embedded default in a temporary folder, points Locust at it
 with the server's JWT secret, writes Locust's CSV and HTML report to
@@ -20,17 +21,25 @@ from pathlib import Path
 from loadtests.harness import embedded_server
 
 HERE = Path(__file__).parent
-SCENARIOS = {"draws": "locustfile.py", "morning_peak": "morning_peak.py", "viral_spread": "viral_spread.py"}
+SCENARIOS = {
+    "draws": "locustfile.py",
+    "morning_peak": "morning_peak.py",
+    "viral_spread": "viral_spread.py",
+    "flash_crowd": "flash_crowd.py",
+}
+USERS = {"flash_crowd": 500}  # a crowd; 64 users elsewhere
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="draws")
-    parser.add_argument("--users", type=int, default=64)
-    parser.add_argument("--spawn-rate", type=int, default=64)
+    parser.add_argument("--users", type=int, help="64 (flash_crowd: 500)")
+    parser.add_argument("--spawn-rate", type=int, help="all users within a second")
     parser.add_argument("--duration", default="30s")
     parser.add_argument("--port", type=int, default=8790)
     args = parser.parse_args(argv)
+    args.users = args.users or USERS.get(args.scenario, 64)
+    args.spawn_rate = args.spawn_rate or args.users
 
     reports = HERE / "reports" / f"{args.scenario}-{time.strftime('%Y%m%d-%H%M%S')}"
     reports.mkdir(parents=True, exist_ok=True)

@@ -208,9 +208,19 @@ class ReservationService:
             elif reply.detail:
                 error.details = {"status": reply.detail}
             raise error
-        view = await self._view_of(activity, rules, reply.value)
-        view.replayed = reply.kind == "replay"
-        return view
+        if reply.kind == "replay":  # the first request's reservation, as it is now
+            view = await self._view_of(activity, rules, reply.value)
+            view.replayed = True
+            return view
+        fields = {
+            "date": request.date,
+            "store": request.store,
+            "status": "reserved",
+            "purchase": request.purchase,
+            "cancel_until_ms": str(request.cancel_until_ms),
+            "created_ms": str(request.now_ms),
+        }
+        return self._view(activity, rules, request.code, fields)
 
     async def mine(self, player: Identity, activity_id: int) -> list[ReservationView]:
         """The member's reservations (those for dates up to 30 days ago), by date."""
