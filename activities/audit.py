@@ -27,14 +27,12 @@ import sqlalchemy as sa
 
 from activities import db
 from activities.keys import WALLET_SHARDS, ActivityKeys, WalletKeys, wallet_shard
+from activities.model import PUBLISHED_STATUSES
 from activities.repository import ActivityRepository, DrawRow, PointsRow
 from activities.store import AuditStore
 
 log = logging.getLogger("promo.audit")
 
-# Activities whose streams the writer follows: everything published, including ended ones
-# (their last events may still be in flight).
-FOLLOWED_STATUSES = ("live", "paused", "ended")
 Entry = tuple[str, dict[str, str]]
 Row = tuple[sa.Table, dict[str, Any]]
 # (activity id of the stream or None for a wallet stream, entry id, fields) -> the rows to write
@@ -223,7 +221,7 @@ class AuditWriter:
         now = time.monotonic()
         if now - self._refreshed_at < self.refresh_interval_s and self._sources:
             return
-        activity_ids = await self.repository.list_ids(FOLLOWED_STATUSES)
+        activity_ids = await self.repository.list_ids(PUBLISHED_STATUSES)
         self._sources = [Source(ActivityKeys(i).events, i) for i in activity_ids] + [
             Source(WalletKeys(shard).events, None) for shard in range(WALLET_SHARDS)
         ]

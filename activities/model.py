@@ -202,6 +202,11 @@ class Activity(msgspec.Struct, kw_only=True):
         return {p.id: p.weight / total for p in self.prizes} if total else {}
 
 
+# Every status after publishing. Redis holds the live state of these activities and the audit
+# writer follows their streams: an ended one may still have events in flight, reservations to
+# redeem or expire.
+PUBLISHED_STATUSES: tuple[Status, ...] = ("live", "paused", "ended")
+
 # Operator transitions: action -> (allowed from, to)
 TRANSITIONS: dict[str, tuple[frozenset[str], Status]] = {
     "publish": (frozenset({"draft"}), "live"),

@@ -19,7 +19,7 @@ import msgspec
 from activities.auth import Identity
 from activities.clock import Clock, day_end_ms, local_day
 from activities.errors import Kind, OutcomeUnknown, PromoError, conflict, invalid, not_found
-from activities.model import TRANSITIONS, Activity, ActivityBase, ActivitySpec, validate_spec
+from activities.model import PUBLISHED_STATUSES, TRANSITIONS, Activity, ActivityBase, ActivitySpec, validate_spec
 from activities.repository import ActivityRepository
 from activities.store import ActivityStore, AuditBacklog, LiveCounters, Snapshot
 
@@ -227,6 +227,29 @@ class ActivityService:
             raise PromoError(
                 Kind.UNAVAILABLE, "activity_loading", "the activity is being restored; retry shortly"
             ) from exc
+
+    async def load_if_missing(self, activity_id: int) -> None:
+        """Rebuild the activity's state from SQL if Redis does not hold it (before a read)."""
+        if not await self.store.loaded(activity_id):
+            await self.ensure_loaded(activity_id)
+
+    async def sweep(
+        self, activity_type: str, close: Callable[[int, str, int], Awaitable[bool]], limit: int = 1000
+    ) -> int:
+        """For every published activity of `activity_type`, `close(activity_id, item, now_ms)`
+        each item of its deadlines set whose time has come. Returns how many it closed. Runs on
+        a schedule (no timer per item); `close` must be safe to run twice (a script that checks
+        first), so that several processes can sweep at once."""
+        now_ms = self.clock.now_ms()
+        closed = 0
+        for activity_id in await self.repository.list_ids(PUBLISHED_STATUSES, types=(activity_type,)):
+            try:
+                await self.load_if_missing(activity_id)
+                for item in await self.store.due(activity_id, now_ms, limit):
+                    closed += await close(activity_id, item, now_ms)
+            except PromoError as error:  # being restored: the next pass will do it
+                log.warning("sweep of activity %d skipped: %s", activity_id, error.message)
+        return closed
 
     async def run_loaded(self, activity_id: int, call: Callable[[], Awaitable[R]], *, unknown: str) -> R:
         """Run a script of the activity; if Redis has no state for it (fresh or flushed Redis),

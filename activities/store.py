@@ -119,6 +119,14 @@ class ActivityStore:
             deleted += await self.redis.delete(*batch)
         return deleted
 
+    async def loaded(self, activity_id: int) -> bool:
+        return bool(await self.redis.exists(ActivityKeys(activity_id).state))
+
+    async def due(self, activity_id: int, now_ms: int, limit: int) -> list[str]:
+        """What a sweep closes whose time has come (the deadlines set), oldest first."""
+        found = await self.redis.zrangebyscore(ActivityKeys(activity_id).deadlines, "-inf", now_ms, start=0, num=limit)
+        return [str(item) for item in found]
+
     async def unload(self, activity_id: int) -> None:
         """Forget the live state; the next draw rebuilds it from SQL."""
         await self.redis.delete(*ActivityKeys(activity_id).all_static)

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from activities.audit import FOLLOWED_STATUSES, Row
+from activities.audit import Row
 from activities.auth import Identity, Tokens
 from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, PromoError, refusal
@@ -245,20 +245,13 @@ class AssistService:
 
     # --- the expiry sweep --------------------------------------------------------------------
 
-    async def sweep(self, limit: int = 500) -> int:
-        """Close every open initiative past its deadline, giving its reserved prize back.
-        Called on a schedule (no timer per initiative); safe in several processes at once."""
-        now_ms = self.clock.now_ms()
-        expired = 0
-        for activity_id in await self.activities.repository.list_ids(FOLLOWED_STATUSES, types=(ACTIVITY_TYPE,)):
-            try:
-                if not await self.store.loaded(activity_id):
-                    await self.activities.ensure_loaded(activity_id)
-                for initiative_id in await self.store.due(activity_id, now_ms, limit):
-                    expired += await self.store.expire(activity_id, initiative_id, now_ms) == "expired"
-            except PromoError as error:  # being restored: the next pass will do it
-                log.warning("sweep of activity %d skipped: %s", activity_id, error.message)
-        return expired
+    async def sweep(self) -> int:
+        """Close every open initiative past its deadline, giving its reserved prize back."""
+
+        async def expire(activity_id: int, initiative_id: str, now_ms: int) -> bool:
+            return await self.store.expire(activity_id, initiative_id, now_ms) == "expired"
+
+        return await self.activities.sweep(ACTIVITY_TYPE, expire)
 
     # --- rules and helpers of the use cases ------------------------------------------------------
 
@@ -367,8 +360,8 @@ class AssistService:
     async def _initiative(self, activity: Activity, initiative_id: str) -> Initiative | None:
         """From Redis (live), or from SQL once Redis has let a closed initiative go."""
         fields = await self.store.initiative(activity.id, initiative_id)
-        if fields is None and not await self.store.loaded(activity.id):
-            await self.activities.ensure_loaded(activity.id)  # a fresh or flushed Redis
+        if fields is None:  # a fresh or flushed Redis? Rebuild, then look again
+            await self.activities.load_if_missing(activity.id)
             fields = await self.store.initiative(activity.id, initiative_id)
         if fields is not None:
             return _from_redis(initiative_id, fields)

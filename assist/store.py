@@ -204,18 +204,10 @@ class AssistStore:
         )
         return str(reply[0])
 
-    async def due(self, activity_id: int, now_ms: int, limit: int) -> list[str]:
-        """Open initiatives whose deadline has passed, oldest first."""
-        found = await self.redis.zrangebyscore(ActivityKeys(activity_id).deadlines, "-inf", now_ms, start=0, num=limit)
-        return [str(i) for i in found]
-
     async def initiative(self, activity_id: int, initiative_id: str) -> dict[str, str] | None:
         """The initiative's hash, or None if Redis does not hold it (closed long ago, or not loaded)."""
         found = await self.redis.hgetall(ActivityKeys(activity_id).initiative(initiative_id))
         return {str(k): str(v) for k, v in found.items()} or None
-
-    async def loaded(self, activity_id: int) -> bool:
-        return bool(await self.redis.exists(ActivityKeys(activity_id).state))
 
     async def counters(self, activity_id: int) -> AssistCountersLive:
         keys = ActivityKeys(activity_id)

@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
-from activities.audit import FOLLOWED_STATUSES, Row
+from activities.audit import Row
 from activities.auth import Identity, Tokens
 from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, PromoError, invalid, refusal
@@ -225,7 +225,7 @@ class ReservationService:
     async def mine(self, player: Identity, activity_id: int) -> list[ReservationView]:
         """The member's reservations (those for dates up to 30 days ago), by date."""
         activity, rules = await self._reservation_activity(activity_id)
-        await self._ensure_loaded(activity)
+        await self.activities.load_if_missing(activity.id)
         found = await self.store.member_reservations(activity.id, player.subject)
         views = [self._view(activity, rules, code, fields) for code, fields in found.items()]
         return sorted(views, key=lambda v: (v.date, v.reserved_at))
@@ -239,21 +239,13 @@ class ReservationService:
 
     # --- the expiry sweep --------------------------------------------------------------------
 
-    async def sweep(self, limit: int = 1000) -> int:
-        """Expire reservations not redeemed by the end of their day. Called on a schedule; safe
-        in several processes at once."""
-        now_ms = self.clock.now_ms()
-        expired = 0
-        for activity_id in await self.activities.repository.list_ids(FOLLOWED_STATUSES, types=(ACTIVITY_TYPE,)):
-            activity = await self.activities.get_published(activity_id)
-            try:
-                await self._ensure_loaded(activity)
-                for code in await self.store.due(activity_id, now_ms, limit):
-                    reply = await self.store.change(activity_id, "expire", code, now_ms, "sweep")
-                    expired += reply.kind == "ok"
-            except PromoError:  # being restored: the next pass will do it
-                continue
-        return expired
+    async def sweep(self) -> int:
+        """Expire reservations not redeemed by the end of their day."""
+
+        async def expire(activity_id: int, code: str, now_ms: int) -> bool:
+            return (await self.store.change(activity_id, "expire", code, now_ms, "sweep")).kind == "ok"
+
+        return await self.activities.sweep(ACTIVITY_TYPE, expire)
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -291,10 +283,6 @@ class ReservationService:
     async def _reservation_activity(self, activity_id: int) -> tuple[Activity, ReservationRules]:
         activity = await self.activities.published(activity_id, (ACTIVITY_TYPE,), "a reservation activity")
         return activity, self.rules(activity)
-
-    async def _ensure_loaded(self, activity: Activity) -> None:
-        if not await self.store.loaded(activity.id):
-            await self.activities.ensure_loaded(activity.id)
 
     async def _run(self, activity: Activity, call: Callable[[], Awaitable[ScriptReply]]) -> ScriptReply:
         unknown = "it may or may not have happened; send it again (same Idempotency-Key) to learn how it went"

@@ -139,13 +139,6 @@ class ReservationStore:
             if fields
         }
 
-    async def due(self, activity_id: int, now_ms: int, limit: int) -> list[str]:
-        found = await self.redis.zrangebyscore(ActivityKeys(activity_id).deadlines, "-inf", now_ms, start=0, num=limit)
-        return [str(code) for code in found]
-
-    async def loaded(self, activity_id: int) -> bool:
-        return bool(await self.redis.exists(ActivityKeys(activity_id).state))
-
     async def counters(self, activity_id: int) -> ReservationCountersLive:
         keys = ActivityKeys(activity_id)
         pipe = self.redis.pipeline(transaction=False)
