@@ -235,6 +235,12 @@ class ActivityRepository:
         async with self.engine.connect() as conn:
             return [DrawRow(**row._mapping) for row in (await conn.execute(query)).all()]
 
+    async def count_by(self, column: sa.Column[Any], values: Sequence[str]) -> dict[str, int]:
+        """How many rows hold each of `values` in `column` (values with none are left out)."""
+        query = sa.select(column, sa.func.count()).where(column.in_(values)).group_by(column)
+        async with self.engine.connect() as conn:
+            return {str(v): int(n) for v, n in (await conn.execute(query)).all()}
+
     # --- what a rebuild of a lottery's live state reads ----------------------------------------
 
     async def granted_by_prize(self, activity_id: int, day: date | None = None) -> dict[int, int]:

@@ -21,6 +21,7 @@ from activities.errors import OutcomeUnknown, PromoError
 from api.errors import on_backend_down, on_http_exception, on_outcome_unknown, on_promo_error, on_unexpected
 from api.platform import Platform
 from api.routes.assist import help_initiative, progress, read_initiative, report_invite, start_initiative
+from api.routes.audit import audit_lookup
 from api.routes.checkin import calendar, make_up, my_chances, sign_in
 from api.routes.health import health, ready
 from api.routes.operator import OperatorController
@@ -106,6 +107,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             my_reservations,
             cancel_reservation,
             redeem,
+            audit_lookup,
         ],
         lifespan=[lifespan],
         exception_handlers={

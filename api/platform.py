@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from activities import db
 from activities.audit import AuditWriter
 from activities.auth import Tokens
 from activities.clock import Clock, SystemClock
@@ -18,22 +22,36 @@ from activities.repository import ActivityRepository
 from activities.scripts import ScriptBatcher
 from activities.service import ActivityService
 from activities.store import ActivityStore, AuditStore, WalletStore
+from assist.db import assist_helps, assist_initiatives
 from assist.repository import AssistRepository
 from assist.service import ACTIVITY_TYPE as ASSIST
 from assist.service import EVENT_TYPES as ASSIST_EVENTS
 from assist.service import AssistService
 from assist.store import AssistStore
+from checkin.db import checkins
 from checkin.repository import CheckinRepository
 from checkin.service import ACTIVITY_TYPE as CHECKIN
 from checkin.service import CheckinService
 from checkin.store import CheckinStore
 from lottery.service import DrawService
 from lottery.store import DrawStore
+from reservation.db import reservation_changes, reservations
 from reservation.repository import ReservationRepository
 from reservation.service import ACTIVITY_TYPE as RESERVATION
 from reservation.service import EVENT_TYPES as RESERVATION_EVENTS
 from reservation.service import ReservationService
 from reservation.store import ReservationStore
+
+# What an acknowledged action is looked up by in the SQL audit trail (POST /operator/audit/lookup).
+AUDIT_IDS: dict[str, sa.Column[Any]] = {
+    "draw": db.draws.c.draw_id,  # draws, chance draws, grants
+    "points": db.points_ledger.c.ref,
+    "mark": checkins.c.mark_id,  # sign-ins and make-ups
+    "initiative": assist_initiatives.c.initiative_id,
+    "help": assist_helps.c.help_id,
+    "reservation": reservations.c.code,
+    "reservation_change": reservation_changes.c.code,
+}
 
 
 @dataclass
@@ -92,6 +110,11 @@ class Platform:
             points=points,
             audit_writer=AuditWriter(AuditStore(redis), repository, handlers=handlers),
         )
+
+    async def audit_lookup(self, kind: str, ids: Sequence[str]) -> dict[str, int]:
+        """How many rows of the SQL audit trail each id has (0: not there)."""
+        found = await self.activities.repository.count_by(AUDIT_IDS[kind], ids)
+        return {i: found.get(i, 0) for i in ids}
 
     async def sweep(self) -> int:
         """Close what ran out of time: initiatives past their deadline, reservations not redeemed

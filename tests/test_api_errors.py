@@ -273,3 +273,22 @@ async def test_redis_down_gives_503_never_500(env: Env, tmp_path) -> None:
         _expect(counters, 503, "service_unavailable")
         assert (await client.get(f"/activities/{activity['id']}")).status_code == 200  # SQL still answers
     await broken.close()
+
+
+async def test_the_audit_lookup_finds_acknowledged_actions_once(env) -> None:
+    activity = await env.create(wheel(limits={}))
+    drawn = [(await env.draw(activity["id"])).json()["draw_id"] for _ in range(3)]
+    await env.platform.audit_writer.drain()
+    url = "/operator/audit/lookup"
+    found = await env.client.post(url, json={"kind": "draw", "ids": [*drawn, "d-missing"]}, headers=env.operator())
+    assert found.status_code == 200
+    assert found.json() == {"kind": "draw", "rows": {**dict.fromkeys(drawn, 1), "d-missing": 0}}
+    _expect(
+        await env.client.post(url, json={"kind": "draw", "ids": drawn}, headers=env.player()),
+        403,
+        "operator_token_required",
+    )
+    _expect(
+        await env.client.post(url, json={"kind": "nope", "ids": drawn}, headers=env.operator()), 422, "invalid_body"
+    )
+    _expect(await env.client.post(url, json={"kind": "draw", "ids": []}, headers=env.operator()), 422, "invalid_body")
