@@ -38,9 +38,12 @@ test: lint pytest
 bench: install
 	$(BIN)/python -m loadtests.bench $(BENCH_ARGS)
 
-## Locust draw scenario, headless, 30 s, against the embedded server; checks invariants at the end.
+## The QA kit, headless, against the embedded server; checks the invariants at the end.
+## make loadtest [SCENARIO=mixed|draws|morning_peak|viral_spread|flash_crowd] [USERS=n] [DURATION=30s]
+SCENARIO ?= mixed
+DURATION ?= 30s
 loadtest: install
-	$(BIN)/python -m loadtests.run $(LOADTEST_ARGS)
+	$(BIN)/python -m loadtests.run --scenario $(SCENARIO) --duration $(DURATION) $(if $(USERS),--users $(USERS)) $(LOADTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -1,151 +1,142 @@
-"""Locust draw scenario: members open a wheel, then draw with Idempotency-Keys; some retry.
+"""The QA load-test kit: one Locust entry point for every gameplay.
 
-Against the embedded server, `make loadtest` (loadtests/run.py) does everything. Against any
-deployed host:
+    locust -f loadtests/locustfile.py --host https://promo.example.com [DrawStorm | EarlyRiser | Friend | Fan ...]
 
-    PROMO_JWT_SECRET=<the server's secret> locust -f loadtests/locustfile.py --host https://promo.example.com
-    # distributed: add --master here, and run `locust -f loadtests/locustfile.py --worker` on each worker
+Name user classes to run their scenarios; name none for the campaign-day mix, every scenario at
+once with realistic weights (draws 5 : sign-ins 2 : assist 2 : reservations 1):
 
-Settings (environment variables):
-    PROMO_JWT_SECRET or PROMO_JWT_SECRET_FILE   mints player and operator tokens up front (required)
-    PROMO_ACTIVITY_ID     draw on this live activity instead of creating one
-    PROMO_PLAYERS         distinct members (default 2000)
-    PROMO_TOP_STOCK       stock of the scarce top prize of the created wheel (default 100)
-    PROMO_PER_USER_DAILY  draws per member per day on the created wheel (default 50; 0 = no limit)
+    DrawStorm   loadtests/draw_storm.py    the wheel: open it, draw; retries with the same key
+    EarlyRiser  loadtests/morning_peak.py  the morning sign-in peak: calendar, sign in, resend
+    Friend      loadtests/viral_spread.py  bargains shared and helped, some helpers start their own
+    Fan         loadtests/flash_crowd.py   everyone reserves at the opening second; refresh, cancel
 
-At the end the scenario checks the invariants through the operator API, after the audit
-writer has caught up: no prize granted beyond its stock, stock left = stock - granted, SQL rows
-equal the Redis counters for every prize, nobody above the daily limit, and no request failed
-(every 5xx, every unexpected 4xx and every replay that did not return the first draw is a
-failure). A broken invariant makes locust exit non-zero.
+Every scenario sets up its own activity through the operator API (or takes the one its
+PROMO_*_ACTIVITY_ID names), mints its members' tokens up front, behaves like front ends (think
+time, Idempotency-Keys, resent requests, 2 % bad requests that must get their 4xx), and checks
+its invariants when Locust quits; a broken one makes Locust exit 1. The server's JWT secret
+mints the tokens: PROMO_JWT_SECRET, or PROMO_JWT_SECRET_FILE. `make loadtest` runs it all
+against the embedded server (loadtests/run.py).
+
+Distributed: the master sets the activities up and sends their ids to the workers. When the run
+ends it asks every worker for what only the worker saw (the actions it was acknowledged, looked
+up in SQL; its members' limits; its 5xx count) and reports it with the invariants of the whole
+run; a worker that does not report is a failure.
 """
 
 from __future__ import annotations
 
-import os
-import random
-import secrets
+import time
 from typing import Any
 
-from locust import FastHttpUser, between, task
+import gevent
+from locust import events
 from locust.env import Environment
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
-from loadtests.common import Check, no_failed_requests, operator_token, player_tokens, scenario, wait_for_audit
-from loadtests.harness import create_live_activity, request, wheel_spec
+from loadtests.draw_storm import DrawStorm
+from loadtests.flash_crowd import Fan
+from loadtests.kit import Check, Scenario, operator_token, report, server_errors
+from loadtests.morning_peak import EarlyRiser
+from loadtests.viral_spread import Friend
 
-PLAYERS = int(os.environ.get("PROMO_PLAYERS", "2000"))
-TOP_STOCK = int(os.environ.get("PROMO_TOP_STOCK", "100"))
-PER_USER_DAILY = int(os.environ.get("PROMO_PER_USER_DAILY", "50"))
-LIMIT_SAMPLE = 500  # members whose draws are counted at the end
-RETRY_SHARE = 0.05  # share of draws that are a front end retrying its previous request
-EXPECTED_REFUSALS = {"user_daily_limit", "user_total_limit", "global_daily_limit"}
-
-state: dict[str, Any] = {"activity_id": None, "tokens": [], "operator": None}
-
-
-def create_wheel(host: str, operator: str) -> int:
-    spec = wheel_spec(top_stock=TOP_STOCK, per_user_daily=PER_USER_DAILY or None, name="Locust draw storm")
-    return int(create_live_activity(host, operator, spec)["id"])
+__all__ = ["DrawStorm", "EarlyRiser", "Fan", "Friend"]
+SCENARIOS: dict[str, Scenario] = {cls.scenario.name: cls.scenario for cls in (DrawStorm, EarlyRiser, Friend, Fan)}
+from_workers: dict[str, Any] = {"expected": 0, "reports": 0, "checks": [], "server_errors": 0}
 
 
-def prepare(activity_id: int) -> None:
-    state["activity_id"] = activity_id
-    state["operator"] = operator_token()
-    state["tokens"] = player_tokens("lt", PLAYERS)
+def selected(environment: Environment) -> list[Scenario]:
+    """The scenarios of the user classes this run has, in order."""
+    found: dict[str, Scenario] = {}
+    for user_class in environment.user_classes:
+        scenario: Scenario = getattr(user_class, "scenario")  # noqa: B009 (every user class of the kit has one)
+        found.setdefault(scenario.name, scenario)
+    return list(found.values())
 
 
-class Member(FastHttpUser):
-    """Front ends of many members: each Locust user plays a random member per visit, reads the
-    activity now and then, draws, and sometimes retries its previous draw with the same key."""
+@events.init.add_listener
+def on_init(environment: Environment, **_: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
 
-    wait_time = between(0.0, 0.05)
+        def set_up(msg: Any, **_: Any) -> None:
+            for name, activity_id in msg.data.items():
+                SCENARIOS[name].ready(int(activity_id))
 
-    def on_start(self) -> None:
-        self.player = random.randrange(PLAYERS)
-        self.last_key: str | None = None
-        self.last_draw_id: str | None = None
-
-    def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {state['tokens'][self.player]}"}
-
-    def _next_member(self) -> None:
-        self.player = random.randrange(PLAYERS)
-        self.last_key = self.last_draw_id = None
-
-    @task(1)
-    def view(self) -> None:
-        self.client.get(f"/activities/{state['activity_id']}", name="/activities/[id]")
-
-    @task(10)
-    def draw(self) -> None:
-        retry = self.last_key is not None and random.random() < RETRY_SHARE
-        if not retry and random.random() < 0.5:
-            self._next_member()
-        key = self.last_key if retry and self.last_key else secrets.token_hex(12)
-        headers = {**self._auth(), "Idempotency-Key": key, "Content-Type": "application/json"}
-        name = "/activities/[id]/draws (retry)" if retry else "/activities/[id]/draws"
-        url = f"/activities/{state['activity_id']}/draws"
-        with self.client.post(url, data="{}", headers=headers, name=name, catch_response=True) as response:
-            if response.status_code == 201:
-                body = response.json()
-                if retry and (not body["replayed"] or body["draw_id"] != self.last_draw_id):
-                    response.failure("a retry with the same Idempotency-Key drew again")
-                    return
-                self.last_key, self.last_draw_id = key, body["draw_id"]
-                response.success()
-            elif response.status_code == 409 and response.json().get("code") == "idempotency_key_in_flight":
-                response.success()
-            elif response.status_code == 429 and response.json().get("code") in EXPECTED_REFUSALS:
-                self.last_key = None  # a refused draw is not replayed; draw anew next time
-                response.success()
-            else:
-                response.failure(f"unexpected {response.status_code}: {response.text[:200]}")
-
-
-def check_invariants(environment: Environment, activity_id: int) -> list[Check]:
-    host, operator = environment.host or "", state["operator"]
-    counters = wait_for_audit(host, activity_id, operator)
-    checks: list[Check] = [
-        ("audit writer caught up", counters["audit_backlog"] == 0, f"backlog {counters['audit_backlog']}"),
-        (
-            "SQL draws = Redis draws",
-            counters["draws_in_sql"] == counters["draws_total"],
-            f"{counters['draws_in_sql']} = {counters['draws_total']}",
-        ),
-    ]
-    for prize in counters["prizes"]:
-        label = f"prize {prize['name']!r}"
-        if prize["stock"] is not None:
-            checks.append(
-                (
-                    f"{label}: no oversell",
-                    prize["granted"] <= prize["stock"] and prize["stock_left"] == prize["stock"] - prize["granted"],
-                    f"granted {prize['granted']} of {prize['stock']}, {prize['stock_left']} left",
-                )
+        def send_report(**_: Any) -> None:
+            runner.stop()  # this worker's users first: what it saw is then final
+            checks = _checks_here(environment)
+            runner.send_message(
+                "checks", {"checks": [list(c) for c in checks], "server_errors": server_errors["count"]}
             )
-        checks.append(
-            (
-                f"{label}: SQL = Redis",
-                prize["granted_in_sql"] == prize["granted"],
-                f"{prize['granted_in_sql']} = {prize['granted']}",
-            )
-        )
-    status, activity = request("GET", f"{host}/operator/activities/{activity_id}", operator)
-    daily = activity["limits"]["per_user_daily"] if status == 200 else None
-    if daily and daily <= 200:
-        most = 0
-        for i in random.sample(range(PLAYERS), min(PLAYERS, LIMIT_SAMPLE)):
-            _, draws = request("GET", f"{host}/players/lt{i}/draws?activity={activity_id}&limit=200", operator)
-            most = max(most, len(draws))
-        checks.append(
-            (
-                "nobody above the daily limit",
-                most <= daily,
-                f"most draws by one of {min(PLAYERS, LIMIT_SAMPLE)} members sampled: {most} <= {daily}",
-            )
-        )
-    checks.append(no_failed_requests(environment))
+
+        runner.register_message("setup", set_up)
+        runner.register_message("report", send_report, concurrent=True)
+    if isinstance(runner, MasterRunner):
+
+        def worker_report(msg: Any, **_: Any) -> None:
+            from_workers["reports"] += 1
+            from_workers["checks"] += [tuple(c) for c in msg.data["checks"]]
+            from_workers["server_errors"] += msg.data["server_errors"]
+
+        runner.register_message("checks", worker_report)
+
+
+@events.request.add_listener
+def count_server_errors(response: Any = None, **_: Any) -> None:
+    if response is not None and getattr(response, "status_code", 0) >= 500:
+        server_errors["count"] += 1
+
+
+@events.test_start.add_listener
+def on_test_start(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        return  # the master sets up and sends the ids
+    ids = {scenario.name: scenario.set_up(environment.host or "") for scenario in selected(environment)}
+    if isinstance(environment.runner, MasterRunner):
+        from_workers["expected"] = environment.runner.worker_count
+        environment.runner.send_message("setup", ids)
+
+
+@events.test_stop.add_listener
+def on_test_stop(environment: Environment, **_: Any) -> None:
+    """The master asks each worker for its own checks while it still listens to them (once the
+    run is over it stops listening), and waits for them."""
+    runner = environment.runner
+    if not isinstance(runner, MasterRunner) or from_workers["reports"]:
+        return
+    runner.send_message("report", None)
+    deadline = time.monotonic() + 120
+    while from_workers["reports"] < from_workers["expected"] and time.monotonic() < deadline:
+        gevent.sleep(0.5)
+
+
+@events.quitting.add_listener
+def on_quitting(environment: Environment, **_: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner) or not any(s.activity_id for s in selected(environment)):
+        return
+    operator = operator_token()
+    checks: list[Check] = []
+    for scenario in selected(environment):
+        try:
+            checks += scenario.check(environment, scenario.activity_id or 0, operator)
+        except Exception as exc:  # the server is unreachable or answered nonsense
+            checks.append((f"{scenario.name}: invariants could be checked", False, repr(exc)))
+    if isinstance(runner, LocalRunner):
+        checks += _checks_here(environment)
+    elif isinstance(runner, MasterRunner):
+        expected, got = from_workers["expected"], from_workers["reports"]
+        checks += [*from_workers["checks"], ("every worker reported", got >= expected, f"{got} of {expected}")]
+        server_errors["count"] += from_workers["server_errors"]
+    report(environment, checks)
+
+
+def _checks_here(environment: Environment) -> list[Check]:
+    """What this process saw: its acknowledged actions in SQL, its scenarios' own checks."""
+    operator, checks = operator_token(), []
+    for scenario in selected(environment):
+        try:
+            checks += scenario.checks_here(environment.host or "", operator)
+        except Exception as exc:
+            checks.append((f"{scenario.name}: what this process saw could be checked", False, repr(exc)))
     return checks
-
-
-scenario(activity_env="PROMO_ACTIVITY_ID", create=create_wheel, prepare=prepare, check=check_invariants)
