@@ -23,7 +23,17 @@ from locust import FastHttpUser, task
 from locust.env import Environment
 
 from loadtests.harness import create_live_activity, request, wheel_spec
-from loadtests.kit import Check, Scenario, auth, caught_up, misbehave, player_tokens, think, wait_for_audit
+from loadtests.kit import (
+    Check,
+    Scenario,
+    auth,
+    caught_up,
+    judge_refusal,
+    misbehave,
+    player_tokens,
+    think,
+    wait_for_audit,
+)
 
 PLAYERS = int(os.environ.get("PROMO_PLAYERS", "2000"))
 TOP_STOCK = int(os.environ.get("PROMO_TOP_STOCK", "100"))
@@ -126,8 +136,5 @@ class DrawStorm(FastHttpUser):
                     SCENARIO.ack("draw", body["draw_id"])
                 self.last = (key, body["draw_id"])
                 response.success()
-            elif body.get("code") in EXPECTED.get(response.status_code, set()):
+            elif judge_refusal(response, EXPECTED):
                 self.last = None  # a refused draw is not replayed: draw anew next time
-                response.success()
-            else:
-                response.failure(f"unexpected {response.status_code}: {response.text[:200]}")

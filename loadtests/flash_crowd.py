@@ -37,6 +37,7 @@ from loadtests.kit import (
     Scenario,
     auth,
     caught_up,
+    judge_refusal,
     misbehave,
     operator_token,
     player_tokens,
@@ -155,10 +156,7 @@ class Fan(FastHttpUser):
                     SCENARIO.ack("reservation", answer["code"])
                 response.success()
                 return str(answer["code"])
-            if answer.get("code") in EXPECTED.get(response.status_code, set()):
-                response.success()
-            else:
-                response.failure(f"unexpected {response.status_code}: {response.text[:200]}")
+            judge_refusal(response, EXPECTED)
             return None
 
     def _cancel(self) -> None:

@@ -73,6 +73,17 @@ def wait_for_audit(host: str, activity_id: int, operator: str, timeout_s: float 
         time.sleep(0.5)
 
 
+def judge_refusal(response: Any, expected: dict[int, set[str]]) -> bool:
+    """A refusal the rules call for (its status and code in `expected`) is a success, anything
+    else a failure. True if it was expected."""
+    code = response.json().get("code") if response.text.startswith("{") else None
+    if code in expected.get(response.status_code, set()):
+        response.success()
+        return True
+    response.failure(f"unexpected {response.status_code}: {response.text[:200]}")
+    return False
+
+
 def caught_up(label: str, counters: dict[str, Any]) -> Check:
     backlog = counters["audit_backlog"]
     return (f"{label}: audit writer caught up", backlog == 0, f"backlog {backlog}")

@@ -28,13 +28,22 @@ import os
 import random
 import secrets
 from collections import Counter
-from typing import Any
 
 from locust import FastHttpUser, task
 from locust.env import Environment
 
 from loadtests.harness import bargain_spec, create_live_activity, request
-from loadtests.kit import Check, Scenario, auth, caught_up, misbehave, player_tokens, think, wait_for_audit
+from loadtests.kit import (
+    Check,
+    Scenario,
+    auth,
+    caught_up,
+    judge_refusal,
+    misbehave,
+    player_tokens,
+    think,
+    wait_for_audit,
+)
 
 MEMBERS = int(os.environ.get("PROMO_MEMBERS", "50000"))
 SEEDS = int(os.environ.get("PROMO_SEEDS", "20"))
@@ -154,7 +163,7 @@ class Friend(FastHttpUser):
                     shared.append(body["share_token"])
                 response.success()
             else:
-                self._judge(response)
+                judge_refusal(response, EXPECTED)
 
     def _help(self, member: int, token: str) -> bool:
         headers = auth(tokens[member % MEMBERS])
@@ -166,13 +175,5 @@ class Friend(FastHttpUser):
                 self.last_help = (member, token)
                 response.success()
                 return True
-            self._judge(response)
+            judge_refusal(response, EXPECTED)
             return False
-
-    @staticmethod
-    def _judge(response: Any) -> None:
-        code = response.json().get("code") if response.text.startswith("{") else None
-        if code in EXPECTED.get(response.status_code, set()):
-            response.success()
-        else:
-            response.failure(f"unexpected {response.status_code}: {response.text[:200]}")
