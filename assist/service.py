@@ -21,6 +21,7 @@ from activities.audit import Row
 from activities.auth import Identity, Tokens
 from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, PromoError, refusal
+from activities.ids import new_id
 from activities.model import Activity, validate_common
 from activities.points import RECONCILE_AFTER_MS, PointsService
 from activities.rewards import PointsReward
@@ -88,11 +89,6 @@ class Initiative:
         if self.floor_cents is None:
             return None
         return self.floor_cents + sum(self.cuts) - sum(h.cut_cents or 0 for h in self.helps)
-
-
-def new_id(prefix: str, now_ms: int) -> str:
-    """Time-ordered and unguessable, like a draw id."""
-    return f"{prefix}{now_ms:012x}{secrets.token_hex(8)}"
 
 
 def helper_reward_ref(help_id: str) -> str:

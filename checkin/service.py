@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import calendar
 import logging
-import secrets
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from activities.audit import Row
 from activities.auth import Identity
 from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, PromoError, invalid, refusal
+from activities.ids import new_id
 from activities.model import Activity, validate_common
 from activities.points import RECONCILE_AFTER_MS, PointsService
 from activities.rewards import ChancesReward, CouponReward, PointsReward, PrizeReward, Reward
@@ -70,11 +70,6 @@ _MAKEUP_MESSAGES = {
 # A replay this recent delivers its rewards again (each once per reference): the first request
 # may have died between the mark and the deliveries. Older ones are left to `reconcile`.
 REDELIVER_WITHIN_MS = 3600 * 1000
-
-
-def new_mark_id(now_ms: int) -> str:
-    """Time-ordered and unguessable, like a draw id."""
-    return f"m{now_ms:012x}{secrets.token_hex(8)}"
 
 
 def reward_ref(mark_id: str, index: int) -> str:
@@ -297,7 +292,7 @@ class CheckinService:
         return MarkRequest(
             activity_id=activity.id,
             user_id=user_id,
-            mark_id=new_mark_id(now_ms),
+            mark_id=new_id("m", now_ms),
             now_ms=now_ms,
             kind=kind,
             cycle=period,

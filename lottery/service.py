@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
@@ -16,6 +15,7 @@ import msgspec
 from activities.auth import Identity
 from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, PromoError, refusal
+from activities.ids import new_id
 from activities.model import LOTTERY_TYPES, Activity, Prize
 from activities.points import PointsService, draw_cost_ref
 from activities.repository import ActivityRepository
@@ -79,11 +79,6 @@ class Granted(msgspec.Struct):
 
 def fingerprint(activity_id: int, body: DrawBody) -> str:
     return hashlib.sha256(b"%d:" % activity_id + msgspec.json.encode(body)).hexdigest()[:32]
-
-
-def new_draw_id(now_ms: int) -> str:
-    """Time-ordered and unguessable: 12 hex digits of milliseconds, 16 of randomness."""
-    return f"d{now_ms:012x}{secrets.token_hex(8)}"
 
 
 class DrawService:
@@ -163,7 +158,7 @@ class DrawService:
         request = DrawRequest(
             activity_id=activity.id,
             user_id=user_id,
-            draw_id=new_draw_id(now_ms),
+            draw_id=new_id("d", now_ms),
             rand=new_rand(),
             now_ms=now_ms,
             day=day,
@@ -201,7 +196,7 @@ class DrawService:
         activity = await self.lottery(lottery_id)
         now_ms = self.clock.now_ms()
         day = local_day(now_ms, activity.tz)
-        grant_id = "g" + new_draw_id(now_ms)[1:]
+        grant_id = new_id("g", now_ms)
         day_ttl_ms = day_end_ms(day, activity.tz) + DAY_KEY_GRACE_MS - now_ms
 
         async def grant() -> GrantReply:
