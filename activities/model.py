@@ -9,7 +9,7 @@ plain functions: `validate_common`, `validate_spec`.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, available_timezones
@@ -18,6 +18,8 @@ import msgspec
 
 from activities.errors import invalid
 
+# No amount of money a spec carries (a price, a prize's value) is above this.
+MAX_CNY = Decimal(100_000_000)
 # Anti-Unfair Competition Law art. 10: a lottery prize may be worth at most 50,000 CNY.
 TOP_PRIZE_MAX_CNY = Decimal(50_000)
 # Weights are integers; their sum stays below 2**21 so that `u * total` with a 32-bit random u
@@ -30,11 +32,45 @@ LOTTERY_TYPES: frozenset[str] = frozenset(("wheel", "blind_box", "golden_egg"))
 PrizeType = Literal["coupon", "points", "goods", "thanks"]
 Status = Literal["draft", "live", "paused", "ended"]
 
-NonNegative = Annotated[int, msgspec.Meta(ge=0)]
-Positive = Annotated[int, msgspec.Meta(ge=1)]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+# --- the boundary: every number and every text an operator or a player sends is bounded here ----
+#
+# Lua computes with doubles and prints numbers with 14 significant digits, Redis counters are
+# 64-bit, PostgreSQL's INTEGER is 32-bit: every integer a spec or a body carries that can reach
+# Lua, Redis or an INTEGER column is at most MAX_COUNT, far inside all of them (and below 2**53,
+# what JSON clients and doubles hold exactly). Sums of them (a stock after additions) are held to
+# MAX_COUNT too.
+MAX_SAFE_INT = 2**53 - 1
+MAX_COUNT = 1_000_000_000
+BoundedInt = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]  # the one bounded integer of every spec
+NonNegative = BoundedInt
+Positive = Annotated[int, msgspec.Meta(ge=1, le=MAX_COUNT)]
+
+# Times and days every spec and body carries lie in this range (a year 1 or 9999 breaks time
+# zone arithmetic and epoch milliseconds); checked when a struct is decoded, before anything is written.
+MIN_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+MIN_DAY, MAX_DAY = MIN_TIME.date(), MAX_TIME.date()
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
-Label = Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+
+# Free text (names, labels, device ids...): no NUL or other control characters, no bidi
+# overrides or isolates (U+202A-202E, U+2066-2069) that make a name display as another.
+SAFE_TEXT = "^[^\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069]*$"
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=SAFE_TEXT)]
+Label = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=SAFE_TEXT)]
+ShortText = Annotated[str, msgspec.Meta(max_length=50, pattern=SAFE_TEXT)]
+DeviceId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=SAFE_TEXT)]
+TimeZoneName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=SAFE_TEXT)]
+
+
+def check_time(value: datetime, field: str) -> None:
+    """Raise ValueError (msgspec turns it into a 422 naming `field`) outside MIN_TIME..MAX_TIME."""
+    if not MIN_TIME <= value <= MAX_TIME:
+        raise ValueError(f"{field} must be between {MIN_TIME:%Y-%m-%d} and {MAX_TIME:%Y-%m-%d}")
+
+
+def check_day(value: date, field: str) -> None:
+    if not MIN_DAY <= value <= MAX_DAY:
+        raise ValueError(f"{field} must be between {MIN_DAY} and {MAX_DAY}")
 
 
 class PrizeSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -57,8 +93,8 @@ class Limits(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class Audience(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Empty lists mean everyone. A member qualifies with an allowed level AND any allowed tag."""
 
-    levels: list[Label] = msgspec.field(default_factory=list)
-    tags: list[Label] = msgspec.field(default_factory=list)
+    levels: Annotated[list[Label], msgspec.Meta(max_length=100)] = msgspec.field(default_factory=list)
+    tags: Annotated[list[Label], msgspec.Meta(max_length=100)] = msgspec.field(default_factory=list)
 
     def admits(self, level: str | None, tags: list[str]) -> bool:
         if self.levels and level not in self.levels:
@@ -72,9 +108,13 @@ class ActivityBase(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: Name
     starts_at: AwareDatetime
     ends_at: AwareDatetime
-    timezone: str = "Asia/Shanghai"
-    skin: Annotated[str, msgspec.Meta(max_length=50)] | None = None
+    timezone: TimeZoneName = "Asia/Shanghai"
+    skin: ShortText | None = None
     audience: Audience = msgspec.field(default_factory=Audience)
+
+    def __post_init__(self) -> None:
+        check_time(self.starts_at, "starts_at")
+        check_time(self.ends_at, "ends_at")
 
 
 class ActivitySpec(ActivityBase, kw_only=True):
@@ -83,7 +123,7 @@ class ActivitySpec(ActivityBase, kw_only=True):
     type: LotteryType
     limits: Limits = msgspec.field(default_factory=Limits)
     points_cost: NonNegative = 0
-    prizes: list[PrizeSpec]
+    prizes: Annotated[list[PrizeSpec], msgspec.Meta(max_length=50)]
 
 
 def validate_common(spec: ActivityBase) -> None:

@@ -17,8 +17,14 @@ from activities import db
 from activities.model import Activity, ActivityBase, ActivitySpec, Audience, Limits, Prize, Status
 
 
+# What a stored time is read as at most: a row written before times were bounded (year 1, year
+# 82269...) reads as the nearest time every time zone can still show, never as an error.
+_MIN_MS = int(datetime(1, 1, 2, tzinfo=UTC).timestamp() * 1000)
+_MAX_MS = int(datetime(9999, 12, 30, tzinfo=UTC).timestamp() * 1000)
+
+
 def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
+    return datetime.fromtimestamp(min(max(ms, _MIN_MS), _MAX_MS) / 1000, UTC)
 
 
 def _ms(when: datetime) -> int:

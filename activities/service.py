@@ -104,7 +104,15 @@ class ActivityService:
         return activity
 
     async def list_all(self) -> list[Activity]:
-        return [await self.get(activity_id) for activity_id in await self.repository.list_ids()]
+        """Every activity; one whose stored row cannot be read is left out (and logged) rather
+        than failing the whole list."""
+        found = []
+        for activity_id in await self.repository.list_ids():
+            try:
+                found.append(await self.get(activity_id))
+            except (ValueError, OverflowError, TypeError, msgspec.ValidationError) as exc:
+                log.error("activity %d cannot be read, left out of the list: %s", activity_id, exc)
+        return found
 
     async def get_published(self, activity_id: int, max_age_s: float = _CACHE_TTL_S) -> Activity:
         """The activity as players see it, from a cache at most `max_age_s` old. Drafts do not

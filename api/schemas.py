@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import msgspec
 
 from activities.errors import Kind, PromoError, invalid
-from activities.model import Activity, Audience, Limits
+from activities.model import MAX_COUNT, Activity, Audience, Limits
 from assist.model import AssistRules
 from assist.model import rules_of as assist_rules_of
 from checkin.model import CheckinRules
@@ -109,7 +109,8 @@ def activity_view(activity: Activity, *, operator: bool) -> ActivityView:
 
 
 class AddStock(msgspec.Struct, forbid_unknown_fields=True):
-    units: int
+    # Bounded here (a 422 naming the field); zero and below are `units_not_positive` (service).
+    units: Annotated[int, msgspec.Meta(ge=-MAX_COUNT, le=MAX_COUNT)]
 
 
 class NoBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -119,7 +120,7 @@ class NoBody(msgspec.Struct, forbid_unknown_fields=True):
 class TypeOnly(msgspec.Struct):
     """The `type` of an activity being created, read first to pick the spec to decode."""
 
-    type: str = ""
+    type: Annotated[str, msgspec.Meta(max_length=20)] = ""
 
 
 def check_idempotency_key(key: str | None) -> str:

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from activities.errors import invalid
-from activities.model import Activity, ActivityBase, Name
+from activities.model import MAX_CNY, Activity, ActivityBase, Name
 from activities.rewards import CouponCode, LocalReward
 from assist.bargain import to_cents
 
@@ -117,11 +117,13 @@ def validate_rules(rules: AssistRules) -> None:
         raise invalid("prize_required", "collect and invite activities have a prize", field="assist.prize")
     if (rules.kind == "invite") != (rules.target_action is not None):
         raise invalid("target_action_required", "an invite activity has a target_action, and only it", field="assist")
-    if rules.prize and not (rules.prize.value_cny.is_finite() and rules.prize.value_cny >= 0):
+    if rules.prize and not (rules.prize.value_cny.is_finite() and 0 <= rules.prize.value_cny <= MAX_CNY):
         raise invalid("prize_value_invalid", "value_cny must be a non-negative amount", field="assist.prize")
     if rules.item:
         item = rules.item
         try:
+            if not all(p.is_finite() and abs(p) <= MAX_CNY for p in (item.price_cny, item.floor_cny)):
+                raise ValueError("amount out of range")
             price, floor = to_cents(item.price_cny), to_cents(item.floor_cny)
         except (ValueError, ArithmeticError) as exc:
             raise invalid(

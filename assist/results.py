@@ -9,10 +9,10 @@ from typing import Annotated, Literal
 import msgspec
 
 from activities.auth import SUBJECT
+from activities.model import SAFE_TEXT, DeviceId
 from activities.rewards import LocalReward
 
 MemberId = Annotated[str, msgspec.Meta(pattern=SUBJECT.pattern)]
-DeviceId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
 
 class HelperView(msgspec.Struct):
@@ -78,11 +78,11 @@ class HelpResult(msgspec.Struct, omit_defaults=True):
 class InviteEvent(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The host reports an invitee's action (operator token)."""
 
-    share_token: str
+    share_token: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=SAFE_TEXT)]
     invitee_id: MemberId
     action: Literal["registration", "first_order"]
     device_id: DeviceId | None = None
-    ip: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    ip: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=SAFE_TEXT)] | None = None
 
 
 class InviteResult(msgspec.Struct, omit_defaults=True):

@@ -51,8 +51,12 @@ class Makeup(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class CheckinRules(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     cycle: Cycle
     daily_reward: Reward | None = None
-    streak_rewards: list[StreakReward] = msgspec.field(default_factory=list)
-    cumulative_rewards: list[CumulativeReward] = msgspec.field(default_factory=list)
+    streak_rewards: Annotated[list[StreakReward], msgspec.Meta(max_length=MAX_ROLLING_DAYS)] = msgspec.field(
+        default_factory=list
+    )
+    cumulative_rewards: Annotated[list[CumulativeReward], msgspec.Meta(max_length=MAX_ROLLING_DAYS)] = msgspec.field(
+        default_factory=list
+    )
     makeup: Makeup | None = None
     linked_lottery_id: Positive | None = None
 

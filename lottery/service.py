@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
 
@@ -16,7 +16,7 @@ from activities.auth import Identity
 from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, PromoError, refusal
 from activities.ids import new_id
-from activities.model import LOTTERY_TYPES, Activity, Prize
+from activities.model import LOTTERY_TYPES, Activity, DeviceId, Prize
 from activities.points import PointsService, draw_cost_ref
 from activities.repository import ActivityRepository
 from activities.service import (
@@ -44,7 +44,7 @@ class DrawBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Optional context a front end sends with a draw."""
 
     channel: Literal["h5", "mini_program", "app"] | None = None
-    device_id: Annotated[str, msgspec.Meta(max_length=128)] | None = None
+    device_id: DeviceId | None = None
 
 
 class PrizeWon(msgspec.Struct):

@@ -20,7 +20,7 @@ import msgspec
 
 from activities.clock import day_end_ms, to_ms
 from activities.errors import invalid
-from activities.model import Activity, ActivityBase, Name
+from activities.model import MAX_CNY, Activity, ActivityBase, Name, check_day
 
 Quantity = Annotated[int, msgspec.Meta(ge=0, le=10_000_000)]
 StoreId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
@@ -39,6 +39,9 @@ class DateQuantity(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     date: date
     quantity: Quantity
 
+    def __post_init__(self) -> None:
+        check_day(self.date, "date")
+
 
 class Store(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     id: StoreId
@@ -55,9 +58,9 @@ class Opening(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class ReservationRules(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     item: Item
-    dates: list[DateQuantity]
+    dates: Annotated[list[DateQuantity], msgspec.Meta(max_length=1000)]  # 366 at most: dates_invalid
     method: Literal["delivery", "pickup"]
-    stores: list[Store] = msgspec.field(default_factory=list)  # pickup
+    stores: Annotated[list[Store], msgspec.Meta(max_length=1000)] = msgspec.field(default_factory=list)  # pickup
     purchase: Literal["prepay", "in_store"]
     per_user_per_date: Annotated[int, msgspec.Meta(ge=1, le=100)] = 1
     per_user_total: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
@@ -133,7 +136,7 @@ def validate_rules(rules: ReservationRules) -> None:
     """The rules a schema cannot express; raises an `invalid` PromoError naming the first."""
     item = rules.item
     for name, amount in (("price_cny", item.price_cny), ("deposit_cny", item.deposit_cny)):
-        if amount is not None and not (amount.is_finite() and amount >= 0 and amount == round(amount, 2)):
+        if amount is not None and not (amount.is_finite() and 0 <= amount <= MAX_CNY and amount == round(amount, 2)):
             raise invalid("price_invalid", f"item.{name} must be an amount in CNY with at most two decimals")
     if item.deposit_cny is not None and item.deposit_cny > item.price_cny:
         raise invalid("deposit_invalid", "the deposit cannot be more than the price", field="reservation.item")

@@ -8,21 +8,25 @@ from typing import Annotated
 
 import msgspec
 
+from activities.model import SAFE_TEXT, check_day
 from reservation.model import StoreId
 
-Code = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+Code = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=SAFE_TEXT)]
 
 
 class ReserveBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     date: date
     store_id: StoreId | None = None  # required for pickup
 
+    def __post_init__(self) -> None:
+        check_day(self.date, "date")
+
 
 class RedeemBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The code as staff type it, or the payload of its QR code; the redeeming store."""
 
     code: Code | None = None
-    qr: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    qr: Annotated[str, msgspec.Meta(max_length=200, pattern=SAFE_TEXT)] | None = None
     store_id: StoreId | None = None
 
 

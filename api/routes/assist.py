@@ -10,6 +10,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
 from activities.auth import Identity
+from api.params import Id
 from api.schemas import NoBody, decode
 from api.security import platform_of, provide_anyone, provide_operator, provide_player
 from assist.results import HelpBody, HelpResult, InitiativeView, InviteEvent, InviteResult, ProgressView
@@ -17,7 +18,7 @@ from assist.results import HelpBody, HelpResult, InitiativeView, InviteEvent, In
 
 @post("/activities/{activity_id:int}/initiatives", dependencies={"player": Provide(provide_player)})
 async def start_initiative(
-    request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: FromPath[int]
+    request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: Id
 ) -> InitiativeView:
     """Start an initiative and get its share token. A member with an open initiative gets that
     one back (`replayed: true`), so a retry never starts a second one."""
@@ -29,7 +30,7 @@ async def start_initiative(
 async def read_initiative(
     request: Request[Any, Any, Any],
     caller: NamedDependency[Identity],
-    activity_id: FromPath[int],
+    activity_id: Id,
     initiative_id: FromPath[str],
 ) -> InitiativeView:
     """The initiative with who helped and when: for its initiator and for operators."""
@@ -60,7 +61,7 @@ async def help_initiative(
     dependencies={"operator": Provide(provide_operator)},
 )
 async def report_invite(
-    request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: FromPath[int]
+    request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: Id
 ) -> InviteResult:
     """The host reports an invitee's action ({"share_token", "invitee_id", "action",
     "device_id"?, "ip"?}); it counts for the initiative if it is the activity's target action."""

@@ -9,18 +9,17 @@ from litestar import Request, post
 from litestar.di import NamedDependency, Provide
 
 from activities.auth import Identity
+from activities.model import SAFE_TEXT
 from api.schemas import decode
 from api.security import platform_of, provide_operator
 
 AuditKind = Literal["draw", "points", "mark", "initiative", "help", "reservation", "reservation_change"]
-AuditId = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+AuditId = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=SAFE_TEXT)]
 
 
 class Lookup(msgspec.Struct, forbid_unknown_fields=True):
     kind: AuditKind
-    ids: Annotated[
-        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]], msgspec.Meta(min_length=1, max_length=1000)
-    ]
+    ids: Annotated[list[AuditId], msgspec.Meta(min_length=1, max_length=1000)]
 
 
 class LookupResult(msgspec.Struct):

@@ -9,9 +9,11 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 
 from activities.auth import Identity
+from activities.model import check_day
+from api.params import Id
 from api.schemas import NoBody, decode
 from api.security import platform_of, provide_player
 from checkin.results import Calendar, MarkResult
@@ -22,6 +24,9 @@ _player = {"player": Provide(provide_player)}
 class MakeupBody(msgspec.Struct, forbid_unknown_fields=True):
     day: date  # the missed day, YYYY-MM-DD in the activity's time zone
 
+    def __post_init__(self) -> None:
+        check_day(self.day, "day")
+
 
 class Chances(msgspec.Struct):
     activity_id: int
@@ -29,9 +34,7 @@ class Chances(msgspec.Struct):
 
 
 @post("/activities/{activity_id:int}/signins", dependencies=_player)
-async def sign_in(
-    request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: FromPath[int]
-) -> MarkResult:
+async def sign_in(request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: Id) -> MarkResult:
     """Sign in today (the activity's local day). Once a day: signing in again that day returns the
     same sign-in with `replayed: true`, so a retry is always safe."""
     decode(await request.body(), NoBody)
@@ -39,9 +42,7 @@ async def sign_in(
 
 
 @post("/activities/{activity_id:int}/makeups", dependencies=_player)
-async def make_up(
-    request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: FromPath[int]
-) -> MarkResult:
+async def make_up(request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: Id) -> MarkResult:
     """Make up a missed day of the current cycle (补签), paying the make-up cost in points if the
     activity sets one. Making up the same day again returns the same make-up, uncharged."""
     body = decode(await request.body(), MakeupBody)
@@ -52,7 +53,7 @@ async def make_up(
 async def calendar(
     request: Request[Any, Any, Any],
     player: NamedDependency[Identity],
-    activity_id: FromPath[int],
+    activity_id: Id,
     month: Annotated[str | None, QueryParameter(pattern=r"^\d{4}-\d{2}$")] = None,
 ) -> Calendar:
     """The member's month (YYYY-MM, default this month): each day signed, made up, missed, today
@@ -61,9 +62,7 @@ async def calendar(
 
 
 @get("/activities/{activity_id:int}/chances", dependencies=_player)
-async def my_chances(
-    request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: FromPath[int]
-) -> Chances:
+async def my_chances(request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: Id) -> Chances:
     """Draw chances the member holds on a lottery; the next draws use them first."""
     chances = await platform_of(request).draws.chances_left(activity_id, player.subject)
     return Chances(activity_id=activity_id, chances=chances)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -12,6 +13,7 @@ from activities.auth import Identity
 from activities.errors import not_found
 from activities.model import TRANSITIONS, ActivitySpec
 from activities.service import ActivityCounters
+from api.params import Id
 from api.schemas import ActivityView, AddStock, TypeOnly, activity_view, decode
 from api.security import platform_of, provide_operator
 from assist.model import AssistSpec
@@ -23,6 +25,8 @@ from checkin.service import ACTIVITY_TYPE as CHECKIN
 from reservation.model import ReservationSpec
 from reservation.results import ReservationCounters
 from reservation.service import ACTIVITY_TYPE as RESERVATION
+
+log = logging.getLogger("promo.api")
 
 
 class OperatorController(Controller):
@@ -50,12 +54,17 @@ class OperatorController(Controller):
     async def list_activities(
         self, request: Request[Any, Any, Any], operator: NamedDependency[Identity]
     ) -> list[ActivityView]:
-        activities = await platform_of(request).activities.list_all()
-        return [activity_view(activity, operator=True) for activity in activities]
+        views = []
+        for activity in await platform_of(request).activities.list_all():
+            try:
+                views.append(activity_view(activity, operator=True))
+            except (ValueError, OverflowError) as exc:  # one odd row never fails the list
+                log.error("activity %d cannot be shown, left out of the list: %s", activity.id, exc)
+        return views
 
     @get("/{activity_id:int}")
     async def read(
-        self, request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: FromPath[int]
+        self, request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: Id
     ) -> ActivityView:
         return activity_view(await platform_of(request).activities.get(activity_id), operator=True)
 
@@ -64,7 +73,7 @@ class OperatorController(Controller):
         self,
         request: Request[Any, Any, Any],
         operator: NamedDependency[Identity],
-        activity_id: FromPath[int],
+        activity_id: Id,
         action: FromPath[str],
     ) -> ActivityView:
         """publish | pause | resume | end"""
@@ -78,8 +87,8 @@ class OperatorController(Controller):
         self,
         request: Request[Any, Any, Any],
         operator: NamedDependency[Identity],
-        activity_id: FromPath[int],
-        prize_id: FromPath[int],
+        activity_id: Id,
+        prize_id: Id,
     ) -> ActivityView:
         body = decode(await request.body(), AddStock)
         activity = await platform_of(request).activities.add_stock(activity_id, prize_id, body.units, operator.subject)
@@ -87,7 +96,7 @@ class OperatorController(Controller):
 
     @get("/{activity_id:int}/counters")
     async def counters(
-        self, request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: FromPath[int]
+        self, request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: Id
     ) -> ActivityCounters | CheckinCounters | AssistCounters | ReservationCounters:
         """Live counters from Redis (a lottery's stock and draws, a sign-in's sign-ins, make-ups
         and rewards, an assist's initiatives and helps, a reservation's per date and store),

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath
 
 from activities.auth import Identity
 from activities.errors import Kind, PromoError
+from api.params import Cursor, Id, IdFilter, Limit
 from api.schemas import ActivityView, activity_view, check_idempotency_key, decode
 from api.security import platform_of, provide_anyone, provide_player
 from lottery.service import DrawBody, DrawResult
@@ -18,7 +19,7 @@ _player = {"player": Provide(provide_player)}
 
 
 @get("/activities/{activity_id:int}")
-async def public_view(request: Request[Any, Any, Any], activity_id: FromPath[int]) -> ActivityView:
+async def public_view(request: Request[Any, Any, Any], activity_id: Id) -> ActivityView:
     """The activity as players see it, odds included (a legal disclosure). No token needed."""
     return activity_view(await platform_of(request).activities.get_published(activity_id), operator=False)
 
@@ -27,7 +28,7 @@ async def public_view(request: Request[Any, Any, Any], activity_id: FromPath[int
 async def draw(
     request: Request[Any, Any, Any],
     player: NamedDependency[Identity],
-    activity_id: FromPath[int],
+    activity_id: Id,
 ) -> DrawResult:
     """Draw once. The Idempotency-Key header is required: a retry with the same key returns the
     first result instead of drawing again."""
@@ -40,9 +41,9 @@ async def draw(
 async def my_draws(
     request: Request[Any, Any, Any],
     player: NamedDependency[Identity],
-    activity: FromQuery[int | None] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-    before_ms: FromQuery[int | None] = None,
+    activity: IdFilter = None,
+    limit: Limit = 50,
+    before_ms: Cursor = None,
 ) -> list[DrawResult]:
     return await platform_of(request).draws.history(player.subject, activity, limit, before_ms)
 
@@ -52,9 +53,9 @@ async def player_draws(
     request: Request[Any, Any, Any],
     caller: NamedDependency[Identity],
     user_id: FromPath[str],
-    activity: FromQuery[int | None] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-    before_ms: FromQuery[int | None] = None,
+    activity: IdFilter = None,
+    limit: Limit = 50,
+    before_ms: Cursor = None,
 ) -> list[DrawResult]:
     """A member's draws: operators may read anyone's, players only their own."""
     if caller.role != "operator" and caller.subject != user_id:

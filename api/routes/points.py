@@ -7,12 +7,13 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath
 
 from activities.auth import SUBJECT, Identity
 from activities.errors import invalid
 from activities.points import Balance
 from activities.repository import PointsRow
+from api.params import Limit
 from api.schemas import check_idempotency_key, decode
 from api.security import platform_of, provide_operator, provide_player
 
@@ -38,7 +39,7 @@ async def my_points(request: Request[Any, Any, Any], player: NamedDependency[Ide
 async def my_points_history(
     request: Request[Any, Any, Any],
     player: NamedDependency[Identity],
-    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    limit: Limit = 50,
 ) -> list[PointsRow]:
     """The ledger from the SQL audit trail (a change shows up once the writer has written it)."""
     return await platform_of(request).points.history(player.subject, limit)

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
 from activities.auth import Identity
+from api.params import Id
 from api.schemas import NoBody, check_idempotency_key, decode
 from api.security import platform_of, provide_operator, provide_player
 from reservation.results import RedeemBody, ReservationView, ReserveBody
@@ -19,7 +20,7 @@ _player = {"player": Provide(provide_player)}
 
 @post("/activities/{activity_id:int}/reservations", dependencies=_player)
 async def reserve(
-    request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: FromPath[int]
+    request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: Id
 ) -> ReservationView:
     """Reserve for a date ({"date", "store_id"?}); the Idempotency-Key header is required: a
     retry with the same key returns the same reservation."""
@@ -30,7 +31,7 @@ async def reserve(
 
 @get("/activities/{activity_id:int}/reservations", dependencies=_player)
 async def my_reservations(
-    request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: FromPath[int]
+    request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: Id
 ) -> list[ReservationView]:
     """The member's own reservations (upcoming, and up to 30 days back), by date."""
     return await platform_of(request).reservations.mine(player, activity_id)
@@ -38,7 +39,7 @@ async def my_reservations(
 
 @post("/activities/{activity_id:int}/reservations/{code:str}/cancel", status_code=200, dependencies=_player)
 async def cancel_reservation(
-    request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: FromPath[int], code: FromPath[str]
+    request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: Id, code: FromPath[str]
 ) -> ReservationView:
     """Cancel one's own reservation before its cutoff; the unit returns to the pool at once."""
     decode(await request.body(), NoBody)
@@ -51,7 +52,7 @@ async def cancel_reservation(
     dependencies={"operator": Provide(provide_operator)},
 )
 async def redeem(
-    request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: FromPath[int]
+    request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: Id
 ) -> ReservationView:
     """Store staff redeem (核销) a reservation: {"code"} as typed, or {"qr"} as scanned, and the
     redeeming store's {"store_id"} (pickup). Once, on its date, at its store."""
