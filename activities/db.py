@@ -14,6 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 metadata = sa.MetaData()
 
+MAX_COUNT = 1_000_000_000  # activities.model.MAX_COUNT (model imports nothing of SQL)
+
+
+def bounded_integer(table: str, column: str) -> sa.CheckConstraint:
+    """An integer in 0..MAX_COUNT that refuses floats, even on SQLite (migration 0007)."""
+    condition = f"{column} BETWEEN 0 AND {MAX_COUNT} AND {column} = CAST({column} AS INTEGER)"
+    return sa.CheckConstraint(condition, name=f"ck_{table}_{column}_bounded_integer")
+
+
 activities = sa.Table(
     "activities",
     metadata,
@@ -31,6 +40,7 @@ activities = sa.Table(
     sa.Column("config", sa.JSON),  # a gameplay's own settings (sign-in cycle and rewards...); NULL for lotteries
     sa.Column("created_at_ms", sa.BigInteger, nullable=False),
     sa.Column("updated_at_ms", sa.BigInteger, nullable=False),
+    bounded_integer("activities", "points_cost"),
 )
 
 prizes = sa.Table(
@@ -47,6 +57,7 @@ prizes = sa.Table(
     sa.Column("per_user_cap", sa.Integer),
     sa.Column("value_cny", sa.Numeric(12, 2), nullable=False),
     sa.Column("points", sa.Integer),  # points credited by a "points" prize
+    *(bounded_integer("prizes", c) for c in ("stock", "daily_stock", "per_user_cap", "weight", "points")),
 )
 
 # Everything handed out from a lottery's prize pool: draws, draws paid with a chance, and prizes

@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from activities import db
-from activities.model import Activity, ActivityBase, ActivitySpec, Audience, Limits, Prize, Status
+from activities.model import MAX_COUNT, Activity, ActivityBase, ActivitySpec, Audience, Limits, Prize, Status
 
 
 # What a stored time is read as at most: a row written before times were bounded (year 1, year
@@ -152,14 +152,21 @@ class ActivityRepository:
             await _log(conn, activity_id, operator_id, "status", {"status": status}, now_ms)
         return True
 
-    async def add_stock(self, activity_id: int, prize_id: int, units: int, operator_id: str, now_ms: int) -> None:
+    async def add_stock(self, activity_id: int, prize_id: int, units: int, operator_id: str, now_ms: int) -> int | None:
+        """Add `units` to the prize's stock in one transaction with the operator log; returns the
+        new total, or None (nothing changed) if it would exceed MAX_COUNT."""
+        prize = (db.prizes.c.id == prize_id, db.prizes.c.activity_id == activity_id)
         async with self.engine.begin() as conn:
-            await conn.execute(
+            result = await conn.execute(
                 sa.update(db.prizes)
-                .where(db.prizes.c.id == prize_id, db.prizes.c.activity_id == activity_id)
+                .where(*prize, db.prizes.c.stock + units <= MAX_COUNT)
                 .values(stock=db.prizes.c.stock + units)
             )
+            if result.rowcount != 1:
+                return None
+            total = (await conn.execute(sa.select(db.prizes.c.stock).where(*prize))).scalar_one()
             await _log(conn, activity_id, operator_id, "add_stock", {"prize_id": prize_id, "units": units}, now_ms)
+        return int(total)
 
     # --- draws --------------------------------------------------------------------------------
 

@@ -15,11 +15,22 @@ from collections.abc import Awaitable, Callable, Collection
 from typing import Any, Protocol, TypeVar
 
 import msgspec
+from redis.exceptions import RedisError
 
 from activities.auth import Identity
 from activities.clock import Clock, day_end_ms, local_day
 from activities.errors import Kind, OutcomeUnknown, PromoError, conflict, invalid, not_found
-from activities.model import PUBLISHED_STATUSES, TRANSITIONS, Activity, ActivityBase, ActivitySpec, validate_spec
+from activities.model import (
+    LOTTERY_TYPES,
+    MAX_COUNT,
+    PUBLISHED_STATUSES,
+    TRANSITIONS,
+    Activity,
+    ActivityBase,
+    ActivitySpec,
+    Prize,
+    validate_spec,
+)
 from activities.repository import ActivityRepository
 from activities.store import ActivityStore, AuditBacklog, LiveCounters, Snapshot
 
@@ -198,21 +209,53 @@ class ActivityService:
             await self.store.set_status(activity_id, target)
         return await self.get(activity_id)
 
-    async def add_stock(self, activity_id: int, prize_id: int, units: int, operator_id: str) -> Activity:
-        if units <= 0:
-            raise invalid("units_not_positive", "units must be a positive number", field="units")
+    async def prize_of(self, activity_id: int, prize_id: int) -> Prize:
+        """A prize of an activity (drafts included), or 404."""
         activity = await self.get(activity_id)
-        if activity.status == "ended":
-            raise conflict("activity_ended", "the activity has ended")
         prize = next((p for p in activity.prizes if p.id == prize_id), None)
         if prize is None:
             raise not_found("prize_not_found", f"no prize {prize_id} in activity {activity_id}")
+        return prize
+
+    async def add_stock(self, activity_id: int, prize_id: int, units: int, operator_id: str) -> Activity:
+        """Everything is checked first (the new total stays within MAX_COUNT), then SQL commits
+        the new total (the source of truth, which a rebuild reads), then Redis is brought up to
+        it. A failed SQL write changes nothing; a failed Redis write after the commit is
+        repaired by the reconciler (`sync_stock`), since the Redis step is idempotent."""
+        prize = await self.prize_of(activity_id, prize_id)
+        activity = await self.get(activity_id)
+        if units <= 0:
+            raise invalid("units_not_positive", "units must be a positive number", field="units")
+        if activity.status == "ended":
+            raise conflict("activity_ended", "the activity has ended")
         if prize.stock is None:
             raise conflict("stock_unlimited", "this prize has unlimited stock")
-        # SQL first: if Redis is not loaded (or is lost later), the rebuild reads the new total.
-        await self.repository.add_stock(activity_id, prize_id, units, operator_id, self.clock.now_ms())
-        await self.store.add_stock(activity_id, prize_id, units)
+        if prize.stock + units > MAX_COUNT:
+            raise invalid(
+                "stock_too_large", f"a prize's stock can be at most {MAX_COUNT}", field="units", stock=prize.stock
+            )
+        total = await self.repository.add_stock(activity_id, prize_id, units, operator_id, self.clock.now_ms())
+        if total is None:  # another addition got there first and took the total over the bound
+            raise invalid("stock_too_large", f"a prize's stock can be at most {MAX_COUNT}", field="units")
+        try:
+            await self.store.add_stock(activity_id, prize_id, total, units)
+        except (RedisError, OutcomeUnknown) as exc:
+            log.warning(
+                "activity %d prize %d: stock %d in SQL, not yet in Redis (%s)", activity_id, prize_id, total, exc
+            )
         return await self.get(activity_id)
+
+    async def sync_stock(self) -> int:
+        """Bring every published lottery's live stock up to its SQL totals (repairs an addition
+        whose Redis step failed). Returns how many prizes it repaired."""
+        repaired = 0
+        for activity_id in await self.repository.list_ids(("live", "paused"), types=sorted(LOTTERY_TYPES)):
+            activity = await self.get(activity_id)
+            for prize in activity.prizes:
+                if prize.stock is not None and await self.store.add_stock(activity_id, prize.id, prize.stock) > 0:
+                    log.warning("activity %d prize %d: live stock brought up to %d", activity_id, prize.id, prize.stock)
+                    repaired += 1
+        return repaired
 
     # --- live state ------------------------------------------------------------------------------
 

@@ -71,7 +71,8 @@ def state_fields(activity: Activity) -> dict[str, str | int]:
         }
         for p in activity.prizes
     ]
-    return {
+    totals = {f"total:{p.id}": p.stock for p in activity.prizes if p.stock is not None}  # see add_stock.lua
+    return totals | {
         "status": activity.status,
         "starts_at_ms": int(activity.starts_at.timestamp() * 1000),
         "ends_at_ms": int(activity.ends_at.timestamp() * 1000),
@@ -135,9 +136,11 @@ class ActivityStore:
         """Change the status if the activity is loaded; otherwise the next load reads it from SQL."""
         await _set_status(self.redis, [ActivityKeys(activity_id).state], [status])
 
-    async def add_stock(self, activity_id: int, prize_id: int, units: int) -> None:
+    async def add_stock(self, activity_id: int, prize_id: int, total: int, units: int = 0) -> int:
+        """Bring the prize's live stock up to its SQL `total` (idempotent: see add_stock.lua).
+        Returns the units it added (-1: the activity is not loaded)."""
         keys = ActivityKeys(activity_id)
-        await _add_stock(self.redis, [keys.state, keys.stock], [prize_id, units])
+        return int(await _add_stock(self.redis, [keys.state, keys.stock], [prize_id, total, units]))
 
     async def counters(self, activity_id: int, day: date) -> LiveCounters:
         keys = ActivityKeys(activity_id)

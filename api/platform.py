@@ -123,7 +123,12 @@ class Platform:
 
     async def reconcile(self) -> int:
         """Complete or undo what lost replies left half done (see each service's `reconcile`)."""
-        return await self.points.reconcile() + await self.checkins.reconcile() + await self.assists.reconcile()
+        return (
+            await self.points.reconcile()
+            + await self.checkins.reconcile()
+            + await self.assists.reconcile()
+            + await self.activities.sync_stock()
+        )
 
     async def close(self) -> None:
         await self.redis.aclose()

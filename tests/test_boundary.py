@@ -344,3 +344,109 @@ def test_every_int_and_free_text_field_a_client_sends_is_bounded() -> None:
             elif isinstance(t, msgspec.inspect.ListType) and t.max_length is None:
                 unbounded.append(where)
     assert unbounded == [], unbounded
+
+
+# --- 4. adding stock: validated first, SQL and Redis both or neither (or repaired) ------------------
+
+
+async def _stock(env: Env, activity_id: int, prize_id: int) -> tuple[int, int]:
+    """(SQL stock, Redis stock left) of a prize."""
+    counters = await env.counters(activity_id)
+    prize = next(p for p in counters["prizes"] if p["prize_id"] == prize_id)
+    return prize["stock"], prize["stock_left"]
+
+
+async def test_a_huge_stock_addition_is_refused_and_changes_nothing(env: Env) -> None:
+    activity = await env.create(wheel())
+    prize = activity["prizes"][0]
+    url = f"/operator/activities/{activity['id']}/prizes/{prize['id']}/stock"
+    ops = env.operator()
+    body = _expect(await env.client.post(url, json={"units": 9223372036854775807}, headers=ops), 422, "invalid_body")
+    assert "$.units" in body["message"]
+    _expect(await env.client.post(url, json={"units": 1.5}, headers=ops), 422, "invalid_body")
+    _expect(await env.client.post(url, json={"units": 10**9}, headers=ops), 422, "stock_too_large")
+    assert await _stock(env, activity["id"], prize["id"]) == (2, 2)
+    assert (await env.client.post(url, json={"units": 10**9 - 2}, headers=ops)).status_code == 200
+    assert await _stock(env, activity["id"], prize["id"]) == (10**9, 10**9)
+    _expect(await env.client.post(url, json={"units": 1}, headers=ops), 422, "stock_too_large")
+    view = (await env.client.get(f"/operator/activities/{activity['id']}", headers=ops)).json()
+    assert view["prizes"][0]["stock"] == 10**9 and isinstance(view["prizes"][0]["stock"], int)
+
+
+@pytest.mark.parametrize("value", [9.223372036854776e18, 5.5, -1, 10**9 + 1])
+async def test_stock_columns_refuse_floats_and_out_of_range_values(env: Env, value: float) -> None:
+    activity = await env.create(wheel(), publish=False)
+    for column in ("stock", "daily_stock", "per_user_cap", "weight", "points"):
+        with pytest.raises(sa.exc.IntegrityError):
+            async with env.platform.engine.begin() as conn:
+                await conn.execute(
+                    sa.update(db.prizes).where(db.prizes.c.activity_id == activity["id"]).values({column: value})
+                )
+    with pytest.raises(sa.exc.IntegrityError):
+        async with env.platform.engine.begin() as conn:
+            await conn.execute(sa.update(db.activities).values(points_cost=value))
+
+
+async def test_a_stock_addition_whose_redis_write_fails_is_repaired_by_the_reconciler(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    activity = await env.create(wheel())
+    prize = activity["prizes"][0]
+    store = env.platform.activities.store
+
+    async def down(*_: Any, **__: Any) -> int:
+        raise RedisConnectionError("Redis went away")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "add_stock", down)
+        response = await env.client.post(
+            f"/operator/activities/{activity['id']}/prizes/{prize['id']}/stock",
+            json={"units": 3},
+            headers=env.operator(),
+        )
+    assert response.status_code == 200, response.text  # SQL has it: never send it twice
+    assert await _stock(env, activity["id"], prize["id"]) == (5, 2)
+    assert await env.platform.activities.sync_stock() == 1
+    assert await _stock(env, activity["id"], prize["id"]) == (5, 5)
+    assert await env.platform.activities.sync_stock() == 0  # idempotent
+
+
+async def test_a_stock_addition_whose_sql_write_fails_changes_nothing(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    activity = await env.create(wheel())
+    prize = activity["prizes"][0]
+
+    async def fails(*_: Any, **__: Any) -> int:
+        raise sa.exc.OperationalError("UPDATE prizes", {}, Exception("database is locked"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(env.platform.activities.repository, "add_stock", fails)
+        response = await env.client.post(
+            f"/operator/activities/{activity['id']}/prizes/{prize['id']}/stock",
+            json={"units": 3},
+            headers=env.operator(),
+        )
+    assert response.status_code == 503, response.text
+    assert await _stock(env, activity["id"], prize["id"]) == (2, 2)
+
+
+async def test_concurrent_stock_additions_agree_in_sql_and_redis(env: Env) -> None:
+    import asyncio
+
+    activity = await env.create(wheel())
+    prize = activity["prizes"][0]
+    url = f"/operator/activities/{activity['id']}/prizes/{prize['id']}/stock"
+    responses = await asyncio.gather(
+        *[env.client.post(url, json={"units": 7}, headers=env.operator()) for _ in range(20)]
+    )
+    assert all(r.status_code == 200 for r in responses)
+    assert await _stock(env, activity["id"], prize["id"]) == (2 + 140, 2 + 140)
+
+
+def test_the_sql_bound_is_the_spec_bound() -> None:
+    from activities.model import MAX_COUNT
+
+    assert db.MAX_COUNT == MAX_COUNT
