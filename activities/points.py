@@ -3,6 +3,7 @@ member's wallet shard, applied once per reference and streamed to the SQL ledger
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import msgspec
@@ -98,10 +99,24 @@ class PointsService:
     async def _apply(
         self, user_id: str, delta: int, ref: str, reason: str, activity_id: int, refund_of: str | None = None
     ) -> WalletReply:
+        # The same reference for another change (another amount or reason) is refused, not
+        # replayed: a reused Idempotency-Key of a grant is a 422 like a draw's.
+        fingerprint = hashlib.sha256(f"{delta}:{reason}".encode()).hexdigest()[:16]
         for _ in range(_LOAD_ATTEMPTS):
             reply = await self.store.apply(
-                user_id, delta, ref, reason, self.clock.now_ms(), activity_id=activity_id, refund_of=refund_of
+                user_id,
+                delta,
+                ref,
+                reason,
+                self.clock.now_ms(),
+                activity_id=activity_id,
+                refund_of=refund_of,
+                fingerprint=fingerprint,
             )
+            if reply.kind == "mismatch":
+                raise PromoError(
+                    Kind.INVALID, "idempotency_key_reused", "this Idempotency-Key was used for a different request"
+                )
             if reply.kind != "not_loaded":
                 return reply
             await self._load_shard(user_id)

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from activities import db
 from activities.model import MAX_COUNT, Activity, ActivityBase, ActivitySpec, Audience, Limits, Prize, Status
 
-
 # What a stored time is read as at most: a row written before times were bounded (year 1, year
 # 82269...) reads as the nearest time every time zone can still show, never as an error.
 _MIN_MS = int(datetime(1, 1, 2, tzinfo=UTC).timestamp() * 1000)

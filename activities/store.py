@@ -252,7 +252,7 @@ class AuditStore:
 
 @dataclass(frozen=True)
 class WalletReply:
-    kind: str  # ok | replay | insufficient | no_original | not_loaded
+    kind: str  # ok | replay | mismatch | insufficient | no_original | not_loaded
     balance: int | None = None
 
 
@@ -278,12 +278,13 @@ class WalletStore:
         activity_id: int = 0,
         refund_of: str | None = None,
         ref_ttl_s: int = 7 * 24 * 3600,
+        fingerprint: str = "",
     ) -> WalletReply:
         keys = WalletKeys.of(user_id)
         reply = await self.batcher.call(
             _points,
             [keys.balances, keys.loaded, keys.entry(ref), keys.events, keys.entry(refund_of or ref)],
-            [user_id, delta, ref, reason, now_ms, activity_id, ref_ttl_s, "refund" if refund_of else ""],
+            [user_id, delta, ref, reason, now_ms, activity_id, ref_ttl_s, "refund" if refund_of else "", fingerprint],
         )
         return WalletReply(reply[0], int(reply[1]) if len(reply) > 1 else None)
 

@@ -32,8 +32,14 @@ STATUS: dict[Kind, int] = {
 }
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response[Any]:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
+    headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if status == 401 else {})} or None
     return Response(
         {"code": code, "message": message, "details": details or {}},
         status_code=status,
@@ -61,7 +67,8 @@ def on_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response
         PermissionDeniedException: "forbidden",
     }
     code = codes.get(type(exc), "http_error")
-    return error_response(exc.status_code, code, exc.detail)
+    # A 405 says what is allowed (RFC 9110 15.5.6): the router puts it in the exception's headers.
+    return error_response(exc.status_code, code, exc.detail, headers=dict(exc.headers or {}))
 
 
 def on_outcome_unknown(_: Request[Any, Any, Any], exc: OutcomeUnknown) -> Response[Any]:

@@ -256,6 +256,8 @@ class ReservationService:
         return "RSV:" + self.tokens.seal(f"{activity_id}.{code}", QR)
 
     def _code_of(self, activity_id: int, body: RedeemBody) -> str:
+        if body.qr is not None and body.code is not None:
+            raise invalid("code_and_qr", "send the reservation's code or its QR payload, not both", field="code")
         if body.qr:
             value = self.tokens.unseal(body.qr.removeprefix("RSV:"), QR)
             shared_activity, _, code = (value or "").partition(".")
