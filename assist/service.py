@@ -216,6 +216,12 @@ class AssistService:
             original_price_cny=view.original_price_cny,
         )
 
+    async def known(self, share_token: str) -> None:
+        """404 `share_token_invalid` (or `activity_not_found`) unless the share token is ours
+        and its activity is a published assist."""
+        activity_id, _ = self._unseal(share_token)
+        await self._assist(activity_id)
+
     async def help(self, player: Identity, share_token: str, device_id: str | None, ip: str | None) -> HelpResult:
         """Help a friend's initiative, once."""
         activity_id, initiative_id = self._unseal(share_token)

@@ -230,6 +230,12 @@ class ReservationService:
         views = [self._view(activity, rules, code, fields) for code, fields in found.items()]
         return sorted(views, key=lambda v: (v.date, v.reserved_at))
 
+    async def known(self, activity_id: int, code: str) -> None:
+        """404 (`activity_not_found`, `reservation_not_found`) unless both exist."""
+        activity, rules = await self._reservation_activity(activity_id)
+        await self.activities.load_if_missing(activity.id)
+        await self._view_of(activity, rules, normalize_code(code))
+
     async def cancel(self, player: Identity, activity_id: int, code: str) -> ReservationView:
         """Cancel one's own reservation before the cutoff; its unit returns to the pool at once."""
         activity, rules = await self._reservation_activity(activity_id)

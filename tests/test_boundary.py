@@ -543,3 +543,45 @@ async def test_token_errors_do_not_echo_the_jwt_library(env: Env, token: str) ->
         await env.client.get("/me/points", headers={"Authorization": f"Bearer {token}"}), 401, "token_invalid"
     )
     assert body["message"] == "the token is not valid"
+
+
+# --- 10. precedence: an unknown resource is 404 whatever the body ----------------------------------
+
+RESOURCE_STRINGS = ("share_token", "code", "initiative_id")  # user ids are not looked up: any is valid
+
+
+@pytest.mark.parametrize("body", [b'{"bogus": 1}', b"{nope", b'{"day": "not a day", "units": "x"}'])
+async def test_an_unknown_resource_is_404_whatever_the_body_on_every_route(env: Env, body: bytes) -> None:
+    await env.create(wheel())
+    checked, failures = 0, []
+    for method, template, params, _ in _routes():
+        if not (int in params.values() or set(params) & set(RESOURCE_STRINGS)):
+            continue
+        url = _url(template, params, MAX_SAFE_INT, "nope", {})
+        answers = []
+        for headers in (env.player(), env.operator()):
+            for key in ({}, {"Idempotency-Key": "has space"}):
+                response = await env.client.request(method, url, headers={**headers, **key}, content=body)
+                answers.append(response.status_code)
+                if response.status_code not in (403, 404):
+                    failures.append((method, url, headers is env.player, response.status_code, response.text[:120]))
+        checked += 1
+        assert 404 in answers, (method, url, answers)
+    assert failures == []
+    assert checked >= 17
+
+
+async def test_a_draft_is_unknown_to_players_whatever_the_body(env: Env) -> None:
+    draft = await env.create(wheel(), publish=False)
+    _expect(await env.draw(draft["id"], json={"lucky": True}), 404, "activity_not_found")
+    headers = env.player()
+    _expect(
+        await env.client.post(f"/activities/{draft['id']}/draws", headers=headers, content=b"{nope"),
+        404,
+        "activity_not_found",
+    )
+    _expect(
+        await env.client.post(f"/activities/{draft['id']}/reservations", headers=headers, json={}),
+        404,
+        "activity_not_found",
+    )

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
 from activities.auth import Identity
+from api.lookup import published_activity
 from api.params import Id
 from api.schemas import NoBody, decode
 from api.security import platform_of, provide_anyone, provide_operator, provide_player
@@ -22,6 +23,7 @@ async def start_initiative(
 ) -> InitiativeView:
     """Start an initiative and get its share token. A member with an open initiative gets that
     one back (`replayed: true`), so a retry never starts a second one."""
+    await published_activity(request, activity_id)  # 404 first, whatever the body (api/lookup.py)
     decode(await request.body(), NoBody)
     return await platform_of(request).assists.start(player, activity_id)
 
@@ -50,6 +52,7 @@ async def help_initiative(
 ) -> HelpResult:
     """Help a friend's initiative, once (optional body {"device_id"}; the caller's address is
     taken from the connection)."""
+    await platform_of(request).assists.known(share_token)  # 404 first, whatever the body
     body = decode(await request.body(), HelpBody)
     ip = request.client.host if request.client else None
     return await platform_of(request).assists.help(player, share_token, body.device_id, ip)
@@ -65,5 +68,6 @@ async def report_invite(
 ) -> InviteResult:
     """The host reports an invitee's action ({"share_token", "invitee_id", "action",
     "device_id"?, "ip"?}); it counts for the initiative if it is the activity's target action."""
+    await published_activity(request, activity_id)
     event = decode(await request.body(), InviteEvent)
     return await platform_of(request).assists.invite(activity_id, event)

@@ -13,6 +13,7 @@ from litestar.params import QueryParameter
 
 from activities.auth import Identity
 from activities.model import check_day
+from api.lookup import published_activity
 from api.params import Id
 from api.schemas import NoBody, decode
 from api.security import platform_of, provide_player
@@ -37,6 +38,7 @@ class Chances(msgspec.Struct):
 async def sign_in(request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: Id) -> MarkResult:
     """Sign in today (the activity's local day). Once a day: signing in again that day returns the
     same sign-in with `replayed: true`, so a retry is always safe."""
+    await published_activity(request, activity_id)  # 404 first, whatever the body (api/lookup.py)
     decode(await request.body(), NoBody)
     return await platform_of(request).checkins.sign_in(player, activity_id)
 
@@ -45,6 +47,7 @@ async def sign_in(request: Request[Any, Any, Any], player: NamedDependency[Ident
 async def make_up(request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: Id) -> MarkResult:
     """Make up a missed day of the current cycle (补签), paying the make-up cost in points if the
     activity sets one. Making up the same day again returns the same make-up, uncharged."""
+    await published_activity(request, activity_id)
     body = decode(await request.body(), MakeupBody)
     return await platform_of(request).checkins.make_up(player, activity_id, body.day)
 

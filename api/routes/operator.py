@@ -90,6 +90,7 @@ class OperatorController(Controller):
         activity_id: Id,
         prize_id: Id,
     ) -> ActivityView:
+        await platform_of(request).activities.prize_of(activity_id, prize_id)  # 404 first (api/lookup.py)
         body = decode(await request.body(), AddStock)
         activity = await platform_of(request).activities.add_stock(activity_id, prize_id, body.units, operator.subject)
         return activity_view(activity, operator=True)

@@ -10,6 +10,7 @@ from litestar.params import FromPath
 
 from activities.auth import Identity
 from activities.errors import Kind, PromoError
+from api.lookup import published_activity
 from api.params import Cursor, Id, IdFilter, Limit
 from api.schemas import ActivityView, activity_view, check_idempotency_key, decode
 from api.security import platform_of, provide_anyone, provide_player
@@ -32,6 +33,7 @@ async def draw(
 ) -> DrawResult:
     """Draw once. The Idempotency-Key header is required: a retry with the same key returns the
     first result instead of drawing again."""
+    await published_activity(request, activity_id)  # 404 first, whatever the body (api/lookup.py)
     key = check_idempotency_key(request.headers.get("idempotency-key"))
     body = decode(await request.body(), DrawBody)
     return await platform_of(request).draws.draw(player, activity_id, key, body)

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
 from activities.auth import Identity
+from api.lookup import published_activity
 from api.params import Id
 from api.schemas import NoBody, check_idempotency_key, decode
 from api.security import platform_of, provide_operator, provide_player
@@ -24,6 +25,7 @@ async def reserve(
 ) -> ReservationView:
     """Reserve for a date ({"date", "store_id"?}); the Idempotency-Key header is required: a
     retry with the same key returns the same reservation."""
+    await published_activity(request, activity_id)  # 404 first, whatever the body (api/lookup.py)
     key = check_idempotency_key(request.headers.get("idempotency-key"))
     body = decode(await request.body(), ReserveBody)
     return await platform_of(request).reservations.reserve(player, activity_id, key, body)
@@ -42,6 +44,7 @@ async def cancel_reservation(
     request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: Id, code: FromPath[str]
 ) -> ReservationView:
     """Cancel one's own reservation before its cutoff; the unit returns to the pool at once."""
+    await platform_of(request).reservations.known(activity_id, code)
     decode(await request.body(), NoBody)
     return await platform_of(request).reservations.cancel(player, activity_id, code)
 
@@ -56,5 +59,6 @@ async def redeem(
 ) -> ReservationView:
     """Store staff redeem (核销) a reservation: {"code"} as typed, or {"qr"} as scanned, and the
     redeeming store's {"store_id"} (pickup). Once, on its date, at its store."""
+    await published_activity(request, activity_id)
     body = decode(await request.body(), RedeemBody)
     return await platform_of(request).reservations.redeem(operator, activity_id, body)
