@@ -15,7 +15,6 @@ daily limit, every draw the server acknowledged in SQL once.
 from __future__ import annotations
 
 import os
-import random
 import secrets
 from typing import Any
 
@@ -31,6 +30,7 @@ from loadtests.kit import (
     judge_refusal,
     misbehave,
     player_tokens,
+    rng,
     think,
     wait_for_audit,
 )
@@ -80,7 +80,7 @@ def check(environment: Environment, activity_id: int, operator: str) -> list[Che
     status, activity = request("GET", f"{host}/operator/activities/{activity_id}", operator)
     daily = activity["limits"]["per_user_daily"] if status == 200 else None
     if daily and daily <= 200:
-        sample = random.sample(range(PLAYERS), min(PLAYERS, LIMIT_SAMPLE))
+        sample = rng.sample(range(PLAYERS), min(PLAYERS, LIMIT_SAMPLE))
         most = max(
             len(request("GET", f"{host}/players/lt{i}/draws?activity={activity_id}&limit=200", operator)[1])
             for i in sample
@@ -101,7 +101,7 @@ class DrawStorm(FastHttpUser):
     scenario = SCENARIO
 
     def on_start(self) -> None:
-        self.member = random.randrange(PLAYERS)
+        self.member = rng.randrange(PLAYERS)
         self.last: tuple[str, str] | None = None  # (Idempotency-Key, draw id) of the last draw
 
     @property
@@ -114,11 +114,11 @@ class DrawStorm(FastHttpUser):
         assert activity_id is not None
         if misbehave(self, activity_id, "/activities/{id}/draws"):
             return
-        if self.last and random.random() < RETRY_SHARE:
+        if self.last and rng.random() < RETRY_SHARE:
             self._draw(activity_id, *self.last)
             return
-        if random.random() < 0.5:  # another member's visit
-            self.member, self.last = random.randrange(PLAYERS), None
+        if rng.random() < 0.5:  # another member's visit
+            self.member, self.last = rng.randrange(PLAYERS), None
         self.client.get(f"/activities/{activity_id}", name="/activities/[id]")
         self._draw(activity_id, secrets.token_hex(12), None)
 

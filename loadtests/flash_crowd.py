@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import random
 import secrets
 import time
 from datetime import datetime
@@ -41,6 +40,7 @@ from loadtests.kit import (
     misbehave,
     operator_token,
     player_tokens,
+    rng,
     think,
     wait_for_audit,
 )
@@ -129,7 +129,7 @@ class Fan(FastHttpUser):
             return
         if self.code is None:
             self._reserve()
-        elif self.code not in cancelled and random.random() < 0.05:
+        elif self.code not in cancelled and rng.random() < 0.05:
             self._cancel()
         else:
             self.client.get(f"/activities/{SCENARIO.activity_id}/reservations", headers=self.auth,
@@ -138,7 +138,7 @@ class Fan(FastHttpUser):
     def _reserve(self) -> None:
         key = secrets.token_hex(12)
         self.code = self._send(key, retry_of=None)
-        if self.code and random.random() < 0.05:
+        if self.code and rng.random() < 0.05:
             self._send(key, retry_of=self.code)  # a front end resending: the same reservation back
 
     def _send(self, key: str, retry_of: str | None) -> str | None:

@@ -8,6 +8,9 @@ loadtests/locustfile.py, runs the scenarios of the user classes Locust was given
 Front ends misbehave now and then: `misbehave` sends one of the bad requests a real front end
 sends (an expired token, an activity that does not exist, a body that is not JSON) and counts
 anything but the expected 4xx as a failure. Every answer with a 5xx is counted (`server_errors`).
+
+Every random choice of the kit (which member, which bad request, retries, think times) comes
+from one generator seeded with PROMO_SEED (default 1): a run makes the same choices each time.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ Check = tuple[str, bool, str]  # (invariant, passed, detail)
 BAD_SHARE = float(os.environ.get("PROMO_BAD_SHARE", "0.02"))  # visits that send a bad request
 THINK = float(os.environ.get("PROMO_THINK", "1.0"))  # think time scale (0: no think time)
 NO_SUCH_ACTIVITY = 999_999_999
+SEED = int(os.environ.get("PROMO_SEED", "1"))
+rng = random.Random(SEED)  # the kit's random choices
+random.seed(SEED)  # and Locust's own (think times)
 server_errors = {"count": 0}  # answers with a 5xx, whatever the scenario
 
 
@@ -92,10 +98,10 @@ def caught_up(label: str, counters: dict[str, Any]) -> Check:
 def misbehave(user: Any, activity_id: int, action: str) -> bool:
     """Now and then (PROMO_BAD_SHARE of visits) send a bad request instead of the visit; True
     if it did. `action` is the scenario's POST path with {id} for the activity."""
-    if random.random() >= BAD_SHARE:
+    if rng.random() >= BAD_SHARE:
         return False
     expired = tokens_from_env().issue("locust-late", "player", ttl_s=60, now=time.time() - 3600)
-    bad = random.choice(
+    bad = rng.choice(
         [
             ("expired token", action.format(id=activity_id), auth(expired), "{}", 401, "token_expired"),
             ("no such activity", action.format(id=NO_SUCH_ACTIVITY), user.auth, "{}", 404, "activity_not_found"),
@@ -103,7 +109,7 @@ def misbehave(user: Any, activity_id: int, action: str) -> bool:
         ]
     )
     label, path, headers, body, status, code = bad
-    headers = {**headers, "Idempotency-Key": f"bad{random.getrandbits(40)}"}
+    headers = {**headers, "Idempotency-Key": f"bad{rng.getrandbits(40)}"}
     with user.client.post(path, data=body, headers=headers, name=f"(bad request: {label})", catch_response=True) as r:
         answer = r.json().get("code") if r.text.startswith("{") else None
         if r.status_code == status and answer == code:

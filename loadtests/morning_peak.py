@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import random
 import secrets
 
 from locust import FastHttpUser, task
@@ -27,7 +26,7 @@ from locust.env import Environment
 from locust.runners import LocalRunner
 
 from loadtests.harness import checkin_spec, create_live_activity
-from loadtests.kit import Check, Scenario, auth, caught_up, misbehave, player_tokens, think, wait_for_audit
+from loadtests.kit import Check, Scenario, auth, caught_up, misbehave, player_tokens, rng, think, wait_for_audit
 
 MEMBERS = int(os.environ.get("PROMO_MEMBERS", "50000"))
 RETRY_SHARE = 0.10
@@ -92,7 +91,7 @@ class EarlyRiser(FastHttpUser):
         self.auth = auth(tokens[member])
         self.client.get(f"/activities/{activity_id}/calendar", headers=self.auth, name="/activities/[id]/calendar")
         first = self._sign_in(activity_id, member, replay_of=None)
-        if first and random.random() < RETRY_SHARE:
+        if first and rng.random() < RETRY_SHARE:
             self._sign_in(activity_id, member, replay_of=first)
 
     def _sign_in(self, activity_id: int, member: int, replay_of: str | None) -> str | None:

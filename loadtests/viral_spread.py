@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import random
 import secrets
 from collections import Counter
 
@@ -41,6 +40,7 @@ from loadtests.kit import (
     judge_refusal,
     misbehave,
     player_tokens,
+    rng,
     think,
     wait_for_audit,
 )
@@ -97,7 +97,7 @@ def check_here(host: str) -> list[Check]:
             f"{len(helped)} helps by {len(per_helper)} members, most by one: {max(per_helper.values(), default=0)}",
         )
     )
-    broken, sampled = [], random.sample(shared, min(200, len(shared)))
+    broken, sampled = [], rng.sample(shared, min(200, len(shared)))
     for token in sampled:
         status, view = request("GET", f"{host}/assists/{token}")
         if status != 200:
@@ -143,12 +143,12 @@ class Friend(FastHttpUser):
         if len(shared) < SEEDS:
             self._start(activity_id, member)
             return
-        if self.last_help and random.random() < 0.05:
+        if self.last_help and rng.random() < 0.05:
             self._help(*self.last_help)  # a front end resending its previous help: already_helped
             return
-        token = random.choice(shared)
+        token = rng.choice(shared)
         self.client.get(f"/assists/{token}", name="/assists/[token]")
-        if self._help(member, token) and random.random() < 0.25:
+        if self._help(member, token) and rng.random() < 0.25:
             self._start(activity_id, member)  # the friend starts a bargain of their own and shares it
 
     def _start(self, activity_id: int, member: int) -> None:
