@@ -92,6 +92,9 @@ class ActivityRepository:
             if lottery and lottery.prizes:
                 await self._insert_prizes(conn, activity_id, lottery)
             await _log(conn, activity_id, operator_id, "create", {"name": spec.name}, now_ms)
+            # Read back before committing: a row that does not read back as an activity is
+            # never committed (the whole create is one transaction with this check).
+            await self._read(conn, activity_id)
         return activity_id
 
     @staticmethod
@@ -117,14 +120,18 @@ class ActivityRepository:
 
     async def get(self, activity_id: int) -> Activity | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(sa.select(db.activities).where(db.activities.c.id == activity_id))).first()
-            if row is None:
-                return None
-            prize_rows = (
-                await conn.execute(
-                    sa.select(db.prizes).where(db.prizes.c.activity_id == activity_id).order_by(db.prizes.c.position)
-                )
-            ).all()
+            return await self._read(conn, activity_id)
+
+    @staticmethod
+    async def _read(conn: AsyncConnection, activity_id: int) -> Activity | None:
+        row = (await conn.execute(sa.select(db.activities).where(db.activities.c.id == activity_id))).first()
+        if row is None:
+            return None
+        prize_rows = (
+            await conn.execute(
+                sa.select(db.prizes).where(db.prizes.c.activity_id == activity_id).order_by(db.prizes.c.position)
+            )
+        ).all()
         return _activity(row._mapping, [r._mapping for r in prize_rows])
 
     async def list_ids(self, statuses: Sequence[str] | None = None, types: Sequence[str] | None = None) -> list[int]:
