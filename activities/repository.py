@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import sqlalchemy as sa
@@ -355,8 +355,8 @@ def _activity(row: Any, prize_rows: list[Any]) -> Activity:
         ends_at=_dt(row["ends_at_ms"]),
         timezone=row["timezone"],
         skin=row["skin"],
-        audience=msgspec.convert(row["audience"], Audience),
-        limits=msgspec.convert(row["limits"], Limits),
+        audience=_stored(row["audience"], Audience),
+        limits=_stored({k: _clamped(v) for k, v in row["limits"].items()}, Limits),
         points_cost=row["points_cost"],
         config=row["config"] or {},
         prizes=[
@@ -374,3 +374,21 @@ def _activity(row: Any, prize_rows: list[Any]) -> Activity:
             for p in prize_rows
         ],
     )
+
+
+S = TypeVar("S")
+
+
+def _stored(value: dict[str, Any], shape: type[S]) -> S:
+    """A stored struct, as it was stored: one written before the bounds of the boundary (a label
+    with a control character...) is still read (the constructor checks types, not bounds)."""
+    try:
+        return msgspec.convert(value, shape)
+    except msgspec.ValidationError:
+        return shape(**value)
+
+
+def _clamped(value: Any) -> Any:
+    """A stored limit above MAX_COUNT (written before the bound) reads as MAX_COUNT, which Lua
+    and the audit trail hold exactly."""
+    return min(value, MAX_COUNT) if isinstance(value, int) and not isinstance(value, bool) else value

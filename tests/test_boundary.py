@@ -95,6 +95,27 @@ async def test_one_odd_stored_row_never_breaks_the_activity_list(env: Env) -> No
     assert (await env.client.get(f"/operator/activities/{odd['id']}", headers=env.operator())).status_code < 500
 
 
+async def test_a_row_stored_before_the_bounds_still_reads_and_draws(env: Env) -> None:
+    """The audit's lottery with a per-member daily limit of 10^15 (and a label with a NUL),
+    stored before the bounds: it reads, its limit as 10^9, and its draws work."""
+    legacy = await env.create(wheel(), publish=False)
+    async with env.platform.engine.begin() as conn:
+        await conn.execute(
+            sa.update(db.activities)
+            .where(db.activities.c.id == legacy["id"])
+            .values(limits={"per_user_daily": 10**15}, audience={"levels": ["gold", "x\x00"]})
+        )
+    view = await env.client.get(f"/operator/activities/{legacy['id']}", headers=env.operator())
+    assert view.status_code == 200 and view.json()["limits"]["per_user_daily"] == 10**9
+    assert (
+        await env.client.post(f"/operator/activities/{legacy['id']}/publish", headers=env.operator())
+    ).status_code == 200
+    drawn = await env.draw(legacy["id"])
+    assert drawn.status_code == 201 and drawn.json()["left_today"] == 10**9 - 1
+    await env.platform.audit_writer.drain()
+    assert (await env.counters(legacy["id"]))["draws_in_sql"] == 1
+
+
 # --- 2. every integer of every path and query, bounded ---------------------------------------------
 
 
@@ -559,12 +580,12 @@ async def test_an_unknown_resource_is_404_whatever_the_body_on_every_route(env: 
             continue
         url = _url(template, params, MAX_SAFE_INT, "nope", {})
         answers = []
-        for headers in (env.player(), env.operator()):
+        for role, headers in (("player", env.player()), ("operator", env.operator())):
             for key in ({}, {"Idempotency-Key": "has space"}):
                 response = await env.client.request(method, url, headers={**headers, **key}, content=body)
                 answers.append(response.status_code)
                 if response.status_code not in (403, 404):
-                    failures.append((method, url, headers is env.player, response.status_code, response.text[:120]))
+                    failures.append((method, url, role, response.status_code, response.text[:120]))
         checked += 1
         assert 404 in answers, (method, url, answers)
     assert failures == []
