@@ -40,7 +40,6 @@ activities = sa.Table(
     sa.Column("config", sa.JSON),  # a gameplay's own settings (sign-in cycle and rewards...); NULL for lotteries
     sa.Column("created_at_ms", sa.BigInteger, nullable=False),
     sa.Column("updated_at_ms", sa.BigInteger, nullable=False),
-    bounded_integer("activities", "points_cost"),
 )
 
 prizes = sa.Table(

@@ -51,9 +51,6 @@ async def test_stock_columns_refuse_floats_and_out_of_range_values(env: Env, val
                 await conn.execute(
                     sa.update(db.prizes).where(db.prizes.c.activity_id == activity["id"]).values({column: value})
                 )
-    with pytest.raises(sa.exc.IntegrityError):
-        async with env.platform.engine.begin() as conn:
-            await conn.execute(sa.update(db.activities).values(points_cost=value))
 
 
 async def test_a_stock_addition_whose_redis_write_fails_is_repaired_by_the_reconciler(
@@ -211,3 +208,37 @@ async def test_token_errors_do_not_echo_the_jwt_library(env: Env, token: str) ->
         await env.client.get("/me/points", headers={"Authorization": f"Bearer {token}"}), 401, "token_invalid"
     )
     assert body["message"] == "the token is not valid"
+
+
+def test_migration_0007_repairs_out_of_range_stock_then_refuses_it(tmp_path: Any) -> None:
+    """A database with the audit's float stock upgrades: the float becomes 0 (never "near
+    unlimited"), a fraction is rounded down, and from then on the CHECKs refuse both; it
+    downgrades again."""
+    from alembic import command
+
+    from activities.migrate import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = alembic_config(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    command.upgrade(config, "0006")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO activities (id, type, name, status, starts_at_ms, ends_at_ms, timezone, audience, limits,"
+            " points_cost, created_at_ms, updated_at_ms) VALUES (1, 'wheel', 'w', 'live', 0, 1, 'UTC', '{}', '{}',"
+            " 0, 0, 0)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO prizes (id, activity_id, position, name, type, weight, stock, value_cny) VALUES"
+            " (1, 1, 0, 'Phone', 'goods', 1, 9.223372036854776e18, 0), (2, 1, 1, 'Cup', 'goods', 1, 5.5, 0)"
+        )
+    command.upgrade(config, "head")
+    with engine.begin() as conn:
+        stocks = conn.exec_driver_sql("SELECT stock, typeof(stock) FROM prizes ORDER BY id").all()
+    assert [tuple(row) for row in stocks] == [(0, "integer"), (5, "integer")]
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE prizes SET stock = 9.223372036854776e18 WHERE id = 1")
+    command.downgrade(config, "0006")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE prizes SET stock = 5.5 WHERE id = 1")  # no CHECK any more
+    engine.dispose()

@@ -1,6 +1,6 @@
 """boundary: integer stock columns that refuse floats
 
-Every stock, cap, weight, points amount and points cost is an integer in 0..MAX_COUNT (10^9),
+Every stock, cap, weight and points amount of a prize is an integer in 0..MAX_COUNT (10^9),
 as the specs bound them (activities/model.py): a CHECK refuses anything else, a float that
 SQLite would otherwise store in an INTEGER column included (9.223372036854776e18 once reached
 prizes.stock). A value already out of range (written before the bounds) is repaired first:
@@ -23,10 +23,9 @@ depends_on = None
 
 MAX_COUNT = 1_000_000_000  # activities.model.MAX_COUNT, frozen here as migrations must be
 
-COLUMNS = {
-    "prizes": ("stock", "daily_stock", "per_user_cap", "weight", "points"),
-    "activities": ("points_cost",),
-}
+# prizes only: SQLite's batch mode recreates the table, and recreating `activities` (which
+# prizes reference, with foreign keys on) would fail on a database with prizes in it.
+COLUMNS = {"prizes": ("stock", "daily_stock", "per_user_cap", "weight", "points")}
 
 
 def bounded_integer(column: str) -> str:
