@@ -357,7 +357,7 @@ def _activity(row: Any, prize_rows: list[Any]) -> Activity:
         skin=row["skin"],
         audience=_stored(row["audience"], Audience),
         limits=_stored({k: _clamped(v) for k, v in row["limits"].items()}, Limits),
-        points_cost=row["points_cost"],
+        points_cost=_clamped(row["points_cost"]),
         config=row["config"] or {},
         prizes=[
             Prize(

@@ -209,21 +209,20 @@ class ActivityService:
             await self.store.set_status(activity_id, target)
         return await self.get(activity_id)
 
-    async def prize_of(self, activity_id: int, prize_id: int) -> Prize:
-        """A prize of an activity (drafts included), or 404."""
+    async def prize_of(self, activity_id: int, prize_id: int) -> tuple[Activity, Prize]:
+        """An activity (drafts included) and one of its prizes, or 404."""
         activity = await self.get(activity_id)
         prize = next((p for p in activity.prizes if p.id == prize_id), None)
         if prize is None:
             raise not_found("prize_not_found", f"no prize {prize_id} in activity {activity_id}")
-        return prize
+        return activity, prize
 
     async def add_stock(self, activity_id: int, prize_id: int, units: int, operator_id: str) -> Activity:
         """Everything is checked first (the new total stays within MAX_COUNT), then SQL commits
         the new total (the source of truth, which a rebuild reads), then Redis is brought up to
         it. A failed SQL write changes nothing; a failed Redis write after the commit is
         repaired by the reconciler (`sync_stock`), since the Redis step is idempotent."""
-        prize = await self.prize_of(activity_id, prize_id)
-        activity = await self.get(activity_id)
+        activity, prize = await self.prize_of(activity_id, prize_id)
         if units <= 0:
             raise invalid("units_not_positive", "units must be a positive number", field="units")
         if activity.status == "ended":
