@@ -21,8 +21,3 @@ async def published_activity(request: Request[Any, Any, Any], activity_id: int) 
     """404 `activity_not_found` unless the activity is published (drafts do not exist for
     players, nor for the routes that act on a live activity)."""
     await platform_of(request).activities.get_published(activity_id, max_age_s=FROZEN)
-
-
-async def any_activity(request: Request[Any, Any, Any], activity_id: int) -> None:
-    """404 `activity_not_found` unless the activity exists (drafts included: operators)."""
-    await platform_of(request).activities.get(activity_id)
