@@ -65,7 +65,7 @@ async def sweep(platform: Platform, stop: asyncio.Event, every_s: float = 5.0) -
 
 def create_app(platform: Platform | None = None, settings: Settings | None = None) -> Litestar:
     """App factory. Tests pass a ready `platform`; `promo serve` lets the app build its own."""
-    if platform is None:  # served (uvicorn calls the factory in each worker process)
+    if platform is None and settings is None:  # served: uvicorn calls the factory in each worker process
         setup_logging()
     configured = platform.settings if platform is not None else settings or load_settings()
     proxies = Proxies(trusted_networks(configured.trusted_proxies))

@@ -28,6 +28,17 @@ def _with_redis(settings: Settings) -> tuple[Settings, EmbeddedRedis | None]:
     return load_settings(), embedded
 
 
+def banner(settings: Settings, host: str, port: int) -> str:
+    """What `promo serve` prints at start-up; URLs with their credentials masked."""
+    return (
+        f"promo platform on http://{host}:{port}  (SQL: {mask_credentials(settings.database_url)}, "
+        f"Redis: {mask_credentials(settings.redis_url or 'embedded')})\n"
+        f"  operator token: .venv/bin/promo token --operator --user ops1\n"
+        f"  player token:   .venv/bin/promo token --user u1 --level gold\n"
+        f"  API docs:       http://{host}:{port}/schema/swagger"
+    )
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -35,13 +46,7 @@ def serve(args: argparse.Namespace) -> int:
     upgrade(settings.database_url)
     settings, embedded = _with_redis(settings)
     host, port = args.host or settings.host, args.port or settings.port
-    print(
-        f"promo platform on http://{host}:{port}  (SQL: {mask_credentials(settings.database_url)})\n"
-        f"  operator token: .venv/bin/promo token --operator --user ops1\n"
-        f"  player token:   .venv/bin/promo token --user u1 --level gold\n"
-        f"  API docs:       http://{host}:{port}/schema/swagger",
-        flush=True,
-    )
+    print(banner(settings, host, port), flush=True)
     try:
         uvicorn.run(
             "api.app:create_app",

@@ -26,18 +26,19 @@ REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")  # what an X-Request-Id may 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "<unmatched>"  # the route label of a path no route matches (bounded: never the raw path)
 
-# The member actions, by route: ACTIONS counts each answer's outcome ("ok" or the error code).
+# The member actions, by route template (as Litestar reports it: parameters without their types):
+# ACTIONS counts each answer's outcome ("ok" or the error code).
 ACTION_ROUTES: dict[tuple[str, str], tuple[str, str]] = {
-    ("POST", "/activities/{activity_id:int}/draws"): ("lottery", "draw"),
-    ("POST", "/activities/{activity_id:int}/signins"): ("checkin", "signin"),
-    ("POST", "/activities/{activity_id:int}/makeups"): ("checkin", "makeup"),
-    ("POST", "/activities/{activity_id:int}/initiatives"): ("assist", "start"),
-    ("POST", "/assists/{share_token:str}/helps"): ("assist", "help"),
-    ("POST", "/operator/activities/{activity_id:int}/invites"): ("assist", "invite"),
-    ("POST", "/activities/{activity_id:int}/reservations"): ("reservation", "reserve"),
-    ("POST", "/activities/{activity_id:int}/reservations/{code:str}/cancel"): ("reservation", "cancel"),
-    ("POST", "/operator/activities/{activity_id:int}/redemptions"): ("reservation", "redeem"),
-    ("POST", "/operator/members/{user_id:str}/points"): ("points", "grant"),
+    ("POST", "/activities/{activity_id}/draws"): ("lottery", "draw"),
+    ("POST", "/activities/{activity_id}/signins"): ("checkin", "signin"),
+    ("POST", "/activities/{activity_id}/makeups"): ("checkin", "makeup"),
+    ("POST", "/activities/{activity_id}/initiatives"): ("assist", "start"),
+    ("POST", "/assists/{share_token}/helps"): ("assist", "help"),
+    ("POST", "/operator/activities/{activity_id}/invites"): ("assist", "invite"),
+    ("POST", "/activities/{activity_id}/reservations"): ("reservation", "reserve"),
+    ("POST", "/activities/{activity_id}/reservations/{code}/cancel"): ("reservation", "cancel"),
+    ("POST", "/operator/activities/{activity_id}/redemptions"): ("reservation", "redeem"),
+    ("POST", "/operator/members/{user_id}/points"): ("points", "grant"),
 }
 
 
