@@ -75,6 +75,11 @@ def worker(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     upgrade(settings.database_url)
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr=args.metrics_host)  # the writer's backlog, lag, batches...
+        print(f"metrics on http://{args.metrics_host}:{args.metrics_port}/metrics", flush=True)
 
     async def main() -> None:
         platform = Platform.build(settings)
@@ -219,6 +224,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="write what the streams hold to SQL, then exit (no reconciler, no sweeps; default: run until stopped)",
     )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve this process's Prometheus metrics (audit backlog, lag, batches, repairs) on this port "
+        "(default: not served; in the API process they are at GET /metrics)",
+    )
+    p.add_argument("--metrics-host", default="127.0.0.1", help="address of --metrics-port (no token: keep it private)")
     p.set_defaults(func=worker)
 
     p = command(
