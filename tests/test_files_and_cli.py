@@ -197,3 +197,24 @@ def test_token_uses_the_servers_secret_from_anywhere(tmp_path: Path) -> None:
     run = promo("token", "--user", "u7", cwd=elsewhere)
     assert not (elsewhere / "var").exists()
     assert run.returncode == 0 or str(ROOT / "var" / "jwt-secret") in run.stderr
+
+
+def test_serve_leaves_forwarded_headers_to_the_app(
+    tmp_path: Path,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    restore_process_state: None,
+) -> None:
+    """uvicorn would believe X-Forwarded-For from 127.0.0.1: promo serve turns that off (the app
+    decides, api/proxies.py) and leaves the log format to the platform."""
+    import uvicorn
+
+    started: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *_, **kwargs: started.update(kwargs))
+    monkeypatch.setenv("PROMO_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'var' / 'promo.db'}")
+    assert main(["serve", "--port", "8123"]) == 0
+    assert started["proxy_headers"] is False and started["log_config"] is None and started["port"] == 8123
+    assert "promo platform on http://127.0.0.1:8123" in capsys.readouterr().out
