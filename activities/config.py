@@ -19,32 +19,84 @@ class Settings:
     host: str
     port: int
     workers: int
+    trusted_proxies: tuple[str, ...] = ()  # IPs/CIDRs whose X-Forwarded-For/-Proto are believed
+    metrics_token: str | None = None  # GET /metrics wants this bearer token when set
 
 
-def _jwt_secret(var_dir: Path) -> str:
-    """PROMO_JWT_SECRET, or a random secret kept in var/ so tokens survive a restart."""
+REPOSITORY = Path(__file__).resolve().parent.parent  # the checkout, when installed from it (make install)
+
+
+def default_var_dir() -> Path:
+    """Where the platform keeps its files, for the server and every CLI command alike:
+    PROMO_VAR_DIR, else var/ of the repository the code runs from (whatever the current
+    directory), else ./var (an install that is not a checkout)."""
+    configured = os.environ.get("PROMO_VAR_DIR")
+    if configured:
+        return Path(configured).resolve()
+    if (REPOSITORY / "pyproject.toml").exists():
+        return REPOSITORY / "var"
+    return Path("var").resolve()
+
+
+def private_dir(path: Path) -> Path:
+    """`path` created (with its parents) as 0700, and tightened to 0700 if it was looser."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
+def write_private(path: Path, text: str) -> bool:
+    """Create `path` as 0600 holding `text`, atomically: it never exists half written or with
+    looser permissions. False if it already existed (another process was first)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.link(temporary, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def jwt_secret(var_dir: Path, *, create: bool = True) -> str | None:
+    """PROMO_JWT_SECRET, or the random secret kept in var/jwt-secret so tokens survive a restart
+    (created 0600 when missing and `create`; None when missing and not `create`)."""
     configured = os.environ.get("PROMO_JWT_SECRET")
     if configured:
         return configured
     path = var_dir / "jwt-secret"
     if not path.exists():
-        var_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        if not create:
+            return None
+        private_dir(var_dir)
+        write_private(path, secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 
+def _csv(value: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (value or "").split(",") if item.strip())
+
+
 def load_settings() -> Settings:
-    var_dir = Path(os.environ.get("PROMO_VAR_DIR", "var")).resolve()
-    var_dir.mkdir(parents=True, exist_ok=True)
+    var_dir = private_dir(default_var_dir())
+    secret = jwt_secret(var_dir)
+    assert secret is not None
     return Settings(
         var_dir=var_dir,
         redis_url=os.environ.get("REDIS_URL") or None,
         database_url=os.environ.get("DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'promo.db'}",
-        jwt_secret=_jwt_secret(var_dir),
+        jwt_secret=secret,
         audit_writer=os.environ.get("PROMO_AUDIT_WRITER", "inline") != "off",
         coalesce=os.environ.get("PROMO_COALESCE", "on") != "off",
         host=os.environ.get("PROMO_HOST", "127.0.0.1"),
         port=int(os.environ.get("PROMO_PORT", "8000")),
         workers=int(os.environ.get("PROMO_WORKERS", "1")),
+        trusted_proxies=_csv(os.environ.get("PROMO_TRUSTED_PROXIES")),
+        metrics_token=os.environ.get("PROMO_METRICS_TOKEN") or None,
     )

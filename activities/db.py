@@ -6,6 +6,8 @@ PostgreSQL. The schema is created by the Alembic migrations in `activities/migra
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import Any
 
 import sqlalchemy as sa
@@ -135,8 +137,22 @@ operator_actions = sa.Table(
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
+        _private_sqlite_file(engine.url.database)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _private_sqlite_file(database: str | None) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would use 0644 under the usual umask);
+    SQLite gives its -wal and -shm files the database file's permissions."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    with contextlib.suppress(FileExistsError, FileNotFoundError):  # no folder: SQLite says so itself
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for path in (database, f"{database}-wal", f"{database}-shm"):  # files from before: tighten them
+        with contextlib.suppress(OSError):
+            if os.stat(path).st_mode & 0o077:
+                os.chmod(path, 0o600)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -9,6 +9,7 @@ caller, who retries with the same Idempotency-Key and gets the stored result.
 from __future__ import annotations
 
 import ctypes
+import os
 import shutil
 import signal
 import subprocess
@@ -50,7 +51,12 @@ class EmbeddedRedis:
         return f"unix://{self.socket}"
 
     def start(self, timeout_s: float = 15.0) -> str:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.data_dir.stat().st_mode & 0o077:
+            self.data_dir.chmod(0o700)
+        for old in self.data_dir.rglob("*"):  # files of a run from before: tighten them
+            if not old.is_symlink() and old.stat().st_mode & 0o077:
+                old.chmod(0o700 if old.is_dir() else 0o600)
         self.socket.unlink(missing_ok=True)  # left by a server that was killed
         args = [
             redis_server_binary(),
@@ -64,7 +70,7 @@ class EmbeddedRedis:
             "--daemonize", "no",
             "--logfile", str(self.data_dir / "redis.log"),
         ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, preexec_fn=_child_setup)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -90,8 +96,11 @@ class EmbeddedRedis:
         self.process = None
 
 
-def _die_with_parent() -> None:
-    """Linux: the kernel sends SIGTERM to redis-server when its parent dies, even by SIGKILL."""
+def _child_setup() -> None:
+    """In redis-server's process before it starts: its files (AOF, log) are the owner's only
+    (umask 077: 0600 files, 0700 folders), and on Linux the kernel sends it SIGTERM when its
+    parent dies, even by SIGKILL."""
+    os.umask(0o077)
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -18,6 +19,7 @@ from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from activities.errors import OutcomeUnknown
+from activities.metrics import REDIS_LATENCY
 
 Arg = str | int
 
@@ -67,7 +69,11 @@ class ScriptBatcher:
 
     async def _call(self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         if not self.enabled:
-            return await script(self.redis, keys, args)
+            started = perf_counter()
+            try:
+                return await script(self.redis, keys, args)
+            finally:
+                REDIS_LATENCY.observe(perf_counter() - started)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((script, keys, args, future))
@@ -91,7 +97,9 @@ class ScriptBatcher:
             pipe = self.redis.pipeline(transaction=False)
             for script, keys, args, _ in batch:
                 pipe.evalsha(script.sha, len(keys), *keys, *args)
+            started = perf_counter()
             results = await pipe.execute(raise_on_error=False)
+            REDIS_LATENCY.observe(perf_counter() - started)
             for index, result in enumerate(results):
                 if isinstance(result, NoScriptError):
                     script, keys, args, _ = batch[index]

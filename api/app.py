@@ -18,16 +18,21 @@ from sqlalchemy.exc import OperationalError
 
 from activities.config import Settings, load_settings
 from activities.errors import OutcomeUnknown, PromoError
+from activities.logs import setup_logging
+from activities.metrics import RECONCILED
 from api.errors import on_backend_down, on_http_exception, on_outcome_unknown, on_promo_error, on_unexpected
 from api.platform import Platform
+from api.proxies import Proxies, trusted_networks
 from api.routes.assist import help_initiative, progress, read_initiative, report_invite, start_initiative
 from api.routes.audit import audit_lookup
 from api.routes.checkin import calendar, make_up, my_chances, sign_in
 from api.routes.health import health, ready
+from api.routes.metrics import metrics
 from api.routes.operator import OperatorController
 from api.routes.player import draw, my_draws, player_draws, public_view
 from api.routes.points import grant_points, my_points, my_points_history
 from api.routes.reservation import cancel_reservation, my_reservations, redeem, reserve
+from api.telemetry import Telemetry
 
 log = logging.getLogger("promo.api")
 
@@ -39,6 +44,7 @@ async def reconcile(platform: Platform, stop: asyncio.Event, every_s: float = 60
             await asyncio.wait_for(stop.wait(), timeout=every_s)
         try:
             fixed = await platform.reconcile()
+            RECONCILED.inc(fixed)
             if fixed:
                 log.warning("reconciled %d changes left half done", fixed)
         except Exception:
@@ -59,11 +65,15 @@ async def sweep(platform: Platform, stop: asyncio.Event, every_s: float = 5.0) -
 
 def create_app(platform: Platform | None = None, settings: Settings | None = None) -> Litestar:
     """App factory. Tests pass a ready `platform`; `promo serve` lets the app build its own."""
+    if platform is None and settings is None:  # served: uvicorn calls the factory in each worker process
+        setup_logging()
+    configured = platform.settings if platform is not None else settings or load_settings()
+    proxies = Proxies(trusted_networks(configured.trusted_proxies))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = platform is None
-        current = platform or Platform.build(settings or load_settings())
+        current = platform or Platform.build(configured)
         app.state.platform = current
         # Start-up objects (routes, models, modules) never die: keep them out of the collector's
         # full passes, which otherwise show up as latency spikes under load.
@@ -82,10 +92,11 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             if owned:
                 await current.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             ready,
+            metrics,
             OperatorController,
             public_view,
             draw,
@@ -122,4 +133,8 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
         state=State({"platform": platform} if platform else {}),
         openapi_config=OpenAPIConfig(title="Promo platform", version="0.1.0"),
         debug=False,
+        logging_config=None,  # ours (activities/logs.py): Litestar's would replace the root logger's
     )
+    # Outside the router, so that unrouted requests get a request id and are counted too.
+    app.asgi_handler = Telemetry(app.asgi_handler, proxies)
+    return app

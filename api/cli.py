@@ -1,16 +1,18 @@
-"""`promo`: serve the platform, run the audit writer alone, mint demo tokens, migrate."""
+"""`promo`: serve the platform, run its background work alone, mint demo tokens, migrate."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import sys
+import textwrap
 from collections.abc import Sequence
+from importlib import metadata
 
-from activities.config import Settings, load_settings
+from activities.config import Settings, default_var_dir, jwt_secret, load_settings
+from activities.logs import mask_credentials, setup_logging
 from activities.migrate import upgrade
 from activities.redis_server import EmbeddedRedis
 
@@ -22,8 +24,19 @@ def _with_redis(settings: Settings) -> tuple[Settings, EmbeddedRedis | None]:
     embedded = EmbeddedRedis(settings.var_dir / "redis")
     url = embedded.start()
     os.environ["REDIS_URL"] = url  # for the server workers, which load settings themselves
-    print(f"embedded Redis: {url} (AOF in {embedded.data_dir})", flush=True)
+    print(f"embedded Redis: {mask_credentials(url)} (AOF in {embedded.data_dir})", flush=True)
     return load_settings(), embedded
+
+
+def banner(settings: Settings, host: str, port: int) -> str:
+    """What `promo serve` prints at start-up; URLs with their credentials masked."""
+    return (
+        f"promo platform on http://{host}:{port}  (SQL: {mask_credentials(settings.database_url)}, "
+        f"Redis: {mask_credentials(settings.redis_url or 'embedded')})\n"
+        f"  operator token: .venv/bin/promo token --operator --user ops1\n"
+        f"  player token:   .venv/bin/promo token --user u1 --level gold\n"
+        f"  API docs:       http://{host}:{port}/schema/swagger"
+    )
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -33,13 +46,7 @@ def serve(args: argparse.Namespace) -> int:
     upgrade(settings.database_url)
     settings, embedded = _with_redis(settings)
     host, port = args.host or settings.host, args.port or settings.port
-    print(
-        f"promo platform on http://{host}:{port}  (SQL: {settings.database_url})\n"
-        f"  operator token: .venv/bin/promo token --operator --user ops1\n"
-        f"  player token:   .venv/bin/promo token --user u1 --level gold\n"
-        f"  API docs:       http://{host}:{port}/schema/swagger",
-        flush=True,
-    )
+    print(banner(settings, host, port), flush=True)
     try:
         uvicorn.run(
             "api.app:create_app",
@@ -51,6 +58,8 @@ def serve(args: argparse.Namespace) -> int:
             http="httptools",
             access_log=args.access_log,
             log_level="info" if args.access_log else "warning",
+            log_config=None,  # our JSON lines (activities/logs.py), not uvicorn's own format
+            proxy_headers=False,  # X-Forwarded-*: only from PROMO_TRUSTED_PROXIES (api/proxies.py)
             backlog=4096,
         )
     finally:
@@ -66,6 +75,11 @@ def worker(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     upgrade(settings.database_url)
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr=args.metrics_host)  # the writer's backlog, lag, batches...
+        print(f"metrics on http://{args.metrics_host}:{args.metrics_port}/metrics", flush=True)
 
     async def main() -> None:
         platform = Platform.build(settings)
@@ -88,9 +102,21 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def token(args: argparse.Namespace) -> int:
+    """Mint a token with the server's secret, found where the server finds it; never make one up
+    (a secret the server does not have would only mint tokens it rejects)."""
     from activities.auth import Tokens
 
-    tokens = Tokens(load_settings().jwt_secret)
+    var_dir = default_var_dir()
+    secret = jwt_secret(var_dir, create=False)
+    if secret is None:
+        print(
+            f"promo token: no JWT secret: {var_dir / 'jwt-secret'} does not exist and PROMO_JWT_SECRET is not set.\n"
+            "  Start the server once (`promo serve` creates it), or set PROMO_VAR_DIR to the server's var/ folder,\n"
+            "  or PROMO_JWT_SECRET to the server's secret.",
+            file=sys.stderr,
+        )
+        return 2
+    tokens = Tokens(secret)
     tags = tuple(t for t in (args.tags or "").split(",") if t)
     print(
         tokens.issue(
@@ -111,32 +137,118 @@ def migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+ENVIRONMENT = {
+    "serve": """environment:
+  PROMO_VAR_DIR          the platform's files: SQLite, embedded Redis, jwt-secret
+                         (default: var/ of the repository the code runs from)
+  DATABASE_URL           SQLAlchemy async URL (default: SQLite in the var folder)
+  REDIS_URL              external Redis (default: an embedded redis-server in var/redis/)
+  PROMO_JWT_SECRET       the tokens' HMAC secret (default: var/jwt-secret, created once)
+  PROMO_HOST, PROMO_PORT, PROMO_WORKERS   where and how many (127.0.0.1, 8000, 1)
+  PROMO_AUDIT_WRITER     inline (default) or off (run `promo worker` beside)
+  PROMO_COALESCE         on (default) or off: one Redis round trip per script
+  PROMO_TRUSTED_PROXIES  IPs/CIDRs whose X-Forwarded-For/-Proto are believed (default: none)
+  PROMO_METRICS_TOKEN    bearer token GET /metrics requires (default: none, open)
+  PROMO_LOG_FORMAT       json (default) or text; PROMO_LOG_LEVEL (default INFO)""",
+    "worker": """environment:
+  PROMO_VAR_DIR, DATABASE_URL   as for `promo serve`
+  REDIS_URL              the Redis the API uses (required: the worker never starts one)
+  PROMO_LOG_FORMAT, PROMO_LOG_LEVEL   as for `promo serve`""",
+    "token": """environment:
+  PROMO_JWT_SECRET       the server's secret; else var/jwt-secret, var/ resolved as the server
+                         does (PROMO_VAR_DIR, else var/ of the repository). Nothing is created:
+                         without a secret the command stops and says so.""",
+    "migrate": """environment:
+  PROMO_VAR_DIR, DATABASE_URL   as for `promo serve`""",
+}
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown (those without a value, None or an off flag, say theirs in the help text),
+    and the description and epilog (the environment variables) kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("promo-platform")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(prog="promo", description=__doc__)
+    os.umask(0o077)  # every file the platform creates in var/ is the owner's only (0600, folders 0700)
+    setup_logging()
+
+    def command(name: str, help: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            help=help,
+            description=textwrap.fill(description, 88),
+            epilog=ENVIRONMENT[name],
+            formatter_class=_Formatter,
+        )
+
+    parser = argparse.ArgumentParser(prog="promo", description=__doc__, formatter_class=_Formatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("serve", help="migrate, start embedded Redis if REDIS_URL is unset, serve the API")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
-    p.add_argument("--workers", type=int)
-    p.add_argument("--access-log", action="store_true")
+    p = command(
+        "serve",
+        "migrate, start embedded Redis if REDIS_URL is unset, serve the API",
+        "Apply the migrations, start the embedded redis-server when REDIS_URL is not set, and serve "
+        "the API with uvicorn (uvloop, httptools). The audit writer, the reconciler and the expiry "
+        "sweep run inside unless PROMO_AUDIT_WRITER=off.",
+    )
+    p.add_argument("--host", help="address to listen on (default: PROMO_HOST, else 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (default: PROMO_PORT, else 8000)")
+    p.add_argument("--workers", type=int, help="uvicorn worker processes (default: PROMO_WORKERS, else 1)")
+    p.add_argument("--access-log", action="store_true", help="log every request (uvicorn's access log; default: off)")
     p.set_defaults(func=serve)
 
-    p = sub.add_parser("worker", help="run the audit writer (Redis streams -> SQL) on its own")
-    p.add_argument("--once", action="store_true", help="write what is there, then exit")
+    p = command(
+        "worker",
+        "run the background work alone: audit writer, reconciler, expiry sweeps",
+        "The platform's background work as its own process, beside an API started with "
+        "PROMO_AUDIT_WRITER=off: the audit writer (Redis streams -> SQL, in batches, acknowledged "
+        "after commit), the reconciler (every minute: completes or undoes points and reward changes "
+        "left half done) and the expiry sweeps (every 5 s: initiatives past their deadline, "
+        "reservations past their day).",
+    )
+    p.add_argument(
+        "--once",
+        action="store_true",
+        help="write what the streams hold to SQL, then exit (no reconciler, no sweeps; default: run until stopped)",
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve this process's Prometheus metrics (audit backlog, lag, batches, repairs) on this port "
+        "(default: not served; in the API process they are at GET /metrics)",
+    )
+    p.add_argument("--metrics-host", default="127.0.0.1", help="address of --metrics-port (no token: keep it private)")
     p.set_defaults(func=worker)
 
-    p = sub.add_parser("token", help="mint a signed token (demo and load tests)")
+    p = command(
+        "token",
+        "mint a signed token (demo and load tests)",
+        "Print a JWT signed with the server's secret, for curl and load tests.",
+    )
     p.add_argument("--user", required=True, help="member id (player) or operator id")
-    p.add_argument("--operator", action="store_true", help="an operator token instead of a player token")
-    p.add_argument("--level", help="member level claim, e.g. gold")
-    p.add_argument("--tags", help="comma-separated member tags")
-    p.add_argument("--new-user", action="store_true", help="a member who just joined (claim new: true)")
+    p.add_argument("--operator", action="store_true", help="an operator token (default: a player token)")
+    p.add_argument("--level", help="member level claim, e.g. gold (default: no level)")
+    p.add_argument("--tags", help="comma-separated member tags (default: no tags)")
+    p.add_argument(
+        "--new-user", action="store_true", help="a member who just joined (claim new: true; default: not new)"
+    )
     p.add_argument("--ttl", type=int, default=24 * 3600, help="seconds until it expires")
     p.set_defaults(func=token)
 
-    p = sub.add_parser("migrate", help="apply the database migrations")
+    p = command("migrate", "apply the database migrations", "Bring the SQL schema to the newest revision.")
     p.set_defaults(func=migrate)
 
     args = parser.parse_args(argv)

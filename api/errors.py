@@ -17,6 +17,8 @@ from litestar.exceptions import (
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from activities.errors import Kind, OutcomeUnknown, PromoError
+from activities.logs import mask_credentials
+from api.telemetry import current_request_id, note_error
 
 log = logging.getLogger("promo.api")
 
@@ -39,9 +41,15 @@ def error_response(
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[Any]:
+    """The error body, with the request's id (also in the X-Request-Id answer header): what a
+    client quotes to the operator, who finds the request's log line by it."""
     headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if status == 401 else {})} or None
+    note_error(code)
+    body: dict[str, Any] = {"code": code, "message": message, "details": details or {}}
+    if (request_id := current_request_id()) is not None:
+        body["request_id"] = request_id
     return Response(
-        {"code": code, "message": message, "details": details or {}},
+        body,
         status_code=status,
         media_type=MediaType.JSON,
         headers=headers,
@@ -72,18 +80,28 @@ def on_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response
 
 
 def on_outcome_unknown(_: Request[Any, Any, Any], exc: OutcomeUnknown) -> Response[Any]:
-    log.warning("state change with unknown outcome: %s", exc)
-    return error_response(
+    response = error_response(
         503, "outcome_unknown", "the change may or may not have happened; retry with the same Idempotency-Key"
     )
+    if current_request_id() is None:  # else the request's log line says it, with the cause
+        log.warning("state change with unknown outcome: %s", mask_credentials(str(exc)))
+    note_error("outcome_unknown", exc)
+    return response
 
 
 def on_backend_down(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Redis or SQL unreachable on a read or a rebuild: nothing was changed, try again later."""
-    log.error("backend unavailable on %s %s: %s", request.method, request.url.path, exc)
-    return error_response(503, "service_unavailable", "the service is briefly unavailable; try again shortly")
+    response = error_response(503, "service_unavailable", "the service is briefly unavailable; try again shortly")
+    if current_request_id() is None:  # else the request's log line says it, with the cause
+        log.error("backend unavailable on %s %s: %s", request.method, request.url.path, mask_credentials(str(exc)))
+    note_error("service_unavailable", exc)
+    return response
 
 
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "something went wrong on our side")
+    """The request's one log line (api/telemetry.py) carries the traceback: only 5xx have one."""
+    response = error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "something went wrong on our side")
+    if current_request_id() is None:  # not served through the telemetry wrapper
+        log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    note_error("internal_error", exc)
+    return response

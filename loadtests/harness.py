@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -13,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -151,41 +153,104 @@ def create_live_activity(base_url: str, operator_token: str, spec: dict[str, Any
     return result
 
 
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on `port` now (as uvicorn binds: SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on (the kernel's pick)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _ours(base_url: str, var_dir: Path) -> Server | None:
+    """The server on `base_url` once it is ready and is the one started with `var_dir` (it
+    accepts a token signed with that folder's secret): None until then."""
+    secret_file = var_dir / "jwt-secret"
+    try:
+        if request("GET", f"{base_url}/health/ready")[0] != 200 or not secret_file.exists():
+            return None
+        server = Server(base_url=base_url, var_dir=var_dir, tokens=Tokens(secret_file.read_text().strip()))
+        if request("GET", f"{base_url}/me/points", server.player_token("harness-probe"))[0] != 200:
+            return None  # someone else's server on that port
+    except (OSError, ValueError):
+        return None
+    return server
+
+
 @contextmanager
-def embedded_server(port: int = 8765, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[Server]:
-    """`promo serve` on the embedded default in a fresh temporary var/ folder."""
+def embedded_server(
+    port: int | None = 8765,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    *,
+    log_path: Path | None = None,
+    keep: bool = False,
+) -> Iterator[Server]:
+    """`promo serve` on the embedded default in a fresh temporary var/ folder, removed when the
+    server stops (also on Ctrl-C) unless `keep` or PROMO_KEEP_VAR=1. `port` None, or a port
+    already taken, gets a free port instead (said on the console). The server's log goes to
+    `log_path` (default: server.log in the var folder)."""
+    if port is None:
+        port = free_port()
+    elif not port_free(port):
+        chosen = free_port()
+        print(f"port {port} is taken: the embedded server uses port {chosen} instead", flush=True)
+        port = chosen
+    keep = keep or os.environ.get("PROMO_KEEP_VAR") == "1"
     var_dir = Path(tempfile.mkdtemp(prefix="promo-load-"))
+    log_path = log_path or var_dir / "server.log"
     environment = {**os.environ, "PROMO_VAR_DIR": str(var_dir), "PROMO_PORT": str(port), **(env or {})}
     environment.pop("REDIS_URL", None)
     environment.pop("DATABASE_URL", None)
     environment.pop("PROMO_JWT_SECRET", None)
-    log = open(var_dir / "server.log", "w")  # noqa: SIM115 (closed in finally)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--workers", str(workers)],
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base_url = f"http://127.0.0.1:{port}"
+    process: subprocess.Popen[bytes] | None = None
+    log = open(log_path, "w")  # noqa: SIM115 (closed in finally)
     try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--workers", str(workers)],
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        base_url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
-            try:
-                if request("GET", f"{base_url}/health/ready")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start; see {var_dir / 'server.log'}")
+            if process.poll() is not None:  # e.g. the port was taken after all: not someone else's server
+                raise RuntimeError(f"the embedded server exited ({process.returncode}); its log:\n{_tail(log_path)}")
+            if (server := _ours(base_url, var_dir)) is not None:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the embedded server did not start within 60 s; its log:\n{_tail(log_path)}")
             time.sleep(0.2)
-        secret = (var_dir / "jwt-secret").read_text().strip()
-        yield Server(base_url=base_url, var_dir=var_dir, tokens=Tokens(secret))
+        yield server
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        if process is not None and process.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
         log.close()
+        if not keep:
+            shutil.rmtree(var_dir, ignore_errors=True)

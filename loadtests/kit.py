@@ -179,8 +179,8 @@ class Scenario:
         return checks
 
 
-def report(environment: Environment, checks: list[Check]) -> None:
-    """Print the invariants; a broken one makes Locust exit non-zero."""
+def report(environment: Environment, checks: list[Check]) -> list[Check]:
+    """Print the invariants; a broken one makes Locust exit non-zero. Returns every check."""
     failures = environment.stats.total.num_failures
     checks = [
         *checks,
@@ -192,3 +192,4 @@ def report(environment: Environment, checks: list[Check]) -> None:
         print(f"  {'PASS' if passed else 'FAIL'}  {name}  ({detail})")
     if not all(passed for _, passed, _ in checks):
         environment.process_exit_code = 1
+    return checks

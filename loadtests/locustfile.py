@@ -13,7 +13,10 @@ once with realistic weights (draws 5 : sign-ins 2 : assist 2 : reservations 1):
 Every scenario sets up its own activity through the operator API (or takes the one its
 PROMO_*_ACTIVITY_ID names), mints its members' tokens up front, behaves like front ends (think
 time, Idempotency-Keys, resent requests, 2 % bad requests that must get their 4xx), and checks
-its invariants when Locust quits; a broken one makes Locust exit 1. The server's JWT secret
+its invariants when Locust quits; a broken one makes Locust exit 1. With PROMO_RUN_TIME (seconds)
+the run lasts that long from the first request (`make loadtest` sets it; Locust's --run-time
+would count the set-up too); the results land beside the --html/--csv report (loadtests/results.py).
+The server's JWT secret
 mints the tokens: PROMO_JWT_SECRET, or PROMO_JWT_SECRET_FILE. `make loadtest` runs it all
 against the embedded server (loadtests/run.py).
 
@@ -37,6 +40,7 @@ from loadtests.draw_storm import DrawStorm
 from loadtests.flash_crowd import Fan
 from loadtests.kit import Check, Scenario, operator_token, report, server_errors
 from loadtests.morning_peak import EarlyRiser
+from loadtests.results import clock, start_clock_at_first_request, write_results
 from loadtests.viral_spread import Friend
 
 __all__ = ["DrawStorm", "EarlyRiser", "Fan", "Friend"]
@@ -91,7 +95,9 @@ def count_server_errors(response: Any = None, **_: Any) -> None:
 def on_test_start(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return  # the master sets up and sends the ids
+    clock["setup_started"] = time.time()
     ids = {scenario.name: scenario.set_up(environment.host or "") for scenario in selected(environment)}
+    start_clock_at_first_request(environment)
     if isinstance(environment.runner, MasterRunner):
         from_workers["expected"] = environment.runner.worker_count
         environment.runner.send_message("setup", ids)
@@ -128,7 +134,7 @@ def on_quitting(environment: Environment, **_: Any) -> None:
         expected, got = from_workers["expected"], from_workers["reports"]
         checks += [*from_workers["checks"], ("every worker reported", got >= expected, f"{got} of {expected}")]
         server_errors["count"] += from_workers["server_errors"]
-    report(environment, checks)
+    write_results(environment, report(environment, checks))
 
 
 def _checks_here(environment: Environment) -> list[Check]:

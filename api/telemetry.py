@@ -1,0 +1,154 @@
+"""What every HTTP request goes through before the router: its request id, the forwarded headers
+of trusted proxies, its metrics and, for an error answer, its one log line.
+
+It wraps Litestar's own ASGI handler (`app.asgi_handler`), outside the router, so unrouted
+requests (404, 405) are counted and carry a request id too. Kept cheap: no allocation beyond a
+small object and a closure per request, metric children cached by their labels.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import re
+from time import perf_counter
+from typing import Any
+
+from prometheus_client.metrics import MetricWrapperBase
+
+from activities.logs import CURRENT_REQUEST, RequestInfo, mask_credentials
+from activities.metrics import ACTIONS, LATENCY, REQUESTS
+from api.proxies import Proxies
+
+log = logging.getLogger("promo.api")
+
+REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")  # what an X-Request-Id may be; else one is made
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# A made-up request id: 8 random hex digits per process, then a counter (16 hex digits in all):
+# unique enough to find a request in the logs, and far cheaper than a random number per request.
+_PREFIX = os.urandom(4).hex().encode()
+_COUNTER = itertools.count(1)
+UNMATCHED = "<unmatched>"  # the route label of a path no route matches (bounded: never the raw path)
+
+# The member actions, by route template (as Litestar reports it: parameters without their types):
+# ACTIONS counts each answer's outcome ("ok" or the error code).
+ACTION_ROUTES: dict[tuple[str, str], tuple[str, str]] = {
+    ("POST", "/activities/{activity_id}/draws"): ("lottery", "draw"),
+    ("POST", "/activities/{activity_id}/signins"): ("checkin", "signin"),
+    ("POST", "/activities/{activity_id}/makeups"): ("checkin", "makeup"),
+    ("POST", "/activities/{activity_id}/initiatives"): ("assist", "start"),
+    ("POST", "/assists/{share_token}/helps"): ("assist", "help"),
+    ("POST", "/operator/activities/{activity_id}/invites"): ("assist", "invite"),
+    ("POST", "/activities/{activity_id}/reservations"): ("reservation", "reserve"),
+    ("POST", "/activities/{activity_id}/reservations/{code}/cancel"): ("reservation", "cancel"),
+    ("POST", "/operator/activities/{activity_id}/redemptions"): ("reservation", "redeem"),
+    ("POST", "/operator/members/{user_id}/points"): ("points", "grant"),
+}
+
+
+def note_error(code: str, exc: BaseException | None = None) -> None:
+    """The error handlers say which code the answer carries (and, for a 5xx, what broke), for
+    the request's log line and metrics."""
+    current = CURRENT_REQUEST.get()
+    if current is not None:
+        current.code = code
+        if exc is not None:
+            current.exc = exc
+
+
+def current_request_id() -> str | None:
+    current = CURRENT_REQUEST.get()
+    return current.request_id if current is not None else None
+
+
+class Telemetry:
+    """ASGI wrapper: request id (X-Request-Id in, or made; X-Request-Id out), trusted proxies,
+    REQUESTS/LATENCY/ACTIONS, one log line per error answer."""
+
+    def __init__(self, app: Any, proxies: Proxies) -> None:
+        self.app = app
+        self.proxies = proxies
+        self._children: dict[tuple[str, str, int, str | None], tuple[Any, Any, Any]] = {}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = perf_counter()
+        request_id = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                if REQUEST_ID.fullmatch(value):
+                    request_id = value
+                break
+        if request_id is None:
+            request_id = b"%s%08x" % (_PREFIX, next(_COUNTER) & 0xFFFFFFFF)
+        info = RequestInfo(request_id.decode())
+        if self.proxies.networks:
+            self.proxies.apply(scope)
+        header = (b"x-request-id", request_id)
+        status = 500
+
+        async def send_with_id(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        reset = CURRENT_REQUEST.set(info)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            CURRENT_REQUEST.reset(reset)
+            self._record(scope, status, perf_counter() - started, info)
+
+    def _record(self, scope: Any, status: int, elapsed: float, info: RequestInfo) -> None:
+        route = scope.get("path_template") or UNMATCHED
+        method = scope.get("method", "GET")
+        if method not in METHODS:
+            method = "OTHER"
+        code = info.code if status >= 400 else None
+        key = (route, method, status, code)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = self._labels(route, method, status, code)
+        requests, latency, action = children
+        requests.inc()
+        latency.observe(elapsed)
+        if action is not None:
+            action.inc()
+        if status >= 400:
+            self._log(route, method, status, info, elapsed)
+
+    def _labels(self, route: str, method: str, status: int, code: str | None) -> tuple[Any, Any, Any]:
+        action: MetricWrapperBase | None = None
+        if (gameplay := ACTION_ROUTES.get((method, route))) is not None:
+            outcome = "ok" if status < 400 else (code or f"http_{status}")
+            action = ACTIONS.labels(gameplay[0], gameplay[1], outcome)
+        if len(self._children) > 10_000:  # bounded: the labels are, but be safe
+            self._children.clear()
+        return REQUESTS.labels(route, method, str(status)), LATENCY.labels(route, method), action
+
+    @staticmethod
+    def _log(route: str, method: str, status: int, info: RequestInfo, elapsed: float) -> None:
+        code = info.code or f"http_{status}"
+        extra = {
+            "code": code,
+            "route": route,
+            "method": method,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 2),
+            "request_id": info.request_id,
+        }
+        message = f"{method} {route} -> {status} {code}"
+        if status >= 500:
+            exc, exc_info = info.exc, None
+            if exc is not None and code == "internal_error":  # a bug: the traceback, on this line
+                exc_info = (type(exc), exc, exc.__traceback__)
+            elif exc is not None:  # Redis or SQL away: the cause is enough
+                message = f"{message}: {type(exc).__name__}: {mask_credentials(str(exc))}"
+            log.error(message, extra=extra, exc_info=exc_info)
+        else:
+            log.info(message, extra=extra)
