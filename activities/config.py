@@ -21,6 +21,9 @@ class Settings:
     workers: int
     trusted_proxies: tuple[str, ...] = ()  # IPs/CIDRs whose X-Forwarded-For/-Proto are believed
     metrics_token: str | None = None  # GET /metrics wants this bearer token when set
+    # Origins whose pages may call the API from a browser (CORS), e.g. https://h5.example.com;
+    # PROMO_CORS_ORIGINS, comma-separated; empty: none (same-origin pages and apps only).
+    cors_origins: tuple[str, ...] = ()
 
 
 REPOSITORY = Path(__file__).resolve().parent.parent  # the checkout, when installed from it (make install)
@@ -99,4 +102,10 @@ def load_settings() -> Settings:
         workers=int(os.environ.get("PROMO_WORKERS", "1")),
         trusted_proxies=_csv(os.environ.get("PROMO_TRUSTED_PROXIES")),
         metrics_token=os.environ.get("PROMO_METRICS_TOKEN") or None,
+        cors_origins=cors_origins(os.environ.get("PROMO_CORS_ORIGINS", "")),
     )
+
+
+def cors_origins(value: str) -> tuple[str, ...]:
+    """`https://a.example, https://b.example/` -> the origins as browsers send them (no trailing slash)."""
+    return tuple(origin.strip().rstrip("/") for origin in value.split(",") if origin.strip())

@@ -21,6 +21,7 @@ from activities.errors import OutcomeUnknown, PromoError
 from activities.logs import setup_logging
 from activities.metrics import RECONCILED
 from api.errors import on_backend_down, on_http_exception, on_outcome_unknown, on_promo_error, on_unexpected
+from api.frontend import cors_config, docs_ui, static_routers
 from api.platform import Platform
 from api.proxies import Proxies, trusted_networks
 from api.routes.assist import help_initiative, progress, read_initiative, report_invite, start_initiative
@@ -119,6 +120,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             cancel_reservation,
             redeem,
             audit_lookup,
+            *static_routers(),
         ],
         lifespan=[lifespan],
         exception_handlers={
@@ -131,7 +133,8 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             Exception: on_unexpected,
         },
         state=State({"platform": platform} if platform else {}),
-        openapi_config=OpenAPIConfig(title="Promo platform", version="0.1.0"),
+        openapi_config=OpenAPIConfig(title="Promo platform", version="0.1.0", render_plugins=docs_ui()),
+        cors_config=cors_config((settings or (platform.settings if platform else load_settings())).cors_origins),
         debug=False,
         logging_config=None,  # ours (activities/logs.py): Litestar's would replace the root logger's
     )
