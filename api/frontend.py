@@ -55,8 +55,9 @@ def docs_ui() -> list[OpenAPIRenderPlugin]:
 
 async def _to_folder(request: Request[Any, Any, Any]) -> Response[Any] | None:
     """/demo -> /demo/, so that the pages' relative links (wheel.html, demo.js) resolve."""
-    if request.url.path == "/demo":
-        return Redirect("/demo/", status_code=301)
+    if request.scope.get("raw_path") == b"/demo":  # the path as sent (Litestar's drops the final "/")
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        return Redirect(f"/demo/?{query}" if query else "/demo/", status_code=301)
     return None
 
 
