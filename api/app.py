@@ -134,7 +134,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
         },
         state=State({"platform": platform} if platform else {}),
         openapi_config=OpenAPIConfig(title="Promo platform", version="0.1.0", render_plugins=docs_ui()),
-        cors_config=cors_config((settings or (platform.settings if platform else load_settings())).cors_origins),
+        cors_config=cors_config(configured.cors_origins),
         debug=False,
         logging_config=None,  # ours (activities/logs.py): Litestar's would replace the root logger's
     )

@@ -28,7 +28,7 @@ DRAW_HEADERS = "authorization, content-type, idempotency-key"
 async def cors_client(env: Env) -> AsyncIterator[httpx.AsyncClient]:
     """The app of `env` with PROMO_CORS_ORIGINS set to ALLOWED (and a second origin)."""
     settings = dataclasses.replace(env.platform.settings, cors_origins=(ALLOWED, "http://localhost:5173"))
-    app: Any = create_app(env.platform, settings=settings)
+    app: Any = create_app(dataclasses.replace(env.platform, settings=settings))  # same Redis, SQL, services
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
         yield client
 
