@@ -231,6 +231,9 @@ async def test_a_page_on_another_origin_calls_the_api_with_cors(server: Server, 
         await page.wait_for_function("document.querySelector('#result').textContent !== ''")
         assert prize in await page.text_content("#result")
         await page.screenshot(path=tmp_path / "cross-origin.png", full_page=True)
+        # The exposed headers are readable by the page's script (the request id, for support).
+        read = f"fetch('{server.url}/health').then((r) => r.headers.get('x-request-id'))"
+        assert await page.evaluate(read)
 
         # The same page from an origin PROMO_CORS_ORIGINS does not name: the browser refuses.
         await page.goto(f"{refused}/wheel.html?{query}")
