@@ -203,7 +203,7 @@ async def draw_and_read(page: Any, target: str) -> dict[str, Any]:
 async def test_the_wheel_page_shows_the_odds_draws_and_shows_the_prize(
     server: Server, page: Any, tmp_path: Path
 ) -> None:
-    activity = await server.create(lottery("wheel"))
+    activity = await server.create(lottery("wheel") | {"limits": {"per_user_daily": 2}})
     await page.goto(f"{server.url}/demo/wheel.html?activity={activity}&token={server.token('u1')}")
     await page.wait_for_selector("#draw:not([disabled])")
     odds = await page.locator("table.odds").inner_text()
@@ -214,6 +214,10 @@ async def test_the_wheel_page_shows_the_odds_draws_and_shows_the_prize(
     await page.screenshot(path=tmp_path / "wheel.png", full_page=True)
     again = await draw_and_read(page, "#draw")  # a second tap is a second draw: a new key
     assert again["draw_id"] != drawn["draw_id"]
+    # A refusal shows its message, its code and the request id to quote.
+    await page.click("#draw")
+    await page.wait_for_function("document.querySelector('#message').textContent.includes('user_daily_limit')")
+    assert ", request " in (await page.text_content("#message") or "")
 
 
 async def test_a_page_on_another_origin_calls_the_api_with_cors(server: Server, page: Any, tmp_path: Path) -> None:

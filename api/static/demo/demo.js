@@ -15,11 +15,12 @@ const Demo = (() => {
   // ---- calling the API --------------------------------------------------------------------
 
   class ApiError extends Error {
-    constructor(status, body) {
+    constructor(status, body, requestId = null) {
       super(body.message || `HTTP ${status}`);
       this.status = status; // 0: no answer (network down, or a CORS refusal)
       this.code = body.code || "http_error"; // every error answer is {code, message, details}
       this.details = body.details || {};
+      this.requestId = body.request_id || requestId; // what support asks for
     }
   }
 
@@ -40,7 +41,7 @@ const Demo = (() => {
     const text = await response.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch { data = { message: text }; }
-    if (!response.ok) throw new ApiError(response.status, data || {});
+    if (!response.ok) throw new ApiError(response.status, data || {}, response.headers.get("X-Request-Id"));
     return data;
   }
 
@@ -106,7 +107,8 @@ const Demo = (() => {
   function fail(error) {
     const box = $("#message");
     box.className = "message error";
-    box.textContent = error instanceof ApiError ? `${error.message} (${error.code})` : String(error);
+    box.textContent = !(error instanceof ApiError) ? String(error)
+      : `${error.message} (${error.code}${error.requestId ? `, request ${error.requestId}` : ""})`;
     console.error(error);
   }
 
