@@ -96,8 +96,10 @@ def on_test_start(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return  # the master sets up and sends the ids
     clock["setup_started"] = time.time()
-    ids = {scenario.name: scenario.set_up(environment.host or "") for scenario in selected(environment)}
-    start_clock_at_first_request(environment)
+    try:
+        ids = {scenario.name: scenario.set_up(environment.host or "") for scenario in selected(environment)}
+    finally:  # a failed set-up must not leave the run without an end
+        start_clock_at_first_request(environment)
     if isinstance(environment.runner, MasterRunner):
         from_workers["expected"] = environment.runner.worker_count
         environment.runner.send_message("setup", ids)
