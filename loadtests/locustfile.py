@@ -16,9 +16,8 @@ time, Idempotency-Keys, resent requests, 2 % bad requests that must get their 4x
 its invariants when Locust quits; a broken one makes Locust exit 1. With PROMO_RUN_TIME (seconds)
 the run lasts that long from the first request (`make loadtest` sets it; Locust's --run-time
 would count the set-up too); the results land beside the --html/--csv report (loadtests/results.py).
-The server's JWT secret
-mints the tokens: PROMO_JWT_SECRET, or PROMO_JWT_SECRET_FILE. `make loadtest` runs it all
-against the embedded server (loadtests/run.py).
+The server's JWT secret mints the tokens: PROMO_JWT_SECRET, or PROMO_JWT_SECRET_FILE. `make
+loadtest` runs it all against the embedded server (loadtests/run.py).
 
 Distributed: the master sets the activities up and sends their ids to the workers. When the run
 ends it asks every worker for what only the worker saw (the actions it was acknowledged, looked
@@ -96,8 +95,10 @@ def on_test_start(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return  # the master sets up and sends the ids
     clock["setup_started"] = time.time()
-    ids = {scenario.name: scenario.set_up(environment.host or "") for scenario in selected(environment)}
-    start_clock_at_first_request(environment)
+    try:
+        ids = {scenario.name: scenario.set_up(environment.host or "") for scenario in selected(environment)}
+    finally:  # a failed set-up must not leave the run without an end
+        start_clock_at_first_request(environment)
     if isinstance(environment.runner, MasterRunner):
         from_workers["expected"] = environment.runner.worker_count
         environment.runner.send_message("setup", ids)

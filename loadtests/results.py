@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # importing Locust patches the process (gevent): not for run.
 
 Check = tuple[str, bool, str]  # (invariant, passed, detail), as in loadtests/kit.py
 
+FIRST_REQUEST_WITHIN_S = 120.0  # after the set-up; else the run stops (it would never end)
 clock: dict[str, float] = {}  # "setup_started", "first_request", "stopped": time.time() of each
 
 
@@ -30,7 +31,14 @@ def start_clock_at_first_request(environment: Environment) -> None:
         return
 
     def watch() -> None:
+        deadline = time.monotonic() + FIRST_REQUEST_WITHIN_S
         while environment.stats.total.num_requests == 0:
+            if time.monotonic() > deadline:
+                print(f"no request within {FIRST_REQUEST_WITHIN_S:g} s of the set-up: stopping", flush=True)
+                environment.process_exit_code = 1
+                if environment.runner is not None:
+                    environment.runner.quit()
+                return
             gevent.sleep(0.05)
         clock["first_request"] = time.time()
         setup = clock["first_request"] - clock.get("setup_started", clock["first_request"])

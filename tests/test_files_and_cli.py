@@ -218,3 +218,43 @@ def test_serve_leaves_forwarded_headers_to_the_app(
     assert main(["serve", "--port", "8123"]) == 0
     assert started["proxy_headers"] is False and started["log_config"] is None and started["port"] == 8123
     assert "promo platform on http://127.0.0.1:8123" in capsys.readouterr().out
+
+
+def test_the_worker_serves_its_metrics_when_asked(tmp_path: Path, redis_url: str) -> None:
+    """Run apart from the API, the background work's metrics (the audit writer's backlog and
+    lag, the reconciler's repairs) are served by the worker itself (--metrics-port)."""
+    import signal
+    import time
+    import urllib.request
+
+    from loadtests.harness import free_port
+
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if k != "PROMO_JWT_SECRET"}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "worker", "--metrics-port", str(port)],
+        cwd=ROOT,
+        env={
+            **environment,
+            "PROMO_VAR_DIR": str(tmp_path / "var"),
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'worker.db'}",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline, text = time.monotonic() + 60, ""
+        while time.monotonic() < deadline and worker.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+                    text = answer.read().decode()
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert "promo_audit_written_total" in text and "promo_reconciler_repairs_total" in text
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output = worker.communicate(timeout=30)[0].decode()
+    assert worker.returncode == 0, output
+    assert "Traceback" not in output
