@@ -153,6 +153,17 @@ class ActivityKeys:
         return f"{self._p}:events"
 
     @property
+    def epoch(self) -> str:
+        """String: the id of the load that built the live state (set with it). Missing while SQL
+        says the activity was loaded before: Redis lost its state (see activities/recovery.py)."""
+        return f"{self._p}:epoch"
+
+    @property
+    def loading(self) -> str:
+        """String lock "<token>" (SET NX PX) held by the one process rebuilding the state."""
+        return f"{self._p}:loading"
+
+    @property
     def all_static(self) -> list[str]:
         """Keys a rebuild deletes before loading (day keys and idempotency keys are set, not deleted)."""
         return [self.state, self.stock, self.granted, self.user_total, self.user_prize, self.chances]

@@ -12,11 +12,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import msgspec
 from redis.exceptions import RedisError
 
+from activities import db
 from activities.auth import Identity
 from activities.clock import Clock, day_end_ms, local_day
 from activities.errors import Kind, OutcomeUnknown, PromoError, conflict, invalid, not_found
@@ -31,8 +33,10 @@ from activities.model import (
     Prize,
     validate_spec,
 )
+from activities.recovery import Recoveries, Recovery, Resolution
 from activities.repository import ActivityRepository
 from activities.store import ActivityStore, AuditBacklog, LiveCounters, Snapshot
+from lottery.recovery import hold, scarce_units
 
 log = logging.getLogger("promo.activities")
 
@@ -66,6 +70,12 @@ class ActivityCounters(msgspec.Struct):
 
 
 _LOAD_ATTEMPTS = 3
+LOAD_WAIT_S = 3.0  # how long a request waits for its activity's rebuild before a 503
+RETRY_AFTER_S = 1  # what a 503 activity_loading tells the client to wait
+
+
+def loading_error(message: str = "the activity is loading; retry shortly") -> PromoError:
+    return PromoError(Kind.UNAVAILABLE, "activity_loading", message, retry_after_s=RETRY_AFTER_S)
 
 
 class ScriptReply(Protocol):
@@ -90,7 +100,11 @@ class Gameplay(Protocol):
 
     async def load(self, activity: Activity) -> None:
         """Rebuild the activity's live state in Redis from SQL unless Redis has it (with
-        `load_once`, whose AuditBacklog the kernel turns into a 503)."""
+        `load_once`, whose AuditBacklog the kernel turns into a 503), failing closed after a
+        loss (`ActivityService.recoveries`)."""
+
+    async def release_held(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
+        """Give back units a fail-closed rebuild held back on `counter` (its store's release)."""
 
 
 class ActivityService:
@@ -102,6 +116,8 @@ class ActivityService:
         self._loading: dict[int, asyncio.Future[Activity]] = {}
         self._gameplays: dict[str, Gameplay] = {}
         self._settings: dict[tuple[int, type[Any]], Any] = {}
+        self._rebuilds: dict[int, asyncio.Future[None]] = {}
+        self.recoveries = Recoveries(repository.engine, clock)
 
     def register(self, activity_type: str, gameplay: Gameplay) -> None:
         self._gameplays[activity_type] = gameplay
@@ -259,7 +275,22 @@ class ActivityService:
     # --- live state ------------------------------------------------------------------------------
 
     async def ensure_loaded(self, activity_id: int) -> None:
-        """Rebuild the activity's Redis state from SQL if Redis has none (fresh or flushed Redis)."""
+        """Rebuild the activity's Redis state from SQL if Redis has none (fresh or flushed Redis).
+
+        One rebuild per activity at a time in this process (the others wait for it, at most
+        LOAD_WAIT_S, then get a 503 `activity_loading` with Retry-After); across processes the
+        store's lock does the same."""
+        flight = self._rebuilds.get(activity_id)
+        if flight is None:
+            flight = asyncio.ensure_future(self._rebuild(activity_id))
+            self._rebuilds[activity_id] = flight
+            flight.add_done_callback(partial(_forget, self._rebuilds, activity_id))
+        try:
+            await asyncio.wait_for(asyncio.shield(flight), timeout=LOAD_WAIT_S)
+        except TimeoutError as exc:
+            raise loading_error() from exc
+
+    async def _rebuild(self, activity_id: int) -> None:
         activity = await self.get(activity_id)
         if activity.status == "draft":
             raise PromoError(Kind.CONFLICT, "activity_not_live", "the activity is not published")
@@ -268,15 +299,40 @@ class ActivityService:
         async def read_snapshot() -> Snapshot:
             return await self._snapshot(activity)
 
+        async def recover(snapshot: Snapshot, epoch: str) -> Snapshot:
+            left, whole = scarce_units(snapshot)
+            events = [(db.draws.c.activity_id, db.draws.c.drawn_at_ms)]
+            held = await self.recoveries.begin(activity.id, "lottery", epoch, left, whole=whole, events=events)
+            return hold(snapshot, held)
+
         try:
             if gameplay is not None:
                 await gameplay.load(activity)
             else:
-                await self.store.load(activity_id, read_snapshot)
+                await self.store.load(activity_id, read_snapshot, recover)
         except AuditBacklog as exc:
-            raise PromoError(
-                Kind.UNAVAILABLE, "activity_loading", "the activity is being restored; retry shortly"
-            ) from exc
+            raise loading_error("the activity is being restored; retry shortly") from exc
+
+    async def recovery(self, activity_id: int) -> Recovery | None:
+        """The activity's latest fail-closed rebuild (open: the activity is recovering)."""
+        await self.get(activity_id)
+        return await self.recoveries.latest(activity_id)
+
+    async def resolve_recovery(self, activity_id: int, resolution: Resolution, operator_id: str) -> Recovery:
+        """An operator confirms or corrects the units a fail-closed rebuild held back; what is
+        no longer held goes back to the live counters (if Redis still holds that load)."""
+        activity = await self.get(activity_id)
+        record, release = await self.recoveries.resolve(activity_id, resolution, operator_id)
+        gameplay = self._gameplays.get(activity.type)
+        for counter, units in release.items():
+            if gameplay is not None:
+                outcome = await gameplay.release_held(activity_id, record.epoch, counter, units)
+            else:
+                outcome = await self.store.release(activity_id, record.epoch, counter, units)
+            if outcome != "ok":
+                log.warning("activity %d: %d units of %s not given back: %s", activity_id, units, counter, outcome)
+        log.warning("activity %d: recovery %s by %s, released %s", activity_id, record.status, operator_id, release)
+        return record
 
     async def load_if_missing(self, activity_id: int) -> None:
         """Rebuild the activity's state from SQL if Redis does not hold it (before a read)."""
@@ -314,7 +370,7 @@ class ActivityService:
             if reply.kind != "not_loaded":
                 return reply
             await self.ensure_loaded(activity_id)
-        raise PromoError(Kind.UNAVAILABLE, "activity_loading", "the activity is loading; retry shortly")
+        raise loading_error()
 
     async def _snapshot(self, activity: Activity) -> Snapshot:
         now_ms = self.clock.now_ms()
@@ -389,3 +445,11 @@ class ActivityService:
                 for p in activity.prizes
             ],
         )
+
+
+def _forget(flights: dict[int, asyncio.Future[None]], activity_id: int, flight: asyncio.Future[None]) -> None:
+    """Done callback of a rebuild: the next request may start another; its error is retrieved
+    (every waiter may have given up)."""
+    flights.pop(activity_id, None)
+    if not flight.cancelled():
+        flight.exception()

@@ -8,6 +8,7 @@ This module and the `store.py` of each gameplay package are the only code that t
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -24,6 +25,8 @@ from activities.scripts import ScriptBatcher, script_beside
 _set_status = script_beside(__file__, "set_status.lua")
 _add_stock = script_beside(__file__, "add_stock.lua")
 _points = script_beside(__file__, "points.lua")
+_release = script_beside(__file__, "release.lua")
+_unlock = script_beside(__file__, "unlock.lua")
 
 T = TypeVar("T")
 _CHUNK = 1000  # hash fields per HSET while loading
@@ -31,6 +34,13 @@ _CHUNK = 1000  # hash fields per HSET while loading
 
 class AuditBacklog(Exception):
     """The stream still holds events not yet in SQL: a rebuild must wait for the audit writer."""
+
+
+class RebuildInProgress(AuditBacklog):
+    """Another process holds the activity's rebuild lock: wait for it rather than rebuild too."""
+
+
+LOCK_TTL_MS = 30_000  # a rebuild lock outlives a crashed rebuilder by at most this
 
 
 @dataclass
@@ -53,9 +63,14 @@ class Snapshot:
     # (reference, stored record, seconds left) of grants, and references of chance credits
     grant_refs: list[tuple[str, str, int]] = field(default_factory=list)
     chance_refs: list[tuple[str, int]] = field(default_factory=list)
+    held_stock: dict[int, int] = field(default_factory=dict)  # held back by a fail-closed rebuild
 
     def stock_left(self) -> dict[int, int]:
-        return {p.id: max(p.stock - self.granted.get(p.id, 0), 0) for p in self.activity.prizes if p.stock is not None}
+        return {
+            p.id: max(p.stock - self.granted.get(p.id, 0) - self.held_stock.get(p.id, 0), 0)
+            for p in self.activity.prizes
+            if p.stock is not None
+        }
 
 
 def state_fields(activity: Activity) -> dict[str, str | int]:
@@ -98,12 +113,34 @@ class ActivityStore:
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
 
-    async def load(self, activity_id: int, read_snapshot: Callable[[], Awaitable[Snapshot]]) -> bool:
+    async def load(
+        self,
+        activity_id: int,
+        read_snapshot: Callable[[], Awaitable[Snapshot]],
+        recover: Callable[[Snapshot, str], Awaitable[Snapshot]] | None = None,
+    ) -> bool:
         """Load a lottery's state from SQL unless it is already there (see `load_once`)."""
         keys = ActivityKeys(activity_id)
         return await load_once(
-            self.redis, marker=keys.state, stream=keys.events, read=read_snapshot, write=partial(_write_snapshot, keys)
+            self.redis,
+            marker=keys.state,
+            stream=keys.events,
+            read=read_snapshot,
+            write=partial(_write_snapshot, keys),
+            activity=keys,
+            recover=recover,
         )
+
+    async def release(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
+        """Give back `units` a fail-closed rebuild held back (activities/recovery.py names the
+        counters: "stock:<prize>", "daily:<prize>:<day>", "draws:<day>")."""
+        keys = ActivityKeys(activity_id)
+        kind, _, rest = counter.partition(":")
+        if kind == "stock":
+            return await release_units(self.redis, keys, keys.stock, rest, units, epoch)
+        prize, _, day = rest.rpartition(":")
+        field = "draws" if kind == "draws" else prize
+        return await release_units(self.redis, keys, keys.day(date.fromisoformat(day)), field, -units, epoch)
 
     async def purge(self, activity_id: int) -> int:
         """Delete every key of the activity (its hash tag), the stream included. Only for an
@@ -316,35 +353,66 @@ async def load_once(
     stream: str,
     read: Callable[[], Awaitable[T]],
     write: Callable[[Any, T], None],
+    activity: ActivityKeys | None = None,
+    recover: Callable[[T, str], Awaitable[T]] | None = None,
 ) -> bool:
     """Rebuild live state from SQL unless `marker` exists. Returns True if this call loaded it.
 
-    WATCH on the marker makes concurrent loaders safe: whoever commits first wins, the other's
-    MULTI fails and nothing it prepared is applied. Raises AuditBacklog while `stream` still holds
-    events SQL lacks (the state was lost but the stream was not): a snapshot then would undercount.
+    For an activity (`activity` given), one process at a time rebuilds: it holds the activity's
+    lock (SET NX PX with a token, deleted only by its holder); another process gets
+    RebuildInProgress. The SQL read runs with no Redis connection held. If Redis has no epoch for
+    the activity (flushed, or never loaded), `recover(data, new_epoch)` decides from SQL whether
+    the state was lost, and holds back what the unwritten window may have granted; the new epoch
+    is written with the state. WATCH on the marker keeps concurrent loaders without a lock (the
+    wallet shards) safe: whoever commits first wins. Raises AuditBacklog while `stream` still
+    holds events SQL lacks (the state was lost but the stream was not): a snapshot then would
+    undercount.
     """
     if await redis.exists(marker):
         return False
-    audit = AuditStore(redis)
-    await audit.ensure_group(stream)
-    if backlog := await audit.backlog(stream):
-        # Scripts write events only once the marker exists: a backlog with the marker present
-        # means a concurrent caller has just loaded the state, not that it was lost.
-        if await redis.exists(marker):
+    token = secrets.token_hex(8)
+    if activity is not None and not await redis.set(activity.loading, token, nx=True, px=LOCK_TTL_MS):
+        raise RebuildInProgress(0)
+    try:
+        if await redis.exists(marker):  # loaded by the lock's previous holder
             return False
-        raise AuditBacklog(backlog)
-    async with redis.pipeline(transaction=True) as pipe:
-        await pipe.watch(marker)
-        if await pipe.exists(marker):
-            return False
+        audit = AuditStore(redis)
+        await audit.ensure_group(stream)
+        if backlog := await audit.backlog(stream):
+            # Scripts write events only once the marker exists: a backlog with the marker present
+            # means a concurrent caller has just loaded the state, not that it was lost.
+            if await redis.exists(marker):
+                return False
+            raise AuditBacklog(backlog)
+        epoch = await redis.get(activity.epoch) if activity is not None else None
         data = await read()
-        pipe.multi()  # type: ignore[no-untyped-call]
-        write(pipe, data)
-        try:
-            await pipe.execute()
-        except WatchError:
-            return False
-    return True
+        if activity is not None and epoch is None:
+            epoch = token
+            if recover is not None:
+                data = await recover(data, epoch)
+        async with redis.pipeline(transaction=True) as pipe:
+            await pipe.watch(marker)
+            if await pipe.exists(marker):
+                return False
+            pipe.multi()  # type: ignore[no-untyped-call]
+            write(pipe, data)
+            if activity is not None:
+                pipe.set(activity.epoch, str(epoch))
+            try:
+                await pipe.execute()
+            except WatchError:
+                return False
+        return True
+    finally:
+        if activity is not None:
+            await _unlock(redis, [activity.loading], [token])
+
+
+async def release_units(
+    redis: aioredis.Redis, keys: ActivityKeys, hash_key: str, field: str, delta: int, epoch: str
+) -> str:
+    """HINCRBY `hash_key` `field` by `delta` if the live state is still the load of `epoch`."""
+    return str(await _release(redis, [keys.epoch, hash_key], [epoch, field, delta]))
 
 
 def _write_snapshot(keys: ActivityKeys, pipe: Any, snapshot: Snapshot) -> None:

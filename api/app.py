@@ -15,12 +15,20 @@ from litestar.openapi import OpenAPIConfig
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLPoolTimeout
 
 from activities.config import Settings, load_settings
 from activities.errors import OutcomeUnknown, PromoError
 from activities.logs import setup_logging
 from activities.metrics import RECONCILED
-from api.errors import on_backend_down, on_http_exception, on_outcome_unknown, on_promo_error, on_unexpected
+from api.errors import (
+    on_backend_down,
+    on_database_busy,
+    on_http_exception,
+    on_outcome_unknown,
+    on_promo_error,
+    on_unexpected,
+)
 from api.frontend import cors_config, docs_ui, static_routers
 from api.platform import Platform
 from api.proxies import Proxies, trusted_networks
@@ -32,6 +40,7 @@ from api.routes.metrics import metrics
 from api.routes.operator import OperatorController
 from api.routes.player import draw, my_draws, player_draws, public_view
 from api.routes.points import grant_points, my_points, my_points_history
+from api.routes.recovery import read_recovery, resolve_recovery
 from api.routes.reservation import cancel_reservation, my_reservations, redeem, reserve
 from api.telemetry import Telemetry
 
@@ -120,6 +129,8 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             cancel_reservation,
             redeem,
             audit_lookup,
+            read_recovery,
+            resolve_recovery,
             *static_routers(),
         ],
         lifespan=[lifespan],
@@ -129,6 +140,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             RedisConnectionError: on_backend_down,
             RedisTimeoutError: on_backend_down,
             OperationalError: on_backend_down,
+            SQLPoolTimeout: on_database_busy,
             HTTPException: on_http_exception,
             Exception: on_unexpected,
         },

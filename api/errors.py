@@ -43,6 +43,8 @@ def error_response(
 ) -> Response[Any]:
     """The error body, with the request's id (also in the X-Request-Id answer header): what a
     client quotes to the operator, who finds the request's log line by it."""
+    if details and "retry_after_s" in details:  # e.g. activity_loading: when to try again
+        headers = {**(headers or {}), "Retry-After": str(details["retry_after_s"])}
     headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if status == 401 else {})} or None
     note_error(code)
     body: dict[str, Any] = {"code": code, "message": message, "details": details or {}}
@@ -95,6 +97,16 @@ def on_backend_down(request: Request[Any, Any, Any], exc: Exception) -> Response
     if current_request_id() is None:  # else the request's log line says it, with the cause
         log.error("backend unavailable on %s %s: %s", request.method, request.url.path, mask_credentials(str(exc)))
     note_error("service_unavailable", exc)
+    return response
+
+
+def on_database_busy(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Every SQL connection stayed busy past the pool's timeout (sqlalchemy.exc.TimeoutError):
+    nothing was changed by this request; a 503 with a code, never a 500."""
+    response = error_response(503, "database_busy", "the database is busy; retry shortly", {"retry_after_s": 1})
+    if current_request_id() is None:  # else the request's log line says it, with the cause
+        log.warning("SQL pool exhausted on %s %s: %s", request.method, request.url.path, exc)
+    note_error("database_busy", exc)
     return response
 
 

@@ -407,7 +407,20 @@ class AssistService:
         async def read() -> AssistSnapshot:
             return await self._snapshot(activity, rules)
 
-        await self.store.load(activity.id, read)
+        async def recover(snapshot: AssistSnapshot, epoch: str) -> AssistSnapshot:
+            """After a loss of Redis state: hold back units the unwritten window may have taken."""
+            left = {f"stock:{name}": units for name, units in snapshot.stock.items()}
+            events = [(assist_helps.c.activity_id, assist_helps.c.at_ms)]
+            events.append((assist_initiatives.c.activity_id, assist_initiatives.c.started_at_ms))
+            held = await self.activities.recoveries.begin(activity.id, ACTIVITY_TYPE, epoch, left, events=events)
+            for counter, units in held.items():
+                snapshot.stock[counter.partition(":")[2]] -= units
+            return snapshot
+
+        await self.store.load(activity.id, read, recover)
+
+    async def release_held(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
+        return await self.store.release(activity_id, epoch, counter, units)
 
     async def _snapshot(self, activity: Activity, rules: AssistRules) -> AssistSnapshot:
         now_ms = self.clock.now_ms()

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from activities.keys import ActivityKeys
 from activities.scripts import ScriptBatcher, script_beside
-from activities.store import AuditStore, hset_chunks, load_once
+from activities.store import AuditStore, hset_chunks, load_once, release_units
 
 _start = script_beside(__file__, "start.lua")
 _help = script_beside(__file__, "help.lua")
@@ -223,8 +223,14 @@ class AssistStore:
             audit_backlog=await AuditStore(self.redis).backlog(keys.events),
         )
 
-    async def load(self, activity_id: int, read: Callable[[], Awaitable[AssistSnapshot]]) -> bool:
-        """Rebuild the activity's live state from SQL unless Redis has it (see `load_once`)."""
+    async def load(
+        self,
+        activity_id: int,
+        read: Callable[[], Awaitable[AssistSnapshot]],
+        recover: Callable[[AssistSnapshot, str], Awaitable[AssistSnapshot]] | None = None,
+    ) -> bool:
+        """Rebuild the activity's live state from SQL unless Redis has it (see `load_once`;
+        `recover` holds back units after a loss of Redis state)."""
         keys = ActivityKeys(activity_id)
 
         def write(pipe: Any, snapshot: AssistSnapshot) -> None:
@@ -248,7 +254,21 @@ class AssistStore:
                 pipe.pexpire(key, snapshot.day_ttl_ms)
             pipe.hset(keys.state, mapping=snapshot.state)  # last: the scripts treat it as "loaded"
 
-        return await load_once(self.redis, marker=keys.state, stream=keys.events, read=read, write=write)
+        return await load_once(
+            self.redis,
+            marker=keys.state,
+            stream=keys.events,
+            read=read,
+            write=write,
+            activity=keys,
+            recover=recover,
+        )
+
+    async def release(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
+        """Give back `units` held back on `counter` ("stock:<prize or helper>")
+        by a fail-closed rebuild, if the live state is still that load's."""
+        keys = ActivityKeys(activity_id)
+        return await release_units(self.redis, keys, keys.stock, counter.partition(":")[2], units, epoch)
 
 
 def _blank(value: int | None) -> str | int:

@@ -372,7 +372,17 @@ class CheckinService:
         async def read() -> CheckinSnapshot:
             return await self._snapshot(activity, rules)
 
-        await self.store.load(activity.id, read)
+        async def recover(snapshot: CheckinSnapshot, epoch: str) -> CheckinSnapshot:
+            """After a loss of Redis state: recorded for operators; a sign-in holds no units of
+            its own (its prizes come from the linked lottery, which holds back its own)."""
+            events = [(checkins.c.activity_id, checkins.c.at_ms)]
+            await self.activities.recoveries.begin(activity.id, ACTIVITY_TYPE, epoch, {}, events=events)
+            return snapshot
+
+        await self.store.load(activity.id, read, recover)
+
+    async def release_held(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
+        return "nothing_held"
 
     async def _snapshot(self, activity: Activity, rules: CheckinRules) -> CheckinSnapshot:
         now_ms = self.clock.now_ms()

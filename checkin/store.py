@@ -168,8 +168,14 @@ class CheckinStore:
             audit_backlog=await AuditStore(self.redis).backlog(keys.events),
         )
 
-    async def load(self, activity_id: int, read: Callable[[], Awaitable[CheckinSnapshot]]) -> bool:
-        """Rebuild the activity's live state from SQL unless Redis has it (see `load_once`)."""
+    async def load(
+        self,
+        activity_id: int,
+        read: Callable[[], Awaitable[CheckinSnapshot]],
+        recover: Callable[[CheckinSnapshot, str], Awaitable[CheckinSnapshot]] | None = None,
+    ) -> bool:
+        """Rebuild the activity's live state from SQL unless Redis has it (see `load_once`;
+        `recover` holds back units after a loss of Redis state)."""
         keys = ActivityKeys(activity_id)
 
         def write(pipe: Any, snapshot: CheckinSnapshot) -> None:
@@ -183,4 +189,12 @@ class CheckinStore:
             pipe.pexpire(day_key, snapshot.day_ttl_ms)
             pipe.hset(keys.state, mapping=snapshot.state)  # last: the script treats it as "loaded"
 
-        return await load_once(self.redis, marker=keys.state, stream=keys.events, read=read, write=write)
+        return await load_once(
+            self.redis,
+            marker=keys.state,
+            stream=keys.events,
+            read=read,
+            write=write,
+            activity=keys,
+            recover=recover,
+        )

@@ -346,7 +346,22 @@ class ReservationService:
         async def read() -> ReservationSnapshot:
             return await self._snapshot(activity, rules)
 
-        await self.store.load(activity.id, read)
+        async def recover(snapshot: ReservationSnapshot, epoch: str) -> ReservationSnapshot:
+            """After a loss of Redis state: hold back pool units the unwritten window may have taken."""
+            left = {f"pool:{pool}": units for pool, units in snapshot.pools.items()}
+            events = [
+                (reservations.c.activity_id, reservations.c.created_at_ms),
+                (reservation_changes.c.activity_id, reservation_changes.c.at_ms),
+            ]
+            held = await self.activities.recoveries.begin(activity.id, ACTIVITY_TYPE, epoch, left, events=events)
+            for counter, units in held.items():
+                snapshot.pools[counter.partition(":")[2]] -= units
+            return snapshot
+
+        await self.store.load(activity.id, read, recover)
+
+    async def release_held(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
+        return await self.store.release(activity_id, epoch, counter, units)
 
     async def _snapshot(self, activity: Activity, rules: ReservationRules) -> ReservationSnapshot:
         now_ms, tz = self.clock.now_ms(), activity.tz

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 
 from activities.keys import ActivityKeys
 from activities.scripts import ScriptBatcher, script_beside
-from activities.store import AuditStore, hset_chunks, load_once
+from activities.store import AuditStore, hset_chunks, load_once, release_units
 
 _reserve = script_beside(__file__, "reserve.lua")
 _change = script_beside(__file__, "change.lua")
@@ -154,8 +154,14 @@ class ReservationStore:
             audit_backlog=await AuditStore(self.redis).backlog(keys.events),
         )
 
-    async def load(self, activity_id: int, read: Callable[[], Awaitable[ReservationSnapshot]]) -> bool:
-        """Rebuild the activity's live state from SQL unless Redis has it (see `load_once`)."""
+    async def load(
+        self,
+        activity_id: int,
+        read: Callable[[], Awaitable[ReservationSnapshot]],
+        recover: Callable[[ReservationSnapshot, str], Awaitable[ReservationSnapshot]] | None = None,
+    ) -> bool:
+        """Rebuild the activity's live state from SQL unless Redis has it (see `load_once`;
+        `recover` holds back units after a loss of Redis state)."""
         keys = ActivityKeys(activity_id)
 
         def write(pipe: Any, snapshot: ReservationSnapshot) -> None:
@@ -180,7 +186,21 @@ class ReservationStore:
                 pipe.expire(keys.member_reservations(user_id), ttl_s)
             pipe.hset(keys.state, mapping=snapshot.state)  # last: the scripts treat it as "loaded"
 
-        return await load_once(self.redis, marker=keys.state, stream=keys.events, read=read, write=write)
+        return await load_once(
+            self.redis,
+            marker=keys.state,
+            stream=keys.events,
+            read=read,
+            write=write,
+            activity=keys,
+            recover=recover,
+        )
+
+    async def release(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
+        """Give back `units` held back on `counter` ("pool:<date>|<store>")
+        by a fail-closed rebuild, if the live state is still that load's."""
+        keys = ActivityKeys(activity_id)
+        return await release_units(self.redis, keys, keys.pools, counter.partition(":")[2], units, epoch)
 
 
 def _reply(reply: Any) -> ScriptReply:

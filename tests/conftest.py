@@ -147,6 +147,15 @@ class Env:
             f"/operator/activities/{activity_id}/redemptions", json=body, headers=self.operator()
         )
 
+    async def release_held(self, activity_id: int) -> None:
+        """The operator's word after Redis lost its state while the writer had written
+        everything: the lost window granted nothing, every held-back unit goes back."""
+        response = await self.client.post(
+            f"/operator/activities/{activity_id}/recovery", json={"action": "correct", "keep": {}}, headers=self.operator()
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["recovering"] is False
+
     async def counters(self, activity_id: int) -> dict[str, Any]:
         response = await self.client.get(f"/operator/activities/{activity_id}/counters", headers=self.operator())
         assert response.status_code == 200, response.text

@@ -265,6 +265,7 @@ async def test_a_flushed_redis_is_rebuilt_with_open_initiatives_and_the_caps(env
     await env.platform.redis.flushall()
     view = (await env.client.get(f"/assists/{mine['share_token']}")).json()
     assert (view["helps"], view["price_cny"]) == (1, first["price_cny"])
+    await env.release_held(activity["id"])  # the writer had written everything: nothing was lost
     expect(await env.help(mine["share_token"], "f1"), 409, "already_helped")
     other = await started(env, activity["id"], "u2")
     expect(await env.help(other["share_token"], "f1"), 429, "helper_daily_limit")  # today's help survived
