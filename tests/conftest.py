@@ -150,9 +150,9 @@ class Env:
     async def release_held(self, activity_id: int) -> None:
         """The operator's word after Redis lost its state while the writer had written
         everything: the lost window granted nothing, every held-back unit goes back."""
-        response = await self.client.post(
-            f"/operator/activities/{activity_id}/recovery", json={"action": "correct", "keep": {}}, headers=self.operator()
-        )
+        body = {"action": "correct", "keep": {}}
+        path = f"/operator/activities/{activity_id}/recovery"
+        response = await self.client.post(path, json=body, headers=self.operator())
         assert response.status_code == 200, response.text
         assert response.json()["recovering"] is False
 
