@@ -35,7 +35,7 @@ from activities.model import (
 )
 from activities.recovery import Recoveries, Recovery, Resolution
 from activities.repository import ActivityRepository
-from activities.store import ActivityStore, AuditBacklog, LiveCounters, Snapshot
+from activities.store import ActivityStore, AuditBacklog, LiveCounters, RebuildInProgress, Snapshot
 from lottery.recovery import hold, scarce_units
 
 log = logging.getLogger("promo.activities")
@@ -305,13 +305,22 @@ class ActivityService:
             held = await self.recoveries.begin(activity.id, "lottery", epoch, left, whole=whole, events=events)
             return hold(snapshot, held)
 
-        try:
-            if gameplay is not None:
-                await gameplay.load(activity)
-            else:
-                await self.store.load(activity_id, read_snapshot, recover)
-        except AuditBacklog as exc:
-            raise loading_error("the activity is being restored; retry shortly") from exc
+        deadline = time.monotonic() + LOAD_WAIT_S
+        while True:
+            try:
+                if gameplay is not None:
+                    await gameplay.load(activity)
+                else:
+                    await self.store.load(activity_id, read_snapshot, recover)
+                return
+            except RebuildInProgress as exc:  # another process rebuilds it: wait for its state
+                if time.monotonic() > deadline:
+                    raise loading_error() from exc
+                await asyncio.sleep(0.05)
+                if await self.store.loaded(activity_id):
+                    return
+            except AuditBacklog as exc:
+                raise loading_error("the activity is being restored; retry shortly") from exc
 
     async def recovery(self, activity_id: int) -> Recovery | None:
         """The activity's latest fail-closed rebuild (open: the activity is recovering)."""
