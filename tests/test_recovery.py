@@ -134,7 +134,7 @@ async def test_operators_get_clear_errors_on_a_recovery(env: Env) -> None:
     assert (await resolve(env, activity_id, {"action": "confirm"})).json()["code"] == "no_open_recovery"
     await env.platform.redis.flushall()
     assert (await env.draw(activity_id)).status_code == 201
-    cases = [
+    cases: list[tuple[dict[str, Any], int, str]] = [
         ({"action": "correct", "keep": {"stock:999": 1}}, 422, "unknown_counter"),
         ({"action": "correct", "keep": {f"stock:{activity['prizes'][0]['id']}": 21}}, 422, "keep_out_of_range"),
         ({"action": "correct", "keep": {f"stock:{activity['prizes'][0]['id']}": -1}}, 422, "keep_out_of_range"),

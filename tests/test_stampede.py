@@ -36,7 +36,7 @@ def slow_snapshots(platform: Platform, monkeypatch: pytest.MonkeyPatch, seen: li
 
     async def snapshot(activity: Any) -> Snapshot:
         await asyncio.sleep(0.3)
-        seen.append(len(platform.redis.connection_pool._in_use_connections))  # type: ignore[attr-defined]
+        seen.append(len(platform.redis.connection_pool._in_use_connections))
         return await original(activity)
 
     monkeypatch.setattr(activities, "_snapshot", snapshot)
