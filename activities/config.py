@@ -24,6 +24,7 @@ class Settings:
     # Origins whose pages may call the API from a browser (CORS), e.g. https://h5.example.com;
     # PROMO_CORS_ORIGINS, comma-separated; empty: none (same-origin pages and apps only).
     cors_origins: tuple[str, ...] = ()
+    redis_fsync: str = "everysec"  # the embedded redis-server's appendfsync: everysec | always
 
 
 REPOSITORY = Path(__file__).resolve().parent.parent  # the checkout, when installed from it (make install)
@@ -103,6 +104,7 @@ def load_settings() -> Settings:
         trusted_proxies=_csv(os.environ.get("PROMO_TRUSTED_PROXIES")),
         metrics_token=os.environ.get("PROMO_METRICS_TOKEN") or None,
         cors_origins=cors_origins(os.environ.get("PROMO_CORS_ORIGINS", "")),
+        redis_fsync=os.environ.get("PROMO_REDIS_FSYNC", "everysec"),
     )
 
 

@@ -21,7 +21,7 @@ def _with_redis(settings: Settings) -> tuple[Settings, EmbeddedRedis | None]:
     """The embedded default: without REDIS_URL, start redis-server as a child process in var/."""
     if settings.redis_url:
         return settings, None
-    embedded = EmbeddedRedis(settings.var_dir / "redis")
+    embedded = EmbeddedRedis(settings.var_dir / "redis", appendfsync=settings.redis_fsync)
     url = embedded.start()
     os.environ["REDIS_URL"] = url  # for the server workers, which load settings themselves
     print(f"embedded Redis: {mask_credentials(url)} (AOF in {embedded.data_dir})", flush=True)
