@@ -7,6 +7,7 @@ This module and the `store.py` of each gameplay package are the only code that t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -16,7 +17,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError, WatchError
+from redis.exceptions import RedisError, ResponseError, WatchError
 
 from activities.keys import AUDIT_GROUP, ActivityKeys, WalletKeys, tag
 from activities.model import Activity
@@ -405,7 +406,8 @@ async def load_once(
         return True
     finally:
         if activity is not None:
-            await _unlock(redis, [activity.loading], [token])
+            with contextlib.suppress(RedisError):  # unreachable: the lock expires by itself
+                await _unlock(redis, [activity.loading], [token])
 
 
 async def release_units(

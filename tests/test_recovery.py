@@ -204,3 +204,34 @@ async def test_a_lost_unwritten_window_never_overgrants_assist_units(env: Env) -
     assert corrected.status_code == 200 and corrected.json()["recovery"]["released"] == {"stock:prize": 1}
     assert (await env.start(activity_id, user="late")).status_code in (200, 201)
     assert (await env.start(activity_id, user="later")).json()["code"] == "out_of_stock"
+
+
+async def test_daily_stock_and_the_global_daily_limit_are_held_and_given_back(env: Env) -> None:
+    spec = wheel(
+        limits={"per_user_daily": 50, "global_daily": 30},
+        prizes=[
+            {"name": "Coupon", "type": "coupon", "weight": 900, "stock": 1000, "daily_stock": 10},
+            {"name": "Thanks", "type": "thanks", "weight": 100},
+        ],
+    )
+    activity = await env.create(spec)
+    activity_id, coupon = activity["id"], activity["prizes"][0]["id"]
+    day = "2026-06-01"
+    assert (await env.draw(activity_id)).status_code == 201
+    await env.platform.audit_writer.drain()
+    at_risk(env, 4)
+    await env.platform.redis.flushall()
+    assert (await env.draw(activity_id, user="u2")).status_code == 201
+    record = (await recovery(env, activity_id))["recovery"]
+    assert set(record["held"]) == {f"stock:{coupon}", f"daily:{coupon}:{day}", f"draws:{day}"}
+    assert record["held"][f"draws:{day}"] == 4
+    before = await env.counters(activity_id)
+    assert (await resolve(env, activity_id, {"action": "correct", "keep": {}})).status_code == 200
+    after = await env.counters(activity_id)
+    assert after["draws_today"] == before["draws_today"] - 4
+    coupon_before, coupon_after = (next(p for p in c["prizes"] if p["prize_id"] == coupon) for c in (before, after))
+    assert coupon_after["stock_left"] == coupon_before["stock_left"] + 4
+    assert coupon_after["granted_today"] == coupon_before["granted_today"] - record["held"][f"daily:{coupon}:{day}"]
+    ledger = [await env.draw(activity_id, user=f"n{i}") for i in range(40)]
+    drawn = 2 + sum(1 for r in ledger if r.status_code == 201)
+    assert drawn == 30  # the global daily limit, exactly, once the held draws were given back
