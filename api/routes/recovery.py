@@ -10,10 +10,10 @@ from typing import Any
 import msgspec
 from litestar import Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath
 
 from activities.auth import Identity
 from activities.recovery import Recovery, Resolution
+from api.params import Id
 from api.schemas import decode
 from api.security import platform_of, provide_operator
 
@@ -30,7 +30,7 @@ def _view(activity_id: int, record: Recovery | None) -> RecoveryView:
 
 @get("/operator/activities/{activity_id:int}/recovery", dependencies={"operator": Provide(provide_operator)})
 async def read_recovery(
-    request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: FromPath[int]
+    request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: Id
 ) -> RecoveryView:
     """Last event in SQL, time of the loss, units held back per counter, and the resolution."""
     return _view(activity_id, await platform_of(request).activities.recovery(activity_id))
@@ -42,9 +42,11 @@ async def read_recovery(
     dependencies={"operator": Provide(provide_operator)},
 )
 async def resolve_recovery(
-    request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: FromPath[int]
+    request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: Id
 ) -> RecoveryView:
     """`{"action": "confirm"}`, or `{"action": "correct", "keep": {"<counter>": units}}`."""
+    platform = platform_of(request)
+    await platform.activities.get(activity_id)  # an unknown activity is a 404 whatever the body
     body = decode(await request.body(), Resolution)
-    record = await platform_of(request).activities.resolve_recovery(activity_id, body, operator.subject)
+    record = await platform.activities.resolve_recovery(activity_id, body, operator.subject)
     return _view(activity_id, record)
