@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from activities import db
 from activities.auth import Identity
-from activities.clock import Clock, day_end_ms, local_day
+from activities.clock import Clock, local_day
 from activities.errors import Kind, OutcomeUnknown, PromoError, conflict, invalid, not_found
 from activities.model import (
     LOTTERY_TYPES,
@@ -35,14 +35,15 @@ from activities.model import (
 )
 from activities.recovery import Recoveries, Recovery, Resolution
 from activities.repository import ActivityRepository
-from activities.store import ActivityStore, AuditBacklog, LiveCounters, RebuildInProgress, Snapshot
+from activities.snapshot import DAY_KEY_GRACE_MS as DAY_KEY_GRACE_MS
+from activities.snapshot import IDEMPOTENCY_TTL_S as IDEMPOTENCY_TTL_S
+from activities.snapshot import REFERENCE_TTL_S as REFERENCE_TTL_S
+from activities.snapshot import Snapshot, read_snapshot
+from activities.store import ActivityStore, AuditBacklog, LiveCounters, RebuildInProgress
 from lottery.recovery import hold, scarce_units
 
 log = logging.getLogger("promo.activities")
 
-IDEMPOTENCY_TTL_S = 24 * 3600
-REFERENCE_TTL_S = 7 * 24 * 3600  # how long a grant or a credit remembers its reference in Redis
-DAY_KEY_GRACE_MS = 24 * 3600 * 1000  # day counters outlive their day by one day, for reporting
 _CACHE_TTL_S = 1.0
 FROZEN = float("inf")  # a cache age for what cannot change after publishing (all but the status)
 
@@ -382,49 +383,7 @@ class ActivityService:
         raise loading_error()
 
     async def _snapshot(self, activity: Activity) -> Snapshot:
-        now_ms = self.clock.now_ms()
-        day = local_day(now_ms, activity.tz)
-        repo = self.repository
-        capped = [p.id for p in activity.prizes if p.per_user_cap]
-        snapshot = Snapshot(
-            activity=activity,
-            day=day,
-            day_ttl_ms=day_end_ms(day, activity.tz) + DAY_KEY_GRACE_MS - now_ms,
-            draws_total=await repo.count_draws(activity.id),
-            draws_today=await repo.count_draws(activity.id, day),
-            granted=await repo.granted_by_prize(activity.id),
-            user_total=await repo.draws_by_user(activity.id),
-            user_prize=await repo.wins_by_user_prize(activity.id, capped),
-            user_today=await repo.draws_by_user(activity.id, day),
-            granted_today=await repo.granted_by_prize(activity.id, day),
-            chances=await repo.chance_balances(activity.id),
-        )
-        idempotency_since = now_ms - IDEMPOTENCY_TTL_S * 1000
-        for row in await repo.draws_since(activity.id, idempotency_since, kinds=("draw", "chance")):
-            record = " ".join(
-                str(v)
-                for v in (
-                    row.fingerprint,
-                    row.draw_id,
-                    row.prize_id,
-                    row.picked_prize_id,
-                    -1 if row.left_today is None else row.left_today,
-                    -1 if row.left_total is None else row.left_total,
-                    row.drawn_at_ms,
-                    row.kind,
-                )
-            )
-            ttl_s = max(1, (row.drawn_at_ms - idempotency_since) // 1000)
-            snapshot.idempotency.append((row.user_id, row.idempotency_key, record, ttl_s))
-        references_since = now_ms - REFERENCE_TTL_S * 1000
-        for row in await repo.draws_since(activity.id, references_since, kinds=("grant",)):
-            ttl_s = max(1, (row.drawn_at_ms - references_since) // 1000)
-            snapshot.grant_refs.append(
-                (row.idempotency_key, f"{row.draw_id} {row.prize_id} {row.picked_prize_id}", ttl_s)
-            )
-        for ref in await repo.chance_credits_since(activity.id, references_since):
-            snapshot.chance_refs.append((ref, REFERENCE_TTL_S))
-        return snapshot
+        return await read_snapshot(self.repository, activity, self.clock.now_ms())
 
     async def counters(self, activity_id: int) -> ActivityCounters:
         activity = await self.get(activity_id)

@@ -8,10 +8,9 @@ This module and the `store.py` of each gameplay package are the only code that t
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import partial
 from typing import Any, TypeVar
@@ -20,8 +19,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError, WatchError
 
 from activities.keys import AUDIT_GROUP, ActivityKeys, WalletKeys, tag
-from activities.model import Activity
 from activities.scripts import ScriptBatcher, script_beside
+from activities.snapshot import Snapshot as Snapshot
+from activities.snapshot import state_fields as state_fields
 
 _set_status = script_beside(__file__, "set_status.lua")
 _add_stock = script_beside(__file__, "add_stock.lua")
@@ -42,61 +42,6 @@ class RebuildInProgress(AuditBacklog):
 
 
 LOCK_TTL_MS = 30_000  # a rebuild lock outlives a crashed rebuilder by at most this
-
-
-@dataclass
-class Snapshot:
-    """Everything the lottery scripts need, recomputed from the SQL audit trail."""
-
-    activity: Activity
-    day: date
-    day_ttl_ms: int
-    draws_total: int = 0  # draws, with or without a chance (not grants)
-    draws_today: int = 0
-    granted: dict[int, int] = field(default_factory=dict)
-    user_total: dict[str, int] = field(default_factory=dict)  # draws that count against the limits
-    user_prize: dict[tuple[str, int], int] = field(default_factory=dict)
-    user_today: dict[str, int] = field(default_factory=dict)
-    granted_today: dict[int, int] = field(default_factory=dict)
-    chances: dict[str, int] = field(default_factory=dict)
-    # (user_id, idempotency key, stored record, seconds left)
-    idempotency: list[tuple[str, str, str, int]] = field(default_factory=list)
-    # (reference, stored record, seconds left) of grants, and references of chance credits
-    grant_refs: list[tuple[str, str, int]] = field(default_factory=list)
-    chance_refs: list[tuple[str, int]] = field(default_factory=list)
-    held_stock: dict[int, int] = field(default_factory=dict)  # held back by a fail-closed rebuild
-
-    def stock_left(self) -> dict[int, int]:
-        return {
-            p.id: max(p.stock - self.granted.get(p.id, 0) - self.held_stock.get(p.id, 0), 0)
-            for p in self.activity.prizes
-            if p.stock is not None
-        }
-
-
-def state_fields(activity: Activity) -> dict[str, str | int]:
-    """The state hash the draw script reads (0 means no limit)."""
-    prizes = [
-        {
-            "id": p.id,
-            "w": p.weight,
-            "limited": int(p.stock is not None),
-            "daily": p.daily_stock or 0,
-            "cap": p.per_user_cap or 0,
-            "c": int(p.is_consolation),
-        }
-        for p in activity.prizes
-    ]
-    totals = {f"total:{p.id}": p.stock for p in activity.prizes if p.stock is not None}  # see add_stock.lua
-    return totals | {
-        "status": activity.status,
-        "starts_at_ms": int(activity.starts_at.timestamp() * 1000),
-        "ends_at_ms": int(activity.ends_at.timestamp() * 1000),
-        "per_user_daily": activity.limits.per_user_daily or 0,
-        "per_user_total": activity.limits.per_user_total or 0,
-        "global_daily": activity.limits.global_daily or 0,
-        "prizes": json.dumps(prizes, separators=(",", ":")),
-    }
 
 
 @dataclass(frozen=True)
