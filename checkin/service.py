@@ -25,7 +25,14 @@ from activities.ids import new_id
 from activities.model import Activity, validate_common
 from activities.points import RECONCILE_AFTER_MS, PointsService
 from activities.rewards import ChancesReward, CouponReward, PointsReward, PrizeReward, Reward
-from activities.service import DAY_KEY_GRACE_MS, FROZEN, REFERENCE_TTL_S, ActivityService, check_audience
+from activities.service import (
+    DAY_KEY_GRACE_MS,
+    FROZEN,
+    REFERENCE_TTL_S,
+    ActivityService,
+    check_audience,
+    loading_error,
+)
 from checkin.db import checkin_rewards, checkins
 from checkin.model import CheckinRules, CheckinSpec, config_of, validate_rules
 from checkin.repository import CheckinRepository, RewardRow
@@ -362,7 +369,7 @@ class CheckinService:
             if member is not None:
                 return member
             await self.activities.ensure_loaded(activity.id)
-        raise PromoError(Kind.UNAVAILABLE, "activity_loading", "the activity is loading; retry shortly")
+        raise loading_error()
 
     # --- the kernel's questions: live state, audit rows, reconciliation ---------------------------
 
