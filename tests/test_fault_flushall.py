@@ -15,6 +15,7 @@ import os
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -65,7 +66,8 @@ async def client_loop(http: httpx.AsyncClient, server: Server, activity_id: int,
 
 
 async def test_flushall_during_a_burst_never_overgrants_and_recovers() -> None:
-    with embedded_server(port=free_port(), env={"PROMO_AUDIT_WRITER": "off"}) as server:
+    # Two API processes: the rebuild after the flush is one between them (the Redis lock).
+    with embedded_server(port=free_port(), workers=2, env={"PROMO_AUDIT_WRITER": "off"}) as server:
         worker = _start_worker(server)
         try:
             await _burst_and_flush(server, worker)
@@ -96,6 +98,7 @@ async def _burst_and_flush(server: Server, worker: subprocess.Popen[bytes]) -> N
         ledger = Ledger()
         limits = httpx.Limits(max_connections=CLIENTS)
         async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=30) as http:
+            await _worker_writing(http, server, operator, activity_id, ledger)
             start = time.monotonic()
             stop = start + BEFORE_S + AFTER_S
             clients = [
@@ -133,6 +136,10 @@ async def _burst_and_flush(server: Server, worker: subprocess.Popen[bytes]) -> N
                     "/operator/audit/lookup", json={"kind": "draw", "ids": ids[i : i + 1000]}, headers=operator
                 )
                 rows |= found.json()["rows"]
+        with sqlite3.connect(server.var_dir / "promo.db") as db:
+            loads = db.execute("SELECT loads FROM activity_epochs WHERE activity_id = ?", (activity_id,)).fetchone()
+            recoveries = db.execute("SELECT COUNT(*) FROM recoveries WHERE activity_id = ?", (activity_id,)).fetchone()
+        assert (loads[0], recoveries[0]) == (2, 1)  # the publish, then one rebuild for both processes
         assert set(rows.values()) <= {0, 1}
         after_flush = [draw_id for draw_id, _, sent in ledger.acknowledged if sent > flushed]
         assert after_flush and all(rows[draw_id] == 1 for draw_id in after_flush)
@@ -162,3 +169,20 @@ async def _caught_up(http: httpx.AsyncClient, operator: dict[str, str], activity
             return counters
         await asyncio.sleep(0.1)
     raise AssertionError("the audit writer did not catch up in 30 s")
+
+
+async def _worker_writing(
+    http: httpx.AsyncClient, server: Server, operator: dict[str, str], activity_id: int, ledger: Ledger
+) -> None:
+    """One draw, and wait until `promo worker` has written it: the writer runs before the burst."""
+    token = server.player_token("warm-up")
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "warm-up"}
+    first = await http.post(f"/activities/{activity_id}/draws", headers=headers)
+    assert first.status_code == 201, first.text
+    ledger.acknowledged.append((first.json()["draw_id"], first.json()["prize"]["id"], time.monotonic()))
+    for _ in range(600):
+        counters = (await http.get(f"/operator/activities/{activity_id}/counters", headers=operator)).json()
+        if counters["draws_in_sql"] >= 1:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("promo worker wrote nothing in 60 s")
