@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from activities.recovery import RecoveryRules, activity_epochs
-from tests.conftest import SHANGHAI, Env, assist_spec, reservation_spec, wheel
+from tests.conftest import SHANGHAI, Env, assist_spec, checkin_spec, reservation_spec, wheel
 
 
 def _wheel() -> dict[str, Any]:
@@ -235,3 +235,17 @@ async def test_daily_stock_and_the_global_daily_limit_are_held_and_given_back(en
     ledger = [await env.draw(activity_id, user=f"n{i}") for i in range(40)]
     drawn = 2 + sum(1 for r in ledger if r.status_code == 201)
     assert drawn == 30  # the global daily limit, exactly, once the held draws were given back
+
+
+async def test_a_lost_sign_in_activity_is_reported_with_nothing_to_hold(env: Env) -> None:
+    activity = await env.create(checkin_spec())
+    activity_id = activity["id"]
+    assert (await env.sign_in(activity_id, user="u1")).status_code == 201
+    await env.platform.audit_writer.drain()
+    await env.platform.redis.flushall()
+    again = await env.sign_in(activity_id, user="u1")
+    assert again.status_code == 201 and again.json()["replayed"] is True  # rebuilt from SQL
+    found = await recovery(env, activity_id)
+    assert found["recovering"] is True
+    assert (found["recovery"]["gameplay"], found["recovery"]["held"]) == ("checkin", {})
+    assert (await resolve(env, activity_id, {"action": "confirm"})).json()["recovering"] is False
