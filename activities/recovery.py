@@ -24,9 +24,10 @@ did not grant: `keep` names, per counter, the units that stay held) through
 
 from __future__ import annotations
 
+import logging
 import math
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,7 @@ recoveries = sa.Table(
 )
 
 OPEN = "open"
+log = logging.getLogger("promo.recovery")
 
 
 @dataclass(frozen=True)
@@ -202,10 +204,15 @@ class Recoveries:
         return None if row is None else self._record(row)
 
     async def resolve(
-        self, activity_id: int, resolution: Resolution, operator_id: str
-    ) -> tuple[Recovery, dict[str, int]]:
-        """Close the open recovery (once, even with two operators at once). Returns it and the
-        units to give back per counter."""
+        self,
+        activity_id: int,
+        resolution: Resolution,
+        operator_id: str,
+        release: Callable[[str, str, int], Awaitable[str]],
+    ) -> Recovery:
+        """Close the open recovery (once, even with two operators at once), then give back what
+        is no longer held: `release(epoch, counter, units)`, the gameplay store's, which does
+        nothing if Redis was rebuilt again since (that load holds its own figures)."""
         record = await self.latest(activity_id)
         if record is None or record.status != OPEN:
             raise conflict("no_open_recovery", "the activity is not recovering")
@@ -222,7 +229,7 @@ class Recoveries:
                     )
         else:
             raise invalid("invalid_body", "action is confirm or correct", field="action")
-        release = {c: n - keep.get(c, 0) for c, n in record.held.items() if n - keep.get(c, 0) > 0}
+        back = {c: n - keep.get(c, 0) for c, n in record.held.items() if n - keep.get(c, 0) > 0}
         now_ms = self.clock.now_ms()
         async with self.engine.begin() as conn:
             done = await conn.execute(
@@ -237,10 +244,14 @@ class Recoveries:
             )
         if not done.rowcount:
             raise conflict("no_open_recovery", "the recovery was resolved meanwhile")
+        for counter, units in back.items():
+            if (outcome := await release(record.epoch, counter, units)) != "ok":
+                log.warning("activity %d: %d units of %s not given back: %s", activity_id, units, counter, outcome)
+        log.warning("activity %d: recovery %s by %s, gave back %s", activity_id, resolution.action, operator_id, back)
         resolved = await self.latest(activity_id)
         if resolved is None:  # pragma: no cover - the row was just updated
             raise not_found("recovery_not_found", "the recovery is gone")
-        return resolved, release
+        return resolved
 
     def _record(self, row: Any) -> Recovery:
         held = {str(k): int(v) for k, v in (row["held"] or {}).items()}

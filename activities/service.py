@@ -332,17 +332,9 @@ class ActivityService:
         """An operator confirms or corrects the units a fail-closed rebuild held back; what is
         no longer held goes back to the live counters (if Redis still holds that load)."""
         activity = await self.get(activity_id)
-        record, release = await self.recoveries.resolve(activity_id, resolution, operator_id)
         gameplay = self._gameplays.get(activity.type)
-        for counter, units in release.items():
-            if gameplay is not None:
-                outcome = await gameplay.release_held(activity_id, record.epoch, counter, units)
-            else:
-                outcome = await self.store.release(activity_id, record.epoch, counter, units)
-            if outcome != "ok":
-                log.warning("activity %d: %d units of %s not given back: %s", activity_id, units, counter, outcome)
-        log.warning("activity %d: recovery %s by %s, released %s", activity_id, record.status, operator_id, release)
-        return record
+        release = gameplay.release_held if gameplay is not None else self.store.release
+        return await self.recoveries.resolve(activity_id, resolution, operator_id, partial(release, activity_id))
 
     async def load_if_missing(self, activity_id: int) -> None:
         """Rebuild the activity's state from SQL if Redis does not hold it (before a read)."""
