@@ -1,0 +1,215 @@
+"""What Litestar cannot see in the OpenAPI document, added in one place.
+
+The routes decode their bodies by hand (`api.schemas.decode`), so Litestar documents no request
+body; errors leave through our exception handlers as `{code, message, details}`, which Litestar
+does not know either. `document(app)` completes the generated document in place:
+
+- every POST body, from the msgspec Struct the route decodes (`BODIES`, one line per route);
+- every error status a route may answer (400, 401/403 where a token is needed, 404, 409, 422,
+  429, 503) with the real error shape;
+- the bearer token scheme on the routes that need a token (found from their dependencies).
+
+When the routes move to typed `data:` bodies, Litestar documents those itself: drop the route's
+line from `BODIES` (tests/test_openapi.py checks that every POST has a documented body either way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, cast
+
+import msgspec
+from litestar import Litestar
+from litestar.openapi.spec import (
+    Components,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    Operation,
+    Reference,
+    RequestBody,
+    Schema,
+    SecurityScheme,
+)
+from litestar.routes import HTTPRoute
+
+from activities.model import ActivitySpec
+from api.routes.audit import Lookup
+from api.routes.checkin import MakeupBody
+from api.routes.points import Grant
+from api.schemas import AddStock, NoBody
+from api.security import provide_anyone, provide_operator, provide_player
+from assist.model import AssistSpec
+from assist.results import HelpBody, InviteEvent
+from checkin.model import CheckinSpec
+from lottery.service import DrawBody
+from reservation.model import ReservationSpec
+from reservation.results import RedeemBody, ReserveBody
+
+# (method, path as the document writes it) -> what the route decodes (a tuple: any one of them, picked
+# by the body's `type`). `Ignored`: the route reads no body.
+Ignored = object()
+BODIES: dict[tuple[str, str], Any] = {
+    ("POST", "/operator/activities"): (ActivitySpec, CheckinSpec, AssistSpec, ReservationSpec),
+    ("POST", "/operator/activities/{activity_id}/{action}"): Ignored,
+    ("POST", "/operator/activities/{activity_id}/prizes/{prize_id}/stock"): AddStock,
+    ("POST", "/operator/activities/{activity_id}/invites"): InviteEvent,
+    ("POST", "/operator/activities/{activity_id}/redemptions"): RedeemBody,
+    ("POST", "/operator/members/{user_id}/points"): Grant,
+    ("POST", "/operator/audit/lookup"): Lookup,
+    ("POST", "/activities/{activity_id}/draws"): DrawBody,
+    ("POST", "/activities/{activity_id}/signins"): NoBody,
+    ("POST", "/activities/{activity_id}/makeups"): MakeupBody,
+    ("POST", "/activities/{activity_id}/initiatives"): NoBody,
+    ("POST", "/activities/{activity_id}/reservations"): ReserveBody,
+    ("POST", "/activities/{activity_id}/reservations/{code}/cancel"): NoBody,
+    ("POST", "/assists/{share_token}/helps"): HelpBody,
+}
+
+ERROR = "Error"
+BEARER = "BearerToken"
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Every refusal and failure: a machine-readable code, a message for people, details.",
+    "properties": {
+        "code": {"type": "string", "description": "machine-readable, e.g. activity_not_found"},
+        "message": {"type": "string"},
+        "details": {"type": "object"},
+    },
+    "required": ["code", "message", "details"],
+}
+ERRORS: dict[int, str] = {
+    400: "Malformed: a path, query or header parameter, or the JSON itself",
+    401: "No token, or a token that is invalid or expired",
+    403: "The token's role may not do this",
+    404: "No such activity, prize, initiative, reservation or route",
+    409: "The activity's state or stock does not allow it now",
+    422: "A well-formed request the rules refuse (the code says which rule)",
+    429: "A limit was reached (per member, per day, per address)",
+    503: "Redis or SQL is briefly unavailable, or the outcome is unknown: retry (same Idempotency-Key)",
+}
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": True,
+    "description": "Any unique string (e.g. a UUID): a retry with the same key returns the first result",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"^[A-Za-z0-9_.:\-]+$"},
+}
+NEEDS_IDEMPOTENCY_KEY = {
+    ("POST", "/activities/{activity_id}/draws"),
+    ("POST", "/activities/{activity_id}/reservations"),
+    ("POST", "/operator/members/{user_id}/points"),
+}
+TOKEN_PROVIDERS: set[Callable[..., Any]] = {provide_player, provide_operator, provide_anyone}
+REF = "#/components/schemas/in.{name}"
+
+
+def body_schemas() -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, Any]]:
+    """The JSON Schema of each route's body (refs into `components`), and the components."""
+    routes = {route: body if isinstance(body, tuple) else (body,) for route, body in BODIES.items() if body is not Ignored}
+    types = sorted({t for bodies in routes.values() for t in bodies}, key=lambda t: t.__name__)
+    refs, components = msgspec.json.schema_components(types, ref_template=REF)
+    ref_of = dict(zip(types, refs, strict=True))
+    for component in components.values():
+        _accept_numbers_as_decimals(component)
+    schemas = {
+        route: ref_of[bodies[0]] if len(bodies) == 1 else {"anyOf": [ref_of[t] for t in bodies]}
+        for route, bodies in routes.items()
+    }
+    return schemas, components
+
+
+def _accept_numbers_as_decimals(schema: Any) -> None:
+    """msgspec documents a Decimal as a string, and decodes a JSON number as one too."""
+    if isinstance(schema, dict):
+        for key, value in list(schema.items()):
+            if isinstance(value, dict) and value.get("format") == "decimal":
+                default = value.get("default")
+                schema[key] = {"anyOf": [{"type": "string", "format": "decimal"}, {"type": "number"}]}
+                if default is not None:
+                    schema[key]["default"] = default
+            else:
+                _accept_numbers_as_decimals(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            _accept_numbers_as_decimals(item)
+
+
+def _body_required(schema: dict[str, Any], components: dict[str, Any]) -> bool:
+    """An empty body reads as `{}`: the body is optional when `{}` is a valid one."""
+    if "anyOf" in schema:
+        return all(_body_required(option, components) for option in schema["anyOf"])
+    component = components[schema["$ref"].rsplit(".", 1)[1]]
+    return bool(component.get("required"))
+
+
+def operations(app: Litestar) -> Iterator[tuple[str, str, bool]]:
+    """(method, document path, needs a token) for every documented route handler."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if not handler.resolve_include_in_schema():
+                continue
+            providers = {provide.dependency for provide in handler.resolve_dependencies().values()}
+            for method in handler.http_methods:
+                if method in {"HEAD", "OPTIONS"}:
+                    continue
+                yield method, route.path_format or "/", bool(providers & TOKEN_PROVIDERS)
+
+
+def document(app: Litestar) -> None:
+    """Complete `app.openapi_schema` in place (before anything renders it)."""
+    openapi = app.openapi_schema
+    components = openapi.components = openapi.components or Components()
+    schemas = components.schemas = dict(components.schemas or {})
+    refs, body_components = body_schemas()
+    for name, component in body_components.items():
+        schemas[f"in.{name}"] = cast(Schema, component)
+    schemas[ERROR] = cast(Schema, ERROR_SCHEMA)
+    components.security_schemes = {
+        **(components.security_schemes or {}),
+        BEARER: SecurityScheme(
+            type="http",
+            scheme="bearer",
+            bearer_format="JWT",
+            description="`promo token --user u1` (a player) or `promo token --operator --user ops1`",
+        ),
+    }
+    for method, path, needs_token in operations(app):
+        path_item = (openapi.paths or {}).get(path)
+        operation: Operation | None = getattr(path_item, method.lower(), None)
+        if operation is None:
+            continue
+        if (method, path) in refs:
+            operation.request_body = RequestBody(
+                content={"application/json": OpenAPIMediaType(schema=cast(Schema, refs[method, path]))},
+                required=_body_required(refs[method, path], body_components),
+            )
+        elif (method, path) in BODIES:
+            operation.request_body = RequestBody(
+                content={"application/json": OpenAPIMediaType(schema=Schema(description="ignored"))},
+                description="The route reads no body; anything sent is ignored.",
+                required=False,
+            )
+        if (method, path) in NEEDS_IDEMPOTENCY_KEY:
+            operation.parameters = [*(operation.parameters or []), cast(Any, IDEMPOTENCY_KEY)]
+        if needs_token:
+            operation.security = [{BEARER: []}]
+        _error_responses(operation, path, needs_token)
+
+
+def _error_responses(operation: Operation, path: str, needs_token: bool) -> None:
+    responses = operation.responses = dict(operation.responses or {})
+    if path.startswith("/health"):
+        statuses = [503] if path == "/health/ready" else []
+    else:
+        statuses = [status for status in ERRORS if needs_token or status not in (401, 403)]
+    error = OpenAPIMediaType(schema=Reference(ref=f"#/components/schemas/{ERROR}"))
+    for status in statuses:
+        responses[str(status)] = OpenAPIResponse(description=ERRORS[status], content={"application/json": error})
+    for response in responses.values():
+        # A union of results (e.g. the counters of each gameplay) may match more than one option.
+        if isinstance(response, OpenAPIResponse) and response.content:
+            for media in response.content.values():
+                if isinstance(media.schema, Schema) and media.schema.one_of:
+                    media.schema.any_of, media.schema.one_of = media.schema.one_of, None
