@@ -105,7 +105,9 @@ REF = "#/components/schemas/in.{name}"
 
 def body_schemas() -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, Any]]:
     """The JSON Schema of each route's body (refs into `components`), and the components."""
-    routes = {route: body if isinstance(body, tuple) else (body,) for route, body in BODIES.items() if body is not Ignored}
+    routes = {
+        route: body if isinstance(body, tuple) else (body,) for route, body in BODIES.items() if body is not Ignored
+    }
     types = sorted({t for bodies in routes.values() for t in bodies}, key=lambda t: t.__name__)
     refs, components = msgspec.json.schema_components(types, ref_template=REF)
     ref_of = dict(zip(types, refs, strict=True))
