@@ -20,16 +20,19 @@ from typing import Any, cast
 
 import msgspec
 from litestar import Litestar
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import (
     Components,
     OpenAPIMediaType,
     OpenAPIResponse,
     Operation,
+    Parameter,
     Reference,
     RequestBody,
     Schema,
     SecurityScheme,
 )
+from litestar.params import KwargDefinition
 from litestar.routes import HTTPRoute
 
 from activities.model import ActivitySpec
@@ -144,19 +147,41 @@ def _body_required(schema: dict[str, Any], components: dict[str, Any]) -> bool:
     return bool(component.get("required"))
 
 
-def operations(app: Litestar) -> Iterator[tuple[str, str, bool]]:
-    """(method, document path, needs a token) for every documented route handler."""
+def handlers(app: Litestar) -> Iterator[tuple[str, str, HTTPRouteHandler]]:
+    """(method, document path, handler) for every documented route handler."""
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
             continue
         for handler in route.route_handlers:
             if not handler.resolve_include_in_schema():
                 continue
-            providers = {provide.dependency for provide in handler.resolve_dependencies().values()}
             for method in handler.http_methods:
-                if method in {"HEAD", "OPTIONS"}:
-                    continue
-                yield method, route.path_format or "/", bool(providers & TOKEN_PROVIDERS)
+                if method not in {"HEAD", "OPTIONS"}:
+                    yield method, route.path_format or "/", handler
+
+
+def operations(app: Litestar) -> Iterator[tuple[str, str, bool]]:
+    """(method, document path, needs a token) for every documented route handler."""
+    for method, path, handler in handlers(app):
+        providers = {provide.dependency for provide in handler.resolve_dependencies().values()}
+        yield method, path, bool(providers & TOKEN_PROVIDERS)
+
+
+def _restore_zero_bounds(operation: Operation, handler: HTTPRouteHandler) -> None:
+    """Litestar 2 drops a bound of 0 (`ge=0` reads as no bound): put it back, so that the
+    document refuses what the route refuses (?before_ms=-1)."""
+    by_name = {p.name: p for p in operation.parameters or [] if isinstance(p, Parameter)}
+    for name, parameter in handler.parsed_fn_signature.parameters.items():
+        bounds = parameter.kwarg_definition
+        documented = by_name.get(name)
+        if not isinstance(bounds, KwargDefinition) or documented is None:
+            continue
+        if not isinstance(documented.schema, Schema):
+            continue
+        if bounds.ge == 0 and documented.schema.minimum is None:
+            documented.schema.minimum = 0
+        if bounds.le == 0 and documented.schema.maximum is None:
+            documented.schema.maximum = 0
 
 
 def document(app: Litestar) -> None:
@@ -177,11 +202,13 @@ def document(app: Litestar) -> None:
             description="`promo token --user u1` (a player) or `promo token --operator --user ops1`",
         ),
     }
-    for method, path, needs_token in operations(app):
+    for method, path, handler in handlers(app):
+        needs_token = bool({p.dependency for p in handler.resolve_dependencies().values()} & TOKEN_PROVIDERS)
         path_item = (openapi.paths or {}).get(path)
         operation: Operation | None = getattr(path_item, method.lower(), None)
         if operation is None:
             continue
+        _restore_zero_bounds(operation, handler)
         if (method, path) in refs:
             operation.request_body = RequestBody(
                 content={"application/json": OpenAPIMediaType(schema=cast(Schema, refs[method, path]))},

@@ -81,3 +81,10 @@ async def test_calendar_month_outside_the_documented_pattern_is_400(env: Env) ->
     for month in ("4652-29", "2026-00", "0000-01"):
         response = await env.client.get(f"/activities/1/calendar?month={month}", headers=env.player())
         assert (response.status_code, response.json()["code"]) == (400, "invalid_parameter"), month
+
+
+def test_a_zero_bound_is_documented(document: dict[str, Any]) -> None:
+    """Litestar 2 dropped `ge=0`, so ?before_ms=-1 was a valid request that got 400."""
+    for path in ("/me/draws", "/players/{user_id}/draws"):
+        (before,) = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == "before_ms"]
+        assert before["schema"]["minimum"] == 0, path
