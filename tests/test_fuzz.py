@@ -10,10 +10,6 @@ rules and the Lua scripts rather than stopping at 404.
 
 Knobs (environment): PROMO_FUZZ_EXAMPLES (fuzzing examples per operation; `make fuzz` runs more),
 PROMO_FUZZ_SEED.
-
-TEMPORARY: PROMO_FUZZ_TOLERATE_BOUNDARY=1 lets the failures that issue 10's boundary branch fixes
-(listed in `boundary_issue`) pass, so that this branch can run green before that one is merged.
-Remove the variable and `boundary_issue` when it is.
 """
 
 from __future__ import annotations
@@ -47,7 +43,6 @@ from loadtests.harness import bargain_spec, checkin_spec, reservation_spec, whee
 ROOT = Path(__file__).parent.parent
 EXAMPLES = int(os.environ.get("PROMO_FUZZ_EXAMPLES", "15"))
 SEED = int(os.environ.get("PROMO_FUZZ_SEED", "20261126"))
-TOLERATE_BOUNDARY = os.environ.get("PROMO_FUZZ_TOLERATE_BOUNDARY") == "1"
 PLAYER = "fuzz-u1"
 
 CONFIG = schemathesis.Config.from_dict(
@@ -82,7 +77,6 @@ class Target:
     session: requests.Session = field(default_factory=requests.Session)
     turn: Iterator[int] = field(default_factory=itertools.count)
     statuses: Counter[tuple[str, int]] = field(default_factory=Counter)  # (operation, status) -> answers
-    tolerated: dict[str, str] = field(default_factory=dict)  # TEMPORARY, see PROMO_FUZZ_TOLERATE_BOUNDARY
 
     def bearer(self, role: str) -> dict[str, str]:
         if role == "none":
@@ -174,8 +168,6 @@ def fuzz_target() -> Iterator[Target]:
         for operation in sorted({operation for operation, _ in target.statuses}):
             answers = sorted((status, n) for (op, status), n in target.statuses.items() if op == operation)
             print(f"fuzz: {operation}: " + " ".join(f"{status}x{n}" for status, n in answers))
-        for issue, sent in target.tolerated.items():
-            print(f"fuzz: tolerated until the boundary branch is merged: {issue}\n  first: {sent}")
     finally:
         os.killpg(process.pid, signal.SIGINT)
         try:
@@ -242,39 +234,6 @@ def aim(case: schemathesis.Case, target: Target, turn: int) -> None:
         params["action"] = ("publish", "pause", "resume", "end")[turn // 2 % 4]
 
 
-# TEMPORARY (until the boundary branch is merged): what the server's newest traceback says, for
-# the 500s issue 10 lists, which that branch fixes.
-BOUNDARY_EXCEPTIONS = {
-    "is out of range": "item 1: a datetime outside Python's range (0001-era times)",
-    "Python int too large to convert": "item 2: an integer >= 2^63 in a path or query parameter",
-    "int too big to convert": "item 2: an integer >= 2^63 in a path or query parameter",
-    "1e+": "item 3: a number too large for Lua",
-}
-
-
-def boundary_issue(
-    case: schemathesis.Case, response: schemathesis.Response, failures: str, target: Target
-) -> str | None:
-    """TEMPORARY (until the boundary branch is merged): which of the failures issue 10 lists this
-    is, which that branch fixes. None for anything else: those fail the test."""
-    if response.status_code == 405 and "without required `Allow` header" in failures:
-        return "item 8: a 405 without an Allow header"
-    if response.status_code < 500:
-        return None
-    values = [*(case.path_parameters or {}).values(), *(case.query or {}).values()]
-    if any(_huge(v) for value in values for v in (value if isinstance(value, list) else [value])):
-        return "item 2: an integer >= 2^63 in a path or query parameter"
-    exception = (server_exceptions(target.var_dir) or [""])[-1]
-    return next((item for text, item in BOUNDARY_EXCEPTIONS.items() if text in exception), None)
-
-
-def _huge(value: object) -> bool:
-    try:
-        return abs(int(str(value))) >= 2**63
-    except ValueError:
-        return False
-
-
 def server_exceptions(var_dir: Path) -> list[str]:
     """The request line and the exception of each traceback in the server's log."""
     chunks = (var_dir / "server.log").read_text().split("Traceback (most recent call last):")
@@ -297,17 +256,10 @@ def exercise(case: schemathesis.Case, target: Target, failures: dict[str, str]) 
         case.validate_response(response, headers=headers, transport_kwargs={"session": target.session})
     except FailureGroup as group:
         sent = case.as_curl_command(headers)
-        if TOLERATE_BOUNDARY and (issue := boundary_issue(case, response, _messages(group), target)):
-            target.tolerated.setdefault(f"{issue} ({case.operation.label})", sent)
-            return
         for failure in group.exceptions:
             # One report per operation and kind of failure: the first request that showed it.
             key = f"{case.operation.label} | {failure.title} | {response.status_code}"
             failures.setdefault(key, f"{failure.message[:600]}\n  {sent}\n  -> {response.text[:300]}")
-
-
-def _messages(group: FailureGroup) -> str:
-    return "\n".join(failure.message for failure in group.exceptions)
 
 
 @pytest.mark.slow
