@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from api.app import create_app
-from api.openapi import BODIES, ERROR, ERRORS, operations
+from api.openapi import BODIES, ERROR, ERRORS, EXAMPLES, operations
 from tests.conftest import Env, assist_spec
 
 
@@ -88,3 +88,22 @@ def test_a_zero_bound_is_documented(document: dict[str, Any]) -> None:
     for path in ("/me/draws", "/players/{user_id}/draws"):
         (before,) = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == "before_ms"]
         assert before["schema"]["minimum"] == 0, path
+
+
+async def test_the_documented_examples_work(env: Env) -> None:
+    """Examples the docs UI shows, and the fuzzer starts from: each is accepted as it stands."""
+    for name, spec in EXAMPLES["POST", "/operator/activities"].items():
+        response = await env.client.post("/operator/activities", json=spec, headers=env.operator())
+        assert response.status_code == 201, (name, response.text)
+    wheel = (await env.client.get("/operator/activities", headers=env.operator())).json()
+    wheel_id, prize_id = wheel[0]["id"], wheel[0]["prizes"][0]["id"]
+    (stock,) = EXAMPLES["POST", "/operator/activities/{activity_id}/prizes/{prize_id}/stock"].values()
+    response = await env.client.post(
+        f"/operator/activities/{wheel_id}/prizes/{prize_id}/stock", json=stock, headers=env.operator()
+    )
+    assert response.status_code == 200, response.text
+    (grant,) = EXAMPLES["POST", "/operator/members/{user_id}/points"].values()
+    response = await env.client.post(
+        "/operator/members/u1/points", json=grant, headers={**env.operator(), "Idempotency-Key": "example"}
+    )
+    assert response.status_code == 201, response.text
