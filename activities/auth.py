@@ -78,7 +78,8 @@ class Tokens:
     def unseal(self, token: str, purpose: str) -> str | None:
         """The value of a sealed token, or None if it was not made by `seal` for `purpose`."""
         value, _, signature = token.rpartition(".")
-        if not value or not hmac.compare_digest(signature, self._signature(value, purpose)):
+        # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+        if not value or not hmac.compare_digest(signature.encode(), self._signature(value, purpose).encode()):
             return None
         return value
 

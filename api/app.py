@@ -30,6 +30,8 @@ from api.errors import (
     on_unexpected,
 )
 from api.frontend import cors_config, docs_ui, static_routers
+from api.openapi import document
+from api.options import repair_options
 from api.platform import Platform
 from api.proxies import Proxies, trusted_networks
 from api.routes.assist import help_initiative, progress, read_initiative, report_invite, start_initiative
@@ -150,6 +152,8 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
         debug=False,
         logging_config=None,  # ours (activities/logs.py): Litestar's would replace the root logger's
     )
+    document(app)  # request bodies, error responses, bearer auth: what Litestar cannot see
+    repair_options(app)
     # Outside the router, so that unrouted requests get a request id and are counted too.
     app.asgi_handler = Telemetry(app.asgi_handler, proxies)
     return app

@@ -57,7 +57,7 @@ async def calendar(
     request: Request[Any, Any, Any],
     player: NamedDependency[Identity],
     activity_id: Id,
-    month: Annotated[str | None, QueryParameter(pattern=r"^\d{4}-\d{2}$")] = None,
+    month: Annotated[str | None, QueryParameter(pattern=r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$")] = None,
 ) -> Calendar:
     """The member's month (YYYY-MM, default this month): each day signed, made up, missed, today
     or upcoming; the current streak, the cumulative count, make-ups left and the next rewards."""
