@@ -1,12 +1,18 @@
 """The audit writer: Redis Streams -> SQL, at least once, without duplicates.
 
-It follows every published activity's stream and every wallet shard's stream. From each it
-reads new entries through the consumer group, turns each into SQL rows with the handler of its
-event type (the kernel's: draw, chances, points; gameplays register theirs), writes a batch in
-one transaction (executemany per table), and acknowledges it only after the commit. Entries left
-pending by a consumer that died are taken over with XAUTOCLAIM. Unique keys in SQL (draw id,
-wallet reference, mark id...) make a second delivery harmless. Only acknowledged entries are
-ever trimmed.
+It follows every published activity's stream and every wallet shard's stream. Each step reads
+new entries from all of them through the consumer group (one pipelined round trip), turns each
+into SQL rows with the handler of its event type (the kernel's: draw, chances, points; gameplays
+register theirs), writes the step's rows in one transaction (one executemany per table), and
+only after the commit acknowledges them (one pipelined round trip). Entries left pending by a
+consumer that died are taken over with XAUTOCLAIM. Unique keys in SQL (draw id, wallet
+reference, mark id...) make a second delivery harmless. Only acknowledged entries are ever
+trimmed, every few seconds, in two round trips for all the streams.
+
+An entry that cannot be written (a field that is not a number, a value out of range) is moved
+to the dead-letter table `audit_dead_letters` and acknowledged: it never blocks the entries
+behind it. A failed transaction is split in halves until the bad entry is found; an operational
+failure (the database is down or locked) quarantines nothing: the step fails and is retried.
 """
 
 from __future__ import annotations
@@ -26,10 +32,11 @@ import msgspec
 import sqlalchemy as sa
 
 from activities import db
+from activities.audit_store import AuditStore
 from activities.keys import WALLET_SHARDS, ActivityKeys, WalletKeys, wallet_shard
+from activities.metrics import AUDIT_BACKLOG, AUDIT_BATCH, AUDIT_FAILURES, AUDIT_LAG, AUDIT_QUARANTINED, AUDIT_WRITTEN
 from activities.model import PUBLISHED_STATUSES
 from activities.repository import ActivityRepository, DrawRow, PointsRow
-from activities.store import AuditStore
 
 log = logging.getLogger("promo.audit")
 
@@ -136,6 +143,27 @@ async def _points_rows(_activity_id: int | None, entry_id: str, fields: dict[str
 KERNEL_HANDLERS: dict[str, EventHandler] = {"draw": _draw_rows, "chances": _chances_rows, "points": _points_rows}
 
 
+@dataclass
+class _Item:
+    """One stream entry on its way to SQL: its rows, or the dead-letter row that replaces them."""
+
+    source: Source
+    entry_id: str
+    fields: dict[str, str]
+    rows: list[Row]
+    error: str | None = None  # set when quarantined
+
+
+def is_operational(exc: BaseException) -> bool:
+    """A failure of the database or of the connection to it (retry later), as opposed to a
+    failure of the data (an entry that no retry will ever write: quarantine it)."""
+    if isinstance(exc, sa.exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(
+            exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.ProgrammingError | sa.exc.InternalError
+        )
+    return isinstance(exc, sa.exc.TimeoutError | sa.exc.DisconnectionError | OSError | TimeoutError)
+
+
 class AuditWriter:
     def __init__(
         self,
@@ -144,12 +172,14 @@ class AuditWriter:
         *,
         handlers: Mapping[str, EventHandler] | None = None,
         consumer: str | None = None,
-        batch_size: int = 500,
+        batch_size: int = 2000,  # entries read per stream per step
         claim_idle_ms: int = 30_000,
         claim_interval_s: float = 5.0,
-        trim_interval_s: float = 1.0,
+        trim_interval_s: float = 5.0,
         poll_interval_s: float = 0.05,
-        refresh_interval_s: float = 0.5,  # how soon a newly published activity is followed
+        refresh_interval_s: float = 1.0,  # how soon a newly published activity is followed
+        metrics_interval_s: float = 2.0,  # how often backlog and lag gauges are sampled
+        shutdown_drain_s: float = 10.0,  # how long `run` keeps writing once asked to stop
     ) -> None:
         self.store = store
         self.repository = repository
@@ -159,48 +189,90 @@ class AuditWriter:
         self.claim_idle_ms = claim_idle_ms
         self.claim_interval_s = claim_interval_s
         self.trim_interval_s = trim_interval_s
-        self._claimed_at = self._trimmed_at = 0.0
         self.poll_interval_s = poll_interval_s
         self.refresh_interval_s = refresh_interval_s
+        self.metrics_interval_s = metrics_interval_s
+        self.shutdown_drain_s = shutdown_drain_s
+        self._claimed_at = self._trimmed_at = self._sampled_at = self._refreshed_at = 0.0
         self._sources: list[Source] = []
-        self._refreshed_at = 0.0
+        self._backed_up = False  # the last step read a full batch from some stream
         self.written = 0
+        self.quarantined = 0
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Write until `stop` is set, then drain what is there for up to `shutdown_drain_s`."""
         log.info("audit writer %s started", self.consumer)
         while not stop.is_set():
             try:
-                written = await self.step()
+                await self.step()
             except Exception:  # keep going: nothing is acknowledged unless committed
+                AUDIT_FAILURES.inc()
                 log.exception("audit writer step failed; retrying")
-                written = 0
+                self._backed_up = False
                 await _sleep_or_stop(stop, 1.0)
-            if written < self.batch_size:  # not backed up: let a batch build up meanwhile
+            if not self._backed_up:  # not behind: let a batch build up meanwhile
                 await _sleep_or_stop(stop, self.poll_interval_s)
+        await self.drain_on_shutdown()
         log.info("audit writer %s stopped after %d entries", self.consumer, self.written)
+
+    async def drain_on_shutdown(self) -> int:
+        """Write what the streams hold, for at most `shutdown_drain_s`; what is left stays in
+        Redis (pending or undelivered) for the next writer. Returns the entries written."""
+        started, written = time.monotonic(), 0
+        deadline = started + self.shutdown_drain_s
+        self._refreshed_at = 0.0
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                # Cut short, a step leaves its entries unacknowledged: they are written again later.
+                wrote = await asyncio.wait_for(self.step(claim=False), timeout=left)
+            except TimeoutError:
+                break
+            except Exception:
+                AUDIT_FAILURES.inc()
+                log.exception("audit writer step failed while draining")
+                await asyncio.sleep(min(0.5, max(deadline - time.monotonic(), 0)))
+                continue
+            written += wrote
+            if wrote == 0:
+                break
+        backlog = 0
+        with contextlib.suppress(Exception):
+            backlog = await self.backlog()
+        log.info(
+            "audit writer %s drained %d entries in %.1f s on shutdown; %d left in Redis",
+            self.consumer,
+            written,
+            time.monotonic() - started,
+            backlog,
+        )
+        return written
 
     async def step(self, claim: bool | None = None) -> int:
         """One pass over every followed stream. Returns the number of entries written.
 
         Entries of dead consumers are claimed every `claim_interval_s` (or when `claim` is True):
-        they are rare, and XAUTOCLAIM on every pass would cost a round trip per stream."""
+        they are rare, and XAUTOCLAIM on every pass would cost work on every stream."""
         await self._refresh_sources()
+        now = time.monotonic()
         if claim is None:
-            claim = time.monotonic() - self._claimed_at >= self.claim_interval_s
-        written = 0
-        if claim:
-            self._claimed_at = time.monotonic()
-            for source in self._sources:
-                stale = await self.store.claim_stale(source.stream, self.consumer, self.claim_idle_ms, self.batch_size)
-                written += await self._write(source, stale)
+            claim = now - self._claimed_at >= self.claim_interval_s
         by_stream = {source.stream: source for source in self._sources}
-        fresh = await self.store.read_new_many(list(by_stream), self.consumer, self.batch_size)
-        for stream, entries in fresh.items():
-            written += await self._write(by_stream[stream], entries)
-        if time.monotonic() - self._trimmed_at >= self.trim_interval_s:
-            self._trimmed_at = time.monotonic()
-            for source in self._sources:
-                await self.store.trim(source.stream)
+        streams = list(by_stream)
+        batches: list[tuple[Source, list[Entry]]] = []
+        if claim:
+            self._claimed_at = now
+            stale = await self.store.claim_stale_many(streams, self.consumer, self.claim_idle_ms, self.batch_size)
+            batches += [(by_stream[stream], entries) for stream, entries in stale.items()]
+        fresh = await self.store.read_new_many(streams, self.consumer, self.batch_size)
+        self._backed_up = any(len(entries) >= self.batch_size for entries in fresh.values())
+        batches += [(by_stream[stream], entries) for stream, entries in fresh.items()]
+        written = await self._write(batches)
+        if now - self._trimmed_at >= self.trim_interval_s:
+            self._trimmed_at = now
+            await self.store.trim_many(streams)
+        if now - self._sampled_at >= self.metrics_interval_s:
+            self._sampled_at = now
+            await self.sample()
         return written
 
     async def drain(self, timeout_s: float = 30.0) -> None:
@@ -215,7 +287,16 @@ class AuditWriter:
 
     async def backlog(self) -> int:
         await self._refresh_sources()
-        return sum([await self.store.backlog(source.stream) for source in self._sources])
+        found = await self.store.backlog_many([source.stream for source in self._sources])
+        return sum(b.entries for b in found.values())
+
+    async def sample(self) -> float:
+        """Set the backlog and lag gauges of every followed stream; returns the largest lag (s)."""
+        found = await self.store.backlog_many([source.stream for source in self._sources])
+        for stream, backlog in found.items():
+            AUDIT_BACKLOG.labels(stream).set(backlog.entries)
+            AUDIT_LAG.labels(stream).set(backlog.lag_ms / 1000)
+        return max((b.lag_ms for b in found.values()), default=0) / 1000
 
     async def _refresh_sources(self) -> None:
         now = time.monotonic()
@@ -227,26 +308,83 @@ class AuditWriter:
         ]
         self._refreshed_at = now
 
-    async def _write(self, source: Source, entries: list[Entry]) -> int:
-        if not entries:
+    async def _write(self, batches: list[tuple[Source, list[Entry]]]) -> int:
+        """Write every entry of the step in one transaction, then acknowledge them all."""
+        items: list[_Item] = []
+        for source, entries in batches:
+            for entry_id, fields in entries:
+                items.append(await self._prepare(source, entry_id, fields))
+        if not items:
             return 0
+        await self._commit(items)  # commits, or raises and nothing is acknowledged
+        acknowledged: dict[str, list[str]] = defaultdict(list)
+        for item in items:
+            acknowledged[item.source.stream].append(item.entry_id)
+        await self.store.acknowledge_many(acknowledged)
+        for item in items:
+            if item.error is not None:
+                self.quarantined += 1
+                AUDIT_QUARANTINED.inc()
+                log.error("audit entry quarantined: %s %s: %s", item.source.stream, item.entry_id, item.error)
+        self.written += len(items)
+        AUDIT_WRITTEN.inc(len(items))
+        return len(items)
+
+    async def _prepare(self, source: Source, entry_id: str, fields: dict[str, str]) -> _Item:
+        item = _Item(source, entry_id, fields, [])
+        handler = self.handlers.get(fields.get("type", ""))
+        if handler is None:
+            _quarantine(item, f"no handler for event type {fields.get('type')!r}")
+            return item
+        try:
+            item.rows = await handler(source.activity_id, entry_id, fields)
+        except Exception as exc:
+            if is_operational(exc):
+                raise
+            _quarantine(item, f"{type(exc).__name__}: {exc}")
+        return item
+
+    async def _commit(self, items: list[_Item]) -> None:
+        """One transaction for all the rows of `items`. If it fails on the data, halves are
+        written separately until the entry that fails alone is found and quarantined."""
         rows: dict[sa.Table, list[dict[str, Any]]] = defaultdict(list)
-        for entry_id, fields in entries:
-            handler = self.handlers.get(fields.get("type", ""))
-            if handler is None:
-                log.error(
-                    "%s %s: no handler for event type %r; acknowledged unwritten",
-                    source.stream,
-                    entry_id,
-                    fields.get("type"),
-                )
-                continue
-            for table, row in await handler(source.activity_id, entry_id, fields):
+        for item in items:
+            for table, row in item.rows:
                 rows[table].append(row)
-        await self.repository.insert_rows(rows)  # commits, or raises and nothing is acknowledged
-        await self.store.acknowledge(source.stream, [entry_id for entry_id, _ in entries])
-        self.written += len(entries)
-        return len(entries)
+        try:
+            await self.repository.insert_rows(rows)
+            AUDIT_BATCH.observe(len(items))
+            return
+        except Exception as exc:
+            if is_operational(exc):
+                raise
+            if len(items) == 1 and items[0].error is None:
+                _quarantine(items[0], f"{type(exc).__name__}: {exc}")
+                await self._commit(items)  # the dead-letter row alone; if that fails, raise
+                return
+            if len(items) == 1:
+                raise
+        middle = len(items) // 2
+        await self._commit(items[:middle])
+        await self._commit(items[middle:])
+
+
+def _quarantine(item: _Item, error: str) -> None:
+    """Replace the entry's rows by a dead-letter row."""
+    item.error = error[:500]
+    item.rows = [
+        (
+            db.audit_dead_letters,
+            {
+                "stream": item.source.stream,
+                "entry_id": item.entry_id,
+                "activity_id": item.source.activity_id,
+                "fields": item.fields,
+                "error": item.error,
+                "at_ms": int(time.time() * 1000),
+            },
+        )
+    ]
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -25,6 +25,9 @@ class Settings:
     # PROMO_CORS_ORIGINS, comma-separated; empty: none (same-origin pages and apps only).
     cors_origins: tuple[str, ...] = ()
     redis_fsync: str = "everysec"  # the embedded redis-server's appendfsync: everysec | always
+    # How long the audit writer keeps writing on shutdown (SIGTERM, lifespan end) before it exits;
+    # what it leaves stays in Redis for the next writer.
+    shutdown_drain_s: float = 10.0
 
 
 REPOSITORY = Path(__file__).resolve().parent.parent  # the checkout, when installed from it (make install)
@@ -105,9 +108,16 @@ def load_settings() -> Settings:
         metrics_token=os.environ.get("PROMO_METRICS_TOKEN") or None,
         cors_origins=cors_origins(os.environ.get("PROMO_CORS_ORIGINS", "")),
         redis_fsync=os.environ.get("PROMO_REDIS_FSYNC", "everysec"),
+        shutdown_drain_s=float(os.environ.get("PROMO_SHUTDOWN_DRAIN_S", "10")),
     )
 
 
 def cors_origins(value: str) -> tuple[str, ...]:
     """`https://a.example, https://b.example/` -> the origins as browsers send them (no trailing slash)."""
     return tuple(origin.strip().rstrip("/") for origin in value.split(",") if origin.strip())
+
+
+def idempotency_ttl_s() -> int:
+    """PROMO_IDEMPOTENCY_TTL_S: how long Redis remembers a draw's or a reservation's
+    Idempotency-Key (default a day, at least a minute). A retry after that is a new request."""
+    return max(60, int(os.environ.get("PROMO_IDEMPOTENCY_TTL_S", str(24 * 3600))))

@@ -134,6 +134,23 @@ operator_actions = sa.Table(
 )
 
 
+# Stream entries the audit writer could not turn into rows (a malformed or out-of-range field):
+# kept here with the error, acknowledged, so that they never block the stream behind them.
+audit_dead_letters = sa.Table(
+    "audit_dead_letters",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("stream", sa.String(64), nullable=False),
+    sa.Column("entry_id", sa.String(32), nullable=False),
+    sa.Column("activity_id", sa.Integer),  # NULL for a wallet shard's stream
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("error", sa.String(500), nullable=False),
+    sa.Column("at_ms", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("stream", "entry_id", name="uq_audit_dead_letters_entry"),
+    sa.Index("ix_audit_dead_letters_activity", "activity_id"),
+)
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":

@@ -188,6 +188,21 @@ class ActivityRepository:
             for table, batch in rows.items():
                 await conn.execute(insert(table).on_conflict_do_nothing(), list(batch))
 
+    async def dead_letters(self, limit: int, activity_id: int | None = None) -> list[dict[str, Any]]:
+        """Entries the audit writer quarantined, newest first (optionally of one activity)."""
+        table = db.audit_dead_letters
+        query = sa.select(table).order_by(table.c.id.desc()).limit(limit)
+        if activity_id is not None:
+            query = query.where(table.c.activity_id == activity_id)
+        async with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in (await conn.execute(query)).all()]
+
+    async def count_dead_letters(self, activity_id: int) -> int:
+        table = db.audit_dead_letters
+        query = sa.select(sa.func.count()).where(table.c.activity_id == activity_id)
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
     async def balances_of_shard(self, shard: int) -> dict[str, int]:
         query = (
             sa.select(db.points_ledger.c.user_id, sa.func.sum(db.points_ledger.c.delta))

@@ -68,6 +68,8 @@ class ActivityCounters(msgspec.Struct):
     draws_in_sql: int
     audit_backlog: int  # events in Redis not yet written to SQL
     prizes: list[PrizeCounters]
+    audit_lag_ms: int = 0  # age of the oldest event not yet in SQL
+    quarantined: int = 0  # events the audit writer could not write (see GET /operator/audit/quarantine)
 
 
 _LOAD_ATTEMPTS = 3
@@ -392,6 +394,8 @@ class ActivityService:
             draws_today=live.draws_today,
             draws_in_sql=draws_in_sql,
             audit_backlog=live.audit_backlog,
+            audit_lag_ms=live.audit_lag_ms,
+            quarantined=await self.repository.count_dead_letters(activity_id),
             prizes=[
                 PrizeCounters(
                     prize_id=p.id,

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from activities.clock import day_end_ms, local_day
+from activities.config import idempotency_ttl_s
 from activities.model import Activity
 from activities.repository import ActivityRepository
 
-IDEMPOTENCY_TTL_S = 24 * 3600
+IDEMPOTENCY_TTL_S = idempotency_ttl_s()  # PROMO_IDEMPOTENCY_TTL_S, a day by default
 REFERENCE_TTL_S = 7 * 24 * 3600  # how long a grant or a credit remembers its reference in Redis
 DAY_KEY_GRACE_MS = 24 * 3600 * 1000  # day counters outlive their day by one day, for reporting
 

@@ -16,9 +16,10 @@ from functools import partial
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError, WatchError
+from redis.exceptions import RedisError, WatchError
 
-from activities.keys import AUDIT_GROUP, ActivityKeys, WalletKeys, tag
+from activities.audit_store import AuditStore as AuditStore  # re-exported: gameplays' stores use it
+from activities.keys import ActivityKeys, WalletKeys, tag
 from activities.scripts import ScriptBatcher, script_beside
 from activities.snapshot import Snapshot as Snapshot
 from activities.snapshot import state_fields as state_fields
@@ -53,6 +54,7 @@ class LiveCounters:
     granted: dict[int, int]
     granted_today: dict[int, int]
     audit_backlog: int
+    audit_lag_ms: int = 0  # age of the oldest event not yet in SQL
 
 
 class ActivityStore:
@@ -133,7 +135,7 @@ class ActivityStore:
         pipe.hgetall(keys.granted)
         pipe.hgetall(keys.day(day))
         status_total, stock, granted, today = await pipe.execute()
-        backlog = await AuditStore(self.redis).backlog(keys.events)
+        backlog = (await AuditStore(self.redis).backlog_many([keys.events]))[keys.events]
         draws_today = int(today.pop("draws", 0))
         return LiveCounters(
             status=status_total[0],
@@ -142,95 +144,9 @@ class ActivityStore:
             stock_left=_int_map(stock),
             granted=_int_map(granted),
             granted_today=_int_map(today),
-            audit_backlog=backlog,
+            audit_backlog=backlog.entries,
+            audit_lag_ms=backlog.lag_ms,
         )
-
-
-class AuditStore:
-    """The audit streams, by key: activity streams and wallet shard streams alike."""
-
-    def __init__(self, redis: aioredis.Redis) -> None:
-        self.redis = redis
-
-    async def ensure_group(self, stream: str) -> None:
-        try:
-            # From id 0: a group created after events were written still sees all of them.
-            await self.redis.xgroup_create(stream, AUDIT_GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
-    async def read_new(self, stream: str, consumer: str, count: int) -> list[tuple[str, dict[str, str]]]:
-        try:
-            reply = await self.redis.xreadgroup(AUDIT_GROUP, consumer, {stream: ">"}, count=count)
-        except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            await self.ensure_group(stream)  # Redis was flushed or restarted empty
-            return []
-        return _entries(reply)
-
-    async def read_new_many(
-        self, streams: list[str], consumer: str, count: int
-    ) -> dict[str, list[tuple[str, dict[str, str]]]]:
-        """`read_new` on many streams in one round trip (a pipeline, so still one slot per command)."""
-        pipe = self.redis.pipeline(transaction=False)
-        for stream in streams:
-            pipe.xreadgroup(AUDIT_GROUP, consumer, {stream: ">"}, count=count)
-        replies = await pipe.execute(raise_on_error=False)
-        entries: dict[str, list[tuple[str, dict[str, str]]]] = {}
-        for stream, reply in zip(streams, replies, strict=True):
-            if isinstance(reply, ResponseError) and "NOGROUP" in str(reply):
-                await self.ensure_group(stream)  # Redis was flushed or restarted empty
-            elif isinstance(reply, Exception):
-                raise reply
-            elif reply:
-                entries[stream] = _entries(reply)
-        return entries
-
-    async def claim_stale(
-        self, stream: str, consumer: str, min_idle_ms: int, count: int
-    ) -> list[tuple[str, dict[str, str]]]:
-        """Take over entries another consumer read but never acknowledged (it died)."""
-        try:
-            reply = await self.redis.xautoclaim(stream, AUDIT_GROUP, consumer, min_idle_ms, "0-0", count=count)
-        except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            return []
-        return [(entry_id, fields) for entry_id, fields in reply[1] if fields is not None]
-
-    async def acknowledge(self, stream: str, entry_ids: list[str]) -> None:
-        await self.redis.xack(stream, AUDIT_GROUP, *entry_ids)
-
-    async def trim(self, stream: str) -> None:
-        """Drop only what is acknowledged: everything older than the oldest pending entry, or,
-        when nothing is pending, older than the last entry delivered to the group (entries after
-        it were never read, so they are kept too)."""
-        try:
-            summary = await self.redis.xpending(stream, AUDIT_GROUP)
-        except ResponseError:
-            return  # no stream or no group: nothing to trim
-        summary = await self.redis.xpending(stream, AUDIT_GROUP)
-        if summary["pending"]:
-            keep_from = summary["min"]
-        else:
-            groups = await self.redis.xinfo_groups(stream)
-            keep_from = next(g["last-delivered-id"] for g in groups if g["name"] == AUDIT_GROUP)
-        await self.redis.execute_command("XTRIM", stream, "MINID", keep_from)  # type: ignore[no-untyped-call]
-
-    async def backlog(self, stream: str) -> int:
-        """Entries not yet written to SQL: pending in the group plus not yet delivered."""
-        try:
-            groups = await self.redis.xinfo_groups(stream)
-        except ResponseError:
-            return 0  # no stream: nothing was ever written to it
-        for group in groups:
-            if group["name"] == AUDIT_GROUP:
-                # Redis 6.2 has no "lag" field: count what lies after the last delivered entry.
-                undelivered = await self.redis.xrange(stream, f"({group['last-delivered-id']}", "+", count=1_000_000)
-                return int(group["pending"]) + len(undelivered or [])
-        return int(await self.redis.xlen(stream))
 
 
 @dataclass(frozen=True)
@@ -387,13 +303,6 @@ def _write_snapshot(keys: ActivityKeys, pipe: Any, snapshot: Snapshot) -> None:
     state: dict[Any, Any] = state_fields(snapshot.activity)
     state["draws_total"] = snapshot.draws_total
     pipe.hset(keys.state, mapping=state)  # last: the scripts treat it as "loaded"
-
-
-def _entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
-    entries: list[tuple[str, dict[str, str]]] = []
-    for _stream, items in reply or []:
-        entries.extend((entry_id, fields) for entry_id, fields in items)
-    return entries
 
 
 def _int_map(raw: dict[str, str]) -> dict[int, int]:

@@ -35,7 +35,7 @@ from api.options import repair_options
 from api.platform import Platform
 from api.proxies import Proxies, trusted_networks
 from api.routes.assist import help_initiative, progress, read_initiative, report_invite, start_initiative
-from api.routes.audit import audit_lookup
+from api.routes.audit import audit_lookup, audit_quarantine
 from api.routes.checkin import calendar, make_up, my_chances, sign_in
 from api.routes.health import health, ready
 from api.routes.metrics import metrics
@@ -133,6 +133,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             audit_lookup,
             read_recovery,
             resolve_recovery,
+            audit_quarantine,
             *static_routers(),
         ],
         lifespan=[lifespan],

@@ -108,7 +108,9 @@ class Platform:
             assists=assists,
             reservations=reservations,
             points=points,
-            audit_writer=AuditWriter(AuditStore(redis), repository, handlers=handlers),
+            audit_writer=AuditWriter(
+                AuditStore(redis), repository, handlers=handlers, shutdown_drain_s=settings.shutdown_drain_s
+            ),
         )
 
     async def audit_lookup(self, kind: str, ids: Sequence[str]) -> dict[str, int]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Request, post
+from litestar import Request, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.params import QueryParameter
 
 from activities.auth import Identity
 from activities.model import SAFE_TEXT
@@ -33,3 +34,29 @@ async def audit_lookup(request: Request[Any, Any, Any], operator: NamedDependenc
     ids, initiative and help ids, reservation codes (made, changed). Up to 1,000 ids a call."""
     lookup = decode(await request.body(), Lookup)
     return LookupResult(kind=lookup.kind, rows=await platform_of(request).audit_lookup(lookup.kind, lookup.ids))
+
+
+class DeadLetter(msgspec.Struct):
+    stream: str
+    entry_id: str
+    activity_id: int | None
+    fields: dict[str, str]
+    error: str
+    at_ms: int
+
+
+class Quarantine(msgspec.Struct):
+    entries: list[DeadLetter]  # newest first
+
+
+@get("/operator/audit/quarantine", dependencies={"operator": Provide(provide_operator)})
+async def audit_quarantine(
+    request: Request[Any, Any, Any],
+    operator: NamedDependency[Identity],
+    activity: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+) -> Quarantine:
+    """Stream entries the audit writer could not write to SQL (moved to the dead-letter table
+    with the error, so that they do not block the stream), newest first."""
+    rows = await platform_of(request).activities.repository.dead_letters(limit, activity)
+    return Quarantine(entries=[msgspec.convert(row, DeadLetter, strict=False) for row in rows])
