@@ -92,17 +92,34 @@ def points_row(entry_id: str, fields: dict[str, str]) -> PointsRow:
 
 
 async def _draw_rows(activity_id: int | None, entry_id: str, fields: dict[str, str]) -> list[Row]:
-    """A draw, a draw paid with a chance (which also spends the chance), or a grant."""
+    """A draw, a draw paid with a chance (which also spends the chance), or a grant. The row is
+    built as a dict directly (the writer's hot path), with the columns of `DrawRow`."""
     if activity_id is None:
         raise ValueError(f"draw event {entry_id} outside an activity stream")
-    row = draw_row(activity_id, entry_id, fields)
-    rows: list[Row] = [(db.draws, msgspec.structs.asdict(row))]
-    if row.kind == "chance":
+    left_today, left_total = int(fields["left_today"]), int(fields["left_total"])
+    kind = fields.get("kind", "draw")
+    drawn_at_ms = int(fields["drawn_at_ms"])
+    row: dict[str, Any] = {
+        "draw_id": fields["draw_id"],
+        "kind": kind,
+        "activity_id": activity_id,
+        "user_id": fields["user_id"],
+        "prize_id": int(fields["prize_id"]),
+        "picked_prize_id": int(fields["picked_prize_id"]),
+        "rand": int(fields["rand"]),
+        "day": fields["day"],
+        "drawn_at_ms": drawn_at_ms,
+        "idempotency_key": fields["idempotency_key"],
+        "fingerprint": fields["fingerprint"],
+        "left_today": None if left_today < 0 else left_today,
+        "left_total": None if left_total < 0 else left_total,
+        "stream_id": entry_id,
+    }
+    rows: list[Row] = [(db.draws, row)]
+    if kind == "chance":
+        user_id, draw_id = row["user_id"], row["draw_id"]
         rows.append(
-            (
-                db.chance_ledger,
-                _chance_row(activity_id, f"use:{row.draw_id}", row.user_id, -1, "draw", entry_id, row.drawn_at_ms),
-            )
+            (db.chance_ledger, _chance_row(activity_id, f"use:{draw_id}", user_id, -1, "draw", entry_id, drawn_at_ms))
         )
     return rows
 
