@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser serve worker test lint pytest bench loadtest fuzz clean
+.PHONY: install browser serve worker test lint pytest bench bench-writer loadtest fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -54,6 +54,10 @@ fuzz: install
 ## Throughput and latency of draws vs a trivial endpoint of the same server, side by side.
 bench: install
 	$(BIN)/python -m loadtests.bench $(BENCH_ARGS)
+
+## The audit writer alone: drain N pre-filled draw events, entries/s and Redis bytes per draw.
+bench-writer: install
+	$(BIN)/python -m loadtests.writer_bench $(BENCH_ARGS)
 
 ## The QA kit, headless, against the embedded server; checks the invariants at the end.
 ## make loadtest [SCENARIO=mixed|draws|morning_peak|viral_spread|flash_crowd] [USERS=n] [DURATION=30s]

@@ -192,7 +192,7 @@ class AuditWriter:
         batch_size: int = 2000,  # entries read per stream per step
         claim_idle_ms: int = 30_000,
         claim_interval_s: float = 5.0,
-        trim_interval_s: float = 5.0,
+        trim_interval_s: float = 1.0,  # two round trips for all streams: cheap, and keeps memory down
         poll_interval_s: float = 0.05,
         refresh_interval_s: float = 1.0,  # how soon a newly published activity is followed
         metrics_interval_s: float = 2.0,  # how often backlog and lag gauges are sampled
@@ -213,6 +213,7 @@ class AuditWriter:
         self._claimed_at = self._trimmed_at = self._sampled_at = self._refreshed_at = 0.0
         self._sources: list[Source] = []
         self._backed_up = False  # the last step read a full batch from some stream
+        self._retry_own = False  # a write failed: read this consumer's unacknowledged entries again
         self.written = 0
         self.quarantined = 0
 
@@ -226,7 +227,7 @@ class AuditWriter:
                 AUDIT_FAILURES.inc()
                 log.exception("audit writer step failed; retrying")
                 self._backed_up = False
-                await _sleep_or_stop(stop, 1.0)
+                await _sleep_or_stop(stop, 0.5)
             if not self._backed_up:  # not behind: let a batch build up meanwhile
                 await _sleep_or_stop(stop, self.poll_interval_s)
         await self.drain_on_shutdown()
@@ -280,10 +281,15 @@ class AuditWriter:
             self._claimed_at = now
             stale = await self.store.claim_stale_many(streams, self.consumer, self.claim_idle_ms, self.batch_size)
             batches += [(by_stream[stream], entries) for stream, entries in stale.items()]
+        if self._retry_own:  # what a failed step read and left unacknowledged, before anything new
+            own = await self.store.read_new_many(streams, self.consumer, self.batch_size, own_pending=True)
+            batches += [(by_stream[stream], entries) for stream, entries in own.items()]
         fresh = await self.store.read_new_many(streams, self.consumer, self.batch_size)
         self._backed_up = any(len(entries) >= self.batch_size for entries in fresh.values())
         batches += [(by_stream[stream], entries) for stream, entries in fresh.items()]
+        self._retry_own = True  # until this step's write has succeeded
         written = await self._write(batches)
+        self._retry_own = False
         if now - self._trimmed_at >= self.trim_interval_s:
             self._trimmed_at = now
             await self.store.trim_many(streams)

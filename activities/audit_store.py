@@ -54,12 +54,13 @@ class AuditStore:
         return (await self.read_new_many([stream], consumer, count)).get(stream, [])
 
     async def read_new_many(
-        self, streams: list[str], consumer: str, count: int
+        self, streams: list[str], consumer: str, count: int, *, own_pending: bool = False
     ) -> dict[str, list[tuple[str, dict[str, str]]]]:
-        """`read_new` on many streams in one round trip."""
+        """`read_new` on many streams in one round trip; with `own_pending`, the entries this
+        consumer read and has not acknowledged yet (after a failed write) instead."""
         pipe = self.redis.pipeline(transaction=False)
         for stream in streams:
-            pipe.xreadgroup(AUDIT_GROUP, consumer, {stream: ">"}, count=count)
+            pipe.xreadgroup(AUDIT_GROUP, consumer, {stream: "0" if own_pending else ">"}, count=count)
         replies = await pipe.execute(raise_on_error=False)
         entries: dict[str, list[tuple[str, dict[str, str]]]] = {}
         for stream, reply in zip(streams, replies, strict=True):

@@ -195,7 +195,7 @@ class ActivityRepository:
         if activity_id is not None:
             query = query.where(table.c.activity_id == activity_id)
         async with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in (await conn.execute(query)).all()]
+            return [{str(k): v for k, v in row._mapping.items()} for row in (await conn.execute(query)).all()]
 
     async def count_dead_letters(self, activity_id: int) -> int:
         table = db.audit_dead_letters

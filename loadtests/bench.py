@@ -29,12 +29,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loadtests import writer_bench
 from loadtests.harness import (
     Server,
     checkin_spec,
@@ -98,6 +100,50 @@ end
 
 
 @dataclass
+class AuditSample:
+    """The audit writer during a draw round, from the operator counters sampled every `every_s`."""
+
+    max_lag_s: float = 0.0
+    max_backlog: int = 0
+    acknowledged_per_s: float = 0.0  # draws the API made (Redis counter)
+    written_per_s: float = 0.0  # draws the writer put in SQL over the same samples
+    samples: int = 0
+
+
+class AuditSampler(threading.Thread):
+    """Samples an activity's counters while wrk runs: audit lag (age of the oldest event not in
+    SQL), backlog, and the draws made and written."""
+
+    def __init__(self, server: Server, activity_id: int, every_s: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.url = f"{server.base_url}/operator/activities/{activity_id}/counters"
+        self.token = server.operator_token()
+        self.every_s = every_s
+        self.halt = threading.Event()
+        self.points: list[tuple[float, dict[str, Any]]] = []
+
+    def run(self) -> None:
+        while not self.halt.wait(self.every_s):
+            with contextlib.suppress(Exception):
+                self.points.append((time.monotonic(), request("GET", self.url, self.token)[1]))
+
+    def result(self) -> AuditSample:
+        self.halt.set()
+        self.join()
+        if len(self.points) < 2:
+            return AuditSample()
+        (t0, first), (t1, last) = self.points[0], self.points[-1]
+        span = t1 - t0
+        return AuditSample(
+            max_lag_s=max(c.get("audit_lag_ms", 0) for _, c in self.points) / 1000,
+            max_backlog=max(c["audit_backlog"] for _, c in self.points),
+            acknowledged_per_s=(last["draws_total"] - first["draws_total"]) / span,
+            written_per_s=(last["draws_in_sql"] - first["draws_in_sql"]) / span,
+            samples=len(self.points),
+        )
+
+
+@dataclass
 class Round:
     requests: int
     requests_per_s: float
@@ -105,6 +151,8 @@ class Round:
     p99_ms: float
     non2xx: int
     socket_errors: int
+    audit: AuditSample | None = None
+    drain_s: float = 0.0  # time for the writer to catch up after the round
 
 
 def wrk_binary() -> str:
@@ -221,15 +269,48 @@ def member_tokens(folder: Path, server: Server, count: int) -> Path:
     return path
 
 
-def drained(server: Server, activity_id: int, timeout_s: float = 60) -> None:
+def drained(server: Server, activity_id: int, timeout_s: float = 60) -> float:
     """Wait until the audit writer has written the activity's events (and the wallet credits
-    written with them), so that one round's backlog does not slow the next round down."""
-    operator, deadline = server.operator_token(), time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    written with them), so that one round's backlog does not slow the next round down. Returns
+    the seconds it took."""
+    operator, started = server.operator_token(), time.monotonic()
+    while time.monotonic() < started + timeout_s:
         counters = request("GET", f"{server.base_url}/operator/activities/{activity_id}/counters", operator)[1]
         if counters["audit_backlog"] == 0:
-            return
-        time.sleep(0.2)
+            break
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+def sampled_draw_round(server: Server, script: Path, activity_id: int, wrk: tuple[int, int], duration: int) -> Round:
+    """A draw round with the audit writer watched (AuditSampler), then waited for."""
+    sampler = AuditSampler(server, activity_id)
+    sampler.start()
+    result = run_wrk(server.base_url, script, *wrk, duration)
+    result.audit = sampler.result()
+    result.drain_s = drained(server, activity_id)
+    return result
+
+
+def audit_lines(draws: list[Round], writer_alone: float | None) -> tuple[list[str], dict[str, object]]:
+    """The audit writer in the heaviest draw round (the most draws per second)."""
+    heaviest = max(draws, key=lambda r: r.requests_per_s)
+    audit = heaviest.audit or AuditSample()
+    lines = [
+        f"  audit writer, heaviest draw round ({heaviest.requests_per_s:.0f} draws/s by wrk): max lag "
+        f"{audit.max_lag_s:.2f} s (target <= 1 s), max backlog {audit.max_backlog} entries "
+        f"({audit.samples} samples, every 0.5 s)",
+        f"    written to SQL {audit.written_per_s:.0f}/s beside {audit.acknowledged_per_s:.0f}/s acknowledged by "
+        f"the API; caught up {heaviest.drain_s:.1f} s after the round",
+    ]
+    summary: dict[str, object] = {"audit": asdict(audit), "audit_drain_s": heaviest.drain_s}
+    if writer_alone:
+        lines.append(
+            f"    writer alone (loadtests.writer_bench): {writer_alone:.0f} entries/s = "
+            f"{writer_alone / heaviest.requests_per_s:.1f}x the draw rate   (target >= 3x)"
+        )
+        summary["writer_alone_per_s"] = writer_alone
+    return lines, summary
 
 
 def setup_activity(server: Server) -> int:
@@ -269,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--no-coalesce-compare", action="store_true")
     parser.add_argument("--draws-only", action="store_true", help="draws and /health only (no sign-ins, reservations)")
+    parser.add_argument("--no-writer-bench", action="store_true", help="skip timing the audit writer alone")
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="promo-bench-"))
@@ -301,8 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         for run in range(1, args.rounds + 1):
             health.append(run_wrk(f"{server.base_url}/health", health_lua, *wrk, args.duration))
             script = draw_script(folder, server, activity_id, args.players, run)
-            draws.append(run_wrk(server.base_url, script, *wrk, args.duration))
-            drained(server, activity_id)
+            draws.append(sampled_draw_round(server, script, activity_id, wrk, args.duration))
             if single:
                 script = draw_script(folder, single, single_activity, args.players, run)
                 draws_single.append(run_wrk(single.base_url, script, *wrk, args.duration))
@@ -314,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         counters = request("GET", f"{server.base_url}/operator/activities/{activity_id}/counters", operator)[1]
         h, d = median(health), median(draws)
         reports = [rounds.report(server, h, d) for rounds in members_rounds]
+    writer_alone = None if args.no_writer_bench else writer_bench.measure(draws=30_000, members=3_000)
 
     ratio = d.requests_per_s / h.requests_per_s
     lines = [
@@ -326,6 +408,9 @@ def main(argv: list[str] | None = None) -> int:
         f"  draw p99 at {args.connections} connections: {d.p99_ms:.1f} ms   (target <= 25 ms)",
     ]
     result: dict[str, object] = {"health": asdict(h), "draw": asdict(d), "ratio": ratio, "args": vars(args)}
+    more, summary = audit_lines(draws, writer_alone)
+    lines += more
+    result |= summary
     failed = d.non2xx + d.socket_errors + h.non2xx
     for report_lines, summary, failures in reports:
         lines += report_lines

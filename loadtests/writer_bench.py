@@ -53,7 +53,7 @@ async def fill(platform: Platform, activity_id: int, draws: int, members: int, c
     return draws / (time.perf_counter() - started)
 
 
-async def bench(args: argparse.Namespace, folder: Path) -> list[str]:
+async def bench(args: argparse.Namespace, folder: Path) -> tuple[list[str], float]:
     redis = EmbeddedRedis(folder / "redis", appendonly=False)
     url = redis.start()
     database_url = f"sqlite+aiosqlite:///{folder / 'promo.db'}"
@@ -77,7 +77,7 @@ async def bench(args: argparse.Namespace, folder: Path) -> list[str]:
         writer = platform.audit_writer
         await writer.drain()
         before = await _used_memory(platform)
-        rate = await fill(platform, activity.id, args.draws, args.members, args.concurrency)
+        made = await fill(platform, activity.id, args.draws, args.members, args.concurrency)
         stream = ActivityKeys(activity.id).events
         filled = await _used_memory(platform)
         backlog = await writer.backlog()
@@ -87,18 +87,28 @@ async def bench(args: argparse.Namespace, folder: Path) -> list[str]:
         await writer.store.trim_many([stream])
         after = await _used_memory(platform)
         length = await platform.redis.xlen(stream)
+        rate = backlog / drain_s
         return [
             f"writer benchmark: {args.draws} draws by {args.members} members, SQLite, embedded Redis",
-            f"  draws made (in-process, {args.concurrency} at a time): {rate:,.0f}/s",
-            f"  writer drained {backlog} entries in {drain_s:.2f} s: {backlog / drain_s:,.0f} entries/s "
+            f"  draws made (in-process, {args.concurrency} at a time): {made:,.0f}/s",
+            f"  writer drained {backlog} entries in {drain_s:.2f} s: {rate:,.0f} entries/s "
             f"(batch {writer.batch_size} per stream per step)",
             f"  Redis memory per draw while its entry waits for SQL: {(filled - before) / args.draws:,.0f} bytes",
             f"  Redis memory per draw once written and trimmed: {(after - before) / args.draws:,.0f} bytes "
             f"(idempotency record and per-member counters; stream left with {length} entries)",
-        ]
+        ], rate
     finally:
         await platform.close()
         redis.stop()
+
+
+def measure(draws: int, members: int, concurrency: int = 256) -> float:
+    """Entries per second the writer drains alone (for `make bench`)."""
+    args = argparse.Namespace(draws=draws, members=members, concurrency=concurrency)
+    with tempfile.TemporaryDirectory(prefix="promo-writer-bench-") as folder:
+        lines, rate = asyncio.run(bench(args, Path(folder)))
+    print("\n".join(lines), flush=True)
+    return rate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,9 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=5_000)
     parser.add_argument("--concurrency", type=int, default=256)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="promo-writer-bench-") as folder:
-        lines = asyncio.run(bench(args, Path(folder)))
-    print("\n".join(lines))
+    measure(args.draws, args.members, args.concurrency)
     return 0
 
 
