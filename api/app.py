@@ -45,6 +45,7 @@ from api.routes.points import grant_points, my_points, my_points_history
 from api.routes.recovery import read_recovery, resolve_recovery
 from api.routes.reservation import cancel_reservation, my_reservations, redeem, reserve
 from api.telemetry import Telemetry
+from api.writer_thread import WriterThread
 
 log = logging.getLogger("promo.api")
 
@@ -92,14 +93,17 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
         gc.freeze()
         stop = asyncio.Event()
         background = []
-        if current.settings.audit_writer:
-            background.append(asyncio.create_task(current.audit_writer.run(stop), name="audit-writer"))
+        writer = WriterThread(current.settings) if current.settings.audit_writer else None
+        if writer:
+            writer.start()  # its own thread and event loop: requests never delay its round trips
             background.append(asyncio.create_task(reconcile(current, stop), name="reconciler"))
             background.append(asyncio.create_task(sweep(current, stop), name="sweep"))
         try:
             yield
         finally:
             stop.set()
+            if writer:
+                await writer.stop()  # drains for up to PROMO_SHUTDOWN_DRAIN_S
             await asyncio.gather(*background)
             if owned:
                 await current.close()
