@@ -87,6 +87,8 @@ async def bench(args: argparse.Namespace, folder: Path) -> tuple[list[str], floa
         await writer.store.trim_many([stream])
         after = await _used_memory(platform)
         length = await platform.redis.xlen(stream)
+        idem_key = next(iter([k async for k in platform.redis.scan_iter(match="*:idem:*", count=1000)][:1]), None)
+        idem_bytes = int(await platform.redis.memory_usage(idem_key) or 0) if idem_key else 0
         rate = backlog / drain_s
         return [
             f"writer benchmark: {args.draws} draws by {args.members} members, SQLite, embedded Redis",
@@ -96,6 +98,8 @@ async def bench(args: argparse.Namespace, folder: Path) -> tuple[list[str], floa
             f"  Redis memory per draw while its entry waits for SQL: {(filled - before) / args.draws:,.0f} bytes",
             f"  Redis memory per draw once written and trimmed: {(after - before) / args.draws:,.0f} bytes "
             f"(idempotency record and per-member counters; stream left with {length} entries)",
+            f"  of which the idempotency record (MEMORY USAGE of one, kept for PROMO_IDEMPOTENCY_TTL_S): "
+            f"{idem_bytes} bytes",
         ], rate
     finally:
         await platform.close()
