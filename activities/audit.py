@@ -281,15 +281,17 @@ class AuditWriter:
             self._claimed_at = now
             stale = await self.store.claim_stale_many(streams, self.consumer, self.claim_idle_ms, self.batch_size)
             batches += [(by_stream[stream], entries) for stream, entries in stale.items()]
+        more_own = False
         if self._retry_own:  # what a failed step read and left unacknowledged, before anything new
             own = await self.store.read_new_many(streams, self.consumer, self.batch_size, own_pending=True)
             batches += [(by_stream[stream], entries) for stream, entries in own.items()]
+            more_own = any(len(entries) >= self.batch_size for entries in own.values())
         fresh = await self.store.read_new_many(streams, self.consumer, self.batch_size)
         self._backed_up = any(len(entries) >= self.batch_size for entries in fresh.values())
         batches += [(by_stream[stream], entries) for stream, entries in fresh.items()]
         self._retry_own = True  # until this step's write has succeeded
         written = await self._write(batches)
-        self._retry_own = False
+        self._retry_own = more_own  # a full batch of its own: there may be more
         if now - self._trimmed_at >= self.trim_interval_s:
             self._trimmed_at = now
             await self.store.trim_many(streams)

@@ -234,3 +234,33 @@ async def test_sigterm_of_the_worker_drains_before_exiting(env: Env, tmp_path: P
     assert process.returncode == 0, log
     assert "on shutdown" in log
     assert set((await env.platform.audit_lookup("draw", ids)).values()) == {1}
+
+
+async def test_after_a_failed_write_the_writer_reads_all_its_own_unacknowledged_entries(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small batches: a failed transaction leaves its batch unacknowledged; the next steps read
+    this consumer's pending entries batch after batch (not only the first), then new ones, and
+    write each entry once."""
+    activity = await env.create(wheel(limits={}))
+    ids = await _draws(env, activity["id"], 23, users=23)
+    repository = env.platform.activities.repository
+    writer = AuditWriter(env.platform.audit_writer.store, repository, consumer="small", batch_size=5)
+    original, calls = repository.insert_rows, 0
+
+    async def flaky(rows: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls in (2, 3):
+            raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+        await original(rows)
+
+    monkeypatch.setattr(repository, "insert_rows", flaky)
+    assert await writer.step() == 5
+    for _ in range(2):  # 10 entries read and left unacknowledged: two batches of its own
+        with pytest.raises(sa.exc.OperationalError):
+            await writer.step()
+    for _ in range(10):
+        await writer.step()
+    assert set((await env.platform.audit_lookup("draw", ids)).values()) == {1}
+    assert await writer.backlog() == 0
