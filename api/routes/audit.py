@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import QueryParameter
 
 from activities.auth import Identity
 from activities.model import SAFE_TEXT
+from api.params import IdFilter, Limit
 from api.schemas import decode
 from api.security import platform_of, provide_operator
 
@@ -53,8 +53,8 @@ class Quarantine(msgspec.Struct):
 async def audit_quarantine(
     request: Request[Any, Any, Any],
     operator: NamedDependency[Identity],
-    activity: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    activity: IdFilter = None,
+    limit: Limit = 100,
 ) -> Quarantine:
     """Stream entries the audit writer could not write to SQL (moved to the dead-letter table
     with the error, so that they do not block the stream), newest first."""
