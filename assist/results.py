@@ -109,3 +109,4 @@ class AssistCounters(msgspec.Struct):
     helps_in_sql: int
     helper_rewards_in_sql: int
     audit_backlog: int
+    quarantined: int = 0  # events the audit writer could not write (GET /operator/audit/quarantine)

@@ -146,6 +146,7 @@ class AssistService:
             helps_in_sql=in_sql.helps,
             helper_rewards_in_sql=in_sql.helper_rewards,
             audit_backlog=live.audit_backlog,
+            quarantined=await self.activities.repository.count_dead_letters(activity.id),
         )
 
     async def invite(self, activity_id: int, event: InviteEvent) -> InviteResult:

@@ -86,3 +86,4 @@ class CheckinCounters(msgspec.Struct):
     makeups_in_sql: int
     rewards_in_sql: int
     audit_backlog: int  # events in Redis not yet written to SQL
+    quarantined: int = 0  # events the audit writer could not write (GET /operator/audit/quarantine)

@@ -162,6 +162,7 @@ class CheckinService:
             makeups_in_sql=in_sql.makeups,
             rewards_in_sql=in_sql.rewards,
             audit_backlog=live.audit_backlog,
+            quarantined=await self.activities.repository.count_dead_letters(activity.id),
         )
 
     # --- players -----------------------------------------------------------------------------

@@ -91,3 +91,4 @@ class ReservationCounters(msgspec.Struct):
     pools: list[PoolCounters]
     by_date_and_store: list[DateStoreCounters]
     audit_backlog: int
+    quarantined: int = 0  # events the audit writer could not write (GET /operator/audit/quarantine)

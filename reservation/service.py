@@ -159,6 +159,7 @@ class ReservationService:
             ],
             by_date_and_store=by_date_store,
             audit_backlog=live.audit_backlog,
+            quarantined=await self.activities.repository.count_dead_letters(activity.id),
         )
 
     # --- players -----------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from activities.config import idempotency_ttl_s
 from activities.keys import AUDIT_GROUP, ActivityKeys
 from activities.metrics import AUDIT_QUARANTINED
 from api.app import create_app
-from tests.conftest import Env, wheel
+from tests.conftest import Env, checkin_spec, wheel
 
 
 async def _count(env: Env, table: sa.Table) -> int:
@@ -264,3 +264,13 @@ async def test_after_a_failed_write_the_writer_reads_all_its_own_unacknowledged_
         await writer.step()
     assert set((await env.platform.audit_lookup("draw", ids)).values()) == {1}
     assert await writer.backlog() == 0
+
+
+async def test_every_gameplay_shows_its_quarantined_entries_in_its_counters(env: Env) -> None:
+    checkin = await env.create(checkin_spec())
+    assert (await env.sign_in(checkin["id"])).status_code == 201
+    stream = ActivityKeys(checkin["id"]).events
+    await env.platform.redis.xadd(stream, {"type": "checkin", "mark_id": "m-forged"})  # fields missing
+    await env.platform.audit_writer.drain()
+    counters = await env.counters(checkin["id"])
+    assert (counters["quarantined"], counters["signins_in_sql"], counters["audit_backlog"]) == (1, 1, 0)
