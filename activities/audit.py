@@ -24,26 +24,25 @@ import os
 import socket
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 import sqlalchemy as sa
 
 from activities import db
+from activities.audit_rows import KERNEL_HANDLERS, EventHandler
+from activities.audit_rows import Row as Row  # re-exported: gameplays' handlers return rows
+from activities.audit_rows import draw_row as draw_row
 from activities.audit_store import AuditStore
-from activities.keys import WALLET_SHARDS, ActivityKeys, WalletKeys, wallet_shard
+from activities.keys import WALLET_SHARDS, ActivityKeys, WalletKeys
 from activities.metrics import AUDIT_BACKLOG, AUDIT_BATCH, AUDIT_FAILURES, AUDIT_LAG, AUDIT_QUARANTINED, AUDIT_WRITTEN
 from activities.model import PUBLISHED_STATUSES
-from activities.repository import ActivityRepository, DrawRow, PointsRow
+from activities.repository import ActivityRepository
 
 log = logging.getLogger("promo.audit")
 
 Entry = tuple[str, dict[str, str]]
-Row = tuple[sa.Table, dict[str, Any]]
-# (activity id of the stream or None for a wallet stream, entry id, fields) -> the rows to write
-EventHandler = Callable[[int | None, str, dict[str, str]], Awaitable[list[Row]]]
 
 
 def consumer_name() -> str:
@@ -54,110 +53,6 @@ def consumer_name() -> str:
 class Source:
     stream: str
     activity_id: int | None  # None for wallet streams
-
-
-def draw_row(activity_id: int, entry_id: str, fields: dict[str, str]) -> DrawRow:
-    left_today, left_total = int(fields["left_today"]), int(fields["left_total"])
-    return DrawRow(
-        draw_id=fields["draw_id"],
-        kind=fields.get("kind", "draw"),
-        activity_id=activity_id,
-        user_id=fields["user_id"],
-        prize_id=int(fields["prize_id"]),
-        picked_prize_id=int(fields["picked_prize_id"]),
-        rand=int(fields["rand"]),
-        day=fields["day"],
-        drawn_at_ms=int(fields["drawn_at_ms"]),
-        idempotency_key=fields["idempotency_key"],
-        fingerprint=fields["fingerprint"],
-        left_today=None if left_today < 0 else left_today,
-        left_total=None if left_total < 0 else left_total,
-        stream_id=entry_id,
-    )
-
-
-def points_row(entry_id: str, fields: dict[str, str]) -> PointsRow:
-    activity_id = int(fields["activity_id"])
-    return PointsRow(
-        ref=fields["ref"],
-        user_id=fields["user_id"],
-        shard=wallet_shard(fields["user_id"]),
-        delta=int(fields["delta"]),
-        balance_after=int(fields["balance"]),
-        reason=fields["reason"],
-        activity_id=activity_id or None,
-        at_ms=int(fields["at_ms"]),
-        stream_id=entry_id,
-    )
-
-
-async def _draw_rows(activity_id: int | None, entry_id: str, fields: dict[str, str]) -> list[Row]:
-    """A draw, a draw paid with a chance (which also spends the chance), or a grant. The row is
-    built as a dict directly (the writer's hot path), with the columns of `DrawRow`."""
-    if activity_id is None:
-        raise ValueError(f"draw event {entry_id} outside an activity stream")
-    left_today, left_total = int(fields["left_today"]), int(fields["left_total"])
-    kind = fields.get("kind", "draw")
-    drawn_at_ms = int(fields["drawn_at_ms"])
-    row: dict[str, Any] = {
-        "draw_id": fields["draw_id"],
-        "kind": kind,
-        "activity_id": activity_id,
-        "user_id": fields["user_id"],
-        "prize_id": int(fields["prize_id"]),
-        "picked_prize_id": int(fields["picked_prize_id"]),
-        "rand": int(fields["rand"]),
-        "day": fields["day"],
-        "drawn_at_ms": drawn_at_ms,
-        "idempotency_key": fields["idempotency_key"],
-        "fingerprint": fields["fingerprint"],
-        "left_today": None if left_today < 0 else left_today,
-        "left_total": None if left_total < 0 else left_total,
-        "stream_id": entry_id,
-    }
-    rows: list[Row] = [(db.draws, row)]
-    if kind == "chance":
-        user_id, draw_id = row["user_id"], row["draw_id"]
-        rows.append(
-            (db.chance_ledger, _chance_row(activity_id, f"use:{draw_id}", user_id, -1, "draw", entry_id, drawn_at_ms))
-        )
-    return rows
-
-
-async def _chances_rows(activity_id: int | None, entry_id: str, fields: dict[str, str]) -> list[Row]:
-    if activity_id is None:
-        raise ValueError(f"chances event {entry_id} outside an activity stream")
-    row = _chance_row(
-        activity_id,
-        fields["ref"],
-        fields["user_id"],
-        int(fields["delta"]),
-        fields["reason"],
-        entry_id,
-        int(fields["at_ms"]),
-    )
-    return [(db.chance_ledger, row)]
-
-
-def _chance_row(
-    activity_id: int, ref: str, user_id: str, delta: int, reason: str, entry_id: str, at_ms: int
-) -> dict[str, Any]:
-    return {
-        "ref": ref,
-        "activity_id": activity_id,
-        "user_id": user_id,
-        "delta": delta,
-        "reason": reason,
-        "at_ms": at_ms,
-        "stream_id": entry_id,
-    }
-
-
-async def _points_rows(_activity_id: int | None, entry_id: str, fields: dict[str, str]) -> list[Row]:
-    return [(db.points_ledger, msgspec.structs.asdict(points_row(entry_id, fields)))]
-
-
-KERNEL_HANDLERS: dict[str, EventHandler] = {"draw": _draw_rows, "chances": _chances_rows, "points": _points_rows}
 
 
 @dataclass
@@ -286,6 +181,8 @@ class AuditWriter:
             own = await self.store.read_new_many(streams, self.consumer, self.batch_size, own_pending=True)
             batches += [(by_stream[stream], entries) for stream, entries in own.items()]
             more_own = any(len(entries) >= self.batch_size for entries in own.values())
+        if len(batches) > 1:  # claimed and re-read entries may overlap (our own, idle too long)
+            batches = _unique(batches)
         fresh = await self.store.read_new_many(streams, self.consumer, self.batch_size)
         self._backed_up = any(len(entries) >= self.batch_size for entries in fresh.values())
         batches += [(by_stream[stream], entries) for stream, entries in fresh.items()]
@@ -392,6 +289,14 @@ class AuditWriter:
         middle = len(items) // 2
         await self._commit(items[:middle])
         await self._commit(items[middle:])
+
+
+def _unique(batches: list[tuple[Source, list[Entry]]]) -> list[tuple[Source, list[Entry]]]:
+    """The batches with each (stream, entry id) once."""
+    merged: dict[Source, dict[str, dict[str, str]]] = defaultdict(dict)
+    for source, entries in batches:
+        merged[source].update(entries)
+    return [(source, list(entries.items())) for source, entries in merged.items()]
 
 
 def _quarantine(item: _Item, error: str) -> None:
