@@ -15,10 +15,11 @@ import time
 
 import httpx
 
+from activities import audit
 from loadtests.harness import Server, create_live_activity, embedded_server, wheel_spec
 
 DURATION_S = float(os.environ.get("PROMO_SUSTAINED_S", "20"))
-LAG_BOUND_S = float(os.environ.get("PROMO_AUDIT_LAG_BOUND_S", "1.0"))
+LAG_BOUND_S = float(os.environ.get("PROMO_AUDIT_LAG_BOUND_S", str(audit.LAG_BOUND_S)))
 CLIENTS = int(os.environ.get("PROMO_SUSTAINED_CLIENTS", "48"))
 
 
