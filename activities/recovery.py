@@ -29,7 +29,7 @@ import math
 import os
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 import sqlalchemy as sa
@@ -39,6 +39,7 @@ from activities import db
 from activities.clock import Clock
 from activities.errors import conflict, invalid, not_found
 from activities.metrics import REBUILDS
+from activities.model import BoundedInt
 
 activity_epochs = sa.Table(
     "activity_epochs",
@@ -112,13 +113,17 @@ class Recovery(msgspec.Struct, kw_only=True):
     epoch: str = ""
 
 
+# A held counter: "stock:3", "pool:2026-06-03|S1"... (see `held` in a Recovery)
+CounterName = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_:|.-]+$")]
+
+
 class Resolution(msgspec.Struct, forbid_unknown_fields=True):
     """POST /operator/activities/{id}/recovery. `confirm`: every held unit stays spent.
     `correct`: `keep` gives, per counter, the units the unwritten window did grant (they stay
     held); the rest goes back to the live counters. A counter not named keeps nothing."""
 
-    action: str
-    keep: dict[str, int] | None = None
+    action: Literal["confirm", "correct"]
+    keep: Annotated[dict[CounterName, BoundedInt], msgspec.Meta(max_length=200)] | None = None
 
 
 class Recoveries:

@@ -37,6 +37,7 @@ from litestar.params import KwargDefinition
 from litestar.routes import HTTPRoute
 
 from activities.model import ActivitySpec
+from activities.recovery import Resolution
 from api.routes.audit import Lookup
 from api.routes.checkin import MakeupBody
 from api.routes.points import Grant
@@ -60,6 +61,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/operator/activities/{activity_id}/redemptions"): RedeemBody,
     ("POST", "/operator/members/{user_id}/points"): Grant,
     ("POST", "/operator/audit/lookup"): Lookup,
+    ("POST", "/operator/activities/{activity_id}/recovery"): Resolution,
     ("POST", "/activities/{activity_id}/draws"): DrawBody,
     ("POST", "/activities/{activity_id}/signins"): NoBody,
     ("POST", "/activities/{activity_id}/makeups"): MakeupBody,

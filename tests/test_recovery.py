@@ -137,7 +137,8 @@ async def test_operators_get_clear_errors_on_a_recovery(env: Env) -> None:
     cases: list[tuple[dict[str, Any], int, str]] = [
         ({"action": "correct", "keep": {"stock:999": 1}}, 422, "unknown_counter"),
         ({"action": "correct", "keep": {f"stock:{activity['prizes'][0]['id']}": 21}}, 422, "keep_out_of_range"),
-        ({"action": "correct", "keep": {f"stock:{activity['prizes'][0]['id']}": -1}}, 422, "keep_out_of_range"),
+        ({"action": "correct", "keep": {f"stock:{activity['prizes'][0]['id']}": -1}}, 422, "invalid_body"),
+        ({"action": "correct", "keep": {"stock:1": 2**63}}, 422, "invalid_body"),
         ({"action": "forget"}, 422, "invalid_body"),
         ({"keep": {}}, 422, "invalid_body"),
     ]
