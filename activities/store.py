@@ -1,6 +1,6 @@
 """Redis access of the kernel: loading (rebuilding) a lottery's live state, operator changes to an
 activity's state, live counters, member points wallets, and the audit stream reads of the SQL
-writer; `load_once` is how every gameplay rebuilds its state from SQL.
+writer; `load_activity` (over `load_once`) is how every gameplay rebuilds its state from SQL.
 
 This module and the `store.py` of each gameplay package are the only code that talks to Redis.
 """
@@ -69,15 +69,7 @@ class ActivityStore:
     ) -> bool:
         """Load a lottery's state from SQL unless it is already there (see `load_once`)."""
         keys = ActivityKeys(activity_id)
-        return await load_once(
-            self.redis,
-            marker=keys.state,
-            stream=keys.events,
-            read=read_snapshot,
-            write=partial(_write_snapshot, keys),
-            activity=keys,
-            recover=recover,
-        )
+        return await load_activity(self.redis, keys, read_snapshot, partial(_write_snapshot, keys), recover)
 
     async def release(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
         """Give back `units` a fail-closed rebuild held back (activities/recovery.py names the
@@ -206,6 +198,20 @@ class WalletStore:
             pipe.set(keys.loaded, 1)
 
         return await load_once(self.redis, marker=keys.loaded, stream=keys.events, read=read_balances, write=write)
+
+
+async def load_activity(
+    redis: aioredis.Redis,
+    keys: ActivityKeys,
+    read: Callable[[], Awaitable[T]],
+    write: Callable[[Any, T], None],
+    recover: Callable[[T, str], Awaitable[T]] | None = None,
+) -> bool:
+    """`load_once` for an activity of any gameplay: its state hash is the marker, its stream the
+    backlog to wait for, its lock and epoch the activity's."""
+    return await load_once(
+        redis, marker=keys.state, stream=keys.events, read=read, write=write, activity=keys, recover=recover
+    )
 
 
 async def load_once(

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from activities.keys import ActivityKeys
 from activities.scripts import ScriptBatcher, script_beside
-from activities.store import AuditStore, hset_chunks, load_once, release_units
+from activities.store import AuditStore, hset_chunks, load_activity, release_units
 
 _start = script_beside(__file__, "start.lua")
 _help = script_beside(__file__, "help.lua")
@@ -229,7 +229,7 @@ class AssistStore:
         read: Callable[[], Awaitable[AssistSnapshot]],
         recover: Callable[[AssistSnapshot, str], Awaitable[AssistSnapshot]] | None = None,
     ) -> bool:
-        """Rebuild the activity's live state from SQL unless Redis has it (see `load_once`;
+        """Rebuild the activity's live state from SQL unless Redis has it (see `load_activity`;
         `recover` holds back units after a loss of Redis state)."""
         keys = ActivityKeys(activity_id)
 
@@ -254,15 +254,7 @@ class AssistStore:
                 pipe.pexpire(key, snapshot.day_ttl_ms)
             pipe.hset(keys.state, mapping=snapshot.state)  # last: the scripts treat it as "loaded"
 
-        return await load_once(
-            self.redis,
-            marker=keys.state,
-            stream=keys.events,
-            read=read,
-            write=write,
-            activity=keys,
-            recover=recover,
-        )
+        return await load_activity(self.redis, keys, read, write, recover)
 
     async def release(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
         """Give back `units` held back on `counter` ("stock:<prize or helper>")

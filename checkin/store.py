@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from activities.keys import ActivityKeys
 from activities.scripts import ScriptBatcher, script_beside
-from activities.store import AuditStore, hset_chunks, load_once
+from activities.store import AuditStore, hset_chunks, load_activity
 from checkin.streak import Period
 
 _mark = script_beside(__file__, "mark.lua")
@@ -174,7 +174,7 @@ class CheckinStore:
         read: Callable[[], Awaitable[CheckinSnapshot]],
         recover: Callable[[CheckinSnapshot, str], Awaitable[CheckinSnapshot]] | None = None,
     ) -> bool:
-        """Rebuild the activity's live state from SQL unless Redis has it (see `load_once`;
+        """Rebuild the activity's live state from SQL unless Redis has it (see `load_activity`;
         `recover` holds back units after a loss of Redis state)."""
         keys = ActivityKeys(activity_id)
 
@@ -189,12 +189,4 @@ class CheckinStore:
             pipe.pexpire(day_key, snapshot.day_ttl_ms)
             pipe.hset(keys.state, mapping=snapshot.state)  # last: the script treats it as "loaded"
 
-        return await load_once(
-            self.redis,
-            marker=keys.state,
-            stream=keys.events,
-            read=read,
-            write=write,
-            activity=keys,
-            recover=recover,
-        )
+        return await load_activity(self.redis, keys, read, write, recover)

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 
 from activities.keys import ActivityKeys
 from activities.scripts import ScriptBatcher, script_beside
-from activities.store import AuditStore, hset_chunks, load_once, release_units
+from activities.store import AuditStore, hset_chunks, load_activity, release_units
 
 _reserve = script_beside(__file__, "reserve.lua")
 _change = script_beside(__file__, "change.lua")
@@ -160,7 +160,7 @@ class ReservationStore:
         read: Callable[[], Awaitable[ReservationSnapshot]],
         recover: Callable[[ReservationSnapshot, str], Awaitable[ReservationSnapshot]] | None = None,
     ) -> bool:
-        """Rebuild the activity's live state from SQL unless Redis has it (see `load_once`;
+        """Rebuild the activity's live state from SQL unless Redis has it (see `load_activity`;
         `recover` holds back units after a loss of Redis state)."""
         keys = ActivityKeys(activity_id)
 
@@ -186,15 +186,7 @@ class ReservationStore:
                 pipe.expire(keys.member_reservations(user_id), ttl_s)
             pipe.hset(keys.state, mapping=snapshot.state)  # last: the scripts treat it as "loaded"
 
-        return await load_once(
-            self.redis,
-            marker=keys.state,
-            stream=keys.events,
-            read=read,
-            write=write,
-            activity=keys,
-            recover=recover,
-        )
+        return await load_activity(self.redis, keys, read, write, recover)
 
     async def release(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
         """Give back `units` held back on `counter` ("pool:<date>|<store>")
