@@ -62,7 +62,7 @@ F64 = npt.NDArray[np.float64]
 MAX_DAYS = 366  # a longer window is simulated over its first year
 EXACT_BUDGET = 20_000_000  # member-days simulated one by one before switching to the normal law
 SAMPLE_MEMBERS = 20_000  # members simulated for the member statistics and the normal law
-MAX_CELLS = 400_000_000  # runs x days x 24 x prizes: beyond this a request is refused (time)
+MAX_CELLS = 100_000_000  # runs x days x 24 x prizes: beyond this a request is refused (about 20 s of work)
 UNLIMITED = np.iinfo(np.int64).max // 4
 
 # Arrival by local hour, a typical Chinese consumer app: quiet at night, lunch and evening peaks.
