@@ -259,7 +259,8 @@ def simulate(config: SimConfig, traffic: Traffic) -> Runs:
         daily = np.clip(np.rint(normal), 0, None).astype(np.int64)
     caps = _cap_curves(sample, probs, prizes)
 
-    hour_probs = hour_weight / np.where(hour_weight.sum(axis=1, keepdims=True) > 0, hour_weight.sum(1, keepdims=True), 1)
+    day_weight = hour_weight.sum(axis=1, keepdims=True)
+    hour_probs = hour_weight / np.where(day_weight > 0, day_weight, 1.0)
     arrivals = _split(rng, daily, hour_probs)  # (R, D, 24)
     if config.global_daily:
         arrivals = np.diff(np.minimum(np.cumsum(arrivals, axis=2), config.global_daily), axis=2, prepend=0)

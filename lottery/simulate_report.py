@@ -8,7 +8,9 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from lottery.simulate import Runs
+from activities.errors import Kind, PromoError
+from activities.model import LOTTERY_TYPES, Activity
+from lottery.simulate import Runs, SimConfig, Traffic, simulate
 
 
 class Band(msgspec.Struct):
@@ -74,6 +76,15 @@ class Simulation(msgspec.Struct):
     deciles: list[Decile]  # members who drew, by how much they drew
     points: Points
     notes: list[str]
+
+
+def simulate_lottery(activity: Activity, traffic: Traffic) -> Simulation:
+    """The simulation of a lottery activity (409 `wrong_activity_type` for another gameplay)."""
+    if activity.type not in LOTTERY_TYPES:
+        raise PromoError(
+            Kind.CONFLICT, "wrong_activity_type", f"activity {activity.id} is a {activity.type}, not a lottery"
+        )
+    return summarise(simulate(SimConfig.of_activity(activity), traffic))
 
 
 def _band(values: npt.NDArray[np.float64] | npt.NDArray[np.int64]) -> Band:

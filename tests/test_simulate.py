@@ -102,9 +102,7 @@ def test_limits_exactly() -> None:
 
 
 def test_daily_stock_and_points_economy() -> None:
-    cfg = config(
-        prize(1, 1, stock=10**6, daily=10, points=50), thanks(2, 1), days=4, points_cost=5
-    )
+    cfg = config(prize(1, 1, stock=10**6, daily=10, points=50), thanks(2, 1), days=4, points_cost=5)
     sim = summarise(simulate(cfg, Traffic(members=10_000, runs=50, seed=4)))
     assert sim.prizes[0].units.p5 == sim.prizes[0].units.p95 == 40
     assert sim.points.granted.mean == 2000
@@ -162,7 +160,11 @@ def test_agrees_with_the_engines_rules_draw_by_draw() -> None:
     for k, p in enumerate(cfg.prizes):
         observed = np.array([r[p.id] for r in reference], dtype=np.float64)
         error = np.hypot(observed.std() / np.sqrt(len(observed)), units[:, k].std() / np.sqrt(len(units)))
-        assert abs(observed.mean() - units[:, k].mean()) <= 4 * error + 0.5, (p.name, observed.mean(), units[:, k].mean())
+        assert abs(observed.mean() - units[:, k].mean()) <= 4 * error + 0.5, (
+            p.name,
+            observed.mean(),
+            units[:, k].mean(),
+        )
 
 
 def test_bad_traffic_is_refused_with_a_code() -> None:
