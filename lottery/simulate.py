@@ -251,8 +251,13 @@ def simulate(config: SimConfig, traffic: Traffic) -> Runs:
     sample = member_draws(rng, min(traffic.members, SAMPLE_MEMBERS), config, traffic, day_share)
     exact = traffic.runs * traffic.members * n_days <= EXACT_BUDGET
     if exact:
-        totals = member_draws(rng, traffic.runs * traffic.members, config, traffic, day_share)
-        daily = totals.reshape(traffic.runs, traffic.members, n_days).sum(axis=1)
+        chunk = max(1, 2_000_000 // (traffic.members * n_days))  # campaigns at a time: bounded memory
+        parts = []
+        for first in range(0, traffic.runs, chunk):
+            count = min(chunk, traffic.runs - first)
+            paths = member_draws(rng, count * traffic.members, config, traffic, day_share)
+            parts.append(paths.reshape(count, traffic.members, n_days).sum(axis=1))
+        daily = np.concatenate(parts)
     else:
         mean, cov = sample.mean(axis=0), np.atleast_2d(np.cov(sample, rowvar=False))
         normal = rng.multivariate_normal(traffic.members * mean, traffic.members * cov, traffic.runs, method="eigh")

@@ -3,12 +3,18 @@ simulation endpoint POST /operator/activities/{id}/simulations."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import os
 import random
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 
+from api.cli import main
 from lottery.simulate import SimConfig, Traffic, simulate
 from tests.conftest import Env, checkin_spec, wheel
 
@@ -117,3 +123,33 @@ async def test_simulation_is_for_operators_and_known_lotteries(env: Env) -> None
     assert other.status_code == 409 and other.json()["code"] == "wrong_activity_type"
     malformed = await env.client.post(path, content=b"{", headers=env.operator())
     assert malformed.status_code == 400 and malformed.json()["code"] == "malformed_json"
+
+
+@pytest.fixture
+def restore_process_state() -> Iterator[None]:
+    """main() sets the umask and the root logger for the process: put them back."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    handlers = list(logging.getLogger().handlers)
+    yield
+    os.umask(umask)
+    logging.getLogger().handlers[:] = handlers
+
+
+@pytest.mark.usefixtures("restore_process_state")
+async def test_promo_simulate_reads_the_activity_from_sql(
+    env: Env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    activity = await env.create(_spec(), publish=False)
+    monkeypatch.setenv("DATABASE_URL", env.platform.settings.database_url)
+    args = ["simulate", "--activity", str(activity["id"]), "--members", "1000", "--runs", "20", "--seed", "1"]
+    assert await asyncio.to_thread(main, args) == 0
+    report = capsys.readouterr().out
+    assert f"activity {activity['id']} 'Summer wheel'" in report and "20 campaigns x 1,000 members" in report
+    assert "Phone" in report and "cost (CNY)" in report and "decile" in report
+    assert await asyncio.to_thread(main, [*args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"] == 20
+    assert await asyncio.to_thread(main, ["simulate", "--activity", "999999"]) == 2
+    assert "no activity 999999" in capsys.readouterr().err
+    assert await asyncio.to_thread(main, [*args[:3], "--members", "0"]) == 2
+    assert "members" in capsys.readouterr().err
