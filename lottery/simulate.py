@@ -248,20 +248,24 @@ def simulate(config: SimConfig, traffic: Traffic) -> Runs:
     day_share = hour_weight.sum(axis=1) / curve.sum()  # a partial day gets its hours' share of a day
     rng = np.random.default_rng(traffic.seed)
 
-    sample = member_draws(rng, min(traffic.members, SAMPLE_MEMBERS), config, traffic, day_share)
     exact = traffic.runs * traffic.members * n_days <= EXACT_BUDGET
     if exact:
         chunk = max(1, 2_000_000 // (traffic.members * n_days))  # campaigns at a time: bounded memory
-        parts = []
+        parts, sample = [], np.zeros((0, n_days), dtype=np.int64)
         for first in range(0, traffic.runs, chunk):
             count = min(chunk, traffic.runs - first)
             paths = member_draws(rng, count * traffic.members, config, traffic, day_share)
+            if not first:  # the member statistics: the first campaigns' own members
+                sample = paths[:SAMPLE_MEMBERS].copy()
             parts.append(paths.reshape(count, traffic.members, n_days).sum(axis=1))
         daily = np.concatenate(parts)
+        campaign = np.arange(len(sample)) // traffic.members
     else:
+        sample = member_draws(rng, min(traffic.members, SAMPLE_MEMBERS), config, traffic, day_share)
         mean, cov = sample.mean(axis=0), np.atleast_2d(np.cov(sample, rowvar=False))
         normal = rng.multivariate_normal(traffic.members * mean, traffic.members * cov, traffic.runs, method="eigh")
         daily = np.clip(np.rint(normal), 0, None).astype(np.int64)
+        campaign = np.arange(len(sample)) % min(traffic.runs, 20)  # spread over the first campaigns
     caps = _cap_curves(sample, probs, prizes)
 
     day_weight = hour_weight.sum(axis=1, keepdims=True)
@@ -271,7 +275,7 @@ def simulate(config: SimConfig, traffic: Traffic) -> Runs:
         arrivals = np.diff(np.minimum(np.cumsum(arrivals, axis=2), config.global_daily), axis=2, prepend=0)
     accepted = arrivals.sum(axis=2)
     wins, granted_share, out_h = _consume(rng, arrivals, probs, caps, traffic.members, prizes)
-    m_draws, m_wins = _members(rng, sample, accepted, daily, probs, granted_share, prizes)
+    m_draws, m_wins = _members(rng, sample, campaign, accepted, daily, probs, granted_share, prizes)
     return Runs(config, traffic, cal, probs, accepted, wins, out_h, m_draws, m_wins, exact)
 
 
@@ -361,15 +365,15 @@ def _consume(
 def _members(
     rng: np.random.Generator,
     sample: I64,
+    campaign: I64,
     accepted: I64,
     daily: I64,
     probs: F64,
     granted_share: F64,
     prizes: tuple[SimPrize, ...],
 ) -> tuple[I64, I64]:
-    """Each sampled member lives in one of the first campaigns: draws thinned by that campaign's
-    global cap, picks granted with its day's availability, then held to the member's cap."""
-    campaign = np.arange(sample.shape[0]) % min(accepted.shape[0], 20)
+    """Each sampled member lives in one of the first campaigns (`campaign`): draws thinned by that
+    campaign's global cap, picks granted with its day's availability, then held to the member's cap."""
     keep = np.divide(accepted, daily, out=np.ones(accepted.shape), where=daily > 0)[campaign]
     draws = rng.binomial(sample, np.clip(keep, 0.0, 1.0))
     won = np.zeros(sample.shape[0], dtype=np.int64)

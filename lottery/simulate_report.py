@@ -150,7 +150,8 @@ def summarise(runs: Runs) -> Simulation:
         points=Points(spent=_band(spent), granted=_band(granted), net=_band(granted - spent)),
         notes=[
             f"{traffic.runs} campaigns of {traffic.members} members over {n_days} days; member statistics from "
-            f"{sampled} simulated members",
+            f"{sampled} simulated members (drawn under each campaign's availability: they agree with the totals "
+            "on average, not draw for draw)",
             "stock-out times are exact to the hour, placed inside it at the last unit's expected position",
             "draw chances from other activities, pauses and stock added later are not simulated",
         ],
