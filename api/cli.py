@@ -304,7 +304,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--activity", type=int, required=True, help="the lottery's id")
     p.add_argument("--members", type=int, default=100_000, help="members who may take part (at most 10^7)")
-    p.add_argument("--runs", type=int, default=1000, help="simulated campaigns (at most 10^4)")
+    p.add_argument(
+        "--runs",
+        type=int,
+        help="simulated campaigns, at most 10^4 (default: 1000, fewer for a long window with many prizes)",
+    )
     p.add_argument("--draws-per-day", type=float, default=1.0, help="mean draws a member tries per day")
     p.add_argument(
         "--distribution",

@@ -62,7 +62,8 @@ F64 = npt.NDArray[np.float64]
 MAX_DAYS = 366  # a longer window is simulated over its first year
 EXACT_BUDGET = 20_000_000  # member-days simulated one by one before switching to the normal law
 SAMPLE_MEMBERS = 20_000  # members simulated for the member statistics and the normal law
-MAX_CELLS = 100_000_000  # runs x days x 24 x prizes: beyond this a request is refused (about 20 s of work)
+MAX_CELLS = 50_000_000  # runs x days x 24 x prizes: beyond this a request is refused (about 10 s of work)
+DEFAULT_RUNS = 1000  # fewer when a long window with many prizes would pass MAX_CELLS
 UNLIMITED = np.iinfo(np.int64).max // 4
 
 # Arrival by local hour, a typical Chinese consumer app: quiet at night, lunch and evening peaks.
@@ -79,7 +80,7 @@ class Traffic(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Who comes and how often. Every field has a default; bounded so a request stays affordable."""
 
     members: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = 100_000
-    runs: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 1000
+    runs: Annotated[int, msgspec.Meta(ge=1, le=10_000)] | None = None  # default DEFAULT_RUNS, within MAX_CELLS
     draws_per_day: Rate = 1.0  # mean draws a member tries per full day
     distribution: Literal["poisson", "fixed"] = "poisson"  # fixed: every member tries exactly that many
     spread: Annotated[float, msgspec.Meta(ge=0, le=100)] = 1.0  # gamma shape of members' activity; 0 = alike
@@ -235,7 +236,11 @@ def simulate(config: SimConfig, traffic: Traffic) -> Runs:
     probs = pick_probabilities([p.weight for p in prizes])
     cal = calendar(config, traffic.days)
     n_days, n_prizes = len(cal.days), len(prizes)
-    if traffic.runs * n_days * 24 * n_prizes > MAX_CELLS:
+    cells = n_days * 24 * n_prizes
+    if traffic.runs is None:
+        traffic = msgspec.structs.replace(traffic, runs=max(1, min(DEFAULT_RUNS, MAX_CELLS // cells)))
+    assert traffic.runs is not None
+    if traffic.runs * cells > MAX_CELLS:
         raise invalid(
             "simulation_too_large",
             f"runs x days x 24 x prizes must stay below {MAX_CELLS}: use fewer runs or days",

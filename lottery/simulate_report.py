@@ -134,7 +134,7 @@ def summarise(runs: Runs) -> Simulation:
     granted = units @ points
     sampled = len(runs.member_draws)
     return Simulation(
-        runs=traffic.runs,
+        runs=len(runs.draws),
         members=traffic.members,
         days=n_days,
         method="exact" if runs.exact else "normal",
@@ -149,7 +149,7 @@ def summarise(runs: Runs) -> Simulation:
         deciles=_deciles(runs),
         points=Points(spent=_band(spent), granted=_band(granted), net=_band(granted - spent)),
         notes=[
-            f"{traffic.runs} campaigns of {traffic.members} members over {n_days} days; member statistics from "
+            f"{len(runs.draws)} campaigns of {traffic.members} members over {n_days} days; member statistics from "
             f"{sampled} simulated members (drawn under each campaign's availability: they agree with the totals "
             "on average, not draw for draw)",
             "stock-out times are exact to the hour, placed inside it at the last unit's expected position",
