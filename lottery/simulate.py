@@ -237,8 +237,9 @@ def simulate(config: SimConfig, traffic: Traffic) -> Runs:
     cal = calendar(config, traffic.days)
     n_days, n_prizes = len(cal.days), len(prizes)
     cells = n_days * 24 * n_prizes
-    if traffic.runs is None:
-        traffic = msgspec.structs.replace(traffic, runs=max(1, min(DEFAULT_RUNS, MAX_CELLS // cells)))
+    runs = traffic.runs or max(1, min(DEFAULT_RUNS, MAX_CELLS // cells))
+    curve = np.array(traffic.hourly or DEFAULT_HOURLY, dtype=np.float64)
+    traffic = msgspec.structs.replace(traffic, runs=runs, days=n_days, hourly=[float(w) for w in curve])  # as simulated
     assert traffic.runs is not None
     if traffic.runs * cells > MAX_CELLS:
         raise invalid(
@@ -246,7 +247,6 @@ def simulate(config: SimConfig, traffic: Traffic) -> Runs:
             f"runs x days x 24 x prizes must stay below {MAX_CELLS}: use fewer runs or days",
             field="runs",
         )
-    curve = np.array(traffic.hourly or DEFAULT_HOURLY, dtype=np.float64)
     if curve.sum() <= 0:
         raise invalid("hourly_all_zero", "the hourly arrival curve needs a positive weight", field="hourly")
     hour_weight = cal.inside * curve  # (D, 24)
@@ -341,6 +341,7 @@ def _consume(
     wins = np.zeros((runs, n_days, n_prizes), dtype=np.int64)
     picked = np.zeros((runs, n_days, n_prizes), dtype=np.int64)
     out_h = np.full((runs, n_prizes), np.inf)
+    out_h[:, stock == 0] = 0.0  # none to begin with: out from the start
     granted = np.zeros((runs, n_prizes), dtype=np.int64)
     for d in range(n_days):
         picks = _split(rng, arrivals[:, d, :], probs)  # (R, 24, K)

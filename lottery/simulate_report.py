@@ -64,6 +64,7 @@ class Simulation(msgspec.Struct):
     runs: int
     members: int
     days: int
+    traffic: Traffic  # the traffic model simulated, defaults filled in
     method: str  # exact: every member simulated | normal: the members' sum drawn from its normal law
     draws: Band  # accepted draws over the campaign
     cost_cny: Band  # total cost of the prizes granted
@@ -137,6 +138,7 @@ def summarise(runs: Runs) -> Simulation:
         runs=len(runs.draws),
         members=traffic.members,
         days=n_days,
+        traffic=traffic,
         method="exact" if runs.exact else "normal",
         draws=_band(runs.draws.sum(axis=1)),
         cost_cny=_band(cost_day.sum(axis=1)),

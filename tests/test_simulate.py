@@ -180,6 +180,14 @@ def test_bad_traffic_is_refused_with_a_code() -> None:
     assert caught.value.code == "simulation_too_large"
 
 
+def test_a_prize_without_stock_is_out_from_the_start() -> None:
+    cfg = config(prize(1, 1, stock=0, value=10.0), thanks(2, 1), days=2)
+    sim = summarise(simulate(cfg, Traffic(members=100, runs=10, seed=8)))
+    out = sim.prizes[0].stock_out
+    assert out is not None and out.share_of_runs == 1.0 and out.median == datetime(2026, 6, 1, tzinfo=TZ)
+    assert sim.cost_cny.p95 == 0 and sim.traffic.runs == 10 and sim.traffic.days == 2
+
+
 def test_report_renders() -> None:
     cfg = config(prize(1, 1, stock=5, value=10.0), thanks(2, 9), days=2)
     text = render(summarise(simulate(cfg, Traffic(members=500, runs=20, seed=6))), "demo")

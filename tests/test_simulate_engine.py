@@ -83,6 +83,7 @@ async def test_simulation_endpoint(env: Env) -> None:
     defaults = await env.client.post(path, headers=env.operator())  # every field has a default
     assert defaults.status_code == 200, defaults.text
     assert defaults.json()["runs"] == 1000 and defaults.json()["members"] == 100_000
+    assert defaults.json()["traffic"]["draws_per_day"] == 1.0 and len(defaults.json()["traffic"]["hourly"]) == 24
 
 
 @pytest.mark.parametrize(
