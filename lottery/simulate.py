@@ -331,7 +331,9 @@ def _consume(
     members: int,
     prizes: tuple[SimPrize, ...],
 ) -> tuple[I64, F64, F64]:
-    """Hour by hour, in order: the first picks of a prize win while its stock and today's stock last."""
+    """Day by day, hour by hour in order: the first picks of a prize win while its stock and
+    today's stock last (the prizes' stocks are independent: an unavailable pick goes to the
+    consolation prize, which never runs out)."""
     runs, n_days, _ = arrivals.shape
     n_prizes = len(prizes)
     stock = np.array([UNLIMITED if p.stock is None else p.stock for p in prizes], dtype=np.int64)
@@ -343,27 +345,36 @@ def _consume(
     out_h = np.full((runs, n_prizes), np.inf)
     out_h[:, stock == 0] = 0.0  # none to begin with: out from the start
     granted = np.zeros((runs, n_prizes), dtype=np.int64)
+    limited = stock < UNLIMITED
     for d in range(n_days):
         picks = _split(rng, arrivals[:, d, :], probs)  # (R, 24, K)
         fresh = picks.copy()  # picks by members under their cap
-        today = np.broadcast_to(daily, (runs, n_prizes)).copy()
-        for h in range(24):
-            can = fresh[:, h, :]
-            for k, (per_member, share) in caps.items():
-                under = np.interp(granted[:, k] / members, per_member, share)
-                can[:, k] = rng.binomial(picks[:, h, k], under)
-            won = np.minimum(can, np.minimum(left, today))
-            won[:, consolation] = 0
-            ran_out = (won == left) & (won > 0) & (left < UNLIMITED)
-            if ran_out.any():
-                position = np.divide(left, can + 1, out=np.zeros(left.shape), where=can > 0)
-                out_h = np.where(ran_out, d * 24 + h + position, out_h)
-            left -= won
-            today -= won
-            granted += won
-            wins[:, d, :] += won
+        limit = np.minimum(left, daily)  # units that may go today
+        # Uncapped prizes, all hours at once: the first `limit` picks of the day win.
+        won = np.diff(np.minimum(np.cumsum(fresh, axis=1), limit[:, None, :]), axis=1, prepend=0)
+        # Capped prizes, hour by hour: who is under the cap follows the units granted so far.
+        for k, (per_member, share) in caps.items():
+            room, given = limit[:, k].copy(), granted[:, k].copy()
+            for h in range(24):
+                fresh[:, h, k] = rng.binomial(picks[:, h, k], np.interp(given / members, per_member, share))
+                won[:, h, k] = np.minimum(fresh[:, h, k], room)
+                room -= won[:, h, k]
+                given += won[:, h, k]
+        won[:, :, consolation] = 0
+        # The hour the last unit went, and where in it: the expected position of that pick.
+        so_far = np.cumsum(won, axis=1)
+        hit = (so_far >= left[:, None, :]) & (left > 0)[:, None, :] & limited
+        hour = hit.argmax(axis=1)  # (R, K): the first hour that reached the stock
+        at = np.take_along_axis(so_far - won, hour[:, None, :], axis=1)[:, 0, :]
+        picks_then = np.take_along_axis(fresh, hour[:, None, :], axis=1)[:, 0, :]
+        position = (left - at) / (picks_then + 1)
+        out_h = np.where(hit.any(axis=1) & np.isinf(out_h), d * 24 + hour + position, out_h)
+        day_won = won.sum(axis=1)
+        left -= day_won
+        granted += day_won
+        wins[:, d, :] = day_won
         picked[:, d, :] = fresh.sum(axis=1)
-        wins[:, d, consolation] = arrivals[:, d, :].sum(axis=1) - wins[:, d, :].sum(axis=1)
+        wins[:, d, consolation] = arrivals[:, d, :].sum(axis=1) - day_won.sum(axis=1)
     share = np.divide(wins, picked, out=np.ones(wins.shape), where=picked > 0)
     return wins, share, out_h
 
