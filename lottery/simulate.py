@@ -25,13 +25,14 @@ How it is computed (and what is approximated):
 3. Hours. Each day's draws are spread over its hours by the arrival curve (multinomial); the
    global daily cap keeps the first `global_daily` of the day, hour by hour: exact at hour grain.
 4. Picks and stock. Each hour's draws pick prizes (multinomial, the exact odds). Stock and daily
-   stock are then consumed hour by hour, in order: the first picks of a prize win while units are
+   stock are then consumed in hour order: the first picks of a prize win while units are
    left, which is exactly what sequential draws do. A stock-out time is placed inside its hour at
    the expected position of the last unit's pick (k/(n+1) of the hour): hour-exact, minute-approximate.
-5. Per-member caps. The share of a capped prize's picks made by members already at their cap is
-   measured per day on the member sample and thins the picks. Approximation: it assumes those
-   members' earlier picks were granted (true until the prize's stock or daily stock binds; after
-   that the prize is mostly unavailable anyway).
+5. Per-member caps. A capped prize's picks are thinned, hour by hour, by the share of them made by
+   members still under their cap, read off a curve of that share against the units granted so
+   far (`_cap_curves`, from the members' draw counts). The curve is exact when availability thins
+   every member's picks alike; it ignores that a member's picks cluster in time (a heavy member's
+   second pick the same hour). A cap above `MAX_MODELLED_CAP` is taken as never reached.
 6. Members' view (win rate per decile, share winning anything): the member sample, its draws thinned
    by the global cap's share, each pick granted with its campaign day's availability, then capped.
 
