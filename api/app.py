@@ -44,6 +44,7 @@ from api.routes.player import draw, my_draws, player_draws, public_view
 from api.routes.points import grant_points, my_points, my_points_history
 from api.routes.recovery import read_recovery, resolve_recovery
 from api.routes.reservation import cancel_reservation, my_reservations, redeem, reserve
+from api.routes.simulations import simulate_activity
 from api.telemetry import Telemetry
 from api.writer_thread import WriterThread
 
@@ -138,6 +139,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             read_recovery,
             resolve_recovery,
             audit_quarantine,
+            simulate_activity,
             *static_routers(),
         ],
         lifespan=[lifespan],

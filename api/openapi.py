@@ -47,6 +47,7 @@ from assist.model import AssistSpec
 from assist.results import HelpBody, InviteEvent
 from checkin.model import CheckinSpec
 from lottery.service import DrawBody
+from lottery.simulate import Traffic
 from reservation.model import ReservationSpec
 from reservation.results import RedeemBody, ReserveBody
 
@@ -59,6 +60,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/operator/activities/{activity_id}/prizes/{prize_id}/stock"): AddStock,
     ("POST", "/operator/activities/{activity_id}/invites"): InviteEvent,
     ("POST", "/operator/activities/{activity_id}/redemptions"): RedeemBody,
+    ("POST", "/operator/activities/{activity_id}/simulations"): Traffic,
     ("POST", "/operator/members/{user_id}/points"): Grant,
     ("POST", "/operator/audit/lookup"): Lookup,
     ("POST", "/operator/activities/{activity_id}/recovery"): Resolution,
@@ -104,6 +106,9 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/operator/activities/{activity_id}/prizes/{prize_id}/stock"): {"add": {"units": 100}},
     ("POST", "/operator/members/{user_id}/points"): {"grant": {"amount": 100, "reason": "welcome_gift"}},
     ("POST", "/operator/audit/lookup"): {"draws": {"kind": "draw", "ids": ["d0193c2a7b1e4f00a1"]}},
+    ("POST", "/operator/activities/{activity_id}/simulations"): {
+        "traffic": {"members": 100_000, "runs": 1000, "draws_per_day": 1.5, "seed": 1}
+    },
 }
 
 ERROR = "Error"

@@ -157,7 +157,7 @@ def test_version_and_help_for_every_subcommand(capsys: pytest.CaptureFixture[str
         main(["--version"])
     assert exited.value.code == 0 and capsys.readouterr().out.startswith("promo 0.")
     helps = {}
-    for command in ("serve", "worker", "token", "migrate"):
+    for command in ("serve", "worker", "token", "migrate", "simulate"):
         with pytest.raises(SystemExit):
             main([command, "--help"])
         helps[command] = capsys.readouterr().out

@@ -194,6 +194,7 @@ AIM = {
     "reservations": "reservation",
     "redemptions": "reservation",
     "stock": "wheel",
+    "simulations": "wheel",
     "{action}": "draft",
 }
 
