@@ -4,6 +4,7 @@ member's wallet shard, applied once per reference and streamed to the SQL ledger
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -13,6 +14,7 @@ from activities import db
 from activities.clock import Clock
 from activities.errors import Kind, PromoError
 from activities.keys import wallet_shard
+from activities.pages import Page, cut, decode_cursor
 from activities.repository import ActivityRepository, PointsRow
 from activities.store import AuditBacklog, WalletReply, WalletStore
 
@@ -23,6 +25,26 @@ RECONCILE_AFTER_MS = 5 * 60 * 1000  # older than this, a half-done change is com
 class Balance(msgspec.Struct):
     user_id: str
     balance: int
+
+
+class PointsEntry(msgspec.Struct):
+    """A line of a member's points ledger, as the member sees it."""
+
+    delta: int  # + credited, - spent
+    balance_after: int
+    reason: str  # operator_grant | draw_cost | refund | prize | checkin_reward | makeup_cost ...
+    activity_id: int | None
+    at: datetime  # RFC 3339, UTC (points are not tied to one activity's zone)
+
+
+def _entry(row: PointsRow) -> PointsEntry:
+    return PointsEntry(
+        delta=row.delta,
+        balance_after=row.balance_after,
+        reason=row.reason,
+        activity_id=row.activity_id,
+        at=datetime.fromtimestamp(row.at_ms / 1000, UTC),
+    )
 
 
 def draw_cost_ref(draw_id: str) -> str:
@@ -93,8 +115,12 @@ class PointsService:
             await self.refund(row.user_id, -row.delta, row.ref, row.activity_id or 0)
         return len(orphans)
 
-    async def history(self, user_id: str, limit: int) -> list[PointsRow]:
-        return await self.repository.points_history(user_id, limit)
+    async def history(self, user_id: str, limit: int, cursor: str | None = None) -> Page[PointsEntry]:
+        """The member's ledger, newest first, a page at a time (activities/pages.py)."""
+        after = decode_cursor(cursor, (int, int))
+        rows = await self.repository.points_history(user_id, limit + 1, after)
+        kept, next_cursor = cut(rows, limit, lambda pair: (pair[1].at_ms, pair[0]))
+        return Page(items=[_entry(row) for _, row in kept], next_cursor=next_cursor)
 
     async def _apply(
         self, user_id: str, delta: int, ref: str, reason: str, activity_id: int, refund_of: str | None = None

@@ -33,6 +33,7 @@ from activities.model import (
     Prize,
     validate_spec,
 )
+from activities.pages import Page, cut, decode_cursor
 from activities.recovery import Recoveries, Recovery, Resolution
 from activities.repository import ActivityRepository
 from activities.snapshot import DAY_KEY_GRACE_MS as DAY_KEY_GRACE_MS
@@ -133,16 +134,18 @@ class ActivityService:
             raise not_found("activity_not_found", f"no activity {activity_id}")
         return activity
 
-    async def list_all(self) -> list[Activity]:
-        """Every activity; one whose stored row cannot be read is left out (and logged) rather
-        than failing the whole list."""
+    async def list_page(self, limit: int, cursor: str | None = None) -> Page[Activity]:
+        """Activities, newest first, a page at a time (activities/pages.py); one whose stored row
+        cannot be read is left out (and logged) rather than failing the whole list."""
+        ids = await self.repository.ids_page(limit + 1, decode_cursor(cursor, (int,)))
+        kept, next_cursor = cut(ids, limit, lambda activity_id: (activity_id,))
         found = []
-        for activity_id in await self.repository.list_ids():
+        for activity_id in kept:
             try:
                 found.append(await self.get(activity_id))
             except (ValueError, OverflowError, TypeError, msgspec.ValidationError) as exc:
                 log.error("activity %d cannot be read, left out of the list: %s", activity_id, exc)
-        return found
+        return Page(items=found, next_cursor=next_cursor)
 
     async def get_published(self, activity_id: int, max_age_s: float = _CACHE_TTL_S) -> Activity:
         """The activity as players see it, from a cache at most `max_age_s` old. Drafts do not

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, TypeVar
 
@@ -26,9 +27,27 @@ def decode(body: bytes, type_: type[T]) -> T:
     try:
         return msgspec.json.decode(body, type=type_, strict=True)
     except msgspec.ValidationError as exc:
-        raise invalid("invalid_body", str(exc)) from exc
+        message = str(exc)
+        field = field_of(message)
+        raise (invalid("invalid_body", message, field=field) if field else invalid("invalid_body", message)) from exc
     except msgspec.DecodeError as exc:
         raise PromoError(Kind.MALFORMED, "malformed_json", f"the body is not valid JSON: {exc}") from exc
+
+
+_AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+_NAMED = re.compile(r"^Object (?:missing required|contains unknown) field `(?P<name>[^`]+)`")
+
+
+def field_of(message: str) -> str | None:
+    """The offending field of a msgspec validation message, as `details.field`: "limits.per_user_daily"
+    for "... - at `$.limits.per_user_daily`", "prizes[0].weight" for a missing (or unknown) field
+    `weight` at `$.prizes[0]`; None when the body as a whole is wrong (not an object)."""
+    at = _AT.search(message)
+    path = at["path"] if at else ""
+    named = _NAMED.match(message)
+    if named:
+        path = f"{path}.{named['name']}" if path else named["name"]
+    return path or None
 
 
 class PrizeView(msgspec.Struct):

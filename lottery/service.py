@@ -17,6 +17,7 @@ from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, PromoError, refusal
 from activities.ids import new_id
 from activities.model import LOTTERY_TYPES, Activity, DeviceId, Prize
+from activities.pages import Page, cut, decode_cursor
 from activities.points import PointsService, draw_cost_ref
 from activities.repository import ActivityRepository
 from activities.service import (
@@ -232,13 +233,16 @@ class DrawService:
         return await self.store.chances_left(lottery_id, user_id)
 
     async def history(
-        self, user_id: str, activity_id: int | None, limit: int, before_ms: int | None = None
-    ) -> list[DrawResult]:
-        """A member's own draws, newest first, from the SQL audit trail (a draw shows up there
-        once the audit writer has written it, normally within a fraction of a second)."""
-        rows = await self.repository.draws_of(activity_id, user_id, limit, before_ms)
+        self, user_id: str, activity_id: int | None, limit: int, cursor: str | None = None
+    ) -> Page[DrawResult]:
+        """A member's own draws, newest first, a page at a time (activities/pages.py), from the
+        SQL audit trail (a draw shows up there once the audit writer has written it, normally
+        within a fraction of a second)."""
+        after = decode_cursor(cursor, (int, int))
+        rows = await self.repository.draws_of(activity_id, user_id, limit + 1, after)
+        kept, next_cursor = cut(rows, limit, lambda pair: (pair[1].drawn_at_ms, pair[0]))
         results = []
-        for row in rows:
+        for _, row in kept:
             activity = await self.activities.get_published(row.activity_id, max_age_s=FROZEN)
             record = DrawRecord(
                 draw_id=row.draw_id,
@@ -250,7 +254,7 @@ class DrawService:
                 kind=row.kind,
             )
             results.append(_result(activity, record, replayed=False))
-        return results
+        return Page(items=results, next_cursor=next_cursor)
 
 
 def _prize_won(prize: Prize) -> PrizeWon:

@@ -22,6 +22,7 @@ from activities.audit import Row
 from activities.auth import Identity, Tokens
 from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, PromoError, invalid, refusal
+from activities.pages import Page, cut, decode_cursor
 from activities.model import Activity, validate_common
 from activities.service import IDEMPOTENCY_TTL_S, ActivityService, check_audience
 from reservation.db import reservation_changes, reservations
@@ -223,13 +224,18 @@ class ReservationService:
         }
         return self._view(activity, rules, request.code, fields)
 
-    async def mine(self, player: Identity, activity_id: int) -> list[ReservationView]:
-        """The member's reservations (those for dates up to 30 days ago), by date."""
+    async def mine(
+        self, player: Identity, activity_id: int, limit: int = 50, cursor: str | None = None
+    ) -> Page[ReservationView]:
+        """The member's reservations (those for dates up to 30 days ago), by date, a page at a
+        time: keyset (date, reserved at, code) over the member's few reservations."""
+        after = decode_cursor(cursor, (str, int, str))
         activity, rules = await self._reservation_activity(activity_id)
         await self.activities.load_if_missing(activity.id)
         found = await self.store.member_reservations(activity.id, player.subject)
-        views = [self._view(activity, rules, code, fields) for code, fields in found.items()]
-        return sorted(views, key=lambda v: (v.date, v.reserved_at))
+        keyed = sorted(((f["date"], int(f["created_ms"]), code), code, f) for code, f in found.items())
+        kept, next_cursor = cut([k for k in keyed if after is None or k[0] > after][: limit + 1], limit, lambda k: k[0])
+        return Page(items=[self._view(activity, rules, code, f) for _, code, f in kept], next_cursor=next_cursor)
 
     async def known(self, activity_id: int, code: str) -> None:
         """404 (`activity_not_found`, `reservation_not_found`) unless both exist."""

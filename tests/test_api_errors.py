@@ -38,7 +38,7 @@ async def test_bad_json_unknown_fields_wrong_types(env: Env) -> None:
     # None of it drew anything or created anything.
     assert (await env.counters(activity["id"]))["draws_total"] == 0
     listed = await env.client.get("/operator/activities", headers=ops)
-    assert [a["id"] for a in listed.json()] == [activity["id"]]
+    assert [a["id"] for a in listed.json()["items"]] == [activity["id"]]
 
 
 @pytest.mark.parametrize(
@@ -93,7 +93,7 @@ async def test_bad_json_unknown_fields_wrong_types(env: Env) -> None:
 async def test_activity_validation(env: Env, change: dict, code: str) -> None:
     response = await env.client.post("/operator/activities", json=wheel(**change), headers=env.operator())
     _expect(response, 422, code)
-    assert (await env.client.get("/operator/activities", headers=env.operator())).json() == []
+    assert (await env.client.get("/operator/activities", headers=env.operator())).json()["items"] == []
 
 
 async def test_top_prize_of_exactly_50000_is_allowed(env: Env) -> None:
@@ -183,10 +183,10 @@ async def test_roles_and_other_players_data(env: Env) -> None:
     )
     _expect(await env.client.get("/players/alice/draws", headers=env.player("mallory")), 403, "not_your_data")
     own = await env.client.get("/players/alice/draws", headers=env.player("alice"))
-    assert own.status_code == 200 and len(own.json()) == 1
-    assert len((await env.client.get("/players/alice/draws", headers=env.operator())).json()) == 1
+    assert own.status_code == 200 and len(own.json()["items"]) == 1
+    assert len((await env.client.get("/players/alice/draws", headers=env.operator())).json()["items"]) == 1
     # /me/draws only ever shows the caller's own draws.
-    assert (await env.client.get("/me/draws", headers=env.player("mallory"))).json() == []
+    assert (await env.client.get("/me/draws", headers=env.player("mallory"))).json() == {"items": [], "next_cursor": None}
     headers = {**env.operator(), "Idempotency-Key": "x"}
     _expect(await env.client.post(f"/activities/{activity['id']}/draws", headers=headers), 403, "player_token_required")
 

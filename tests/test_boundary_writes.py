@@ -196,7 +196,7 @@ async def test_a_redemption_with_both_code_and_qr_is_refused(env: Env) -> None:
     env.clock.advance(days=1)
     other = (await env.reserve(activity["id"], "2026-06-03", user="u2")).json()
     _expect(await env.redeem(activity["id"], code=made["code"], qr=other["qr_payload"]), 422, "code_and_qr")
-    views = (await env.client.get(f"/activities/{activity['id']}/reservations", headers=env.player())).json()
+    views = (await env.client.get(f"/activities/{activity['id']}/reservations", headers=env.player())).json()["items"]
     assert [v["status"] for v in views] == ["reserved"]
 
 

@@ -339,4 +339,4 @@ async def test_operators_get_clear_errors_for_bad_rules(env: Env) -> None:
     ] == "draft"
     await env.client.post(f"/operator/activities/{lottery['id']}/publish", headers=env.operator())
     assert (await env.client.post(publish, headers=env.operator())).status_code == 200
-    assert len((await env.client.get("/operator/activities", headers=env.operator())).json()) == 2
+    assert len((await env.client.get("/operator/activities", headers=env.operator())).json()["items"]) == 2

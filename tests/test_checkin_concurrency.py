@@ -76,7 +76,7 @@ async def test_concurrent_make_ups_stay_within_the_limit_and_are_paid_once_each(
     assert {r.json()["code"] for r in responses if r.status_code != 201} <= {"makeup_limit", "points_insufficient"}
     assert (await env.client.get("/me/points", headers=env.player())).json()["balance"] == 100 - 2 * 10
     await env.platform.audit_writer.drain()
-    history = (await env.client.get("/me/points/history?limit=200", headers=env.player())).json()
+    history = (await env.client.get("/me/points/history?limit=200", headers=env.player())).json()["items"]
     charged = Counter(r["reason"] for r in history)
     assert charged["makeup_cost"] - charged["refund"] == 2
     counters = await env.counters(activity["id"])

@@ -121,7 +121,7 @@ async def test_a_prize_reward_follows_the_rules_of_a_draw(env: Env) -> None:
     assert by_id[thanks]["granted"] == by_id[thanks]["granted_in_sql"] == 1
     assert counters["draws_total"] == counters["draws_in_sql"] == 0  # grants are not draws
     # The member's own list shows them as grants.
-    mine = (await env.client.get(f"/me/draws?activity={lottery['id']}", headers=env.player("u1"))).json()
+    mine = (await env.client.get(f"/me/draws?activity={lottery['id']}", headers=env.player("u1"))).json()["items"]
     assert [d["kind"] for d in mine] == ["grant", "grant"]
 
 

@@ -57,7 +57,7 @@ async def test_refused_or_replayed_draws_are_not_charged(env: Env) -> None:
     limited = await env.draw(activity["id"], key="k2")
     assert limited.status_code == 429 and await balance(env, "u1") == 90
     await env.platform.audit_writer.drain()
-    history = (await env.client.get("/me/points/history", headers=env.player("u1"))).json()
+    history = (await env.client.get("/me/points/history", headers=env.player("u1"))).json()["items"]
     # The replay and the refusal are answered before any charge: the ledger holds one cost only.
     assert sorted(Counter(row["reason"] for row in history).items()) == [("draw_cost", 1), ("operator_grant", 1)]
     assert sum(row["delta"] for row in history) == 90
@@ -71,7 +71,7 @@ async def test_concurrent_costly_draws_never_overdraw(env: Env) -> None:
     assert statuses == {201: 10, 409: 50}
     assert await balance(env, "u1") == 0
     await env.platform.audit_writer.drain()
-    history = (await env.client.get("/me/points/history?limit=200", headers=env.player("u1"))).json()
+    history = (await env.client.get("/me/points/history?limit=200", headers=env.player("u1"))).json()["items"]
     assert sum(row["delta"] for row in history) == 0
     assert min(row["balance_after"] for row in history) >= 0
 

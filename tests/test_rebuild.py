@@ -65,7 +65,7 @@ async def test_flush_rebuilds_from_sql_and_never_oversells(env: Env) -> None:
     await env.platform.audit_writer.drain()
     for user in ("u0", "u1", "u2", "u3"):
         response = await env.client.get(f"/me/draws?activity={activity_id}", headers=env.player(user))
-        assert sum(1 for d in response.json() if d["prize"]["id"] == capped_id) <= 1
+        assert sum(1 for d in response.json()["items"] if d["prize"]["id"] == capped_id) <= 1
 
 
 async def test_a_new_empty_redis_server_is_rebuilt_too(env: Env, tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ async def test_reserve_list_cancel_and_the_unit_returns_at_once(env: Env) -> Non
     assert (mine["status"], mine["store"], mine["purchase"]) == ("reserved", {"id": "S2", "name": "Mall"}, "in_store")
     assert mine["cancel_until"] == "2026-06-02T12:00:00+08:00"  # 36 hours before 3 June ends
     expect(await env.reserve(activity["id"], "2026-06-03", store="S2", user="u2"), 409, "sold_out")
-    listed = (await env.client.get(f"/activities/{activity['id']}/reservations", headers=env.player())).json()
+    listed = (await env.client.get(f"/activities/{activity['id']}/reservations", headers=env.player())).json()["items"]
     assert [r["code"] for r in listed] == [mine["code"]]
     expect(await env.cancel(activity["id"], mine["code"], user="u2"), 404, "reservation_not_found")  # not u2's
     cancelled = await env.cancel(activity["id"], mine["code"].lower())
@@ -177,7 +177,7 @@ async def test_a_flushed_redis_is_rebuilt(env: Env) -> None:
     await env.platform.audit_writer.drain()
     before = await env.counters(activity["id"])
     await env.platform.redis.flushall()
-    listed = (await env.client.get(f"/activities/{activity['id']}/reservations", headers=env.player("m1"))).json()
+    listed = (await env.client.get(f"/activities/{activity['id']}/reservations", headers=env.player("m1"))).json()["items"]
     assert [r["code"] for r in listed] == [codes[1]]
     await env.release_held(activity["id"])  # the writer had written everything: nothing was lost
     after = await env.counters(activity["id"])

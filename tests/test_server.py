@@ -29,7 +29,7 @@ async def test_inline_audit_writer_persists_draws(tmp_path: Path, redis_url: str
         assert drawn.status_code == 201, drawn.text
         # No drain here: the writer inside the server gets it to SQL (poll, bounded).
         for _ in range(200):
-            mine = (await client.get(f"/me/draws?activity={created['id']}", headers=player)).json()
+            mine = (await client.get(f"/me/draws?activity={created['id']}", headers=player)).json()["items"]
             if mine:
                 break
             await asyncio.sleep(0.05)

@@ -12,8 +12,9 @@ from litestar.params import FromPath
 from activities.auth import Identity
 from activities.errors import not_found
 from activities.model import TRANSITIONS, ActivitySpec
+from activities.pages import Page
 from activities.service import ActivityCounters
-from api.params import Id
+from api.params import Cursor, Id, Limit
 from api.schemas import ActivityView, AddStock, TypeOnly, activity_view, decode
 from api.security import platform_of, provide_operator
 from assist.model import AssistSpec
@@ -52,15 +53,21 @@ class OperatorController(Controller):
 
     @get("/")
     async def list_activities(
-        self, request: Request[Any, Any, Any], operator: NamedDependency[Identity]
-    ) -> list[ActivityView]:
+        self,
+        request: Request[Any, Any, Any],
+        operator: NamedDependency[Identity],
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Page[ActivityView]:
+        """Every activity, newest first, a page at a time: pass `next_cursor` back as `?cursor=`."""
+        page = await platform_of(request).activities.list_page(limit, cursor)
         views = []
-        for activity in await platform_of(request).activities.list_all():
+        for activity in page.items:
             try:
                 views.append(activity_view(activity, operator=True))
             except (ValueError, OverflowError) as exc:  # one odd row never fails the list
                 log.error("activity %d cannot be shown, left out of the list: %s", activity.id, exc)
-        return views
+        return Page(items=views, next_cursor=page.next_cursor)
 
     @get("/{activity_id:int}")
     async def read(

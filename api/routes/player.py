@@ -10,6 +10,7 @@ from litestar.params import FromPath
 
 from activities.auth import Identity
 from activities.errors import Kind, PromoError
+from activities.pages import Page
 from api.lookup import published_activity
 from api.params import Cursor, Id, IdFilter, Limit
 from api.schemas import ActivityView, activity_view, check_idempotency_key, decode
@@ -45,9 +46,11 @@ async def my_draws(
     player: NamedDependency[Identity],
     activity: IdFilter = None,
     limit: Limit = 50,
-    before_ms: Cursor = None,
-) -> list[DrawResult]:
-    return await platform_of(request).draws.history(player.subject, activity, limit, before_ms)
+    cursor: Cursor = None,
+) -> Page[DrawResult]:
+    """The member's draws, newest first: `{"items", "next_cursor"}`; pass `next_cursor` back as
+    `?cursor=` for the next page (null: the last page)."""
+    return await platform_of(request).draws.history(player.subject, activity, limit, cursor)
 
 
 @get("/players/{user_id:str}/draws", dependencies={"caller": Provide(provide_anyone)})
@@ -57,9 +60,9 @@ async def player_draws(
     user_id: FromPath[str],
     activity: IdFilter = None,
     limit: Limit = 50,
-    before_ms: Cursor = None,
-) -> list[DrawResult]:
-    """A member's draws: operators may read anyone's, players only their own."""
+    cursor: Cursor = None,
+) -> Page[DrawResult]:
+    """A member's draws, a page at a time: operators may read anyone's, players only their own."""
     if caller.role != "operator" and caller.subject != user_id:
         raise PromoError(Kind.FORBIDDEN, "not_your_data", "players can only read their own draws")
-    return await platform_of(request).draws.history(user_id, activity, limit, before_ms)
+    return await platform_of(request).draws.history(user_id, activity, limit, cursor)

@@ -11,9 +11,9 @@ from litestar.params import FromPath
 
 from activities.auth import SUBJECT, Identity
 from activities.errors import invalid
-from activities.points import Balance
-from activities.repository import PointsRow
-from api.params import Limit
+from activities.pages import Page
+from activities.points import Balance, PointsEntry
+from api.params import Cursor, Limit
 from api.schemas import check_idempotency_key, decode
 from api.security import platform_of, provide_operator, provide_player
 
@@ -40,9 +40,11 @@ async def my_points_history(
     request: Request[Any, Any, Any],
     player: NamedDependency[Identity],
     limit: Limit = 50,
-) -> list[PointsRow]:
-    """The ledger from the SQL audit trail (a change shows up once the writer has written it)."""
-    return await platform_of(request).points.history(player.subject, limit)
+    cursor: Cursor = None,
+) -> Page[PointsEntry]:
+    """The ledger from the SQL audit trail (a change shows up once the writer has written it),
+    newest first, a page at a time: pass `next_cursor` back as `?cursor=`."""
+    return await platform_of(request).points.history(player.subject, limit, cursor)
 
 
 @post("/operator/members/{user_id:str}/points", dependencies={"operator": Provide(provide_operator)})

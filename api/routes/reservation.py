@@ -10,8 +10,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
 from activities.auth import Identity
+from activities.pages import Page
 from api.lookup import published_activity
-from api.params import Id
+from api.params import Cursor, Id, Limit
 from api.schemas import NoBody, check_idempotency_key, decode
 from api.security import platform_of, provide_operator, provide_player
 from reservation.results import RedeemBody, ReservationView, ReserveBody
@@ -33,10 +34,15 @@ async def reserve(
 
 @get("/activities/{activity_id:int}/reservations", dependencies=_player)
 async def my_reservations(
-    request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: Id
-) -> list[ReservationView]:
-    """The member's own reservations (upcoming, and up to 30 days back), by date."""
-    return await platform_of(request).reservations.mine(player, activity_id)
+    request: Request[Any, Any, Any],
+    player: NamedDependency[Identity],
+    activity_id: Id,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[ReservationView]:
+    """The member's own reservations (upcoming, and up to 30 days back), by date, a page at a
+    time: pass `next_cursor` back as `?cursor=`."""
+    return await platform_of(request).reservations.mine(player, activity_id, limit, cursor)
 
 
 @post("/activities/{activity_id:int}/reservations/{code:str}/cancel", status_code=200, dependencies=_player)
