@@ -77,6 +77,7 @@ class Server:
     url: str
     tokens: Tokens
     page_port: int  # the other origin PROMO_CORS_ORIGINS allows
+    secret: str = ""  # the server's JWT secret (for `promo token` in tests/e2e/test_readme.py)
 
     def token(self, user: str = "u1", role: Literal["player", "operator"] = "player") -> str:
         return self.tokens.issue(user, role, level="gold")
@@ -121,7 +122,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             if time.monotonic() > deadline:
                 pytest.fail(f"promo serve did not become ready:\n{log.read_text()}")
             time.sleep(0.3)
-        yield Server(url=url, tokens=Tokens(secret), page_port=page_port)
+        yield Server(url=url, tokens=Tokens(secret), page_port=page_port, secret=secret)
     finally:
         process.send_signal(signal.SIGINT)  # uvicorn stops, then the embedded redis-server
         try:
