@@ -13,5 +13,7 @@ from activities.model import MAX_SAFE_INT
 
 Id = Annotated[int, PathParameter(ge=1, le=MAX_SAFE_INT)]  # an activity, a prize...
 IdFilter = Annotated[int | None, QueryParameter(ge=1, le=MAX_SAFE_INT)]  # ?activity=
-Cursor = Annotated[str | None, QueryParameter(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]  # ?cursor= (opaque, activities/pages.py)
+Cursor = Annotated[
+    str | None, QueryParameter(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")
+]  # ?cursor= (opaque, activities/pages.py)
 Limit = Annotated[int, QueryParameter(ge=1, le=200)]  # ?limit=

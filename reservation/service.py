@@ -22,8 +22,8 @@ from activities.audit import Row
 from activities.auth import Identity, Tokens
 from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, PromoError, invalid, refusal
-from activities.pages import Page, cut, decode_cursor
 from activities.model import Activity, validate_common
+from activities.pages import Page, cut, decode_cursor
 from activities.service import IDEMPOTENCY_TTL_S, ActivityService, check_audience
 from reservation.db import reservation_changes, reservations
 from reservation.model import (

@@ -186,7 +186,10 @@ async def test_roles_and_other_players_data(env: Env) -> None:
     assert own.status_code == 200 and len(own.json()["items"]) == 1
     assert len((await env.client.get("/players/alice/draws", headers=env.operator())).json()["items"]) == 1
     # /me/draws only ever shows the caller's own draws.
-    assert (await env.client.get("/me/draws", headers=env.player("mallory"))).json() == {"items": [], "next_cursor": None}
+    assert (await env.client.get("/me/draws", headers=env.player("mallory"))).json() == {
+        "items": [],
+        "next_cursor": None,
+    }
     headers = {**env.operator(), "Idempotency-Key": "x"}
     _expect(await env.client.post(f"/activities/{activity['id']}/draws", headers=headers), 403, "player_token_required")
 

@@ -116,7 +116,10 @@ def test_cursors_round_trip() -> None:
     [
         (wheel(limits={"per_user_daily": 10**15}), "limits.per_user_daily"),
         (wheel(limits={"per_user_daily": "3"}), "limits.per_user_daily"),
-        (wheel(prizes=[{"name": "P", "type": "goods", "weight": 1, "stock": 1, "value_cny": 1, "oops": 1}]), "prizes[0].oops"),
+        (
+            wheel(prizes=[{"name": "P", "type": "goods", "weight": 1, "stock": 1, "value_cny": 1, "oops": 1}]),
+            "prizes[0].oops",
+        ),
         (wheel(prizes=[{"type": "goods", "weight": 1}]), "prizes[0].name"),
         ({k: v for k, v in wheel().items() if k != "name"}, "name"),
     ],

@@ -177,7 +177,9 @@ async def test_a_flushed_redis_is_rebuilt(env: Env) -> None:
     await env.platform.audit_writer.drain()
     before = await env.counters(activity["id"])
     await env.platform.redis.flushall()
-    listed = (await env.client.get(f"/activities/{activity['id']}/reservations", headers=env.player("m1"))).json()["items"]
+    listed = (await env.client.get(f"/activities/{activity['id']}/reservations", headers=env.player("m1"))).json()[
+        "items"
+    ]
     assert [r["code"] for r in listed] == [codes[1]]
     await env.release_held(activity["id"])  # the writer had written everything: nothing was lost
     after = await env.counters(activity["id"])

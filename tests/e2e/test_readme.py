@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_demo_pages import Server
-from tests.e2e.test_demo_pages import server as server  # noqa: F401 (the module's fixture, reused)
+from tests.e2e.test_demo_pages import server as server
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCK = re.compile(r"<!-- walkthrough: (?P<name>[\w-]+) -->\n```sh\n(?P<body>.*?)\n```", re.DOTALL)
@@ -56,7 +56,7 @@ NAMES = ["wheel", "sign-in", "assist", "reservation"]
 
 @pytest.mark.parametrize("run", [1, 2])
 @pytest.mark.parametrize("name", NAMES)
-def test_a_walkthrough_runs_as_written(server: Server, promo: str, name: str, run: int, tmp_path: Path) -> None:  # noqa: F811
+def test_a_walkthrough_runs_as_written(server: Server, promo: str, name: str, run: int, tmp_path: Path) -> None:
     blocks = walkthroughs()
     script = tmp_path / f"{name}-{run}.sh"
     script.write_text(blocks["setup"] + "\n" + blocks[name] + "\n", encoding="utf-8")
@@ -72,4 +72,6 @@ def test_a_walkthrough_runs_as_written(server: Server, promo: str, name: str, ru
         check=False,
     )
     (tmp_path / "stdout.txt").write_text(done.stdout)
-    assert done.returncode == 0, f"walk-through {name!r} (run {run}) failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    assert done.returncode == 0, (
+        f"walk-through {name!r} (run {run}) failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    )
