@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 
-from activities import db
+from activities import db, listing
 from activities.clock import Clock
 from activities.errors import Kind, PromoError
 from activities.keys import wallet_shard
@@ -118,7 +118,7 @@ class PointsService:
     async def history(self, user_id: str, limit: int, cursor: str | None = None) -> Page[PointsEntry]:
         """The member's ledger, newest first, a page at a time (activities/pages.py)."""
         after = decode_cursor(cursor, (int, int))
-        rows = await self.repository.points_history(user_id, limit + 1, after)
+        rows = await listing.points_history(self.repository.engine, user_id, limit + 1, after)
         kept, next_cursor = cut(rows, limit, lambda pair: (pair[1].at_ms, pair[0]))
         return Page(items=[_entry(row) for _, row in kept], next_cursor=next_cursor)
 

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from activities import audit_sql, db
 from activities.model import MAX_COUNT, Activity, ActivityBase, ActivitySpec, Audience, Limits, Prize, Status
-from activities.pages import Key
 
 # What a stored time is read as at most: a row written before times were bounded (year 1, year
 # 82269...) reads as the nearest time every time zone can still show, never as an error.
@@ -229,46 +228,6 @@ class ActivityRepository:
         async with self.engine.connect() as conn:
             return [(str(d), int(a), str(u), int(p)) for d, a, u, p in (await conn.execute(query)).all()]
 
-    async def points_history(self, user_id: str, limit: int, after: Key | None) -> list[tuple[int, PointsRow]]:
-        """A member's ledger, newest first: (row id, row) pairs, `limit` of them strictly after the
-        keyset `after` = (at_ms, id) (activities/pages.py)."""
-        ledger = db.points_ledger
-        query = sa.select(ledger.c.id, *[ledger.c[name] for name in PointsRow.__struct_fields__]).where(
-            ledger.c.user_id == user_id
-        )
-        if after is not None:
-            query = query.where(_before(ledger.c.at_ms, ledger.c.id, after))
-        query = query.order_by(ledger.c.at_ms.desc(), ledger.c.id.desc()).limit(limit)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [(int(row.id), PointsRow(**{k: v for k, v in row._mapping.items() if k != "id"})) for row in rows]
-
-    async def draws_of(
-        self, activity_id: int | None, user_id: str, limit: int, after: Key | None
-    ) -> list[tuple[int, DrawRow]]:
-        """A member's draws, newest first: (row id, row) pairs, `limit` of them strictly after the
-        keyset `after` = (drawn_at_ms, id) (activities/pages.py)."""
-        draws = db.draws
-        query = sa.select(draws.c.id, *[draws.c[name] for name in DrawRow.__struct_fields__]).where(
-            draws.c.user_id == user_id
-        )
-        if activity_id is not None:
-            query = query.where(draws.c.activity_id == activity_id)
-        if after is not None:
-            query = query.where(_before(draws.c.drawn_at_ms, draws.c.id, after))
-        query = query.order_by(draws.c.drawn_at_ms.desc(), draws.c.id.desc()).limit(limit)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [(int(row.id), DrawRow(**{k: v for k, v in row._mapping.items() if k != "id"})) for row in rows]
-
-    async def ids_page(self, limit: int, after: Key | None) -> list[int]:
-        """Activity ids, newest first, `limit` of them below the keyset `after` = (id,)."""
-        query = sa.select(db.activities.c.id).order_by(db.activities.c.id.desc()).limit(limit)
-        if after is not None:
-            query = query.where(db.activities.c.id < after[0])
-        async with self.engine.connect() as conn:
-            return [int(r[0]) for r in (await conn.execute(query)).all()]
-
     async def count_by(self, column: sa.Column[Any], values: Sequence[str]) -> dict[str, int]:
         """How many rows hold each of `values` in `column` (values with none are left out)."""
         query = sa.select(column, sa.func.count()).where(column.in_(values)).group_by(column)
@@ -407,8 +366,3 @@ def _clamped(value: Any) -> Any:
     """A stored limit above MAX_COUNT (written before the bound) reads as MAX_COUNT, which Lua
     and the audit trail hold exactly."""
     return min(value, MAX_COUNT) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-def _before(at: sa.Column[Any], id_: sa.Column[Any], after: Key) -> sa.ColumnElement[bool]:
-    """Rows after the keyset `after` = (at, id) in (at desc, id desc) order."""
-    return sa.or_(at < after[0], sa.and_(at == after[0], id_ < after[1]))

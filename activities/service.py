@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 import msgspec
 from redis.exceptions import RedisError
 
-from activities import db
+from activities import db, listing
 from activities.auth import Identity
 from activities.clock import Clock, local_day
 from activities.errors import Kind, OutcomeUnknown, PromoError, conflict, invalid, not_found
@@ -137,7 +137,7 @@ class ActivityService:
     async def list_page(self, limit: int, cursor: str | None = None) -> Page[Activity]:
         """Activities, newest first, a page at a time (activities/pages.py); one whose stored row
         cannot be read is left out (and logged) rather than failing the whole list."""
-        ids = await self.repository.ids_page(limit + 1, decode_cursor(cursor, (int,)))
+        ids = await listing.activity_ids(self.repository.engine, limit + 1, decode_cursor(cursor, (int,)))
         kept, next_cursor = cut(ids, limit, lambda activity_id: (activity_id,))
         found = []
         for activity_id in kept:

@@ -12,6 +12,7 @@ from typing import Literal
 
 import msgspec
 
+from activities import listing
 from activities.auth import Identity
 from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, PromoError, refusal
@@ -239,7 +240,7 @@ class DrawService:
         SQL audit trail (a draw shows up there once the audit writer has written it, normally
         within a fraction of a second)."""
         after = decode_cursor(cursor, (int, int))
-        rows = await self.repository.draws_of(activity_id, user_id, limit + 1, after)
+        rows = await listing.draws_of(self.repository.engine, activity_id, user_id, limit + 1, after)
         kept, next_cursor = cut(rows, limit, lambda pair: (pair[1].drawn_at_ms, pair[0]))
         results = []
         for _, row in kept:
