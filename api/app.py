@@ -34,7 +34,14 @@ from api.openapi import document
 from api.options import repair_options
 from api.platform import Platform
 from api.proxies import Proxies, trusted_networks
-from api.routes.assist import help_initiative, progress, read_initiative, report_invite, start_initiative
+from api.routes.assist import (
+    help_initiative,
+    my_initiatives,
+    progress,
+    read_initiative,
+    report_invite,
+    start_initiative,
+)
 from api.routes.audit import audit_lookup, audit_quarantine
 from api.routes.checkin import calendar, make_up, my_chances, sign_in
 from api.routes.health import health, ready
@@ -128,6 +135,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             my_chances,
             start_initiative,
             read_initiative,
+            my_initiatives,
             progress,
             help_initiative,
             report_invite,

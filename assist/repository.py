@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities import db
+from activities.pages import Key
 from assist.db import assist_helps, assist_initiatives, assist_outcomes
 
 
@@ -87,6 +88,24 @@ class AssistRepository:
         )
         async with self.engine.connect() as conn:
             return {str(u): int(n) for u, n in (await conn.execute(query)).all()}
+
+    async def initiatives_of(
+        self, activity_id: int, initiator: str, limit: int, after: Key | None
+    ) -> list[tuple[int, str, int]]:
+        """(row id, initiative id, started at ms) of a member's initiatives, newest first, `limit`
+        of them strictly after the keyset `after` = (started_at_ms, id) (activities/pages.py)."""
+        t = assist_initiatives
+        query = sa.select(t.c.id, t.c.initiative_id, t.c.started_at_ms).where(
+            t.c.activity_id == activity_id, t.c.initiator == initiator
+        )
+        if after is not None:
+            started, row_id = after
+            query = query.where(
+                sa.or_(t.c.started_at_ms < started, sa.and_(t.c.started_at_ms == started, t.c.id < row_id))
+            )
+        query = query.order_by(t.c.started_at_ms.desc(), t.c.id.desc()).limit(limit)
+        async with self.engine.connect() as conn:
+            return [(int(i), str(iid), int(at)) for i, iid, at in (await conn.execute(query)).all()]
 
     async def open_initiatives(self, activity_id: int) -> list[InitiativeRow]:
         """Initiatives with no outcome yet."""

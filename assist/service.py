@@ -23,6 +23,7 @@ from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, PromoError, refusal
 from activities.ids import new_id
 from activities.model import Activity, validate_common
+from activities.pages import Page, cut, decode_cursor
 from activities.points import RECONCILE_AFTER_MS, PointsService
 from activities.rewards import PointsReward
 from activities.service import DAY_KEY_GRACE_MS, REFERENCE_TTL_S, ActivityService, R, check_audience
@@ -192,6 +193,22 @@ class AssistService:
         found = await self._initiative(activity, reply.initiative_id)
         assert found is not None
         return self._view(activity, rules, found, with_helpers=True, replayed=reply.kind == "open")
+
+    async def mine(
+        self, player: Identity, activity_id: int, limit: int = 50, cursor: str | None = None
+    ) -> Page[InitiativeView]:
+        """The member's initiatives on the activity, newest first, a page at a time, from the SQL
+        audit trail (a new initiative shows up there within about a second)."""
+        after = decode_cursor(cursor, (int, int))
+        activity, rules = await self._assist(activity_id)
+        rows = await self.repository.initiatives_of(activity.id, player.subject, limit + 1, after)
+        kept, next_cursor = cut(rows, limit, lambda row: (row[2], row[0]))
+        views = []
+        for _, initiative_id, _ in kept:
+            found = await self._initiative(activity, initiative_id)
+            if found is not None:
+                views.append(self._view(activity, rules, found, with_helpers=True))
+        return Page(items=views, next_cursor=next_cursor)
 
     async def progress(self, share_token: str) -> ProgressView:
         """What a friend who opens the share link sees (no token needed)."""

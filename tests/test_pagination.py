@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from activities.pages import decode_cursor, encode_cursor
-from tests.conftest import Env, reservation_spec, wheel
+from tests.conftest import Env, assist_spec, reservation_spec, wheel
 
 INTERNAL = {"shard", "stream_id", "ref", "at_ms", "drawn_at_ms", "user_id"}
 
@@ -129,3 +129,22 @@ async def test_a_body_validation_error_names_the_field(env: Env, spec: dict[str,
     assert response.status_code == 422, response.text
     body = response.json()
     assert body["code"] == "invalid_body" and body["details"]["field"] == field, body
+
+
+async def test_a_members_initiatives_page(env: Env) -> None:
+    activity = await env.create(assist_spec(assist={"initiatives_per_user": 3}))
+    started = []
+    for round_ in range(3):
+        initiative = (await env.start(activity["id"])).json()
+        started.append(initiative["initiative_id"])
+        if round_ < 2:  # complete it, so that the member can start another
+            for friend in ("f1", "f2", "f3"):
+                assert (await env.help(initiative["share_token"], f"{friend}-{round_}")).status_code == 201
+        env.clock.advance(seconds=1)
+    await env.start(activity["id"], user="u2")  # someone else's: not listed
+    await env.platform.audit_writer.drain()
+    pages = await _walk(env, f"/activities/{activity['id']}/initiatives", env.player(), limit=2)
+    listed = [i for page in pages for i in page]
+    assert [i["initiative_id"] for i in listed] == started[::-1]
+    assert [i["status"] for i in listed] == ["open", "completed", "completed"]
+    assert all(i["started_at"].endswith("+08:00") and i["helpers"] is not None for i in listed)

@@ -10,8 +10,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
 from activities.auth import Identity
+from activities.pages import Page
 from api.lookup import published_activity
-from api.params import Id
+from api.params import Cursor, Id, Limit
 from api.schemas import NoBody, decode
 from api.security import platform_of, provide_anyone, provide_operator, provide_player
 from assist.results import HelpBody, HelpResult, InitiativeView, InviteEvent, InviteResult, ProgressView
@@ -26,6 +27,20 @@ async def start_initiative(
     await published_activity(request, activity_id)  # 404 first, whatever the body (api/lookup.py)
     decode(await request.body(), NoBody)
     return await platform_of(request).assists.start(player, activity_id)
+
+
+@get("/activities/{activity_id:int}/initiatives", dependencies={"player": Provide(provide_player)})
+async def my_initiatives(
+    request: Request[Any, Any, Any],
+    player: NamedDependency[Identity],
+    activity_id: Id,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[InitiativeView]:
+    """The member's own initiatives on the activity, newest first, with who helped, a page at a
+    time: pass `next_cursor` back as `?cursor=`. Read from the SQL audit trail (a new initiative
+    shows up within about a second)."""
+    return await platform_of(request).assists.mine(player, activity_id, limit, cursor)
 
 
 @get("/activities/{activity_id:int}/initiatives/{initiative_id:str}", dependencies={"caller": Provide(provide_anyone)})
