@@ -82,7 +82,7 @@ def check(environment: Environment, activity_id: int, operator: str) -> list[Che
     if daily and daily <= 200:
         sample = rng.sample(range(PLAYERS), min(PLAYERS, LIMIT_SAMPLE))
         most = max(
-            len(request("GET", f"{host}/players/lt{i}/draws?activity={activity_id}&limit=200", operator)[1])
+            len(request("GET", f"{host}/players/lt{i}/draws?activity={activity_id}&limit=200", operator)[1]["items"])
             for i in sample
         )
         detail = f"most of {len(sample)} sampled: {most} <= {daily}"
