@@ -151,7 +151,7 @@ async def test_a_make_up_joins_the_runs_and_grants_what_they_newly_reach(env: En
     assert replay.json()["mark_id"] == body["mark_id"]
     assert await balance(env) == before - 10
     await env.platform.audit_writer.drain()
-    history = (await env.client.get("/me/points/history?limit=200", headers=env.player())).json()
+    history = (await env.client.get("/me/points/history?limit=200", headers=env.player())).json()["items"]
     assert [r["delta"] for r in history if r["reason"] == "makeup_cost"] == [-10]
     assert not [r for r in history if r["reason"] == "refund"]
 
@@ -183,7 +183,7 @@ async def test_bad_make_ups_are_refused_and_change_nothing(env: Env) -> None:
     assert await balance(env) == before_points
     assert await env.counters(activity_id) == before
     await env.platform.audit_writer.drain()
-    history = (await env.client.get("/me/points/history", headers=env.player())).json()
+    history = (await env.client.get("/me/points/history", headers=env.player())).json()["items"]
     assert {r["reason"] for r in history} == {"checkin_reward"}  # no charge, no refund
 
     await grant(env, 100)
