@@ -38,6 +38,8 @@ from schemathesis.core.result import Err
 from schemathesis.pytest.lazy import get_all_tests
 
 from activities.auth import Tokens
+from activities.model import MAX_SAFE_INT
+from activities.pages import encode_cursor
 from loadtests.harness import bargain_spec, checkin_spec, reservation_spec, wheel_spec
 
 ROOT = Path(__file__).parent.parent
@@ -235,6 +237,22 @@ def aim(case: schemathesis.Case, target: Target, turn: int) -> None:
         params["action"] = ("publish", "pause", "resume", "end")[turn // 2 % 4]
 
 
+# A list's cursor is opaque: only one the list handed out is valid, so a generated string that the
+# schema allows is still a 400 `invalid_cursor` (tests/test_pagination.py). Well-formed requests
+# carry a real cursor of the list's shape instead (keys past every row: an empty page).
+CURSORS = {
+    "/operator/activities": encode_cursor((MAX_SAFE_INT,)),
+    "/activities/{activity_id}/reservations": encode_cursor(("9999-12-31", MAX_SAFE_INT, "Z")),
+}
+CURSOR = encode_cursor((MAX_SAFE_INT, MAX_SAFE_INT))  # draws, points history, initiatives
+
+
+def real_cursor(case: schemathesis.Case) -> None:
+    meta = case.meta
+    if meta is not None and meta.generation.mode.is_positive and case.query and "cursor" in case.query:
+        case.query["cursor"] = CURSORS.get(case.operation.path, CURSOR)
+
+
 def server_exceptions(var_dir: Path) -> list[str]:
     """The request line and the exception of each traceback in the server's log."""
     chunks = (var_dir / "server.log").read_text().split("Traceback (most recent call last):")
@@ -250,6 +268,7 @@ def exercise(case: schemathesis.Case, target: Target, failures: dict[str, str]) 
     """One generated request: aim it, pick its token, send it, run every check on the answer."""
     turn = next(target.turn)
     aim(case, target, turn)
+    real_cursor(case)
     headers = target.bearer(role_for(case, turn))
     response = case.call(headers=headers, session=target.session)
     target.statuses[case.operation.label, response.status_code] += 1
