@@ -39,6 +39,7 @@ class Ledger:
     acks: dict[str, Ack] = field(default_factory=dict)
     answers: Counter[str] = field(default_factory=Counter)  # "201", "429 user_daily_limit", "transport"...
     server_errors: list[str] = field(default_factory=list)  # 5xx other than a documented 503
+    unanswered: list[tuple[str, str]] = field(default_factory=list)  # (token, key): transport error or unknown
 
     def since(self, moment: float) -> int:
         return sum(1 for ack in self.acks.values() if ack.at >= moment)
@@ -143,20 +144,25 @@ class DrawLoad:
 
     async def _draw(self, token: str, key: str) -> None:
         assert self._http is not None
+        if not await self.draw_once(self._http, token, key):
+            self.ledger.unanswered.append((token, key))
+
+    async def draw_once(self, http: httpx.AsyncClient, token: str, key: str) -> bool:
+        """One draw as a front end makes it; False if its outcome stayed unknown."""
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
         for _attempt in range(4):  # the first try and up to three retries of an unknown outcome
             try:
-                answer = await self._http.post(f"/activities/{self.activity_id}/draws", json={}, headers=headers)
+                answer = await http.post(f"/activities/{self.activity_id}/draws", json={}, headers=headers)
             except httpx.TransportError as exc:
                 self.ledger.answers[f"transport {type(exc).__name__}"] += 1
                 await asyncio.sleep(0.1)
-                return
+                return False
             code = _code(answer)
             if answer.status_code == 201:
                 body = answer.json()
                 self.ledger.acks[body["draw_id"]] = Ack(body["draw_id"], int(body["prize"]["id"]), time.monotonic())
                 self.ledger.answers["201"] += 1
-                return
+                return True
             self.ledger.answers[f"{answer.status_code} {code}"] += 1
             if answer.status_code >= 500 and not (answer.status_code == 503 and code in DOCUMENTED_503):
                 self.ledger.server_errors.append(f"{answer.status_code} {code}: {answer.text[:200]}")
@@ -165,7 +171,18 @@ class DrawLoad:
                 continue  # the same key: the first result if it ran, a draw now if it did not
             if answer.status_code >= 500:
                 await asyncio.sleep(0.1)
-            return
+            return answer.status_code < 500
+        return False
+
+    async def settle(self) -> int:
+        """Resend every draw whose outcome the client never learnt, with its Idempotency-Key:
+        each must now answer (the first result if it ran, a draw if it did not). Returns how
+        many were resent."""
+        pending, self.ledger.unanswered = self.ledger.unanswered, []
+        async with httpx.AsyncClient(base_url=self.stack.base_url, timeout=15) as http:
+            for token, key in pending:
+                assert await self.draw_once(http, token, key), f"draw {key} still unanswered"
+        return len(pending)
 
 
 def _code(answer: httpx.Response) -> str:

@@ -67,6 +67,7 @@ async def test_kill_9_of_redis_during_a_burst_loses_at_most_the_fsync_window(
     restarted_at = time.monotonic()
     await asyncio.sleep(3)
     ledger = await load.stop()
+    resent = await load.settle()
     after = await recovered(stack, activity_id)
     ledger.acks.update(after.acks)
 
@@ -76,6 +77,7 @@ async def test_kill_9_of_redis_during_a_burst_loses_at_most_the_fsync_window(
         summary(
             "kill -9 redis",
             ledger,
+            resent=resent,
             before_kill=before_kill,
             after_restart=ledger.since(restarted_at),
             missing=len(missing),
@@ -115,13 +117,18 @@ async def test_kill_9_of_the_worker_mid_batch_loses_and_duplicates_nothing(
     stack.start_worker()
     await asyncio.sleep(2)
     ledger = await load.stop()
+    resent = await load.settle()
     after = await recovered(stack, activity_id)
     ledger.acks.update(after.acks)
 
     # The dead consumer's entries are claimed once idle for claim_idle_ms (30 s).
     counters = await check_counters(api, activity_id, ledger)
     missing, duplicated = await check_ledger(api, ledger)
-    print(summary("kill -9 worker", ledger, held_by_dead_worker=held, missing=len(missing), dup=len(duplicated)))
+    print(
+        summary(
+            "kill -9 worker", ledger, resent=resent, held_by_dead_worker=held, missing=len(missing), dup=len(duplicated)
+        )
+    )
     print(f"  draws {counters['draws_total']} = in SQL {counters['draws_in_sql']}")
     assert held > 0, "the worker was not mid-batch when killed"
     assert not missing and not duplicated
@@ -150,38 +157,53 @@ async def test_sqlite_locked_for_10_s_under_load(stack_factory: list[Stack], tmp
     load.start()
     await asyncio.sleep(2)
     lock = SqliteLock(stack.db_path, seconds=10)
-    during = await _read_own_draws(stack, activity_id, seconds=10.5)
-    lock.wait(timeout_s=30)
+    during, peak = await _while_locked(stack, activity_id, lock)
     released_at = time.monotonic()
-    await asyncio.sleep(2)
+    for _ in range(150):  # the writer catches up while the load goes on (30 s at most)
+        if (backlog := await _backlog(stack, activity_id)) <= 100:
+            break
+        await asyncio.sleep(0.2)
+    caught_up_s = time.monotonic() - released_at
+    await asyncio.sleep(1)
     ledger = await load.stop()
+    resent = await load.settle()
     after = await recovered(stack, activity_id)
     ledger.acks.update(after.acks)
 
     counters = await check_counters(api, activity_id, ledger)
-    caught_up_s = time.monotonic() - released_at
     missing, duplicated = await check_ledger(api, ledger)
-    print(summary("SQLite locked 10 s", ledger, reads=dict(during), missing=len(missing), dup=len(duplicated)))
-    print(f"  caught up within {caught_up_s:.1f} s of the release; draws {counters['draws_total']}")
+    print(
+        summary(
+            "SQLite locked 10 s", ledger, resent=resent, reads=dict(during), missing=len(missing), dup=len(duplicated)
+        )
+    )
+    print(
+        f"  backlog {peak} at the release, {backlog} after {caught_up_s:.1f} s; draws {counters['draws_total']}"
+    )
     assert not missing and not duplicated
     assert not ledger.server_errors, ledger.server_errors[:5]
     assert all(k.startswith(("200", "503 service_unavailable")) for k in during), during
 
 
-async def _read_own_draws(stack: Stack, activity_id: int, seconds: float) -> dict[str, int]:
-    """A member reading their draws (SQL) now and then while the lock is held."""
+async def _while_locked(stack: Stack, activity_id: int, lock: SqliteLock) -> tuple[dict[str, int], int]:
+    """Until the lock is released: a member reads their draws (SQL) every half second, and the
+    audit backlog is sampled. Returns the answers and the highest backlog."""
     import httpx
 
     token = stack.tokens.issue("m1", "player", level="gold", ttl_s=3600)
     answers: dict[str, int] = {}
-    deadline = time.monotonic() + seconds
+    peak = 0
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
-        while time.monotonic() < deadline:
+        for _ in range(60):  # 30 s at most
+            if lock.process.poll() is not None:
+                break
+            peak = max(peak, await _backlog(stack, activity_id))
             answer = await client.get(f"/me/draws?activity={activity_id}", headers={"Authorization": f"Bearer {token}"})
             key = f"{answer.status_code} {answer.json().get('code', '') if answer.status_code >= 400 else ''}".strip()
             answers[key] = answers.get(key, 0) + 1
             await asyncio.sleep(0.5)
-    return answers
+    lock.wait(timeout_s=30)
+    return answers, peak
 
 
 async def test_sigterm_of_the_api_under_load(stack_factory: list[Stack], tmp_path: Path) -> None:
@@ -200,6 +222,7 @@ async def test_sigterm_of_the_api_under_load(stack_factory: list[Stack], tmp_pat
     stack.start_api()  # a supervisor restarts it; the writer drains what it left
     await api.close()
     api = Api(stack)
+    resent = await load.settle()  # what failed in flight, resent with its key
     after = await recovered(stack, activity_id)
     ledger.acks.update(after.acks)
 
@@ -209,6 +232,7 @@ async def test_sigterm_of_the_api_under_load(stack_factory: list[Stack], tmp_pat
         summary(
             "SIGTERM api",
             ledger,
+            resent=resent,
             exit_code=code,
             stopped_in_s=round(stopped_s, 1),
             left_unwritten=backlog,
