@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -53,6 +54,7 @@ class Stack:
     """Redis, the API and optionally the worker, each started and stopped on demand."""
 
     def __init__(self, base: Path | None = None, *, writer: str = "inline", env: dict[str, str] | None = None) -> None:
+        self._owned = base is None  # a temporary folder of its own: removed by close()
         self.base = base or Path(tempfile.mkdtemp(prefix="promo-stack-"))
         self.base.mkdir(parents=True, exist_ok=True)
         self.redis = EmbeddedRedis(self.base / "redis", appendonly=True)
@@ -151,6 +153,8 @@ class Stack:
         self.redis.stop()
         for log in self._logs:
             log.close()  # type: ignore[attr-defined]
+        if self._owned:
+            shutil.rmtree(self.base, ignore_errors=True)
 
     def __enter__(self) -> Stack:
         return self
