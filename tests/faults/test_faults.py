@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from activities.keys import AUDIT_GROUP, ActivityKeys
+from loadtests.ledger import Api, DrawLoad
 from loadtests.stack import Stack
-from tests.faults.harness import Api, DrawLoad, check_counters, check_ledger, recovered, summary
+from tests.faults.harness import check_counters, check_ledger, recovered, summary
 from tests.faults.sqlite_lock import SqliteLock
 
 pytestmark = pytest.mark.slow
@@ -79,6 +80,7 @@ async def test_kill_9_of_redis_during_a_burst_loses_at_most_the_fsync_window(
             ledger,
             resent=resent,
             before_kill=before_kill,
+            in_last_2_s=sum(1 for a in ledger.acks.values() if killed_at - LOSS_WINDOW_S <= a.at <= killed_at),
             after_restart=ledger.since(restarted_at),
             missing=len(missing),
             duplicated=len(duplicated),
@@ -177,9 +179,7 @@ async def test_sqlite_locked_for_10_s_under_load(stack_factory: list[Stack], tmp
             "SQLite locked 10 s", ledger, resent=resent, reads=dict(during), missing=len(missing), dup=len(duplicated)
         )
     )
-    print(
-        f"  backlog {peak} at the release, {backlog} after {caught_up_s:.1f} s; draws {counters['draws_total']}"
-    )
+    print(f"  backlog {peak} at the release, {backlog} after {caught_up_s:.1f} s; draws {counters['draws_total']}")
     assert not missing and not duplicated
     assert not ledger.server_errors, ledger.server_errors[:5]
     assert all(k.startswith(("200", "503 service_unavailable")) for k in during), during
