@@ -109,7 +109,7 @@ async def test_kill_9_of_the_worker_mid_batch_loses_and_duplicates_nothing(
     # Hold SQLite so that the worker's next batch is read (pending in the group) but cannot
     # commit: then it is certainly killed mid-batch.
     assert stack.worker is not None
-    lock = SqliteLock(stack.db_path, seconds=20)
+    lock = SqliteLock(stack.db_path, seconds=25)
     redis = stack.redis_client()
     stream = ActivityKeys(activity_id).events
     held = await _pending_of_worker(redis, stream, stack.worker.pid)
@@ -139,7 +139,7 @@ async def test_kill_9_of_the_worker_mid_batch_loses_and_duplicates_nothing(
     await api.close()
 
 
-async def _pending_of_worker(redis: object, stream: str, pid: int, timeout_s: float = 10.0) -> int:
+async def _pending_of_worker(redis: object, stream: str, pid: int, timeout_s: float = 15.0) -> int:
     """Entries read but not acknowledged by the worker of that pid (waits until there are)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
