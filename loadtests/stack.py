@@ -10,6 +10,7 @@ after a failed test.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -26,7 +27,7 @@ from types import TracebackType
 import redis
 
 from activities.auth import Tokens
-from activities.redis_server import EmbeddedRedis, _die_with_parent
+from activities.redis_server import EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 JWT_SECRET = "stack-secret-" + "s" * 40
@@ -163,6 +164,13 @@ class Stack:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _die_with_parent() -> None:
+    """In the child before it starts (Linux): the kernel sends it SIGTERM when this process dies,
+    even by SIGKILL, so that no API or worker outlives a test run."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _kill_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
