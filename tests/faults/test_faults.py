@@ -97,26 +97,38 @@ async def test_kill_9_of_redis_during_a_burst_loses_at_most_the_fsync_window(
     await api.close()
 
 
-async def test_kill_9_of_the_worker_mid_batch_loses_and_duplicates_nothing(
-    stack_factory: list[Stack], tmp_path: Path
+@pytest.mark.parametrize("victim", ["worker", "api"])
+async def test_kill_9_of_the_writer_mid_batch_loses_and_duplicates_nothing(
+    victim: str, stack_factory: list[Stack], tmp_path: Path
 ) -> None:
-    stack = new_stack(stack_factory, tmp_path, writer="off")
+    """The writer's process dies holding a batch it read: `promo worker`, or the API whose
+    writer runs inline."""
+    stack = new_stack(stack_factory, tmp_path, writer="off" if victim == "worker" else "inline")
     api = Api(stack)
     activity_id = await api.create_wheel()
     load = DrawLoad(stack, activity_id)
     load.start()
     await asyncio.sleep(2)
-    # Hold SQLite so that the worker's next batch is read (pending in the group) but cannot
+    # Hold SQLite so that the writer's next batch is read (pending in the group) but cannot
     # commit: then it is certainly killed mid-batch.
-    assert stack.worker is not None
+    process = stack.worker if victim == "worker" else stack.api
+    assert process is not None
     lock = SqliteLock(stack.db_path, seconds=25)
     redis = stack.redis_client()
     stream = ActivityKeys(activity_id).events
-    held = await _pending_of_worker(redis, stream, stack.worker.pid)
-    stack.kill_worker()
+    held = await _pending_of_writer(redis, stream, process.pid)
+    if victim == "worker":
+        stack.kill_worker()
+    else:
+        stack.stop_api(signal.SIGKILL)
     lock.release()
     await asyncio.sleep(1)
-    stack.start_worker()
+    if victim == "worker":
+        stack.start_worker()
+    else:
+        stack.start_api()  # a supervisor restarts it
+        await api.close()
+        api = Api(stack)
     await asyncio.sleep(2)
     ledger = await load.stop()
     resent = await load.settle()
@@ -128,26 +140,34 @@ async def test_kill_9_of_the_worker_mid_batch_loses_and_duplicates_nothing(
     missing, duplicated = await check_ledger(api, ledger)
     print(
         summary(
-            "kill -9 worker", ledger, resent=resent, held_by_dead_worker=held, missing=len(missing), dup=len(duplicated)
+            f"kill -9 {victim}", ledger, resent=resent, held_when_killed=held, missing=len(missing), dup=len(duplicated)
         )
     )
     print(f"  draws {counters['draws_total']} = in SQL {counters['draws_in_sql']}")
-    assert held > 0, "the worker was not mid-batch when killed"
+    assert held > 0, f"the {victim} was not mid-batch when killed"
     assert not missing and not duplicated
     assert not ledger.server_errors, ledger.server_errors[:5]
     redis.close()
     await api.close()
 
 
-async def _pending_of_worker(redis: object, stream: str, pid: int, timeout_s: float = 15.0) -> int:
-    """Entries read but not acknowledged by the worker of that pid (waits until there are)."""
+async def _pending_of_writer(redis: object, stream: str, pid: int, timeout_s: float = 15.0) -> int:
+    """Entries read but not acknowledged by the writer of that pid: waits until there are, then
+    half a second more (the lock keeps them from being committed meanwhile), and counts again."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        summary_ = redis.xpending(stream, AUDIT_GROUP)  # type: ignore[attr-defined]
-        for consumer in summary_.get("consumers") or []:
-            if str(consumer["name"]).endswith(f"-{pid}") and int(consumer["pending"]) > 0:
-                return int(consumer["pending"])
+        if _pending_of(redis, stream, pid):
+            await asyncio.sleep(0.5)
+            return _pending_of(redis, stream, pid)
         await asyncio.sleep(0.05)
+    return 0
+
+
+def _pending_of(redis: object, stream: str, pid: int) -> int:
+    summary_ = redis.xpending(stream, AUDIT_GROUP)  # type: ignore[attr-defined]
+    for consumer in summary_.get("consumers") or []:
+        if str(consumer["name"]).endswith(f"-{pid}"):
+            return int(consumer["pending"])
     return 0
 
 
