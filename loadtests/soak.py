@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     after_warmup = [s for s in rows if s.at_s >= warmup_s] or rows
     rss_base = after_warmup[0].rss_mb if after_warmup else 0.0
     rss_peak = max((s.rss_mb for s in rows), default=0.0)
-    growth = max((s.rss_mb for s in after_warmup), default=0.0) - rss_base
+    growth = max([rss_end, *(s.rss_mb for s in after_warmup)]) - rss_base
     if growth > args.rss_growth_mb:
         failures.append(f"API RSS grew {growth:.0f} MB after the warm-up (bound {args.rss_growth_mb:.0f} MB)")
     print("\nsoak results")
