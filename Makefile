@@ -66,5 +66,14 @@ DURATION ?= 30s
 loadtest: install
 	$(BIN)/python -m loadtests.run --scenario $(SCENARIO) --duration $(DURATION) $(if $(USERS),--users $(USERS)) $(LOADTEST_ARGS)
 
+## The campaign-day mix for SOAK_DURATION (10m) against real processes (embedded Redis with AOF,
+## promo serve); fails on any 5xx or broken invariant, on API RSS growth past the bound, or on an
+## audit backlog that does not return to zero; prints Redis memory per action.
+## make soak [SOAK_DURATION=2m] [SOAK_ARGS="--users 128 --rss-growth-mb 150"]
+SOAK_DURATION ?= 10m
+.PHONY: soak
+soak: install
+	$(BIN)/python -m loadtests.soak --duration $(SOAK_DURATION) $(SOAK_ARGS)
+
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -125,7 +125,7 @@ class Fan(FastHttpUser):
     @task
     def visit(self) -> None:
         assert SCENARIO.activity_id is not None
-        if misbehave(self, SCENARIO.activity_id, "/activities/{id}/reservations"):
+        if misbehave(self, SCENARIO.activity_id, "/activities/{id}/reservations", f'{{"date": "{state["date"]}"}}'):
             return
         if self.code is None:
             self._reserve()

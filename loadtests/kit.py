@@ -95,22 +95,23 @@ def caught_up(label: str, counters: dict[str, Any]) -> Check:
     return (f"{label}: audit writer caught up", backlog == 0, f"backlog {backlog}")
 
 
-def misbehave(user: Any, activity_id: int, action: str) -> bool:
+def misbehave(user: Any, activity_id: int, action: str, body: str = "{}") -> bool:
     """Now and then (PROMO_BAD_SHARE of visits) send a bad request instead of the visit; True
-    if it did. `action` is the scenario's POST path with {id} for the activity."""
+    if it did. `action` is the scenario's POST path with {id} for the activity, `body` a valid
+    body for it (so that only what is meant to be wrong is)."""
     if rng.random() >= BAD_SHARE:
         return False
     expired = tokens_from_env().issue("locust-late", "player", ttl_s=60, now=time.time() - 3600)
     bad = rng.choice(
         [
-            ("expired token", action.format(id=activity_id), auth(expired), "{}", 401, "token_expired"),
-            ("no such activity", action.format(id=NO_SUCH_ACTIVITY), user.auth, "{}", 404, "activity_not_found"),
+            ("expired token", action.format(id=activity_id), auth(expired), body, 401, "token_expired"),
+            ("no such activity", action.format(id=NO_SUCH_ACTIVITY), user.auth, body, 404, "activity_not_found"),
             ("not JSON", action.format(id=activity_id), user.auth, "{nope", 400, "malformed_json"),
         ]
     )
-    label, path, headers, body, status, code = bad
+    label, path, headers, sent, status, code = bad
     headers = {**headers, "Idempotency-Key": f"bad{rng.getrandbits(40)}"}
-    with user.client.post(path, data=body, headers=headers, name=f"(bad request: {label})", catch_response=True) as r:
+    with user.client.post(path, data=sent, headers=headers, name=f"(bad request: {label})", catch_response=True) as r:
         answer = r.json().get("code") if r.text.startswith("{") else None
         if r.status_code == status and answer == code:
             r.success()
