@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser serve worker test lint pytest bench bench-writer loadtest fuzz clean
+.PHONY: install browser serve worker test test-unit lint pytest bench bench-writer loadtest fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -44,12 +44,16 @@ pytest: install browser
 
 test: lint pytest
 
+## The pure rules alone (tests/unit: no Redis, no SQL, no server), in seconds.
+test-unit: install
+	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
+
 ## schemathesis over the OpenAPI document against a real server, longer than in `make test`.
 ## make fuzz [FUZZ_EXAMPLES=n] [FUZZ_SEED=n]  (same knobs as env: PROMO_FUZZ_EXAMPLES, PROMO_FUZZ_SEED)
 FUZZ_EXAMPLES ?= 200
 fuzz: install
 	PROMO_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(if $(FUZZ_SEED),PROMO_FUZZ_SEED=$(FUZZ_SEED)) \
-		$(BIN)/pytest -q -s tests/test_fuzz.py $(PYTEST_ARGS)
+		$(BIN)/pytest -q -s tests/e2e/test_fuzz.py $(PYTEST_ARGS)
 
 ## Throughput and latency of draws vs a trivial endpoint of the same server, side by side.
 bench: install

@@ -45,7 +45,7 @@ log = logging.getLogger("promo.audit")
 Entry = tuple[str, dict[str, str]]
 
 # The writer's lag bound (the age of the oldest event not yet in SQL), as documented and as
-# tests/test_sustained_load.py checks it under load: what a rebuild from SQL may be missing is at
+# tests/e2e/test_sustained_load.py checks it under load: what a rebuild from SQL may be missing is at
 # most this many seconds of events (plus whatever a dead writer held).
 LAG_BOUND_S = 1.0
 

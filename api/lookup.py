@@ -4,7 +4,7 @@ Every route that names a resource in its path looks it up (with these helpers, o
 `known`) before it reads the Idempotency-Key or decodes the body. The order of checks is:
 the token (401, 403 for the wrong role), then the resource (404), then the request itself
 (400 malformed JSON or a missing header, 422 a body that breaks the schema), then the rules
-(409, 422, 429). tests/test_boundary.py walks every route with unknown ids and bad bodies.
+(409, 422, 429). tests/integration/test_boundary.py walks every route with unknown ids and bad bodies.
 """
 
 from __future__ import annotations

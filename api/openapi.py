@@ -10,7 +10,7 @@ does not know either. `document(app)` completes the generated document in place:
 - the bearer token scheme on the routes that need a token (found from their dependencies).
 
 When the routes move to typed `data:` bodies, Litestar documents those itself: drop the route's
-line from `BODIES` (tests/test_openapi.py checks that every POST has a documented body either way).
+line from `BODIES` (tests/integration/test_openapi.py checks that every POST has a documented body either way).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Path and query parameters, bounded at the boundary: an integer no SQL column, Lua script or
 JSON client holds exactly (2**63, 99999999999999999999...) is a 400 `invalid_parameter`, never
-a 500. Every route takes its integers through these types (tests/test_boundary.py walks every
+a 500. Every route takes its integers through these types (tests/integration/test_boundary.py walks every
 route with huge values)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The OpenAPI document tells the truth: every POST body, our error shape, the bearer scheme.
-And the answers the fuzzer (tests/test_fuzz.py) once caught outside it, each pinned here."""
+And the answers the fuzzer (tests/e2e/test_fuzz.py) once caught outside it, each pinned here."""
 
 from __future__ import annotations
 

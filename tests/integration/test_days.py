@@ -3,10 +3,9 @@ injected clock (no sleeping)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from activities.clock import day_end_ms, local_day, to_ms
 from tests.conftest import Env, wheel
 
 
@@ -42,13 +41,3 @@ async def test_new_york_activity_day_is_its_own(env: Env) -> None:
     # DST starts on 8 March 2026 at 02:00: the day still ends at local midnight.
     env.clock.set(datetime(2026, 3, 8, 0, 0, 1, tzinfo=new_york))
     assert (await env.draw(activity["id"])).status_code == 201
-
-
-def test_day_arithmetic_across_dst() -> None:
-    new_york = ZoneInfo("America/New_York")
-    # 8 March 2026 has 23 hours in New York; 1 November has 25.
-    assert day_end_ms(date(2026, 3, 8), new_york) - day_end_ms(date(2026, 3, 7), new_york) == 23 * 3600_000
-    assert day_end_ms(date(2026, 11, 1), new_york) - day_end_ms(date(2026, 10, 31), new_york) == 25 * 3600_000
-    just_before = to_ms(datetime(2026, 11, 1, 23, 59, 59, tzinfo=new_york))
-    assert local_day(just_before, new_york) == date(2026, 11, 1)
-    assert local_day(just_before + 1000, new_york) == date(2026, 11, 2)

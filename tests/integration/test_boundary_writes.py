@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from activities import db
 from tests.conftest import Env, assist_spec, checkin_spec, reservation_spec, wheel
-from tests.test_boundary import _expect, _listed
+from tests.integration.test_boundary import _expect, _listed
 
 # --- 4. adding stock: validated first, SQL and Redis both or neither (or repaired) ------------------
 

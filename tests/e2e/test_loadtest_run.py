@@ -19,7 +19,7 @@ import pytest
 from loadtests.results import verdict_line
 from loadtests.run import seconds
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_durations_and_verdicts() -> None:

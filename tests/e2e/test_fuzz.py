@@ -42,7 +42,7 @@ from activities.model import MAX_SAFE_INT
 from activities.pages import encode_cursor
 from loadtests.harness import bargain_spec, checkin_spec, reservation_spec, wheel_spec
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("PROMO_FUZZ_EXAMPLES", "15"))
 SEED = int(os.environ.get("PROMO_FUZZ_SEED", "20261126"))
 PLAYER = "fuzz-u1"
@@ -238,7 +238,7 @@ def aim(case: schemathesis.Case, target: Target, turn: int) -> None:
 
 
 # A list's cursor is opaque: only one the list handed out is valid, so a generated string that the
-# schema allows is still a 400 `invalid_cursor` (tests/test_pagination.py). Well-formed requests
+# schema allows is still a 400 `invalid_cursor` (tests/integration/test_pagination.py). Well-formed requests
 # carry a real cursor of the list's shape instead (keys past every row: an empty page).
 CURSORS = {
     "/operator/activities": encode_cursor((MAX_SAFE_INT,)),

@@ -146,7 +146,7 @@ async def test_the_demo_pages_are_served_and_self_contained(env: Env) -> None:
 
 def test_every_static_file_is_package_data() -> None:
     """A wheel built from pyproject.toml carries every file the app serves."""
-    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     patterns = pyproject["tool"]["setuptools"]["package-data"]["api"]
     files = [path.relative_to(STATIC.parent).as_posix() for path in STATIC.rglob("*") if path.is_file()]
     assert len(files) > 10

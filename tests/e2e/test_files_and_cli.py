@@ -24,7 +24,7 @@ from activities.redis_server import EmbeddedRedis
 from api.cli import banner, main
 from tests.conftest import make_settings
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def mode(path: Path) -> int:
