@@ -78,7 +78,7 @@ class EmbeddedRedis:
             "--daemonize", "no",
             "--logfile", str(self.data_dir / "redis.log"),
         ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, preexec_fn=_child_setup)
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, preexec_fn=child_setup)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -104,10 +104,10 @@ class EmbeddedRedis:
         self.process = None
 
 
-def _child_setup() -> None:
-    """In redis-server's process before it starts: its files (AOF, log) are the owner's only
-    (umask 077: 0600 files, 0700 folders), and on Linux the kernel sends it SIGTERM when its
-    parent dies, even by SIGKILL."""
+def child_setup() -> None:
+    """In a child process (redis-server, the background worker) before it starts: its files
+    (AOF, log) are the owner's only (umask 077: 0600 files, 0700 folders), and on Linux the
+    kernel sends it SIGTERM when its parent dies, even by SIGKILL."""
     os.umask(0o077)
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from typing import Any
 from activities.config import Settings, default_var_dir, jwt_secret, load_settings
 from activities.logs import mask_credentials, setup_logging
 from activities.migrate import upgrade
-from activities.redis_server import EmbeddedRedis
+from activities.redis_server import EmbeddedRedis, child_setup
 
 
 def _with_redis(settings: Settings) -> tuple[Settings, EmbeddedRedis | None]:
@@ -40,14 +41,52 @@ def banner(settings: Settings, host: str, port: int) -> str:
     )
 
 
+WRITER_MODES = ("process", "inline", "off")
+
+
+def writer_mode() -> str:
+    """How `promo serve` runs the background work (PROMO_AUDIT_WRITER): `process` (the default: a
+    child `promo worker`, with its own interpreter, so the writer never waits for the API's GIL
+    and one writer serves every API worker), `inline` (a thread in each API worker process) or
+    `off` (nothing: run `promo worker` yourself)."""
+    mode = os.environ.get("PROMO_AUDIT_WRITER", "process")
+    if mode not in WRITER_MODES:
+        raise SystemExit(f"PROMO_AUDIT_WRITER must be one of {', '.join(WRITER_MODES)}, not {mode!r}")
+    return mode
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    """`promo worker` as a child of `promo serve`, gone with it (PR_SET_PDEATHSIG); its metrics on
+    PROMO_WORKER_METRICS_PORT when set."""
+    port = os.environ.get("PROMO_WORKER_METRICS_PORT")
+    command = [sys.executable, "-m", "api.cli", "worker", *(["--metrics-port", port] if port else [])]
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL, preexec_fn=child_setup)
+
+
+def _stop_worker(process: subprocess.Popen[bytes], drain_s: float) -> None:
+    """SIGTERM: the worker writes what is left for up to PROMO_SHUTDOWN_DRAIN_S, then exits."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=drain_s + 10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    mode = writer_mode()
     settings = load_settings()
     upgrade(settings.database_url)
     settings, embedded = _with_redis(settings)
     host, port = args.host or settings.host, args.port or settings.port
     print(banner(settings, host, port), flush=True)
+    background = _start_worker() if mode == "process" else None
+    if background is not None:
+        os.environ["PROMO_AUDIT_WRITER"] = "off"  # the API workers run none of their own
+        print(f"background worker (audit writer, reconciler, sweeps): pid {background.pid}", flush=True)
     try:
         uvicorn.run(
             "api.app:create_app",
@@ -64,6 +103,8 @@ def serve(args: argparse.Namespace) -> int:
             backlog=4096,
         )
     finally:
+        if background is not None:
+            _stop_worker(background, settings.shutdown_drain_s)  # before Redis: it drains to SQL
         if embedded:
             embedded.stop()
     return 0
@@ -189,7 +230,9 @@ ENVIRONMENT = {
   REDIS_URL              external Redis (default: an embedded redis-server in var/redis/)
   PROMO_JWT_SECRET       the tokens' HMAC secret (default: var/jwt-secret, created once)
   PROMO_HOST, PROMO_PORT, PROMO_WORKERS   where and how many (127.0.0.1, 8000, 1)
-  PROMO_AUDIT_WRITER     inline (default) or off (run `promo worker` beside)
+  PROMO_AUDIT_WRITER     process (default: a child `promo worker`), inline (a thread
+                         in each API worker) or off (run `promo worker` yourself)
+  PROMO_WORKER_METRICS_PORT  the child worker's /metrics port (default: none)
   PROMO_COALESCE         on (default) or off: one Redis round trip per script
   PROMO_TRUSTED_PROXIES  IPs/CIDRs whose X-Forwarded-For/-Proto are believed (default: none)
   PROMO_METRICS_TOKEN    bearer token GET /metrics requires (default: none, open)
@@ -248,7 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "migrate, start embedded Redis if REDIS_URL is unset, serve the API",
         "Apply the migrations, start the embedded redis-server when REDIS_URL is not set, and serve "
         "the API with uvicorn (uvloop, httptools). The audit writer, the reconciler and the expiry "
-        "sweep run inside unless PROMO_AUDIT_WRITER=off.",
+        "sweep run in a child `promo worker` (PROMO_AUDIT_WRITER=process, the default), in a thread "
+        "of each API worker (inline), or not at all (off: run `promo worker` yourself).",
     )
     p.add_argument("--host", help="address to listen on (default: PROMO_HOST, else 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to listen on (default: PROMO_PORT, else 8000)")

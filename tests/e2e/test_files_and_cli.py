@@ -215,6 +215,7 @@ def test_serve_leaves_forwarded_headers_to_the_app(
     monkeypatch.setenv("PROMO_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'var' / 'promo.db'}")
+    monkeypatch.setenv("PROMO_AUDIT_WRITER", "inline")  # no child worker for a server that never starts
     assert main(["serve", "--port", "8123"]) == 0
     assert started["proxy_headers"] is False and started["log_config"] is None and started["port"] == 8123
     assert "promo platform on http://127.0.0.1:8123" in capsys.readouterr().out
@@ -258,3 +259,43 @@ def test_the_worker_serves_its_metrics_when_asked(tmp_path: Path, redis_url: str
         output = worker.communicate(timeout=30)[0].decode()
     assert worker.returncode == 0, output
     assert "Traceback" not in output
+
+
+def test_serve_runs_the_background_work_in_a_child_worker_by_default(
+    tmp_path: Path,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    restore_process_state: None,
+) -> None:
+    """The audit writer in its own interpreter (PROMO_AUDIT_WRITER=process, the default): the API
+    workers run none of their own, and the child is stopped (it drains) when the server stops."""
+    import uvicorn
+
+    from api import cli
+
+    seen: dict[str, object] = {}
+
+    def run(*_: object, **__: object) -> None:
+        seen["api_writer"] = os.environ.get("PROMO_AUDIT_WRITER")
+
+    monkeypatch.setattr(uvicorn, "run", run)
+    monkeypatch.setenv("PROMO_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'var' / 'promo.db'}")
+    monkeypatch.delenv("PROMO_AUDIT_WRITER", raising=False)
+    started: list[subprocess.Popen[bytes]] = []
+    original = cli._start_worker
+
+    def start() -> subprocess.Popen[bytes]:
+        started.append(original())
+        return started[-1]
+
+    monkeypatch.setattr(cli, "_start_worker", start)
+    assert main(["serve", "--port", "8124"]) == 0
+    assert seen["api_writer"] == "off"
+    assert len(started) == 1 and started[0].poll() is not None  # stopped with the server
+    assert "background worker (audit writer, reconciler, sweeps)" in capsys.readouterr().out
+    monkeypatch.setenv("PROMO_AUDIT_WRITER", "thread")
+    with pytest.raises(SystemExit, match="PROMO_AUDIT_WRITER must be one of"):
+        cli.writer_mode()
