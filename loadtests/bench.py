@@ -1,7 +1,7 @@
 """`make bench`: draw and sign-in throughput and latency against a trivial endpoint of the same server.
 
 It starts the platform as `promo serve` does (uvicorn + uvloop + httptools, one worker, no debug,
-no access log, embedded redis-server, SQLite, the audit writer inline), creates a live wheel
+no access log, embedded redis-server, SQLite, the audit writer in its child process), creates a live wheel
 with stock that cannot run out, mints player tokens up front, and drives the server with wrk on
 the same machine. Rounds of GET /health, POST /activities/{id}/draws and POST
 /activities/{id}/signins alternate (the machine is shared and noisy), and the median per
@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "",
         f"promo benchmark: {args.rounds} rounds x {args.duration} s, wrk -t{args.threads} -c{args.connections}, "
-        f"{args.workers} uvicorn worker(s) (uvloop, httptools), embedded Redis, SQLite, audit writer inline, medians:",
+        f"{args.workers} uvicorn worker(s) (uvloop, httptools), embedded Redis, SQLite, audit writer in a child process, medians:",
         show("GET /health", h),
         show("POST draws (coalesced)", d),
         f"  draw / health throughput ratio: {ratio:.2f}   (target >= 0.60)",

@@ -27,6 +27,20 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=SHANGHAI)
 
 
+@pytest.fixture(autouse=True)
+def _platform_environment_kept() -> Iterator[None]:
+    """Code under test may set the platform's environment variables for its children (`promo
+    serve` sets PROMO_AUDIT_WRITER=off for its API workers, REDIS_URL for the embedded Redis): put
+    them back after every test, so that no later test's servers inherit them."""
+    names = ("PROMO_", "REDIS_URL", "DATABASE_URL")
+    before = {k: v for k, v in os.environ.items() if k.startswith(names)}
+    yield
+    for name in [k for k in os.environ if k.startswith(names)]:
+        if name not in before:
+            del os.environ[name]
+    os.environ.update(before)
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), appendonly=False)

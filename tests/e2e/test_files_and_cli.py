@@ -283,7 +283,8 @@ def test_serve_runs_the_background_work_in_a_child_worker_by_default(
     monkeypatch.setenv("PROMO_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'var' / 'promo.db'}")
-    monkeypatch.delenv("PROMO_AUDIT_WRITER", raising=False)
+    # serve sets PROMO_AUDIT_WRITER=off for the API workers: monkeypatch puts the original back
+    monkeypatch.setenv("PROMO_AUDIT_WRITER", "process")
     started: list[subprocess.Popen[bytes]] = []
     original = cli._start_worker
 
