@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "",
         f"promo benchmark: {args.rounds} rounds x {args.duration} s, wrk -t{args.threads} -c{args.connections}, "
-        f"{args.workers} uvicorn worker(s) (uvloop, httptools), embedded Redis, SQLite, audit writer in a child process, medians:",
+        f"{args.workers} uvicorn worker(s) (uvloop, httptools), embedded Redis, SQLite, writer apart, medians:",
         show("GET /health", h),
         show("POST draws (coalesced)", d),
         f"  draw / health throughput ratio: {ratio:.2f}   (target >= 0.60)",
