@@ -18,7 +18,8 @@ install: $(STAMP)
 serve: install
 	$(BIN)/promo serve
 
-## The background work as its own process (run the API with PROMO_AUDIT_WRITER=off): audit writer, reconciler, assist sweep.
+## The background work on its own (audit writer, reconciler, sweeps), beside an API run with
+## PROMO_AUDIT_WRITER=off; `make serve` starts one as its child by default.
 worker: install
 	$(BIN)/promo worker
 
