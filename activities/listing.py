@@ -3,14 +3,17 @@ rows strictly after the key the previous page ended at. Never OFFSET."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities import db
 from activities.pages import Key
 from activities.repository import DrawRow, PointsRow
+
+S = TypeVar("S", bound=msgspec.Struct)
 
 
 async def points_history(
@@ -19,15 +22,7 @@ async def points_history(
     """A member's ledger, newest first: (row id, row) pairs, `limit` of them strictly after the
     keyset `after` = (at_ms, id) (activities/pages.py)."""
     ledger = db.points_ledger
-    query = sa.select(ledger.c.id, *[ledger.c[name] for name in PointsRow.__struct_fields__]).where(
-        ledger.c.user_id == user_id
-    )
-    if after is not None:
-        query = query.where(_before(ledger.c.at_ms, ledger.c.id, after))
-    query = query.order_by(ledger.c.at_ms.desc(), ledger.c.id.desc()).limit(limit)
-    async with engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
-    return [(int(row.id), PointsRow(**{k: v for k, v in row._mapping.items() if k != "id"})) for row in rows]
+    return await _newest_first(engine, ledger, PointsRow, ledger.c.at_ms, [ledger.c.user_id == user_id], limit, after)
 
 
 async def draws_of(
@@ -36,17 +31,8 @@ async def draws_of(
     """A member's draws, newest first: (row id, row) pairs, `limit` of them strictly after the
     keyset `after` = (drawn_at_ms, id) (activities/pages.py)."""
     draws = db.draws
-    query = sa.select(draws.c.id, *[draws.c[name] for name in DrawRow.__struct_fields__]).where(
-        draws.c.user_id == user_id
-    )
-    if activity_id is not None:
-        query = query.where(draws.c.activity_id == activity_id)
-    if after is not None:
-        query = query.where(_before(draws.c.drawn_at_ms, draws.c.id, after))
-    query = query.order_by(draws.c.drawn_at_ms.desc(), draws.c.id.desc()).limit(limit)
-    async with engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
-    return [(int(row.id), DrawRow(**{k: v for k, v in row._mapping.items() if k != "id"})) for row in rows]
+    where = [draws.c.user_id == user_id] + ([draws.c.activity_id == activity_id] if activity_id is not None else [])
+    return await _newest_first(engine, draws, DrawRow, draws.c.drawn_at_ms, where, limit, after)
 
 
 async def activity_ids(engine: AsyncEngine, limit: int, after: Key | None) -> list[int]:
@@ -56,6 +42,26 @@ async def activity_ids(engine: AsyncEngine, limit: int, after: Key | None) -> li
         query = query.where(db.activities.c.id < after[0])
     async with engine.connect() as conn:
         return [int(r[0]) for r in (await conn.execute(query)).all()]
+
+
+async def _newest_first(
+    engine: AsyncEngine,
+    table: sa.Table,
+    shape: type[S],
+    at: sa.Column[Any],
+    where: list[sa.ColumnElement[bool]],
+    limit: int,
+    after: Key | None,
+) -> list[tuple[int, S]]:
+    """(row id, row as `shape`) pairs of `table` matching `where`, newest first by (at, id),
+    `limit` of them strictly after the keyset `after`."""
+    query = sa.select(table.c.id, *[table.c[name] for name in shape.__struct_fields__]).where(*where)
+    if after is not None:
+        query = query.where(_before(at, table.c.id, after))
+    query = query.order_by(at.desc(), table.c.id.desc()).limit(limit)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return [(int(row.id), shape(**{k: v for k, v in row._mapping.items() if k != "id"})) for row in rows]
 
 
 def _before(at: sa.Column[Any], id_: sa.Column[Any], after: Key) -> sa.ColumnElement[bool]:

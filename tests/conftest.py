@@ -3,6 +3,7 @@ database and a flushed Redis for each test, a clock the tests move by hand."""
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -39,6 +40,17 @@ def _platform_environment_kept() -> Iterator[None]:
         if name not in before:
             del os.environ[name]
     os.environ.update(before)
+
+
+@pytest.fixture
+def restore_process_state() -> Iterator[None]:
+    """main() sets the umask and the root logger for the process: put them back."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    handlers = list(logging.getLogger().handlers)
+    yield
+    os.umask(umask)
+    logging.getLogger().handlers[:] = handlers
 
 
 @pytest.fixture(scope="session")

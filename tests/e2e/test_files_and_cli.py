@@ -141,17 +141,6 @@ def promo(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProce
     )
 
 
-@pytest.fixture
-def restore_process_state() -> Iterator[None]:
-    """main() sets the umask and the root logger for the process: put them back."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    handlers = list(logging.getLogger().handlers)
-    yield
-    os.umask(umask)
-    logging.getLogger().handlers[:] = handlers
-
-
 def test_version_and_help_for_every_subcommand(capsys: pytest.CaptureFixture[str], restore_process_state: None) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["--version"])

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import os
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -124,17 +121,6 @@ async def test_simulation_is_for_operators_and_known_lotteries(env: Env) -> None
     assert other.status_code == 409 and other.json()["code"] == "wrong_activity_type"
     malformed = await env.client.post(path, content=b"{", headers=env.operator())
     assert malformed.status_code == 400 and malformed.json()["code"] == "malformed_json"
-
-
-@pytest.fixture
-def restore_process_state() -> Iterator[None]:
-    """main() sets the umask and the root logger for the process: put them back."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    handlers = list(logging.getLogger().handlers)
-    yield
-    os.umask(umask)
-    logging.getLogger().handlers[:] = handlers
 
 
 @pytest.mark.usefixtures("restore_process_state")
