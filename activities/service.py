@@ -1,9 +1,9 @@
 """Operator use cases on activities, the activity cache of the hot path, and rebuilding the live
 Redis state from SQL.
 
-Lotteries are the kernel's own gameplay; another gameplay (sign-in...) registers a `Gameplay`
-for its activity type: the service asks it whether an activity may be published and has it
-load the activity's live state.
+Every gameplay registers its service (`activities.gameplay.GameplayService`) for its activity
+types: the service asks it whether an activity may be published and has it load the activity's
+live state. (The lottery's rebuild, stock and counters still live here: moving to lottery/.)
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from activities import db, listing
 from activities.auth import Identity
 from activities.clock import Clock, local_day
 from activities.errors import Kind, OutcomeUnknown, PromoError, conflict, invalid, not_found
+from activities.gameplay import GameplayService
 from activities.model import (
     LOTTERY_TYPES,
     MAX_COUNT,
@@ -96,21 +97,6 @@ def check_audience(activity: Activity, member: Identity) -> None:
         raise PromoError(Kind.FORBIDDEN, "audience_not_allowed", "this activity is not open to your membership")
 
 
-class Gameplay(Protocol):
-    """What the kernel needs of a gameplay other than the lottery."""
-
-    async def check_publishable(self, activity: Activity) -> None:
-        """Raise a PromoError if the activity cannot go live yet."""
-
-    async def load(self, activity: Activity) -> None:
-        """Rebuild the activity's live state in Redis from SQL unless Redis has it (with
-        `load_once`, whose AuditBacklog the kernel turns into a 503), failing closed after a
-        loss (`ActivityService.recoveries`)."""
-
-    async def release_held(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
-        """Give back units a fail-closed rebuild held back on `counter` (its store's release)."""
-
-
 class ActivityService:
     def __init__(self, repository: ActivityRepository, store: ActivityStore, clock: Clock) -> None:
         self.repository = repository
@@ -118,12 +104,12 @@ class ActivityService:
         self.clock = clock
         self._cache: dict[int, tuple[float, Activity]] = {}
         self._loading: dict[int, asyncio.Future[Activity]] = {}
-        self._gameplays: dict[str, Gameplay] = {}
+        self._gameplays: dict[str, GameplayService] = {}
         self._settings: dict[tuple[int, type[Any]], Any] = {}
         self._rebuilds: dict[int, asyncio.Future[None]] = {}
         self.recoveries = Recoveries(repository.engine, clock)
 
-    def register(self, activity_type: str, gameplay: Gameplay) -> None:
+    def register(self, activity_type: str, gameplay: GameplayService) -> None:
         self._gameplays[activity_type] = gameplay
 
     # --- reading -------------------------------------------------------------------------------
@@ -301,6 +287,25 @@ class ActivityService:
         if activity.status == "draft":
             raise PromoError(Kind.CONFLICT, "activity_not_live", "the activity is not published")
         gameplay = self._gameplays.get(activity.type)
+        deadline = time.monotonic() + LOAD_WAIT_S
+        while True:
+            try:
+                if gameplay is not None:
+                    await gameplay.load(activity)
+                else:
+                    await self.load_lottery(activity)
+                return
+            except RebuildInProgress as exc:  # another process rebuilds it: wait for its state
+                if time.monotonic() > deadline:
+                    raise loading_error() from exc
+                await asyncio.sleep(0.05)
+                if await self.store.loaded(activity_id):
+                    return
+            except AuditBacklog as exc:
+                raise loading_error("the activity is being restored; retry shortly") from exc
+
+    async def load_lottery(self, activity: Activity) -> None:
+        """A lottery's live state from SQL unless Redis has it (moving to lottery/: issue 12)."""
 
         async def read_snapshot() -> Snapshot:
             return await self._snapshot(activity)
@@ -311,22 +316,7 @@ class ActivityService:
             held = await self.recoveries.begin(activity.id, "lottery", epoch, left, whole=whole, events=events)
             return hold(snapshot, held)
 
-        deadline = time.monotonic() + LOAD_WAIT_S
-        while True:
-            try:
-                if gameplay is not None:
-                    await gameplay.load(activity)
-                else:
-                    await self.store.load(activity_id, read_snapshot, recover)
-                return
-            except RebuildInProgress as exc:  # another process rebuilds it: wait for its state
-                if time.monotonic() > deadline:
-                    raise loading_error() from exc
-                await asyncio.sleep(0.05)
-                if await self.store.loaded(activity_id):
-                    return
-            except AuditBacklog as exc:
-                raise loading_error("the activity is being restored; retry shortly") from exc
+        await self.store.load(activity.id, read_snapshot, recover)
 
     async def recovery(self, activity_id: int) -> Recovery | None:
         """The activity's latest fail-closed rebuild (open: the activity is recovering)."""

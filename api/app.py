@@ -21,6 +21,7 @@ from activities.config import Settings, load_settings
 from activities.errors import OutcomeUnknown, PromoError
 from activities.logs import setup_logging
 from activities.metrics import RECONCILED
+from api.body import StrictBody
 from api.errors import (
     on_backend_down,
     on_database_busy,
@@ -30,28 +31,20 @@ from api.errors import (
     on_unexpected,
 )
 from api.frontend import cors_config, docs_ui, static_routers
+from api.gameplays import GAMEPLAYS
+from api.lookup import find_resources
 from api.openapi import document
 from api.options import repair_options
 from api.platform import Platform
 from api.proxies import Proxies, trusted_networks
-from api.routes.assist import (
-    help_initiative,
-    my_initiatives,
-    progress,
-    read_initiative,
-    report_invite,
-    start_initiative,
-)
 from api.routes.audit import audit_lookup, audit_quarantine
-from api.routes.checkin import calendar, make_up, my_chances, sign_in
 from api.routes.health import health, ready
 from api.routes.metrics import metrics
 from api.routes.operator import OperatorController
-from api.routes.player import draw, my_draws, player_draws, public_view
 from api.routes.points import grant_points, my_points, my_points_history
+from api.routes.public import public_view
 from api.routes.recovery import read_recovery, resolve_recovery
-from api.routes.reservation import cancel_reservation, my_reservations, redeem, reserve
-from api.routes.simulations import simulate_activity
+from api.security import authenticate
 from api.telemetry import Telemetry
 from api.writer_thread import WriterThread
 
@@ -123,34 +116,20 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             metrics,
             OperatorController,
             public_view,
-            draw,
-            my_draws,
-            player_draws,
             my_points,
             my_points_history,
             grant_points,
-            sign_in,
-            make_up,
-            calendar,
-            my_chances,
-            start_initiative,
-            read_initiative,
-            my_initiatives,
-            progress,
-            help_initiative,
-            report_invite,
-            reserve,
-            my_reservations,
-            cancel_reservation,
-            redeem,
             audit_lookup,
             read_recovery,
             resolve_recovery,
             audit_quarantine,
-            simulate_activity,
+            *(route for gameplay in GAMEPLAYS for route in gameplay.routes()),
             *static_routers(),
         ],
         lifespan=[lifespan],
+        guards=[authenticate, find_resources],  # the token, then the resource, then the request
+        dto=StrictBody,  # every `data:` body decoded strictly (api/body.py)
+        return_dto=None,
         exception_handlers={
             PromoError: on_promo_error,
             OutcomeUnknown: on_outcome_unknown,

@@ -36,26 +36,24 @@ from litestar.openapi.spec import (
 from litestar.params import KwargDefinition
 from litestar.routes import HTTPRoute
 
-from activities.model import ActivitySpec
 from activities.recovery import Resolution
+from api.body import NoBody
+from api.gameplays import GAMEPLAYS
 from api.routes.audit import Lookup
-from api.routes.checkin import MakeupBody
 from api.routes.points import Grant
-from api.schemas import AddStock, NoBody
 from api.security import provide_anyone, provide_operator, provide_player
-from assist.model import AssistSpec
 from assist.results import HelpBody, InviteEvent
-from checkin.model import CheckinSpec
+from checkin.controllers import MakeupBody
+from lottery.controllers import AddStock
 from lottery.service import DrawBody
 from lottery.simulate import Traffic
-from reservation.model import ReservationSpec
 from reservation.results import RedeemBody, ReserveBody
 
 # (method, path as the document writes it) -> what the route decodes (a tuple: any one of them, picked
 # by the body's `type`). `Ignored`: the route reads no body.
 Ignored = object()
 BODIES: dict[tuple[str, str], Any] = {
-    ("POST", "/operator/activities"): (ActivitySpec, CheckinSpec, AssistSpec, ReservationSpec),
+    ("POST", "/operator/activities"): tuple(gameplay.spec for gameplay in GAMEPLAYS),
     ("POST", "/operator/activities/{activity_id}/{action}"): Ignored,
     ("POST", "/operator/activities/{activity_id}/prizes/{prize_id}/stock"): AddStock,
     ("POST", "/operator/activities/{activity_id}/invites"): InviteEvent,

@@ -1,10 +1,11 @@
-"""The composition root: builds the services from the settings, shared by the API and the CLI."""
+"""The composition root: builds the kernel's services and every registered gameplay's
+(`api/gameplays.py`), shared by the API, the worker and the CLI."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 import sqlalchemy as sa
@@ -12,45 +13,26 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities import db
 from activities.audit import AuditWriter
+from activities.audit_rows import EventHandler
 from activities.auth import Tokens
 from activities.clock import Clock, SystemClock
 from activities.config import Settings
 from activities.db import make_engine
+from activities.gameplay import Gameplay, GameplayService, Kernel
 from activities.points import PointsService
 from activities.redis_server import connect
 from activities.repository import ActivityRepository
 from activities.scripts import ScriptBatcher
 from activities.service import ActivityService
 from activities.store import ActivityStore, AuditStore, WalletStore
-from assist.db import assist_helps, assist_initiatives
-from assist.repository import AssistRepository
-from assist.service import ACTIVITY_TYPE as ASSIST
-from assist.service import EVENT_TYPES as ASSIST_EVENTS
-from assist.service import AssistService
-from assist.store import AssistStore
-from checkin.db import checkins
-from checkin.repository import CheckinRepository
-from checkin.service import ACTIVITY_TYPE as CHECKIN
-from checkin.service import CheckinService
-from checkin.store import CheckinStore
-from lottery.service import DrawService
-from lottery.store import DrawStore
-from reservation.db import reservation_changes, reservations
-from reservation.repository import ReservationRepository
-from reservation.service import ACTIVITY_TYPE as RESERVATION
-from reservation.service import EVENT_TYPES as RESERVATION_EVENTS
-from reservation.service import ReservationService
-from reservation.store import ReservationStore
+from api.gameplays import GAMEPLAYS
 
-# What an acknowledged action is looked up by in the SQL audit trail (POST /operator/audit/lookup).
-AUDIT_IDS: dict[str, sa.Column[Any]] = {
-    "draw": db.draws.c.draw_id,  # draws, chance draws, grants
-    "points": db.points_ledger.c.ref,
-    "mark": checkins.c.mark_id,  # sign-ins and make-ups
-    "initiative": assist_initiatives.c.initiative_id,
-    "help": assist_helps.c.help_id,
-    "reservation": reservations.c.code,
-    "reservation_change": reservation_changes.c.code,
+S = TypeVar("S")
+
+# What an acknowledged action is looked up by in the SQL audit trail (POST /operator/audit/lookup):
+# the kernel's, then each gameplay's.
+AUDIT_IDS: dict[str, sa.Column[Any]] = {"points": db.points_ledger.c.ref} | {
+    kind: column for gameplay in GAMEPLAYS for kind, column in gameplay.audit_ids.items()
 }
 
 
@@ -62,15 +44,15 @@ class Platform:
     tokens: Tokens
     activity_store: ActivityStore
     activities: ActivityService
-    draws: DrawService
-    checkins: CheckinService
-    assists: AssistService
-    reservations: ReservationService
     points: PointsService
     audit_writer: AuditWriter
+    services: dict[str, GameplayService]  # gameplay name -> its service
+    _by_class: dict[type[Any], Any] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, settings: Settings, *, clock: Clock | None = None) -> Platform:
+    def build(
+        cls, settings: Settings, *, clock: Clock | None = None, gameplays: Sequence[Gameplay] = GAMEPLAYS
+    ) -> Platform:
         if settings.redis_url is None:
             raise RuntimeError("REDIS_URL is not set: start the platform with `promo serve`")
         clock = clock or SystemClock()
@@ -81,21 +63,15 @@ class Platform:
         activities = ActivityService(repository, activity_store, clock)
         batcher = ScriptBatcher(redis, enabled=settings.coalesce)
         points = PointsService(WalletStore(batcher), repository, clock)
-        draws = DrawService(activities, DrawStore(batcher), repository, points, clock)
-        checkins = CheckinService(activities, CheckinStore(batcher), CheckinRepository(engine), draws, points, clock)
-        activities.register(CHECKIN, checkins)
         tokens = Tokens(settings.jwt_secret)
-        assists = AssistService(activities, AssistStore(batcher), AssistRepository(engine), points, tokens, clock)
-        activities.register(ASSIST, assists)
-        reservations = ReservationService(
-            activities, ReservationStore(batcher), ReservationRepository(engine), tokens, clock
-        )
-        activities.register(RESERVATION, reservations)
-        handlers = (
-            {"checkin": checkins.audit_rows}
-            | dict.fromkeys(ASSIST_EVENTS, assists.audit_rows)
-            | dict.fromkeys(RESERVATION_EVENTS, reservations.audit_rows)
-        )
+        kernel = Kernel(settings, redis, engine, batcher, clock, tokens, repository, activities, points)
+        handlers: dict[str, EventHandler] = {}
+        for gameplay in gameplays:
+            service = gameplay.build(kernel)
+            kernel.built[gameplay.name] = service
+            for activity_type in gameplay.types:
+                activities.register(activity_type, service)
+            handlers.update(service.audit_handlers())
         return cls(
             settings=settings,
             redis=redis,
@@ -103,15 +79,22 @@ class Platform:
             tokens=tokens,
             activity_store=activity_store,
             activities=activities,
-            draws=draws,
-            checkins=checkins,
-            assists=assists,
-            reservations=reservations,
             points=points,
             audit_writer=AuditWriter(
                 AuditStore(redis), repository, handlers=handlers, shutdown_drain_s=settings.shutdown_drain_s
             ),
+            services=dict(kernel.built),
         )
+
+    def service(self, kind: type[S]) -> S:
+        """The gameplay service of that class (`platform.service(DrawService)`)."""
+        found = self._by_class.get(kind)
+        if found is None:
+            found = next((s for s in self.services.values() if isinstance(s, kind)), None)
+            if found is None:
+                raise LookupError(f"no gameplay service {kind.__name__} is registered")
+            self._by_class[kind] = found
+        return found
 
     async def audit_lookup(self, kind: str, ids: Sequence[str]) -> dict[str, int]:
         """How many rows of the SQL audit trail each id has (0: not there)."""
@@ -119,18 +102,16 @@ class Platform:
         return {i: found.get(i, 0) for i in ids}
 
     async def sweep(self) -> int:
-        """Close what ran out of time: initiatives past their deadline, reservations not redeemed
-        by the end of their day."""
-        return await self.assists.sweep() + await self.reservations.sweep()
+        """Close what ran out of time (initiatives past their deadline, reservations not redeemed
+        by the end of their day...): every gameplay's sweep."""
+        return sum([await service.sweep() for service in self.services.values()])
 
     async def reconcile(self) -> int:
-        """Complete or undo what lost replies left half done (see each service's `reconcile`)."""
-        return (
-            await self.points.reconcile()
-            + await self.checkins.reconcile()
-            + await self.assists.reconcile()
-            + await self.activities.sync_stock()
-        )
+        """Complete or undo what lost replies left half done: the points' and every gameplay's."""
+        fixed = await self.points.reconcile()
+        for service in self.services.values():
+            fixed += await service.reconcile()
+        return fixed
 
     async def close(self) -> None:
         await self.redis.aclose()

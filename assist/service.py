@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from activities.audit import Row
+from activities.audit_rows import EventHandler
 from activities.auth import Identity, Tokens
 from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, PromoError, refusal
@@ -483,6 +484,9 @@ class AssistService:
             snapshot.deadlines[row.initiative_id] = row.deadline_ms
             snapshot.open[row.initiator] = row.initiative_id
         return snapshot
+
+    def audit_handlers(self) -> dict[str, EventHandler]:
+        return dict.fromkeys(EVENT_TYPES, self.audit_rows)
 
     async def audit_rows(self, activity_id: int | None, entry_id: str, fields: dict[str, str]) -> list[Row]:
         """The SQL rows of the assist events: a start, a help (with the outcome when it completed

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from activities.audit import Row
+from activities.audit_rows import EventHandler
 from activities.auth import Identity
 from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, PromoError, invalid, refusal
@@ -424,6 +425,13 @@ class CheckinService:
                 row.mark_id, row.kind, row.streak, row.cumulative, _indexes(row.rewards), row.at_ms
             )
         return snapshot
+
+    def audit_handlers(self) -> dict[str, EventHandler]:
+        return {"checkin": self.audit_rows}
+
+    async def sweep(self) -> int:
+        """Nothing of a sign-in runs out of time on its own."""
+        return 0
 
     async def audit_rows(self, activity_id: int | None, entry_id: str, fields: dict[str, str]) -> list[Row]:
         """The SQL rows of a "checkin" event: the marked day, and one row per reward."""

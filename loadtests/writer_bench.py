@@ -30,7 +30,7 @@ from activities.model import ActivitySpec
 from activities.redis_server import EmbeddedRedis
 from api.platform import Platform
 from loadtests.harness import wheel_spec
-from lottery.service import DrawBody
+from lottery.service import DrawBody, DrawService
 
 
 async def _used_memory(platform: Platform) -> int:
@@ -46,7 +46,7 @@ async def fill(platform: Platform, activity_id: int, draws: int, members: int, c
     for start in range(0, draws, concurrency):
         await asyncio.gather(
             *(
-                platform.draws.draw(players[i % members], activity_id, secrets.token_hex(8), body)
+                platform.service(DrawService).draw(players[i % members], activity_id, secrets.token_hex(8), body)
                 for i in range(start, min(start + concurrency, draws))
             )
         )

@@ -13,11 +13,12 @@ from typing import Literal
 import msgspec
 
 from activities import listing
+from activities.audit_rows import EventHandler
 from activities.auth import Identity
 from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, PromoError, refusal
 from activities.ids import new_id
-from activities.model import LOTTERY_TYPES, Activity, DeviceId, Prize
+from activities.model import LOTTERY_TYPES, Activity, ActivitySpec, DeviceId, Prize
 from activities.pages import Page, cut, decode_cursor
 from activities.points import PointsService, draw_cost_ref
 from activities.repository import ActivityRepository
@@ -26,6 +27,7 @@ from activities.service import (
     FROZEN,
     IDEMPOTENCY_TTL_S,
     REFERENCE_TTL_S,
+    ActivityCounters,
     ActivityService,
     R,
     check_audience,
@@ -98,6 +100,34 @@ class DrawService:
         self.repository = repository
         self.clock = clock
         self._in_flight: set[tuple[int, str, str]] = set()
+
+    # --- the platform's contract (activities/gameplay.py) -------------------------------------
+    # The lottery's create, rebuild and counters still live in the kernel's ActivityService
+    # (moving here: issue 12); these delegate to it.
+
+    async def create(self, spec: ActivitySpec, operator_id: str) -> Activity:
+        return await self.activities.create(spec, operator_id)
+
+    async def check_publishable(self, activity: Activity) -> None:
+        """A lottery's spec was checked whole at creation: nothing more to check."""
+
+    async def load(self, activity: Activity) -> None:
+        await self.activities.load_lottery(activity)
+
+    async def release_held(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
+        return await self.activities.store.release(activity_id, epoch, counter, units)
+
+    async def counters(self, activity: Activity) -> ActivityCounters:
+        return await self.activities.counters(activity.id)
+
+    def audit_handlers(self) -> dict[str, EventHandler]:
+        return {}  # "draw" and "chances" are still the kernel's (activities/audit_rows.py)
+
+    async def sweep(self) -> int:
+        return 0
+
+    async def reconcile(self) -> int:
+        return await self.activities.sync_stock()
 
     async def draw(self, player: Identity, activity_id: int, idempotency_key: str, body: DrawBody) -> DrawResult:
         activity = await self.lottery(activity_id)

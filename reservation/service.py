@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any
 
 from activities.audit import Row
+from activities.audit_rows import EventHandler
 from activities.auth import Identity, Tokens
 from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, PromoError, invalid, refusal
@@ -417,6 +418,13 @@ class ReservationService:
         snapshot.pools = {pool: n - held_per_pool[pool] for pool, n in rules.pools().items()}
         snapshot.user_dates, snapshot.user_total, snapshot.stats = dict(user_dates), dict(user_total), dict(stats)
         return snapshot
+
+    def audit_handlers(self) -> dict[str, EventHandler]:
+        return dict.fromkeys(EVENT_TYPES, self.audit_rows)
+
+    async def reconcile(self) -> int:
+        """A reservation's scripts leave nothing half done to complete later."""
+        return 0
 
     async def audit_rows(self, activity_id: int | None, entry_id: str, fields: dict[str, str]) -> list[Row]:
         if activity_id is None:

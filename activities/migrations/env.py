@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import os
 
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import assist.db  # noqa: F401  (registers the assist tables on the metadata)
-import checkin.db  # noqa: F401  (registers the sign-in tables on the metadata)
-import reservation.db  # noqa: F401  (registers the reservation tables on the metadata)
 from activities.db import make_engine, metadata
 
 config = context.config
+# The gameplays' tables reach the metadata through the registry, which the kernel does not
+# import: its module is named by the `promo.registry` option (activities/migrate.py) or
+# PROMO_REGISTRY, and each gameplay's `tables` live on the kernel's metadata.
+_registry = config.get_main_option("promo.registry") or os.environ.get("PROMO_REGISTRY", "api.gameplays")
+for _gameplay in importlib.import_module(_registry).GAMEPLAYS:
+    assert all(table.metadata is metadata for table in _gameplay.tables), _gameplay.name
 target_metadata = metadata
 
 

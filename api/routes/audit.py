@@ -10,8 +10,8 @@ from litestar.di import NamedDependency, Provide
 
 from activities.auth import Identity
 from activities.model import SAFE_TEXT
+from api.body import decode
 from api.params import IdFilter, Limit
-from api.schemas import decode
 from api.security import platform_of, provide_operator
 
 AuditKind = Literal["draw", "points", "mark", "initiative", "help", "reservation", "reservation_change"]

@@ -3,29 +3,22 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, Union
 
+import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
 from activities.auth import Identity
-from activities.errors import not_found
-from activities.model import TRANSITIONS, ActivitySpec
+from activities.errors import invalid, not_found
+from activities.model import TRANSITIONS
 from activities.pages import Page
-from activities.service import ActivityCounters
+from api.body import TypeOnly, decode
+from api.gameplays import GAMEPLAY_BY_TYPE, GAMEPLAYS
 from api.params import Cursor, Id, Limit
-from api.schemas import ActivityView, AddStock, TypeOnly, activity_view, decode
+from api.schemas import ActivityView, activity_view
 from api.security import platform_of, provide_operator
-from assist.model import AssistSpec
-from assist.results import AssistCounters
-from assist.service import ACTIVITY_TYPE as ASSIST
-from checkin.model import CheckinSpec
-from checkin.results import CheckinCounters
-from checkin.service import ACTIVITY_TYPE as CHECKIN
-from reservation.model import ReservationSpec
-from reservation.results import ReservationCounters
-from reservation.service import ACTIVITY_TYPE as RESERVATION
 
 log = logging.getLogger("promo.api")
 
@@ -36,19 +29,19 @@ class OperatorController(Controller):
 
     @post("/")
     async def create(self, request: Request[Any, Any, Any], operator: NamedDependency[Identity]) -> ActivityView:
-        """A draft activity: a lottery (`wheel`, `blind_box`, `golden_egg`), a sign-in (`checkin`),
-        a friend assist (`assist`) or a hot-item reservation (`reservation`)."""
+        """A draft activity of any registered gameplay, picked by the body's `type` (see the
+        request body's schemas: one per gameplay)."""
         body = await request.body()
-        platform = platform_of(request)
         activity_type = decode(body, TypeOnly).type
-        if activity_type == CHECKIN:
-            activity = await platform.checkins.create(decode(body, CheckinSpec), operator.subject)
-        elif activity_type == ASSIST:
-            activity = await platform.assists.create(decode(body, AssistSpec), operator.subject)
-        elif activity_type == RESERVATION:
-            activity = await platform.reservations.create(decode(body, ReservationSpec), operator.subject)
-        else:
-            activity = await platform.activities.create(decode(body, ActivitySpec), operator.subject)
+        gameplay = GAMEPLAY_BY_TYPE.get(activity_type)
+        if gameplay is None:
+            raise invalid(
+                "invalid_body",
+                f"unknown activity type {activity_type!r}; use one of {sorted(GAMEPLAY_BY_TYPE)}",
+                field="type",
+            )
+        service = platform_of(request).services[gameplay.name]
+        activity = await service.create(decode(body, gameplay.spec), operator.subject)
         return activity_view(activity, operator=True)
 
     @get("/")
@@ -89,32 +82,20 @@ class OperatorController(Controller):
         activity = await platform_of(request).activities.transition(activity_id, action, operator.subject)
         return activity_view(activity, operator=True)
 
-    @post("/{activity_id:int}/prizes/{prize_id:int}/stock", status_code=200)
-    async def add_stock(
-        self,
-        request: Request[Any, Any, Any],
-        operator: NamedDependency[Identity],
-        activity_id: Id,
-        prize_id: Id,
-    ) -> ActivityView:
-        await platform_of(request).activities.prize_of(activity_id, prize_id)  # 404 first (api/lookup.py)
-        body = decode(await request.body(), AddStock)
-        activity = await platform_of(request).activities.add_stock(activity_id, prize_id, body.units, operator.subject)
-        return activity_view(activity, operator=True)
-
     @get("/{activity_id:int}/counters")
     async def counters(
         self, request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: Id
-    ) -> ActivityCounters | CheckinCounters | AssistCounters | ReservationCounters:
+    ) -> Counters:
         """Live counters from Redis (a lottery's stock and draws, a sign-in's sign-ins, make-ups
         and rewards, an assist's initiatives and helps, a reservation's per date and store),
         beside what the SQL audit trail holds."""
         platform = platform_of(request)
         activity = await platform.activities.get(activity_id)
-        if activity.type == CHECKIN:
-            return await platform.checkins.counters(activity)
-        if activity.type == ASSIST:
-            return await platform.assists.counters(activity)
-        if activity.type == RESERVATION:
-            return await platform.reservations.counters(activity)
-        return await platform.activities.counters(activity_id)
+        return await platform.services[GAMEPLAY_BY_TYPE[activity.type].name].counters(activity)
+
+
+# Whichever gameplay's counters (the OpenAPI document shows each).
+if TYPE_CHECKING:
+    Counters: TypeAlias = msgspec.Struct
+else:
+    Counters = Union[tuple(g.counters for g in GAMEPLAYS)]  # noqa: UP007

@@ -13,8 +13,8 @@ from activities.auth import SUBJECT, Identity
 from activities.errors import invalid
 from activities.pages import Page
 from activities.points import Balance, PointsEntry
+from api.body import check_idempotency_key, decode
 from api.params import Cursor, Limit
-from api.schemas import check_idempotency_key, decode
 from api.security import platform_of, provide_operator, provide_player
 
 

@@ -13,8 +13,8 @@ from litestar.di import NamedDependency, Provide
 
 from activities.auth import Identity
 from activities.recovery import Recovery, Resolution
+from api.body import decode
 from api.params import Id
-from api.schemas import decode
 from api.security import platform_of, provide_operator
 
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from assist import bargain
 from assist.db import assist_helps, assist_initiatives, assist_outcomes
+from assist.service import AssistService
 from tests.conftest import Env, asgi_client, assist_spec
 
 
@@ -211,11 +212,11 @@ async def test_the_sweep_expires_initiatives_and_returns_the_stock(env: Env) -> 
     expect(await env.start(activity["id"], "u3"), 409, "out_of_stock")
     await helped(env, first["share_token"], "f1")
     env.clock.advance(hours=1, minutes=59)
-    assert await env.platform.assists.sweep() == 0
+    assert await env.platform.service(AssistService).sweep() == 0
     env.clock.advance(minutes=1)  # the deadline: the initiative is over, even before the sweep
     expect(await env.help(first["share_token"], "f2"), 409, "initiative_expired")
-    assert await env.platform.assists.sweep() == 2
-    assert await env.platform.assists.sweep() == 0  # once only
+    assert await env.platform.service(AssistService).sweep() == 2
+    assert await env.platform.service(AssistService).sweep() == 0  # once only
     counters = await env.counters(activity["id"])
     assert (counters["stock_left"], counters["expired_total"], counters["open"]) == (2, 2, 0)
     view = (await env.client.get(f"/assists/{first['share_token']}")).json()

@@ -305,12 +305,12 @@ async def test_every_integer_of_every_body_is_bounded(env: Env) -> None:
 def _body_types() -> list[type]:
     from activities.model import ActivitySpec
     from api.routes.audit import Lookup
-    from api.routes.checkin import MakeupBody
     from api.routes.points import Grant
-    from api.schemas import AddStock
     from assist.model import AssistSpec
     from assist.results import HelpBody, InviteEvent
+    from checkin.controllers import MakeupBody
     from checkin.model import CheckinSpec
+    from lottery.controllers import AddStock
     from lottery.service import DrawBody
     from reservation.model import ReservationSpec
     from reservation.results import RedeemBody, ReserveBody

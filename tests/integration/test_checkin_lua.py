@@ -8,6 +8,7 @@ import random
 from datetime import date
 
 from activities.keys import ActivityKeys
+from checkin.service import CheckinService
 from checkin.store import MarkRequest
 from checkin.streak import Period, Thresholds, apply_mark, made_up_count
 from tests.conftest import Env
@@ -51,7 +52,7 @@ def random_table(rng: random.Random, length: int) -> Thresholds:
 
 
 async def test_script_agrees_with_python_on_random_histories(env: Env) -> None:
-    store = env.platform.checkins.store
+    store = env.platform.service(CheckinService).store
     rng = random.Random(20261125)
     for case in range(120):
         activity_id = 1000 + case
@@ -78,7 +79,7 @@ async def test_script_agrees_with_python_on_random_histories(env: Env) -> None:
 
 
 async def test_script_refusals_and_replays(env: Env) -> None:
-    store = env.platform.checkins.store
+    store = env.platform.service(CheckinService).store
     table = Thresholds(daily=0, streak=((2, 1),))
     await load_state(env, 1, table, makeups=1)
     week = Period(START, 7)

@@ -8,6 +8,7 @@ from datetime import date
 
 from activities.keys import ActivityKeys
 from lottery.odds import RAND_RANGE, Availability, PrizeRule, decide, is_available
+from lottery.service import DrawService
 from lottery.store import DrawRequest
 from tests.conftest import Env, wheel
 
@@ -62,7 +63,7 @@ async def test_lua_agrees_with_python_on_the_same_inputs(env: Env) -> None:
         state = await random_availability(env, activity_id, rules, user, rng)
         # Mostly random numbers, plus the exact slice edges where rounding would show.
         rand = rng.getrandbits(32) if case % 4 else (case * 977) % RAND_RANGE
-        reply = await env.platform.draws.store.draw(
+        reply = await env.platform.service(DrawService).store.draw(
             DrawRequest(
                 activity_id=activity_id,
                 user_id=user,
@@ -90,7 +91,7 @@ async def test_grant_script_applies_the_same_availability_rule(env: Env) -> None
     for case in range(150):
         user, wanted = f"grant{case}", rng.choice(rules[:3])
         state = await random_availability(env, activity_id, rules, user, rng)
-        reply = await env.platform.draws.store.grant(
+        reply = await env.platform.service(DrawService).store.grant(
             activity_id, user, wanted.id, f"g{case}", env.clock.now_ms(), AGREE_DAY, 60_000, f"ref{case}", 60
         )
         expected = wanted.id if is_available(wanted, state) else consolation

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from activities.redis_server import EmbeddedRedis, connect
+from lottery.service import DrawService
 from tests.conftest import TEST_DATABASE_URL, Env, wheel
 
 
@@ -82,7 +83,7 @@ async def test_a_new_empty_redis_server_is_rebuilt_too(env: Env, tmp_path: Path)
         new_redis = connect(fresh.start())
         env.platform.redis = new_redis
         env.platform.activity_store.redis = new_redis
-        env.platform.draws.store.batcher.redis = new_redis
+        env.platform.service(DrawService).store.batcher.redis = new_redis
         # u1 used all 5 draws of the day before the restart: still refused after it.
         response = await env.draw(activity["id"], user="u1")
         assert response.status_code == 429 and response.json()["code"] == "user_daily_limit"
@@ -94,7 +95,7 @@ async def test_a_new_empty_redis_server_is_rebuilt_too(env: Env, tmp_path: Path)
     finally:
         env.platform.redis = old_redis
         env.platform.activity_store.redis = old_redis
-        env.platform.draws.store.batcher.redis = old_redis
+        env.platform.service(DrawService).store.batcher.redis = old_redis
         fresh.stop()
 
 

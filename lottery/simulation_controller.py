@@ -11,8 +11,8 @@ from litestar import Request, post
 from litestar.di import NamedDependency, Provide
 
 from activities.auth import Identity
+from api.body import decode
 from api.params import Id
-from api.schemas import decode
 from api.security import platform_of, provide_operator
 from lottery.simulate import Traffic
 from lottery.simulate_report import Simulation, simulate_lottery

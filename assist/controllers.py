@@ -11,11 +11,12 @@ from litestar.params import FromPath
 
 from activities.auth import Identity
 from activities.pages import Page
+from api.body import NoBody, decode
 from api.lookup import published_activity
 from api.params import Cursor, Id, Limit
-from api.schemas import NoBody, decode
 from api.security import platform_of, provide_anyone, provide_operator, provide_player
 from assist.results import HelpBody, HelpResult, InitiativeView, InviteEvent, InviteResult, ProgressView
+from assist.service import AssistService
 
 
 @post("/activities/{activity_id:int}/initiatives", dependencies={"player": Provide(provide_player)})
@@ -26,7 +27,7 @@ async def start_initiative(
     one back (`replayed: true`), so a retry never starts a second one."""
     await published_activity(request, activity_id)  # 404 first, whatever the body (api/lookup.py)
     decode(await request.body(), NoBody)
-    return await platform_of(request).assists.start(player, activity_id)
+    return await platform_of(request).service(AssistService).start(player, activity_id)
 
 
 @get("/activities/{activity_id:int}/initiatives", dependencies={"player": Provide(provide_player)})
@@ -40,7 +41,7 @@ async def my_initiatives(
     """The member's own initiatives on the activity, newest first, with who helped, a page at a
     time: pass `next_cursor` back as `?cursor=`. Read from the SQL audit trail (a new initiative
     shows up within about a second)."""
-    return await platform_of(request).assists.mine(player, activity_id, limit, cursor)
+    return await platform_of(request).service(AssistService).mine(player, activity_id, limit, cursor)
 
 
 @get("/activities/{activity_id:int}/initiatives/{initiative_id:str}", dependencies={"caller": Provide(provide_anyone)})
@@ -51,14 +52,14 @@ async def read_initiative(
     initiative_id: FromPath[str],
 ) -> InitiativeView:
     """The initiative with who helped and when: for its initiator and for operators."""
-    return await platform_of(request).assists.initiative(caller, initiative_id, activity_id)
+    return await platform_of(request).service(AssistService).initiative(caller, initiative_id, activity_id)
 
 
 @get("/assists/{share_token:str}")
 async def progress(request: Request[Any, Any, Any], share_token: FromPath[str]) -> ProgressView:
     """What a friend sees on opening the share link: the progress, the deadline, the price. No
     token needed."""
-    return await platform_of(request).assists.progress(share_token)
+    return await platform_of(request).service(AssistService).progress(share_token)
 
 
 @post("/assists/{share_token:str}/helps", dependencies={"player": Provide(provide_player)})
@@ -67,10 +68,10 @@ async def help_initiative(
 ) -> HelpResult:
     """Help a friend's initiative, once (optional body {"device_id"}; the caller's address is
     taken from the connection)."""
-    await platform_of(request).assists.known(share_token)  # 404 first, whatever the body
+    await platform_of(request).service(AssistService).known(share_token)  # 404 first, whatever the body
     body = decode(await request.body(), HelpBody)
     ip = request.client.host if request.client else None
-    return await platform_of(request).assists.help(player, share_token, body.device_id, ip)
+    return await platform_of(request).service(AssistService).help(player, share_token, body.device_id, ip)
 
 
 @post(
@@ -85,4 +86,7 @@ async def report_invite(
     "device_id"?, "ip"?}); it counts for the initiative if it is the activity's target action."""
     await published_activity(request, activity_id)
     event = decode(await request.body(), InviteEvent)
-    return await platform_of(request).assists.invite(activity_id, event)
+    return await platform_of(request).service(AssistService).invite(activity_id, event)
+
+
+ROUTES = [start_initiative, my_initiatives, read_initiative, progress, help_initiative, report_invite]

@@ -11,11 +11,12 @@ from litestar.params import FromPath
 
 from activities.auth import Identity
 from activities.pages import Page
+from api.body import NoBody, check_idempotency_key, decode
 from api.lookup import published_activity
 from api.params import Cursor, Id, Limit
-from api.schemas import NoBody, check_idempotency_key, decode
 from api.security import platform_of, provide_operator, provide_player
 from reservation.results import RedeemBody, ReservationView, ReserveBody
+from reservation.service import ReservationService
 
 _player = {"player": Provide(provide_player)}
 
@@ -29,7 +30,7 @@ async def reserve(
     await published_activity(request, activity_id)  # 404 first, whatever the body (api/lookup.py)
     key = check_idempotency_key(request.headers.get("idempotency-key"))
     body = decode(await request.body(), ReserveBody)
-    return await platform_of(request).reservations.reserve(player, activity_id, key, body)
+    return await platform_of(request).service(ReservationService).reserve(player, activity_id, key, body)
 
 
 @get("/activities/{activity_id:int}/reservations", dependencies=_player)
@@ -42,7 +43,7 @@ async def my_reservations(
 ) -> Page[ReservationView]:
     """The member's own reservations (upcoming, and up to 30 days back), by date, a page at a
     time: pass `next_cursor` back as `?cursor=`."""
-    return await platform_of(request).reservations.mine(player, activity_id, limit, cursor)
+    return await platform_of(request).service(ReservationService).mine(player, activity_id, limit, cursor)
 
 
 @post("/activities/{activity_id:int}/reservations/{code:str}/cancel", status_code=200, dependencies=_player)
@@ -50,9 +51,9 @@ async def cancel_reservation(
     request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: Id, code: FromPath[str]
 ) -> ReservationView:
     """Cancel one's own reservation before its cutoff; the unit returns to the pool at once."""
-    await platform_of(request).reservations.known(activity_id, code)
+    await platform_of(request).service(ReservationService).known(activity_id, code)
     decode(await request.body(), NoBody)
-    return await platform_of(request).reservations.cancel(player, activity_id, code)
+    return await platform_of(request).service(ReservationService).cancel(player, activity_id, code)
 
 
 @post(
@@ -67,4 +68,7 @@ async def redeem(
     redeeming store's {"store_id"} (pickup). Once, on its date, at its store."""
     await published_activity(request, activity_id)
     body = decode(await request.body(), RedeemBody)
-    return await platform_of(request).reservations.redeem(operator, activity_id, body)
+    return await platform_of(request).service(ReservationService).redeem(operator, activity_id, body)
+
+
+ROUTES = [reserve, my_reservations, cancel_reservation, redeem]

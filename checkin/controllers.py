@@ -13,11 +13,12 @@ from litestar.params import QueryParameter
 
 from activities.auth import Identity
 from activities.model import check_day
+from api.body import NoBody, decode
 from api.lookup import published_activity
 from api.params import Id
-from api.schemas import NoBody, decode
 from api.security import platform_of, provide_player
 from checkin.results import Calendar, MarkResult
+from checkin.service import CheckinService
 
 _player = {"player": Provide(provide_player)}
 
@@ -29,18 +30,13 @@ class MakeupBody(msgspec.Struct, forbid_unknown_fields=True):
         check_day(self.day, "day")
 
 
-class Chances(msgspec.Struct):
-    activity_id: int
-    chances: int
-
-
 @post("/activities/{activity_id:int}/signins", dependencies=_player)
 async def sign_in(request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: Id) -> MarkResult:
     """Sign in today (the activity's local day). Once a day: signing in again that day returns the
     same sign-in with `replayed: true`, so a retry is always safe."""
     await published_activity(request, activity_id)  # 404 first, whatever the body (api/lookup.py)
     decode(await request.body(), NoBody)
-    return await platform_of(request).checkins.sign_in(player, activity_id)
+    return await platform_of(request).service(CheckinService).sign_in(player, activity_id)
 
 
 @post("/activities/{activity_id:int}/makeups", dependencies=_player)
@@ -49,7 +45,7 @@ async def make_up(request: Request[Any, Any, Any], player: NamedDependency[Ident
     activity sets one. Making up the same day again returns the same make-up, uncharged."""
     await published_activity(request, activity_id)
     body = decode(await request.body(), MakeupBody)
-    return await platform_of(request).checkins.make_up(player, activity_id, body.day)
+    return await platform_of(request).service(CheckinService).make_up(player, activity_id, body.day)
 
 
 @get("/activities/{activity_id:int}/calendar", dependencies=_player)
@@ -61,11 +57,7 @@ async def calendar(
 ) -> Calendar:
     """The member's month (YYYY-MM, default this month): each day signed, made up, missed, today
     or upcoming; the current streak, the cumulative count, make-ups left and the next rewards."""
-    return await platform_of(request).checkins.calendar(player, activity_id, month)
+    return await platform_of(request).service(CheckinService).calendar(player, activity_id, month)
 
 
-@get("/activities/{activity_id:int}/chances", dependencies=_player)
-async def my_chances(request: Request[Any, Any, Any], player: NamedDependency[Identity], activity_id: Id) -> Chances:
-    """Draw chances the member holds on a lottery; the next draws use them first."""
-    chances = await platform_of(request).draws.chances_left(activity_id, player.subject)
-    return Chances(activity_id=activity_id, chances=chances)
+ROUTES = [sign_in, make_up, calendar]
