@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from activities.keys import AUDIT_GROUP
@@ -150,12 +151,16 @@ class AuditStore:
         stream's length less the pending entries, an upper bound that also counts acknowledged
         entries the last trim left (at most a trim interval's worth)."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.time()
+        clustered = isinstance(self.redis, RedisCluster)
+        if not clustered:
+            pipe.time()
         for stream in streams:
             pipe.xinfo_groups(stream)
             pipe.xpending(stream, AUDIT_GROUP)
             pipe.xlen(stream)
         first = await pipe.execute(raise_on_error=False)
+        if clustered:  # a cluster pipeline carries keyed commands only: TIME of any node apart
+            first.insert(0, await self.redis.time())
         if isinstance(first[0], Exception):
             raise first[0]
         seconds, micros = first[0]

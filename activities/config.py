@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from activities.redis_cluster import cluster_url
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -96,7 +98,7 @@ def load_settings() -> Settings:
     assert secret is not None
     return Settings(
         var_dir=var_dir,
-        redis_url=os.environ.get("REDIS_URL") or None,
+        redis_url=redis_url(),
         database_url=os.environ.get("DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'promo.db'}",
         jwt_secret=secret,
         audit_writer=os.environ.get("PROMO_AUDIT_WRITER", "inline") != "off",
@@ -110,6 +112,19 @@ def load_settings() -> Settings:
         redis_fsync=os.environ.get("PROMO_REDIS_FSYNC", "everysec"),
         shutdown_drain_s=float(os.environ.get("PROMO_SHUTDOWN_DRAIN_S", "10")),
     )
+
+
+def redis_url() -> str | None:
+    """REDIS_URL (`redis://`, `unix://`, or `redis+cluster://h1:p1,h2:p2` for a Redis Cluster),
+    else REDIS_CLUSTER_NODES (`h1:p1,h2:p2`: the cluster's nodes, or some of them), else None (the
+    embedded default)."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        return url
+    nodes = os.environ.get("REDIS_CLUSTER_NODES")
+    if nodes:
+        return cluster_url(nodes)
+    return None
 
 
 def cors_origins(value: str) -> tuple[str, ...]:

