@@ -56,7 +56,8 @@ fuzz: install
 	PROMO_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(if $(FUZZ_SEED),PROMO_FUZZ_SEED=$(FUZZ_SEED)) \
 		$(BIN)/pytest -q -s tests/e2e/test_fuzz.py $(PYTEST_ARGS)
 
-## Throughput and latency of draws vs a trivial endpoint of the same server, side by side.
+## Throughput, latency and Redis CPU of draws, sign-ins, helps and reservations vs /health of the
+## same server, side by side; pools sized to the run. make bench [BENCH_ARGS="--workers 4 --connections 256"]
 bench: install
 	$(BIN)/python -m loadtests.bench $(BENCH_ARGS)
 

@@ -1,0 +1,258 @@
+"""The rounds of `make bench` in which every request is a member new to the round: sign-ins,
+helps and reservations, each round on a fresh activity, with pools sized to the run so that no
+round runs out (issue 17: the bench ends with 0 failures on any machine size).
+
+Sizing. Before the timed rounds each action has a 2-second warm-up round; a timed round can take
+at most `POOL_MARGIN` times the fastest rate seen so far (warm-up or timed) over its duration,
+and the pools are grown to that before every round:
+- members: the token file every member round reads (one new member per request; past its end
+  members would come round again and be refused: once a day, once a date, once an initiative);
+- reservations: the date's quantity is the member pool (one unit per member);
+- helps: the initiatives are started up front, `HELPS_NEEDED - 1` helps each at most, so that no
+  initiative completes during the round (a completed one refuses further helps), enough of them
+  for the member pool.
+Also the audit writer: each round waits until it has written everything (`drained`), so that
+one round's backlog does not slow the next down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loadtests.bench_redis import RedisCpu
+from loadtests.bench_wrk import Round, median, members_script, run_wrk, show
+from loadtests.harness import Server, checkin_spec, create_live_activity, request, reservation_spec, tomorrow
+
+POOL_MARGIN = 2.0  # a round may run this much faster than the fastest rate seen before it
+MIN_MEMBERS = 20_000
+HELPS_NEEDED = 1000  # the most an initiative may need (assist rules): fewest initiatives to start
+
+
+@dataclass
+class AuditSample:
+    """The audit writer during a draw round, from the operator counters sampled every `every_s`."""
+
+    max_lag_s: float = 0.0
+    max_backlog: int = 0
+    acknowledged_per_s: float = 0.0  # draws the API made (Redis counter)
+    written_per_s: float = 0.0  # draws the writer put in SQL over the same samples
+    samples: int = 0
+
+
+class AuditSampler(threading.Thread):
+    """Samples an activity's counters while wrk runs: audit lag (age of the oldest event not in
+    SQL), backlog, and the draws made and written."""
+
+    def __init__(self, server: Server, activity_id: int, every_s: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.url = f"{server.base_url}/operator/activities/{activity_id}/counters"
+        self.token = server.operator_token()
+        self.every_s = every_s
+        self.halt = threading.Event()
+        self.points: list[tuple[float, dict[str, Any]]] = []
+
+    def run(self) -> None:
+        while not self.halt.wait(self.every_s):
+            with contextlib.suppress(Exception):
+                self.points.append((time.monotonic(), request("GET", self.url, self.token)[1]))
+
+    def result(self) -> AuditSample:
+        self.halt.set()
+        self.join()
+        if len(self.points) < 2:
+            return AuditSample()
+        (t0, first), (t1, last) = self.points[0], self.points[-1]
+        span = t1 - t0
+        return AuditSample(
+            max_lag_s=max(c.get("audit_lag_ms", 0) for _, c in self.points) / 1000,
+            max_backlog=max(c["audit_backlog"] for _, c in self.points),
+            acknowledged_per_s=(last["draws_total"] - first["draws_total"]) / span,
+            written_per_s=(last["draws_in_sql"] - first["draws_in_sql"]) / span,
+            samples=len(self.points),
+        )
+
+
+def drained(server: Server, activity_id: int, timeout_s: float = 60) -> float:
+    """Wait until the audit writer has written the activity's events (and the wallet credits
+    written with them). Returns the seconds it took."""
+    operator, started = server.operator_token(), time.monotonic()
+    while time.monotonic() < started + timeout_s:
+        counters = request("GET", f"{server.base_url}/operator/activities/{activity_id}/counters", operator)[1]
+        if counters["audit_backlog"] == 0:
+            break
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+def measured(cpu: RedisCpu | None, run: Callable[[], Round]) -> Round:
+    """`run()` with the Redis CPU it cost (INFO cpu before and after, while the writer runs)."""
+    before = cpu.seconds() if cpu else 0.0
+    result = run()
+    if cpu:
+        result.redis_cpu_s = cpu.seconds() - before
+    return result
+
+
+class MemberPool:
+    """Player tokens in a file the wrk scripts read, minted as the run needs more."""
+
+    def __init__(self, folder: Path, server: Server, prefix: str = "early") -> None:
+        self.path = folder / f"{prefix}-members.txt"
+        self.server = server
+        self.prefix = prefix
+        self.size = 0
+        self.path.write_text("")
+
+    def grow_to(self, size: int) -> None:
+        if size <= self.size:
+            return
+        with self.path.open("a") as out:
+            out.writelines(f"{self.server.player_token(f'{self.prefix}{i}')}\n" for i in range(self.size, size))
+        self.size = size
+
+
+def wheel_for_bench() -> dict[str, Any]:
+    """A live wheel whose stocks no run can exhaust: the bench measures draws, not the fallback."""
+    now = time.time()
+    return {
+        "type": "wheel",
+        "name": "Bench wheel",
+        "starts_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 3600)),
+        "ends_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 7 * 86400)),
+        "limits": {},
+        "prizes": [
+            {"name": "Top prize", "type": "goods", "weight": 50, "stock": 500_000_000, "value_cny": 999},
+            {"name": "5 CNY coupon", "type": "coupon", "weight": 300, "stock": 500_000_000, "value_cny": 5},
+            {"name": "Thanks", "type": "thanks", "weight": 650},
+        ],
+    }
+
+
+def assist_for_bench(initiatives: int) -> dict[str, Any]:
+    """A collect assist: HELPS_NEEDED helps within a day win a gift, `initiatives` gifts."""
+    now = time.time()
+    return {
+        "type": "assist",
+        "name": "Bench assist",
+        "starts_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 3600)),
+        "ends_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 30 * 86400)),
+        "assist": {
+            "kind": "collect",
+            "helps_needed": HELPS_NEEDED,
+            "hours": 24,
+            "prize": {"name": "Gift", "stock": initiatives, "value_cny": "10"},
+        },
+    }
+
+
+@dataclass
+class MemberRounds:
+    """One action's rounds: `action` (singular, for the report), `label` (the wrk line), the
+    activity each round makes and the request paths its members go to."""
+
+    action: str
+    plural: str
+    label: str
+    body: str
+    made: Callable[[dict[str, Any]], tuple[int, int]]  # counters -> (in Redis, in SQL)
+    rounds: list[Round] = field(default_factory=list)
+    activities: list[int] = field(default_factory=list)
+    fastest: float = 0.0  # req/s, warm-up included
+
+    def needed(self, duration_s: int) -> int:
+        """Members one round of `duration_s` may use at most."""
+        return max(MIN_MEMBERS, math.ceil(self.fastest * duration_s * POOL_MARGIN))
+
+    def prepare(self, server: Server, pool: MemberPool) -> tuple[int, list[str]]:
+        raise NotImplementedError
+
+    def run(
+        self, folder: Path, server: Server, pool: MemberPool, wrk: tuple[int, int], duration: int, cpu: RedisCpu | None
+    ) -> Round:
+        """A round (`cpu` None: the warm-up, not kept), then the writer waited for."""
+        pool.grow_to(self.needed(duration))
+        activity, paths = self.prepare(server, pool)
+        script = members_script(folder, f"{self.action}-{activity}", pool.path, paths, self.body, wrk[1])
+        result = measured(cpu, lambda: run_wrk(server.base_url, script, *wrk, duration))
+        self.fastest = max(self.fastest, result.requests_per_s)
+        drained(server, activity)
+        if cpu is not None:
+            self.rounds.append(result)
+            self.activities.append(activity)
+        return result
+
+    def report(self, server: Server, health: Round) -> tuple[list[str], dict[str, object], int]:
+        operator = server.operator_token()
+        made = [
+            self.made(request("GET", f"{server.base_url}/operator/activities/{i}/counters", operator)[1])
+            for i in self.activities
+        ]
+        result = median(self.rounds)
+        ratio = result.requests_per_s / health.requests_per_s
+        lines = [
+            show(self.label, result),
+            f"    {self.plural}: ratio {ratio:.2f} to /health   (target >= 0.45, aiming at 0.6); "
+            f"{sum(m[0] for m in made)} made, each by a member new to its round, for "
+            f"{sum(r.requests for r in self.rounds)} answers counted by wrk; SQL {sum(m[1] for m in made)}",
+        ]
+        summary = {self.plural: asdict(result), f"{self.plural}_ratio": ratio}
+        return lines, summary, result.non2xx + result.socket_errors
+
+
+class SignInRounds(MemberRounds):
+    def prepare(self, server: Server, pool: MemberPool) -> tuple[int, list[str]]:
+        activity = int(create_live_activity(server.base_url, server.operator_token(), checkin_spec("Bench"))["id"])
+        return activity, [f"/activities/{activity}/signins"]
+
+
+class ReservationRounds(MemberRounds):
+    def prepare(self, server: Server, pool: MemberPool) -> tuple[int, list[str]]:
+        spec = reservation_spec("Bench reservations", quantity=pool.size)  # one unit per member of the pool
+        activity = int(create_live_activity(server.base_url, server.operator_token(), spec)["id"])
+        return activity, [f"/activities/{activity}/reservations"]
+
+
+class HelpRounds(MemberRounds):
+    """Initiatives started up front by members of their own, then helped by the member pool."""
+
+    def prepare(self, server: Server, pool: MemberPool) -> tuple[int, list[str]]:
+        count = math.ceil(pool.size / (HELPS_NEEDED - 1)) + 1
+        activity = int(create_live_activity(server.base_url, server.operator_token(), assist_for_bench(count))["id"])
+
+        def start(n: int) -> str:
+            token = server.player_token(f"initiator{activity}-{n}")
+            status, body = request("POST", f"{server.base_url}/activities/{activity}/initiatives", token)
+            if status not in (200, 201):
+                raise RuntimeError(f"starting an initiative failed: {status} {body}")
+            return str(body["share_token"])
+
+        with ThreadPoolExecutor(max_workers=8) as executor:
+            shares = list(executor.map(start, range(count)))
+        return activity, [f"/assists/{share}/helps" for share in shares]
+
+
+def reservation_made(counters: dict[str, Any]) -> tuple[int, int]:
+    return counters["reservations_total"], sum(d["reserved_in_sql"] for d in counters["by_date_and_store"])
+
+
+def assist_made(counters: dict[str, Any]) -> tuple[int, int]:
+    return counters["helps_total"], counters["helps_in_sql"]
+
+
+def member_rounds() -> list[MemberRounds]:
+    return [
+        SignInRounds("sign-in", "sign-ins", "POST signins", "{}", lambda c: (c["signins_total"], c["signins_in_sql"])),
+        HelpRounds("help", "helps", "POST helps", "{}", assist_made),
+        ReservationRounds(
+            "reservation", "reservations", "POST reservations", json.dumps({"date": tomorrow()}), reservation_made
+        ),
+    ]
