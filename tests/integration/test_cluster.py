@@ -63,9 +63,9 @@ async def test_the_platform_talks_to_a_cluster_and_spreads_the_activities(cluste
     assert len(nodes) == 3  # activities and wallet shards live on every node
 
 
-async def test_the_writer_drains_streams_on_every_node_in_one_pass(cluster_env: Env) -> None:
+async def test_the_writer_drains_streams_on_every_node(cluster_env: Env) -> None:
     """Draws on activities whose streams live on different nodes, sign-ins crediting wallet
-    shards on every node: one drain writes everything and acknowledges it on each node."""
+    shards on every node: a drain writes everything and acknowledges it on each node."""
     env = cluster_env
     redis: Any = env.platform.redis
     wheels = [(await env.create(wheel(limits={}, name=f"Wheel {i}")))["id"] for i in range(6)]
