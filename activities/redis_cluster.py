@@ -76,10 +76,10 @@ def connect_cluster(url: str, *, max_connections: int = MAX_CONNECTIONS_PER_NODE
     client = PlatformCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in nodes],
         max_connections=max_connections,
+        node_options={**CLIENT_OPTIONS, **options},
         **CLIENT_OPTIONS,
         **options,
     )
-    client.node_options = {**CLIENT_OPTIONS, **options}
     return cast(aioredis.Redis, client)
 
 
@@ -98,7 +98,10 @@ class PlatformCluster(RedisCluster):
     (8.1) run each command through a thread and `asyncio.run`, and lost the queued commands of
     a rebuild; a plain client on the slot's node does exactly what a single Redis does."""
 
-    node_options: dict[str, Any]
+    def __init__(self, *args: Any, node_options: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.node_options = node_options  # for the plain clients of `node_client`
+        self.node_clients: dict[tuple[str, int], aioredis.Redis] = {}
 
     def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> Any:
         if transaction:
@@ -106,13 +109,14 @@ class PlatformCluster(RedisCluster):
         return super().pipeline(transaction=False, shard_hint=shard_hint)
 
     def node_client(self, host: str, port: int) -> aioredis.Redis:
-        clients: dict[tuple[str, int], aioredis.Redis] = self.__dict__.setdefault("_node_clients", {})
-        if (host, port) not in clients:
-            clients[(host, port)] = aioredis.Redis(host=host, port=port, **self.node_options)
-        return clients[(host, port)]
+        """A plain client of one node (opened on first use, closed with the cluster client)."""
+        if (host, port) not in self.node_clients:
+            self.node_clients[(host, port)] = aioredis.Redis(host=host, port=port, **self.node_options)
+        return self.node_clients[(host, port)]
 
     async def aclose(self) -> None:
-        for client in self.__dict__.pop("_node_clients", {}).values():
+        clients, self.node_clients = self.node_clients, {}
+        for client in clients.values():
             await client.aclose()
         await super().aclose()
 
