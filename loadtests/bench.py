@@ -21,7 +21,7 @@ per event-loop tick) runs beside the first, and its draw rounds alternate with t
 the coalescing gain is measured side by side too.
 
     python -m loadtests.bench [--workers 1] [--connections 64] [--threads 2] [--duration 10]
-                              [--rounds 3] [--no-coalesce-compare] [--draws-only]
+                              [--rounds 3] [--no-coalesce-compare] [--draws-only] [--cluster N]
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from activities.redis_cluster import EmbeddedCluster
 from loadtests import writer_bench
 from loadtests.bench_redis import RedisCpu, redis_lines
 from loadtests.bench_rounds import (
@@ -100,6 +101,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--players", type=int, default=1000, help="distinct player tokens for draws")
     parser.add_argument("--reference-calls", type=int, default=100_000, help="trivial EVALSHAs per reference")
+    parser.add_argument(
+        "--cluster", type=int, default=0, metavar="N", help="run on an N-node Redis Cluster (no coalescing comparison)"
+    )
     parser.add_argument("--no-coalesce-compare", action="store_true")
     parser.add_argument("--draws-only", action="store_true", help="draws and /health only (no sign-ins, helps...)")
     parser.add_argument("--no-writer-bench", action="store_true", help="skip timing the audit writer alone")
@@ -118,13 +122,20 @@ def main(argv: list[str] | None = None) -> int:
     wrk = (args.connections, args.threads)
 
     with contextlib.ExitStack() as stack:
-        server = stack.enter_context(embedded_server(port=8765, workers=args.workers))
-        cpu = RedisCpu.of_server(server.var_dir)
+        if args.cluster:
+            cluster = EmbeddedCluster(folder / "cluster", nodes=args.cluster)
+            stack.callback(cluster.stop)
+            env = {"REDIS_URL": cluster.start()}
+            server = stack.enter_context(embedded_server(port=8765, workers=args.workers, env=env))
+            cpu = RedisCpu.of_nodes(cluster.ports)
+        else:
+            server = stack.enter_context(embedded_server(port=8765, workers=args.workers))
+            cpu = RedisCpu.of_server(server.var_dir)
         stack.callback(cpu.close)
         operator = server.operator_token()
         activity_id = int(create_live_activity(server.base_url, operator, wheel_for_bench())["id"])
         single = None
-        if not args.no_coalesce_compare:
+        if not args.no_coalesce_compare and not args.cluster:  # a second server may not share the cluster
             env = {"PROMO_COALESCE": "off"}
             single = stack.enter_context(embedded_server(port=8766, workers=args.workers, env=env))
         single_activity = (
@@ -158,10 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     writer_alone = None if args.no_writer_bench else writer_bench.measure(draws=30_000, members=3_000)
 
     ratio = d.requests_per_s / h.requests_per_s
+    redis_kind = f"a {args.cluster}-node Redis Cluster" if args.cluster else "embedded Redis"
     lines = [
         "",
         f"promo benchmark: {args.rounds} rounds x {args.duration} s, wrk -t{args.threads} -c{args.connections}, "
-        f"{args.workers} uvicorn worker(s) (uvloop, httptools), embedded Redis, SQLite, writer apart, medians:",
+        f"{args.workers} uvicorn worker(s) (uvloop, httptools), {redis_kind}, SQLite, writer apart, medians:",
         show("GET /health", h),
         show("POST draws (coalesced)", d),
         f"    draws: ratio {ratio:.2f} to /health   (target >= 0.45, aiming at 0.6); "

@@ -21,15 +21,22 @@ class RedisCpu:
     reports it (6.2+: used_cpu_user_main_thread, used_cpu_sys_main_thread), else the process's
     (used_cpu_user + used_cpu_sys, which also counts background threads such as AOF fsync)."""
 
-    def __init__(self, socket_path: Path) -> None:
-        self.client = redis.Redis(unix_socket_path=str(socket_path), decode_responses=True)
-        self.main_thread = "used_cpu_user_main_thread" in self.client.info("cpu")
+    def __init__(self, clients: list[redis.Redis]) -> None:
+        """`clients`: one per redis-server (every node of a cluster): their CPU is summed."""
+        self.clients = clients
+        self.client = clients[0]  # where the reference runs
+        self.main_thread = all("used_cpu_user_main_thread" in c.info("cpu") for c in clients)
         self.references: list[float] = []
 
     @classmethod
     def of_server(cls, var_dir: Path) -> RedisCpu:
         """The embedded redis-server of a `promo serve` run in `var_dir` (its Unix socket)."""
-        return cls(var_dir / "redis" / "redis.sock")
+        return cls([redis.Redis(unix_socket_path=str(var_dir / "redis" / "redis.sock"), decode_responses=True)])
+
+    @classmethod
+    def of_nodes(cls, ports: list[int], host: str = "127.0.0.1") -> RedisCpu:
+        """Every node of a cluster (bench --cluster N)."""
+        return cls([redis.Redis(host, port, decode_responses=True) for port in ports])
 
     @property
     def source(self) -> str:
@@ -38,17 +45,31 @@ class RedisCpu:
         return "used_cpu_user + used_cpu_sys"
 
     def seconds(self) -> float:
-        info = self.client.info("cpu")
-        if self.main_thread:
-            return float(info["used_cpu_user_main_thread"]) + float(info["used_cpu_sys_main_thread"])
-        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        total = 0.0
+        for client in self.clients:
+            info = client.info("cpu")
+            if self.main_thread:
+                total += float(info["used_cpu_user_main_thread"]) + float(info["used_cpu_sys_main_thread"])
+            else:
+                total += float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        return total
+
+    def reference_keys(self) -> tuple[str, str]:
+        """Two keys of one slot that the first server serves (on a cluster node, a slot of its own)."""
+        for n in range(10_000):
+            counter, fields = (key.replace("reference", f"reference:{n}") for key in REFERENCE_KEYS)
+            try:
+                self.client.set(counter, 10**15)
+            except redis.ResponseError:  # MOVED: another node's slot
+                continue
+            return counter, fields
+        raise RuntimeError("no slot of the first Redis found for the reference keys")
 
     def reference(self, calls: int = 100_000, batch: int = 100) -> float:
         """Redis CPU µs of one trivial 2-key EVALSHA, `calls` of them in pipelines of `batch`;
         kept for `reference_us` (the median over the times it was measured)."""
         sha = self.client.script_load(TRIVIAL)
-        counter, fields = REFERENCE_KEYS
-        self.client.set(counter, 10**15)
+        counter, fields = self.reference_keys()
         before = self.seconds()
         for _ in range(0, calls, batch):
             pipe = self.client.pipeline(transaction=False)
@@ -66,15 +87,17 @@ class RedisCpu:
         return statistics.median(self.references) if self.references else 0.0
 
     def close(self) -> None:
-        self.client.close()
+        for client in self.clients:
+            client.close()
 
 
 def redis_lines(cpu: RedisCpu, actions: list[tuple[str, str, list[Round]]]) -> tuple[list[str], dict[str, object]]:
     """`redis µs per <action>: N (Mx a trivial EVALSHA)` and the implied ceiling (what one Redis
     core could serve of that action alone), for (action, plural, rounds) in `actions`."""
     reference = cpu.reference_us
+    nodes = f", summed over {len(cpu.clients)} nodes" if len(cpu.clients) > 1 else ""
     lines = [
-        f"  Redis CPU per action: INFO cpu ({cpu.source}) over each round / its 2xx answers, median of the "
+        f"  Redis CPU per action: INFO cpu ({cpu.source}{nodes}) over each round / its 2xx answers, median of the "
         "rounds. The audit writer runs meanwhile: its XREADGROUP/XACK/XTRIM (and the wallet credits of "
         "sign-ins) count in the round, as do the bench's counters polls every 0.5 s.",
         f"  reference, same Redis, same run: a trivial 2-key EVALSHA (DECR + HINCRBY) pipelined by 100: "

@@ -216,10 +216,10 @@ def embedded_server(
     keep = keep or os.environ.get("PROMO_KEEP_VAR") == "1"
     var_dir = Path(tempfile.mkdtemp(prefix="promo-load-"))
     log_path = log_path or var_dir / "server.log"
-    environment = {**os.environ, "PROMO_VAR_DIR": str(var_dir), "PROMO_PORT": str(port), **(env or {})}
-    environment.pop("REDIS_URL", None)
-    environment.pop("DATABASE_URL", None)
-    environment.pop("PROMO_JWT_SECRET", None)
+    environment = dict(os.environ)
+    for name in ("REDIS_URL", "REDIS_CLUSTER_NODES", "DATABASE_URL", "PROMO_JWT_SECRET"):
+        environment.pop(name, None)  # the embedded default, unless `env` says otherwise
+    environment |= {"PROMO_VAR_DIR": str(var_dir), "PROMO_PORT": str(port), **(env or {})}
     process: subprocess.Popen[bytes] | None = None
     log = open(log_path, "w")  # noqa: SIM115 (closed in finally)
     try:

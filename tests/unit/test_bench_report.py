@@ -17,7 +17,7 @@ def _round(requests: int, cpu_s: float, non2xx: int = 0) -> Round:
 
 def test_redis_lines_give_microseconds_the_multiple_and_the_ceiling() -> None:
     cpu = RedisCpu.__new__(RedisCpu)
-    cpu.main_thread, cpu.references = True, [4.0, 5.0, 6.0]
+    cpu.clients, cpu.main_thread, cpu.references = [], True, [4.0, 5.0, 6.0]
     rounds = {"draw": [_round(10_000, 0.5), _round(10_000, 0.6), _round(10_000, 0.4)]}
     lines, summary = redis_lines(cpu, [("draw", "draws", rounds["draw"]), ("help", "helps", [_round(1000, 0.1)])])
     text = "\n".join(lines)
