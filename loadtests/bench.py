@@ -8,9 +8,9 @@ with wrk on the same machine. Rounds of GET /health, POST draws, sign-ins, helps
 reservations alternate (the machine is shared and noisy), and the median per endpoint is
 reported with its ratio to /health.
 
-Sign-ins, helps and reservations are made by members new to their round, each round on a fresh
-activity, with every pool sized to the run (loadtests/bench_rounds.py): the bench ends with 0
-failures on any machine size, and fails if a request does not succeed.
+Every sign-in, help and reservation is a new one (a member's first of the round on its target),
+each round on fresh activities, with every pool sized to the run (loadtests/bench_rounds.py):
+the bench ends with 0 failures on any machine size, and fails if a request does not succeed.
 
 Redis CPU per action (loadtests/bench_redis.py): the INFO cpu delta of the server's Redis over
 each round divided by its answers, beside a trivial 2-key EVALSHA measured on the same Redis in
@@ -145,14 +145,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         pool = MemberPool(folder, server)
         print(f"warming up (wrk, {args.connections} connections, {args.threads} threads)...", flush=True)
-        run_wrk(f"{server.base_url}/health", health_lua, *wrk, 2)
+        ceiling = run_wrk(f"{server.base_url}/health", health_lua, *wrk, 2).requests_per_s  # no action outruns it
         run_wrk(server.base_url, draw_script(folder, server, activity_id, args.players, 0), *wrk, 2)
         for rounds in actions:
-            warm = rounds.run(folder, server, pool, wrk, 2, None)
+            warm = rounds.run(folder, server, pool, wrk, 2, None, ceiling)
             print(f"  {rounds.plural}: {warm.requests_per_s:.0f}/s warm; pool {pool.size} members", flush=True)
         cpu.reference(args.reference_calls)
         for run in range(1, args.rounds + 1):
             health.append(run_wrk(f"{server.base_url}/health", health_lua, *wrk, args.duration))
+            ceiling = max(ceiling, health[-1].requests_per_s)
             script = draw_script(folder, server, activity_id, args.players, run)
             draws.append(sampled_draw_round(server, script, activity_id, wrk, args.duration, cpu))
             if single:
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                 draws_single.append(run_wrk(single.base_url, script, *wrk, args.duration))
                 drained(single, single_activity)
             for rounds in actions:
-                rounds.run(folder, server, pool, wrk, args.duration, cpu)
+                rounds.run(folder, server, pool, wrk, args.duration, cpu, ceiling)
             cpu.reference(args.reference_calls)
             print(f"round {run}/{args.rounds} done (member pool {pool.size})", flush=True)
         counters = request("GET", f"{server.base_url}/operator/activities/{activity_id}/counters", operator)[1]

@@ -1,16 +1,19 @@
-"""The rounds of `make bench` in which every request is a member new to the round: sign-ins,
-helps and reservations, each round on a fresh activity, with pools sized to the run so that no
+"""The rounds of `make bench` in which every request is a new action of a member: sign-ins,
+helps and reservations, each round on fresh activities, with pools sized to the run so that no
 round runs out (issue 17: the bench ends with 0 failures on any machine size).
 
-Sizing. Before the timed rounds each action has a 2-second warm-up round; a timed round can take
-at most `POOL_MARGIN` times the fastest rate seen so far (warm-up or timed) over its duration,
-and the pools are grown to that before every round:
-- members: the token file every member round reads (one new member per request; past its end
-  members would come round again and be refused: once a day, once a date, once an initiative);
-- reservations: the date's quantity is the member pool (one unit per member);
-- helps: the initiatives are started up front, `HELPS_NEEDED - 1` helps each at most, so that no
-  initiative completes during the round (a completed one refuses further helps), enough of them
-  for the member pool.
+Sizing. A round's capacity, the requests it may take at most, is `RATE_MARGIN` times the fastest
+rate seen so far (/health's included: no action outruns /health on the same server) times its
+duration. The member pool (tokens minted by the bench) grows to a `SPREAD`th of that, and each
+member acts up to `SPREAD` times in a round, each time a new action (bench_wrk.MEMBERS walks the
+(member, target) pairs):
+- sign-ins: a member signs in once a day: `SPREAD` sign-in activities, a member's k-th sign-in
+  on the next one;
+- reservations: one activity (one hot item), `per_user_per_date` = `SPREAD`, each request its
+  own Idempotency-Key; the date's quantity is the capacity;
+- helps: one activity, its initiatives started up front by initiators of their own, enough that
+  none gets `HELPS_NEEDED` helps during the round (a completed one refuses further helps); a
+  member helps an initiative once, its k-th help going to the next initiative.
 Also the audit writer: each round waits until it has written everything (`drained`), so that
 one round's backlog does not slow the next down.
 """
@@ -32,9 +35,11 @@ from loadtests.bench_redis import RedisCpu
 from loadtests.bench_wrk import Round, median, members_script, run_wrk, show
 from loadtests.harness import Server, checkin_spec, create_live_activity, request, reservation_spec, tomorrow
 
-POOL_MARGIN = 2.0  # a round may run this much faster than the fastest rate seen before it
+RATE_MARGIN = 1.5  # a round may run this much faster than the fastest rate seen before it
+SPREAD = 16  # actions per member in a round at most (sign-in activities, reservations per date)
 MIN_MEMBERS = 20_000
 HELPS_NEEDED = 1000  # the most an initiative may need (assist rules): fewest initiatives to start
+HELPS_PER_INITIATIVE = 900  # at most, by the sizing: below HELPS_NEEDED with room for uneven threads
 
 
 @dataclass
@@ -157,7 +162,7 @@ def assist_for_bench(initiatives: int) -> dict[str, Any]:
 @dataclass
 class MemberRounds:
     """One action's rounds: `action` (singular, for the report), `label` (the wrk line), the
-    activity each round makes and the request paths its members go to."""
+    activities each round makes and the request paths its members go to."""
 
     action: str
     plural: str
@@ -168,26 +173,36 @@ class MemberRounds:
     activities: list[int] = field(default_factory=list)
     fastest: float = 0.0  # req/s, warm-up included
 
-    def needed(self, duration_s: int) -> int:
-        """Members one round of `duration_s` may use at most."""
-        return max(MIN_MEMBERS, math.ceil(self.fastest * duration_s * POOL_MARGIN))
+    def capacity(self, duration_s: int, ceiling_rate: float) -> int:
+        """Requests one round of `duration_s` may take at most (`ceiling_rate`: /health's fastest)."""
+        return max(MIN_MEMBERS, math.ceil(max(self.fastest, ceiling_rate) * duration_s * RATE_MARGIN))
 
-    def prepare(self, server: Server, pool: MemberPool) -> tuple[int, list[str]]:
+    def prepare(self, server: Server, capacity: int, pool: MemberPool) -> tuple[list[int], list[str]]:
+        """The round's activities and the request paths (members spread over them)."""
         raise NotImplementedError
 
     def run(
-        self, folder: Path, server: Server, pool: MemberPool, wrk: tuple[int, int], duration: int, cpu: RedisCpu | None
+        self,
+        folder: Path,
+        server: Server,
+        pool: MemberPool,
+        wrk: tuple[int, int],
+        duration: int,
+        cpu: RedisCpu | None,
+        ceiling_rate: float,
     ) -> Round:
         """A round (`cpu` None: the warm-up, not kept), then the writer waited for."""
-        pool.grow_to(self.needed(duration))
-        activity, paths = self.prepare(server, pool)
-        script = members_script(folder, f"{self.action}-{activity}", pool.path, paths, self.body, wrk[1])
+        capacity = self.capacity(duration, ceiling_rate)
+        pool.grow_to(max(MIN_MEMBERS, math.ceil(capacity / SPREAD)))
+        activities, paths = self.prepare(server, capacity, pool)
+        script = members_script(folder, f"{self.action}-{activities[0]}", pool.path, paths, self.body, wrk[1])
         result = measured(cpu, lambda: run_wrk(server.base_url, script, *wrk, duration))
         self.fastest = max(self.fastest, result.requests_per_s)
-        drained(server, activity)
+        for activity in activities:
+            drained(server, activity)
         if cpu is not None:
             self.rounds.append(result)
-            self.activities.append(activity)
+            self.activities += activities
         return result
 
     def report(self, server: Server, health: Round) -> tuple[list[str], dict[str, object], int]:
@@ -201,32 +216,42 @@ class MemberRounds:
         lines = [
             show(self.label, result),
             f"    {self.plural}: ratio {ratio:.2f} to /health   (target >= 0.45, aiming at 0.6); "
-            f"{sum(m[0] for m in made)} made, each by a member new to its round, for "
-            f"{sum(r.requests for r in self.rounds)} answers counted by wrk; SQL {sum(m[1] for m in made)}",
+            f"{sum(m[0] for m in made)} made, each a new one, for {sum(r.requests for r in self.rounds)} answers "
+            f"counted by wrk; SQL {sum(m[1] for m in made)}",
         ]
         summary = {self.plural: asdict(result), f"{self.plural}_ratio": ratio}
         return lines, summary, result.non2xx + result.socket_errors
 
 
+def spread(capacity: int, pool: MemberPool) -> int:
+    """Actions per member the round needs (at most SPREAD: the pool grows to keep it there)."""
+    return min(SPREAD, max(1, math.ceil(capacity / pool.size)))
+
+
+def _create(server: Server, spec: dict[str, Any]) -> int:
+    return int(create_live_activity(server.base_url, server.operator_token(), spec)["id"])
+
+
 class SignInRounds(MemberRounds):
-    def prepare(self, server: Server, pool: MemberPool) -> tuple[int, list[str]]:
-        activity = int(create_live_activity(server.base_url, server.operator_token(), checkin_spec("Bench"))["id"])
-        return activity, [f"/activities/{activity}/signins"]
+    def prepare(self, server: Server, capacity: int, pool: MemberPool) -> tuple[list[int], list[str]]:
+        activities = [_create(server, checkin_spec("Bench")) for _ in range(spread(capacity, pool))]
+        return activities, [f"/activities/{a}/signins" for a in activities]
 
 
 class ReservationRounds(MemberRounds):
-    def prepare(self, server: Server, pool: MemberPool) -> tuple[int, list[str]]:
-        spec = reservation_spec("Bench reservations", quantity=pool.size)  # one unit per member of the pool
-        activity = int(create_live_activity(server.base_url, server.operator_token(), spec)["id"])
-        return activity, [f"/activities/{activity}/reservations"]
+    def prepare(self, server: Server, capacity: int, pool: MemberPool) -> tuple[list[int], list[str]]:
+        spec = reservation_spec("Bench reservations", quantity=capacity)
+        spec["reservation"]["per_user_per_date"] = spread(capacity, pool)
+        activity = _create(server, spec)
+        return [activity], [f"/activities/{activity}/reservations"]
 
 
 class HelpRounds(MemberRounds):
     """Initiatives started up front by members of their own, then helped by the member pool."""
 
-    def prepare(self, server: Server, pool: MemberPool) -> tuple[int, list[str]]:
-        count = math.ceil(pool.size / (HELPS_NEEDED - 1)) + 1
-        activity = int(create_live_activity(server.base_url, server.operator_token(), assist_for_bench(count))["id"])
+    def prepare(self, server: Server, capacity: int, pool: MemberPool) -> tuple[list[int], list[str]]:
+        count = math.ceil(capacity / HELPS_PER_INITIATIVE) + 1
+        activity = _create(server, assist_for_bench(count))
 
         def start(n: int) -> str:
             token = server.player_token(f"initiator{activity}-{n}")
@@ -237,7 +262,7 @@ class HelpRounds(MemberRounds):
 
         with ThreadPoolExecutor(max_workers=8) as executor:
             shares = list(executor.map(start, range(count)))
-        return activity, [f"/assists/{share}/helps" for share in shares]
+        return [activity], [f"/assists/{share}/helps" for share in shares]
 
 
 def reservation_made(counters: dict[str, Any]) -> tuple[int, int]:

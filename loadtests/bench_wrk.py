@@ -38,10 +38,12 @@ request = function()
 end
 """
 
-# Every request a member new to the round: thread t of n takes members t, t + n, t + 2n... of the
-# tokens file, and keeps only those lines (a pool sized to the run stays small per thread).
-# `paths` holds the request paths the members are spread over (one activity, or one share token
-# per initiative for helps): member m goes to paths[m % #paths].
+# Every request a new action of a member: thread t of n takes members t, t + n, t + 2n... of the
+# tokens file (and keeps only those lines); its j-th request is member j % mine's (j // mine)-th
+# action of the round, sent to paths[(member + cycle) % #paths]: (member, path) pairs do not repeat
+# while cycle < #paths (one sign-in activity after another, one initiative after another). The
+# Idempotency-Key is the pair's. Past that, pairs come round again and are refused: the bench
+# sizes paths and tokens to the run (bench_rounds).
 MEMBERS = """
 local paths = {%(paths)s}
 local counter = 0
@@ -63,14 +65,14 @@ function init(args)
   end
 end
 request = function()
-  -- past the end of the pool members come round again (and are refused: the pool is sized to the run)
   local member = first + (counter %% mine) * %(threads)d
+  local cycle = math.floor(counter / mine)
   counter = counter + 1
   local headers = {}
   headers["Authorization"] = "Bearer " .. tokens[member]
-  headers["Idempotency-Key"] = "m" .. member
+  headers["Idempotency-Key"] = "m" .. member .. "-" .. cycle
   headers["Content-Type"] = "application/json"
-  return wrk.format("POST", paths[(member %% #paths) + 1], headers, '%(body)s')
+  return wrk.format("POST", paths[((member + cycle) %% #paths) + 1], headers, '%(body)s')
 end
 """
 

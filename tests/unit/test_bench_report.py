@@ -5,10 +5,11 @@ rounds are made up."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from loadtests.bench_redis import RedisCpu, redis_lines
-from loadtests.bench_rounds import MIN_MEMBERS, POOL_MARGIN, MemberRounds
-from loadtests.bench_wrk import Round, median_redis_us
+from loadtests.bench_rounds import MIN_MEMBERS, RATE_MARGIN, SPREAD, MemberPool, MemberRounds, spread
+from loadtests.bench_wrk import Round, median_redis_us, members_script
 
 
 def _round(requests: int, cpu_s: float, non2xx: int = 0) -> Round:
@@ -32,8 +33,24 @@ def test_redis_us_counts_only_answered_requests() -> None:
     assert median_redis_us([_round(0, 0.1)]) == 0.0
 
 
-def test_pools_are_sized_to_the_fastest_rate_seen() -> None:
+def test_capacity_follows_the_fastest_rate_seen_health_included() -> None:
     rounds = MemberRounds("help", "helps", "POST helps", "{}", lambda c: (0, 0))
-    assert rounds.needed(10) == MIN_MEMBERS
-    rounds.fastest = 15_448
-    assert rounds.needed(10) == int(15_448 * 10 * POOL_MARGIN)
+    assert rounds.capacity(10, 0.0) == MIN_MEMBERS
+    assert rounds.capacity(10, 10_000.0) == int(10_000 * 10 * RATE_MARGIN)
+    rounds.fastest = 15_448  # the 16-core host's reservations (issue 17)
+    assert rounds.capacity(10, 10_000.0) == int(15_448 * 10 * RATE_MARGIN)
+
+
+def test_a_member_acts_at_most_spread_times_and_the_pool_grows_for_the_rest() -> None:
+    pool = MemberPool.__new__(MemberPool)
+    pool.size = 20_000
+    assert spread(10_000, pool) == 1
+    assert spread(150_000, pool) == 8
+    assert spread(10**7, pool) == SPREAD
+
+
+def test_the_members_script_walks_new_member_target_pairs(tmp_path: Path) -> None:
+    script = members_script(tmp_path, "x", tmp_path / "tokens.txt", ["/a", "/b"], "{}", 2).read_text()
+    assert 'local paths = {"/a","/b"}' in script
+    assert "local cycle = math.floor(counter / mine)" in script
+    assert "paths[((member + cycle) % #paths) + 1]" in script and "BENCH" in script
