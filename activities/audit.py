@@ -24,7 +24,7 @@ import os
 import socket
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +88,7 @@ class AuditWriter:
         repository: ActivityRepository,
         *,
         handlers: Mapping[str, EventHandler] | None = None,
+        producers: Sequence[EventHandler] = (),
         consumer: str | None = None,
         batch_size: int = 2000,  # entries read per stream per step
         claim_idle_ms: int = 30_000,
@@ -101,6 +102,9 @@ class AuditWriter:
         self.store = store
         self.repository = repository
         self.handlers: dict[str, EventHandler] = {**KERNEL_HANDLERS, **(handlers or {})}
+        # Extra rows of any entry, written in the same transaction as the entry's own (the outbox
+        # of a grant: outbound/producer.py); composed in by the platform, never imported here.
+        self.producers = tuple(producers)
         self.consumer = consumer or consumer_name()
         self.batch_size = batch_size
         self.claim_idle_ms = claim_idle_ms
@@ -265,6 +269,8 @@ class AuditWriter:
             return item
         try:
             item.rows = await handler(source.activity_id, entry_id, fields)
+            for producer in self.producers:
+                item.rows += await producer(source.activity_id, entry_id, fields)
         except Exception as exc:
             if is_operational(exc):
                 raise

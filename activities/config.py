@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from dataclasses import dataclass
@@ -30,6 +31,10 @@ class Settings:
     # How long the audit writer keeps writing on shutdown (SIGTERM, lifespan end) before it exits;
     # what it leaves stays in Redis for the next writer.
     shutdown_drain_s: float = 10.0
+    # The key that encrypts members' delivery addresses and webhook secrets at rest (a Fernet key:
+    # 32 bytes, url-safe base64): PROMO_ADDRESS_KEY, else var/address-key (generated, 0600).
+    # None: the outbound package uses var_dir/address-key itself.
+    address_key: str | None = None
 
 
 REPOSITORY = Path(__file__).resolve().parent.parent  # the checkout, when installed from it (make install)
@@ -111,6 +116,7 @@ def load_settings() -> Settings:
         cors_origins=cors_origins(os.environ.get("PROMO_CORS_ORIGINS", "")),
         redis_fsync=os.environ.get("PROMO_REDIS_FSYNC", "everysec"),
         shutdown_drain_s=float(os.environ.get("PROMO_SHUTDOWN_DRAIN_S", "10")),
+        address_key=address_key(var_dir),
     )
 
 
@@ -125,6 +131,19 @@ def redis_url() -> str | None:
     if nodes:
         return cluster_url(nodes)
     return None
+
+
+def address_key(var_dir: Path) -> str:
+    """PROMO_ADDRESS_KEY, or the key kept in var/address-key (created 0600 when missing): a
+    Fernet key (32 random bytes, url-safe base64). Losing it loses the stored addresses."""
+    configured = os.environ.get("PROMO_ADDRESS_KEY")
+    if configured:
+        return configured
+    path = var_dir / "address-key"
+    if not path.exists():
+        private_dir(var_dir)
+        write_private(path, base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+    return path.read_text().strip()
 
 
 def cors_origins(value: str) -> tuple[str, ...]:

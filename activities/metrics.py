@@ -43,3 +43,9 @@ REDIS_LATENCY = Histogram(
 )
 REBUILDS = Counter("promo_rebuilds_total", "Live states rebuilt from SQL", ["gameplay", "mode"])
 RECONCILED = Counter("promo_reconciler_repairs_total", "Half-done changes completed or undone by the reconciler")
+
+# --- outbound webhooks (outbound/dispatcher.py) ------------------------------------------------
+WEBHOOK_ATTEMPTS = Counter(
+    "promo_webhook_attempts_total", "Webhook delivery attempts by outcome", ["outcome"]
+)  # delivered | retry | dead
+WEBHOOK_CIRCUIT_OPEN = Counter("promo_webhook_circuit_open_total", "Times an endpoint's circuit breaker opened")

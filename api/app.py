@@ -47,6 +47,7 @@ from api.routes.recovery import read_recovery, resolve_recovery
 from api.security import authenticate
 from api.telemetry import Telemetry
 from api.writer_thread import WriterThread
+from outbound.routes import ROUTES as OUTBOUND_ROUTES
 
 log = logging.getLogger("promo.api")
 
@@ -99,6 +100,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             writer.start()  # its own thread and event loop: requests never delay its round trips
             background.append(asyncio.create_task(reconcile(current, stop), name="reconciler"))
             background.append(asyncio.create_task(sweep(current, stop), name="sweep"))
+            background.append(asyncio.create_task(current.outbound.run(stop), name="webhooks"))
         try:
             yield
         finally:
@@ -124,6 +126,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             resolve_recovery,
             audit_quarantine,
             *(route for gameplay in GAMEPLAYS for route in gameplay.routes()),
+            *OUTBOUND_ROUTES,
             *static_routers(),
         ],
         lifespan=[lifespan],

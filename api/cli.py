@@ -112,7 +112,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def worker(args: argparse.Namespace) -> int:
     """The background work as its own process (run the API with PROMO_AUDIT_WRITER=off): the
-    audit writer, the reconciler, the expiry sweep."""
+    audit writer, the reconciler, the expiry sweep, the webhook dispatcher."""
     from api.platform import Platform
 
     settings = load_settings()
@@ -135,7 +135,12 @@ def worker(args: argparse.Namespace) -> int:
             else:
                 from api.app import reconcile, sweep
 
-                await asyncio.gather(platform.audit_writer.run(stop), reconcile(platform, stop), sweep(platform, stop))
+                await asyncio.gather(
+                    platform.audit_writer.run(stop),
+                    reconcile(platform, stop),
+                    sweep(platform, stop),
+                    platform.outbound.run(stop),  # webhooks: the dispatcher and scheduled notifications
+                )
         finally:
             await platform.close()
 

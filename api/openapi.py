@@ -47,6 +47,7 @@ from checkin.controllers import MakeupBody
 from lottery.controllers import AddStock
 from lottery.service import DrawBody
 from lottery.simulate import Traffic
+from outbound.model import Address, EndpointSpec, IssueBody, RotateBody
 from reservation.results import RedeemBody, ReserveBody
 
 # (method, path as the document writes it) -> what the route decodes (a tuple: any one of them, picked
@@ -69,6 +70,14 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/activities/{activity_id}/reservations"): ReserveBody,
     ("POST", "/activities/{activity_id}/reservations/{code}/cancel"): NoBody,
     ("POST", "/assists/{share_token}/helps"): HelpBody,
+    # outbound (issue 16)
+    ("POST", "/operator/webhooks"): EndpointSpec,
+    ("POST", "/operator/webhooks/{endpoint_id}/rotate"): RotateBody,
+    ("POST", "/operator/deliveries/{delivery_id}/resend"): Ignored,
+    ("PUT", "/me/prizes/{grant_id}/address"): Address,
+    ("POST", "/operator/fulfilments/{grant_id}/issue"): IssueBody,
+    ("POST", "/operator/fulfilments/{grant_id}/cancel"): Ignored,
+    ("POST", "/operator/fulfilments/{grant_id}/reveal"): Ignored,
 }
 
 # Bodies that work, for the docs UI and as the fuzzer's starting points (its examples phase sends

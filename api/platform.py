@@ -26,6 +26,7 @@ from activities.scripts import ScriptBatcher
 from activities.service import ActivityService
 from activities.store import ActivityStore, AuditStore, WalletStore
 from api.gameplays import GAMEPLAYS
+from outbound.service import Outbound
 
 S = TypeVar("S")
 
@@ -47,6 +48,7 @@ class Platform:
     points: PointsService
     audit_writer: AuditWriter
     services: dict[str, GameplayService]  # gameplay name -> its service
+    outbound: Outbound  # webhooks: fulfilment and notifications (outbound/)
     _by_class: dict[type[Any], Any] = field(default_factory=dict)
 
     @classmethod
@@ -72,6 +74,7 @@ class Platform:
             for activity_type in gameplay.types:
                 activities.register(activity_type, service)
             handlers.update(service.audit_handlers())
+        outbound = Outbound(engine, settings, clock)
         return cls(
             settings=settings,
             redis=redis,
@@ -81,9 +84,14 @@ class Platform:
             activities=activities,
             points=points,
             audit_writer=AuditWriter(
-                AuditStore(redis), repository, handlers=handlers, shutdown_drain_s=settings.shutdown_drain_s
+                AuditStore(redis),
+                repository,
+                handlers=handlers,
+                producers=[outbound.producer],  # the outbox rows of a grant, in the grant's transaction
+                shutdown_drain_s=settings.shutdown_drain_s,
             ),
             services=dict(kernel.built),
+            outbound=outbound,
         )
 
     def service(self, kind: type[S]) -> S:
@@ -114,5 +122,6 @@ class Platform:
         return fixed
 
     async def close(self) -> None:
+        await self.outbound.dispatcher.close(grace_s=0)
         await self.redis.aclose()
         await self.engine.dispose()

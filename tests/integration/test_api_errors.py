@@ -155,7 +155,7 @@ async def test_tokens(env: Env) -> None:
     )
     _expect(await env.client.post(url, headers={**key, "Authorization": f"Bearer {forged}"}), 401, "token_invalid")
     unsigned = jwt.encode(
-        {"sub": "u1", "role": "operator", "exp": time.time() + 60, "iss": "promo-platform"}, None, "none"
+        {"sub": "u1", "role": "operator", "exp": time.time() + 60, "iss": "promo-platform"}, "", "none"
     )
     _expect(
         await env.client.post("/operator/activities", json=wheel(), headers={"Authorization": f"Bearer {unsigned}"}),
