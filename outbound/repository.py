@@ -263,7 +263,7 @@ class OutboundRepository:
             if delivered:
                 move = (
                     sa.update(f)
-                    .where(f.c.grant_id == sa.bindparam("grant"), f.c.status.in_(("pending", "failed")))
+                    .where(f.c.grant_id == sa.bindparam("grant"), sa.or_(f.c.status == "pending", f.c.status == "failed"))
                     .values(status="delivered", updated_at_ms=now_ms)
                 )
                 await conn.execute(move, delivered)
