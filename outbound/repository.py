@@ -255,6 +255,7 @@ class OutboundRepository:
                 updated_at_ms=now_ms,
             )
         )
+        _retried = sa.or_(f.c.status == "pending", f.c.status == "failed")  # failed: resent by an operator
         requested = [o for o in outcomes if o.delivery.type == "fulfilment.requested"]
         delivered = [{"grant": o.delivery.ref} for o in requested if o.delivered]
         failed = [{"grant": o.delivery.ref} for o in requested if not o.delivered and o.next_at_ms is None]
@@ -263,7 +264,7 @@ class OutboundRepository:
             if delivered:
                 move = (
                     sa.update(f)
-                    .where(f.c.grant_id == sa.bindparam("grant"), sa.or_(f.c.status == "pending", f.c.status == "failed"))
+                    .where(f.c.grant_id == sa.bindparam("grant"), _retried)
                     .values(status="delivered", updated_at_ms=now_ms)
                 )
                 await conn.execute(move, delivered)

@@ -62,7 +62,9 @@ async def test_goods_address_encrypted_masked_revealed_and_locked_once_shipped(e
         assert listed["address"]["name"] == "张*"
         revealed = await env.client.post(f"/operator/fulfilments/{grant}/reveal", headers=env.operator("ops7"))
         assert revealed.status_code == 200 and revealed.json()["address"] == ADDRESS
-        actions = await rows(env, sa.select(db.operator_actions).where(db.operator_actions.c.action == "reveal_address"))
+        actions = await rows(
+            env, sa.select(db.operator_actions).where(db.operator_actions.c.action == "reveal_address")
+        )
         assert [(a.operator_id, a.detail["grant_id"]) for a in actions] == [("ops7", grant)]
         # A change before shipping tells the CRM; after shipping (issued) the address is locked.
         changed = await env.client.put(path, json={**ADDRESS, "street": "淮海中路 1 号"}, headers=env.player("m0"))

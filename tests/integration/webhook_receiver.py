@@ -98,8 +98,7 @@ class Receiver:
         if scope["path"] == "/fail":
             status = 500
         elif scope["path"] == "/hang":
-            while not self._release.is_set():
-                await asyncio.sleep(0.05)
+            await asyncio.to_thread(self._release.wait)  # set by stop(), from the test's thread
             status = 503
         elif scope["path"] == "/flaky" and (attempt <= self.fail_first or roll < self.fail_rate):
             status = 500
