@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -65,3 +68,18 @@ def test_address_sealed_round_trip_and_masked() -> None:
     masked = mask(ADDRESS)
     assert (masked.name, masked.phone, masked.street, masked.district) == ("李*", "139****5678", "***", "***")
     assert masked.city == "杭州市"
+
+
+def test_the_readme_verification_snippet_works() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"<!-- verify-webhook -->\n```python\n(?P<code>.*?)\n```", readme, re.DOTALL)
+    assert found, "the README's webhook verification snippet is missing"
+    scope: dict[str, Any] = {}
+    exec(found["code"], scope)
+    secret, other = new_secret(), new_secret()
+    body = b'{"type":"prize.won","timestamp":"2026-06-01T04:00:00.000Z","data":{"member":"u1"}}'
+    headers = Signer([secret, other]).headers("msg_won_d1", int(time.time()), body.decode())
+    assert scope["verify"](secret, body, headers)["data"] == {"member": "u1"}
+    assert scope["verify_by_hand"](secret, body, headers) and scope["verify_by_hand"](other, body, headers)
+    assert not scope["verify_by_hand"](new_secret(), body, headers)
+    assert not scope["verify_by_hand"](secret, body + b" ", headers)
