@@ -242,6 +242,10 @@ def aim(case: schemathesis.Case, target: Target, turn: int) -> None:
 # carry a real cursor of the list's shape instead (keys past every row: an empty page).
 CURSORS = {
     "/operator/activities": encode_cursor((MAX_SAFE_INT,)),
+    **dict.fromkeys(  # outbound lists: by id
+        ("/operator/webhooks", "/operator/deliveries", "/operator/fulfilments", "/me/prizes"),
+        encode_cursor((MAX_SAFE_INT,)),
+    ),
     "/activities/{activity_id}/reservations": encode_cursor(("9999-12-31", MAX_SAFE_INT, "Z")),
 }
 CURSOR = encode_cursor((MAX_SAFE_INT, MAX_SAFE_INT))  # draws, points history, initiatives
