@@ -14,8 +14,8 @@ from litestar.params import FromPath, QueryParameter
 from activities.auth import Identity
 from activities.errors import Kind, PromoError
 from activities.pages import Page
-from api.params import Cursor, Id, Limit
 from api.body import decode
+from api.params import Cursor, Id, Limit
 from api.security import platform_of, provide_operator, provide_player
 from outbound.model import (
     Address,
