@@ -91,8 +91,7 @@ class Dispatcher:
         self.events_per_pass = events_per_pass
         self.breaker_threshold = breaker_threshold
         self.breaker_cooldown_ms = int(breaker_cooldown_s * 1000)
-        # A claim outlives any attempt: the timeout, with room for a slow database.
-        self.lease_ms = int(max(60.0, config.timeout_s * 3) * 1000)
+        self.lease_ms = config.lease_ms()  # a claim outlives any attempt
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._tasks: dict[asyncio.Task[None], Claimed] = {}

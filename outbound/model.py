@@ -65,6 +65,13 @@ class OutboundConfig:
     reservation_reminder_hour: int = 9  # PROMO_RESERVATION_REMINDER_HOUR (local)
     timeout_s: float = 10.0  # PROMO_WEBHOOK_TIMEOUT_S: one attempt, connect to last byte
     default_max_in_flight: int = 8
+    # PROMO_WEBHOOK_LEASE_S: how long a claimed delivery is left to its dispatcher before another
+    # may take it (a dispatcher that died); at least the timeout + 2 s. Default max(60, 3 x timeout).
+    lease_s: float | None = None
+
+    def lease_ms(self) -> int:
+        lease = self.lease_s if self.lease_s is not None else max(60.0, self.timeout_s * 3)
+        return int(max(lease, self.timeout_s + 2) * 1000)
 
     @classmethod
     def from_env(cls) -> OutboundConfig:
@@ -77,6 +84,7 @@ class OutboundConfig:
             checkin_reminder_hour=int(env("PROMO_CHECKIN_REMINDER_HOUR", "20")),
             reservation_reminder_hour=int(env("PROMO_RESERVATION_REMINDER_HOUR", "9")),
             timeout_s=float(env("PROMO_WEBHOOK_TIMEOUT_S", "10")),
+            lease_s=float(env("PROMO_WEBHOOK_LEASE_S", "0")) or None,
         )
 
 

@@ -43,6 +43,7 @@ class Receiver:
         self._random = random.Random(self.seed)
         self._seen: Counter[str] = Counter()
         self._release = threading.Event()
+        self.gate = threading.Event()  # /gate: requests hang while it is closed (then 503), 200 once open
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -100,11 +101,18 @@ class Receiver:
         elif scope["path"] == "/hang":
             await asyncio.to_thread(self._release.wait)  # set by stop(), from the test's thread
             status = 503
+        elif scope["path"] == "/gate" and not self.gate.is_set():
+            await asyncio.to_thread(self._wait_gate)
+            status = 503
         elif scope["path"] == "/flaky" and (attempt <= self.fail_first or roll < self.fail_rate):
             status = 500
         record.answered = status
         await send({"type": "http.response.start", "status": status, "headers": [(b"content-length", b"0")]})
         await send({"type": "http.response.body", "body": b""})
+
+    def _wait_gate(self) -> None:
+        while not self.gate.wait(0.05) and not self._release.is_set():
+            pass
 
     def start(self) -> Receiver:
         config = uvicorn.Config(self, host="127.0.0.1", port=0, log_level="error", lifespan="off", access_log=False)
@@ -121,6 +129,7 @@ class Receiver:
 
     def stop(self) -> None:
         self._release.set()
+        self.gate.set()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
