@@ -24,7 +24,7 @@ import os
 import socket
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,8 @@ from activities.repository import ActivityRepository
 log = logging.getLogger("promo.audit")
 
 Entry = tuple[str, dict[str, str]]
+# (activity id, entry id, fields, the rows of the entry) -> more rows for the same transaction
+RowProducer = Callable[[int | None, str, dict[str, str], list[Row]], Awaitable[list[Row]]]
 
 # The writer's lag bound (the age of the oldest event not yet in SQL), as documented and as
 # tests/e2e/test_sustained_load.py checks it under load: what a rebuild from SQL may be missing is at
@@ -88,7 +90,7 @@ class AuditWriter:
         repository: ActivityRepository,
         *,
         handlers: Mapping[str, EventHandler] | None = None,
-        producers: Sequence[EventHandler] = (),
+        producers: Sequence[RowProducer] = (),
         consumer: str | None = None,
         batch_size: int = 2000,  # entries read per stream per step
         claim_idle_ms: int = 30_000,
@@ -270,7 +272,7 @@ class AuditWriter:
         try:
             item.rows = await handler(source.activity_id, entry_id, fields)
             for producer in self.producers:
-                item.rows += await producer(source.activity_id, entry_id, fields)
+                item.rows += await producer(source.activity_id, entry_id, fields, item.rows)
         except Exception as exc:
             if is_operational(exc):
                 raise

@@ -1,9 +1,12 @@
 """The outbox rows of a grant, written by the audit writer in the transaction that writes the
-grant itself (`AuditWriter(producers=...)`): a fulfilment record when the prize needs the outside
-world, and the webhook events (`fulfilment.requested`, `prize.won`). Both have unique keys (the
-grant id, the event id), so a second delivery of the stream entry adds nothing.
+grant itself (`AuditWriter(producers=...)`), derived from the rows of the grant about to be
+written: a fulfilment record when the prize needs the outside world, and the webhook events
+(`fulfilment.requested`, `prize.won`). Both have unique keys (the grant id, the event id), so a
+second delivery of the stream entry adds nothing.
 
-A goods prize's `fulfilment.requested` waits for the member's address (`PUT /me/prizes/{grant}/address`)."""
+Grants: a lottery's `draws` rows (draws, draws paid with a chance, prizes granted by a sign-in
+reward) and sign-in coupon rewards (`checkin_rewards` of type coupon). A goods prize's
+`fulfilment.requested` waits for the member's address (`PUT /me/prizes/{grant}/address`)."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities import db
 from activities.audit_rows import Row
+from checkin.db import checkin_rewards
 from outbound.db import fulfilments, webhook_events
 from outbound.model import OutboundConfig, iso_utc
 
@@ -62,69 +66,73 @@ def prize_data(grant_id: str, activity_id: int, user_id: str, prize_id: int, pri
     }
 
 
-class GrantProducer:
-    """Turns draw events (draws, draws paid with a chance, grants of a sign-in reward) into outbox rows."""
+@dataclass(frozen=True)
+class Grant:
+    grant_id: str
+    activity_id: int
+    user_id: str
+    prize_id: int  # 0: not a lottery prize (a sign-in coupon reward)
+    prize: PrizeInfo
+    at_ms: int
 
+
+class GrantProducer:
     def __init__(self, engine: AsyncEngine, config: OutboundConfig) -> None:
         self.engine = engine
         self.config = config
         self._prizes: dict[int, PrizeInfo] = {}  # a prize's type and name never change
 
-    async def __call__(self, activity_id: int | None, entry_id: str, fields: dict[str, str]) -> list[Row]:
-        if fields.get("type") != "draw" or activity_id is None:
-            return []
-        prize_id = int(fields["prize_id"])
-        prize = self._prizes.get(prize_id) or await self._load(prize_id)
-        if prize is None or prize.type == "thanks":
-            return []
-        grant_id, user_id, at_ms = fields["draw_id"], fields["user_id"], int(fields["drawn_at_ms"])
-        data = prize_data(grant_id, activity_id, user_id, prize_id, prize, at_ms)
-        rows: list[Row] = [
-            (
-                webhook_events,
-                event_row(
-                    f"msg_won_{grant_id}",
-                    "prize.won",
-                    ref=grant_id,
-                    at_ms=at_ms,
-                    user_id=user_id,
-                    activity_id=activity_id,
-                    data=data,
-                ),
-            )
-        ]
-        if prize.type not in self.config.external_types:
-            return rows
-        rows.append(
-            (
-                fulfilments,
-                {
-                    "grant_id": grant_id,
-                    "activity_id": activity_id,
-                    "user_id": user_id,
-                    "prize_id": prize_id,
-                    "prize_type": prize.type,
-                    "prize_name": prize.name,
-                    "status": "pending",
-                    "code": None,
-                    "address": None,
-                    "address_version": 0,
-                    "won_at_ms": at_ms,
-                    "updated_at_ms": at_ms,
-                },
-            )
-        )
-        if prize.type != "goods":  # goods: once the member has given an address
-            event = event_row(
-                f"msg_ful_{grant_id}",
-                "fulfilment.requested",
-                ref=grant_id,
-                at_ms=at_ms,
-                user_id=user_id,
-                activity_id=activity_id,
+    async def __call__(
+        self, activity_id: int | None, entry_id: str, fields: dict[str, str], rows: list[Row]
+    ) -> list[Row]:
+        out: list[Row] = []
+        for table, row in rows:
+            if table is db.draws:
+                prize = self._prizes.get(row["prize_id"]) or await self._load(row["prize_id"])
+                if prize is not None and prize.type != "thanks":
+                    grant = Grant(
+                        row["draw_id"], row["activity_id"], row["user_id"], row["prize_id"], prize, row["drawn_at_ms"]
+                    )
+                    out += self.rows(grant)
+            elif table is checkin_rewards and row["type"] == "coupon":
+                coupon = PrizeInfo(type="coupon", name=str(row["coupon"]), value_cny="0.00")
+                out += self.rows(Grant(row["ref"], row["activity_id"], row["user_id"], 0, coupon, row["at_ms"]))
+        return out
+
+    def rows(self, grant: Grant) -> list[Row]:
+        data = prize_data(grant.grant_id, grant.activity_id, grant.user_id, grant.prize_id, grant.prize, grant.at_ms)
+
+        def event(event_id: str, type_: str) -> dict[str, Any]:
+            return event_row(
+                event_id,
+                type_,
+                ref=grant.grant_id,
+                at_ms=grant.at_ms,
+                user_id=grant.user_id,
+                activity_id=grant.activity_id,
                 data=data,
             )
-            rows.append((webhook_events, event))
+
+        rows: list[Row] = [(webhook_events, event(f"msg_won_{grant.grant_id}", "prize.won"))]
+        if grant.prize.type not in self.config.external_types:
+            return rows
+        record = {
+            "grant_id": grant.grant_id,
+            "activity_id": grant.activity_id,
+            "user_id": grant.user_id,
+            "prize_id": grant.prize_id,
+            "prize_type": grant.prize.type,
+            "prize_name": grant.prize.name,
+            "status": "pending",
+            "code": None,
+            "address": None,
+            "address_version": 0,
+            "won_at_ms": grant.at_ms,
+            "updated_at_ms": grant.at_ms,
+        }
+        rows.append((fulfilments, record))
+        if grant.prize.type != "goods":  # goods: once the member has given an address
+            rows.append((webhook_events, event(f"msg_ful_{grant.grant_id}", "fulfilment.requested")))
         return rows
 
     async def _load(self, prize_id: int) -> PrizeInfo | None:

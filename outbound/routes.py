@@ -32,7 +32,7 @@ from outbound.service import Outbound
 
 _operator = {"operator": Provide(provide_operator)}
 _player = {"player": Provide(provide_player)}
-GRANT = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+GRANT = re.compile(r"^[A-Za-z0-9_:-]{1,40}$")  # a draw id, or a sign-in reward ref (ck:<mark>:<n>)
 DeliveryStatus = Annotated[str | None, QueryParameter(pattern=r"^(pending|delivered|dead|cancelled)$")]
 FulfilmentStatus = Annotated[str | None, QueryParameter(pattern=r"^(pending|delivered|issued|failed|cancelled)$")]
 

@@ -141,3 +141,20 @@ async def test_quiet_hours_and_daily_cap(env: Env) -> None:
     assert quiet["states"] == ["new"] * 3 and quiet["not_before"] == {morning}  # waits for 08:00 local
     later = await fan(datetime(2026, 6, 2, 8, 0, tzinfo=SHANGHAI))
     assert later["states"] == ["capped", "fanned", "fanned"]  # at most 2 a day for the member
+
+
+async def test_a_sign_in_coupon_reward_is_fulfilled_too(env: Env) -> None:
+    daily = {"type": "coupon", "coupon": "DAILY5", "name": "5 CNY coupon"}
+    activity = await env.create(checkin_spec(checkin={"daily_reward": daily}))
+    response = await env.sign_in(activity["id"], "s1")
+    assert response.status_code in (200, 201), response.text
+    await env.platform.audit_writer.drain()
+    [prize] = (await env.client.get("/me/prizes", headers=env.player("s1"))).json()["items"]
+    assert prize["grant_id"].startswith("ck:") and prize["prize"]["type"] == "coupon"
+    assert prize["prize"]["name"] == "DAILY5" and prize["status"] == "pending"
+    types = sorted(r.type for r in await rows(env, sa.select(webhook_events.c.type)))
+    assert types == ["fulfilment.requested", "prize.won"]
+    issued = await env.client.post(
+        f"/operator/fulfilments/{prize['grant_id']}/issue", json={"code": "CODE-1"}, headers=env.operator()
+    )
+    assert issued.status_code == 200, issued.text
