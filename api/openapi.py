@@ -47,7 +47,7 @@ from checkin.controllers import MakeupBody
 from lottery.controllers import AddStock
 from lottery.service import DrawBody
 from lottery.simulate import Traffic
-from outbound.model import Address, EndpointSpec, IssueBody, RotateBody
+from outbound.model import Address, EndpointPatch, EndpointSpec, IssueBody, RotateBody
 from reservation.results import RedeemBody, ReserveBody
 
 # (method, path as the document writes it) -> what the route decodes (a tuple: any one of them, picked
@@ -72,6 +72,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/assists/{share_token}/helps"): HelpBody,
     # outbound (issue 16)
     ("POST", "/operator/webhooks"): EndpointSpec,
+    ("PATCH", "/operator/webhooks/{endpoint_id}"): EndpointPatch,
     ("POST", "/operator/webhooks/{endpoint_id}/rotate"): RotateBody,
     ("POST", "/operator/deliveries/{delivery_id}/resend"): Ignored,
     ("PUT", "/me/prizes/{grant_id}/address"): Address,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,7 +14,7 @@ from activities.errors import Kind, PromoError, conflict
 from activities.pages import Page, cut, decode_cursor
 from outbound.crypto import Sealer, new_secret
 from outbound.db import webhook_deliveries, webhook_endpoints, webhook_events
-from outbound.model import DeliveryView, EndpointSpec, EndpointView, ResendResult, RotateBody, iso_utc
+from outbound.model import DeliveryView, EndpointPatch, EndpointSpec, EndpointView, ResendResult, RotateBody, iso_utc
 
 MAX_ENDPOINTS = 100
 
@@ -100,6 +101,23 @@ class Endpoints:
             rows = list((await conn.execute(query)).all())
         kept, next_cursor = cut(rows, limit, lambda row: (row.id,))
         return Page(items=[_endpoint_view(row) for row in kept], next_cursor=next_cursor)
+
+    async def update(self, endpoint_id: int, patch: EndpointPatch) -> EndpointView:
+        t = webhook_endpoints
+        values = {k: v for k, v in msgspec.structs.asdict(patch).items() if v is not None}
+        if "event_types" in values:
+            values["event_types"] = sorted(set(values["event_types"]))
+        async with self.engine.begin() as conn:
+            if values:
+                update = (
+                    sa.update(t).where(t.c.id == endpoint_id).values({**values, "updated_at_ms": self.clock.now_ms()})
+                )
+                if (await conn.execute(update)).rowcount != 1:
+                    raise _not_found("endpoint")
+            row = (await conn.execute(sa.select(t).where(t.c.id == endpoint_id))).first()
+        if row is None:
+            raise _not_found("endpoint")
+        return _endpoint_view(row)
 
     async def rotate(self, endpoint_id: int, body: RotateBody) -> EndpointView:
         """A new secret; the current one keeps signing beside it for `overlap_s` (then it stops,

@@ -100,6 +100,16 @@ class EndpointSpec(msgspec.Struct, forbid_unknown_fields=True):
     max_in_flight: Annotated[int, msgspec.Meta(ge=1, le=64)] = 8
 
 
+class EndpointPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """What changes (a field left out stays as it is): disable an endpoint, change its types..."""
+
+    url: Url | None = None
+    event_types: Annotated[list[EventType], msgspec.Meta(min_length=1, max_length=len(EVENT_TYPES))] | None = None
+    description: Text | None = None
+    enabled: bool | None = None
+    max_in_flight: Annotated[int, msgspec.Meta(ge=1, le=64)] | None = None
+
+
 class RotateBody(msgspec.Struct, forbid_unknown_fields=True):
     # How long the old secret keeps signing beside the new one (receivers switch meanwhile).
     overlap_s: Annotated[int, msgspec.Meta(ge=0, le=7 * 24 * 3600)] = 24 * 3600

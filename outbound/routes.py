@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from litestar import Request, get, post, put
+from litestar import Request, get, patch, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 
@@ -20,6 +20,7 @@ from api.security import platform_of, provide_operator, provide_player
 from outbound.model import (
     Address,
     DeliveryView,
+    EndpointPatch,
     EndpointSpec,
     EndpointView,
     FulfilmentView,
@@ -61,6 +62,16 @@ async def list_webhooks(
 ) -> Page[EndpointView]:
     """The endpoints, newest first (secrets never shown again)."""
     return await outbound_of(request).endpoints.list(limit, cursor)
+
+
+@patch("/operator/webhooks/{endpoint_id:int}", dependencies=_operator)
+async def update_webhook(
+    request: Request[Any, Any, Any], operator: NamedDependency[Identity], endpoint_id: Id
+) -> EndpointView:
+    """Change an endpoint: {"enabled": false} stops its deliveries (they wait), {"event_types"}..."""
+    endpoints = outbound_of(request).endpoints
+    await endpoints.find(endpoint_id)  # 404 first, whatever the body
+    return await endpoints.update(endpoint_id, decode(await request.body(), EndpointPatch))
 
 
 @post("/operator/webhooks/{endpoint_id:int}/rotate", status_code=200, dependencies=_operator)
@@ -157,6 +168,7 @@ async def reveal_address(
 ROUTES = [
     create_webhook,
     list_webhooks,
+    update_webhook,
     rotate_webhook,
     list_deliveries,
     resend_delivery,

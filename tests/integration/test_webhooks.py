@@ -275,3 +275,28 @@ async def test_circuit_breaker_stops_claiming_then_lets_one_through(env: Env) ->
         await d.close()
     finally:
         receiver.stop()
+
+
+async def test_a_disabled_endpoint_waits_until_enabled_again(env: Env) -> None:
+    receiver = Receiver().start()
+    try:
+        lottery = await env.create(coupon_wheel())
+        hook = await endpoint(env, receiver.url("/ok"))
+        path = f"/operator/webhooks/{hook['id']}"
+        off = await env.client.patch(path, json={"enabled": False}, headers=env.operator())
+        assert off.status_code == 200 and off.json()["enabled"] is False and off.json()["secret"] is None
+        bad = await env.client.patch(path, json={"event_types": ["nope"]}, headers=env.operator())
+        assert bad.status_code == 422
+        missing = await env.client.patch("/operator/webhooks/77", json={"x": 1}, headers=env.operator())
+        assert missing.status_code == 404
+        [grant] = await grants(env, lottery["id"], 1)
+        d = dispatcher(env)
+        await d.drain()
+        assert receiver.ids() == []
+        assert (await env.client.patch(path, json={"enabled": True}, headers=env.operator())).status_code == 200
+        env.clock.advance(minutes=1)  # a fulfilment event without a subscriber is looked at again each minute
+        await d.drain()
+        assert receiver.ids() == [f"msg_ful_{grant}"]
+        await d.close()
+    finally:
+        receiver.stop()
