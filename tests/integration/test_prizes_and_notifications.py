@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from activities import db
 from outbound.db import fulfilments, webhook_events
 from outbound.fanout import fan_out
-from tests.conftest import SHANGHAI, Env, checkin_spec
+from tests.conftest import SHANGHAI, Env, assist_spec, checkin_spec, reservation_spec
 from tests.integration.test_webhooks import coupon_wheel, dispatcher, endpoint, goods_wheel, grants, rows
 from tests.integration.webhook_receiver import Receiver
 
@@ -158,3 +158,38 @@ async def test_a_sign_in_coupon_reward_is_fulfilled_too(env: Env) -> None:
         f"/operator/fulfilments/{prize['grant_id']}/issue", json={"code": "CODE-1"}, headers=env.operator()
     )
     assert issued.status_code == 200, issued.text
+
+
+async def test_reservation_and_initiative_notifications(env: Env) -> None:
+    notifier = env.platform.outbound.notifier
+    sneakers = await env.create(reservation_spec())
+    codes = {}
+    for user in ("r1", "r2"):
+        reserved = await env.reserve(sneakers["id"], "2026-06-03", user=user)
+        assert reserved.status_code == 201, reserved.text
+        codes[user] = reserved.json()["code"]
+    code = codes["r2"]
+    assert (await env.cancel(sneakers["id"], code, user="r2")).status_code == 200
+    assist = await env.create(assist_spec())
+    started = (await env.start(assist["id"], "i1")).json()
+    done = (await env.start(assist["id"], "i2")).json()
+    for helper in ("h1", "h2", "h3"):
+        assert (await env.help(done["share_token"], helper)).status_code in (200, 201)
+    await env.platform.audit_writer.drain()
+    assert await notifier.run_due() == 1  # the completed initiative
+    env.clock.set(datetime(2026, 6, 2, 11, 30, tzinfo=SHANGHAI))  # within the hour of i1's deadline
+    env.clock.advance(minutes=1)
+    await notifier.run_due()
+    env.clock.set(datetime(2026, 6, 3, 9, 0, tzinfo=SHANGHAI))
+    await notifier.run_due()
+    found = await rows(env, sa.select(webhook_events.c.type, webhook_events.c.user_id, webhook_events.c.ref))
+    by_type = {(r.type, r.user_id) for r in found}
+    assert by_type == {
+        ("initiative.completed", "i2"),
+        ("initiative.expiring", "i1"),
+        ("reservation.reminder", "r1"),  # r2 cancelled
+    }
+    assert {r.ref for r in found if r.type.startswith("initiative")} == {
+        started["initiative_id"],
+        done["initiative_id"],
+    }
