@@ -58,18 +58,21 @@ def _row(
     ref: sa.ColumnElement[str] | str,
     now_ms: int,
 ) -> list[Any]:
-    ref_value = ref if isinstance(ref, sa.ColumnElement) else sa.literal(ref)
+    # Typed literals: PostgreSQL (asyncpg) casts each parameter of the SELECT list to its column's type.
+    text, big = sa.String, sa.BigInteger
+    ref_value = ref if isinstance(ref, sa.ColumnElement) else sa.literal(ref, text)
+    activity = activity_id if isinstance(activity_id, sa.ColumnElement) else sa.literal(activity_id, sa.Integer)
     return [
-        (sa.literal(prefix) + ref_value + sa.literal("_") + user).label("event_id"),
-        sa.literal(type_).label("type"),
+        (sa.literal(prefix, text) + ref_value + sa.literal("_", text) + user).label("event_id"),
+        sa.literal(type_, text).label("type"),
         user.label("user_id"),
-        (activity_id if isinstance(activity_id, sa.ColumnElement) else sa.literal(activity_id)).label("activity_id"),
+        activity.label("activity_id"),
         ref_value.label("ref"),
-        sa.literal("new").label("state"),
-        sa.literal(now_ms).label("created_at_ms"),
-        sa.literal(now_ms).label("not_before_ms"),
-        sa.literal(0).label("lease_until_ms"),
-        sa.literal("").label("lease_owner"),
+        sa.literal("new", text).label("state"),
+        sa.literal(now_ms, big).label("created_at_ms"),
+        sa.literal(now_ms, big).label("not_before_ms"),
+        sa.literal(0, big).label("lease_until_ms"),
+        sa.literal("", text).label("lease_owner"),
     ]
 
 
