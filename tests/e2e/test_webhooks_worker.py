@@ -43,16 +43,17 @@ def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGINT) -> None:
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Tokens, Path]]:
+def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, dict[str, str], Tokens, Path]]:
     port, secret = free_port(), "e2e-" + secrets.token_hex(24)
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env |= {
         "PROMO_VAR_DIR": str(tmp_path),
         "PROMO_PORT": str(port),
         "PROMO_JWT_SECRET": secret,
-        "PROMO_AUDIT_WRITER": "off",  # the workers are ours
+        "PROMO_AUDIT_WRITER": getattr(request, "param", "off"),  # off: the workers are ours
         "PROMO_WEBHOOK_TIMEOUT_S": "3",
         "PROMO_WEBHOOK_LEASE_S": "5",
+        "PROMO_QUIET_HOURS": "off",  # whatever the time of day the test runs at
     }
     serve = _start("serve", env, tmp_path / "serve.log")
     url = f"http://127.0.0.1:{port}"
@@ -70,6 +71,42 @@ def stack(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Tokens, Path]]:
         _stop(serve)
 
 
+WHEEL = {
+    "type": "wheel",
+    "name": "Coupons for all",
+    "starts_at": "2026-01-01T00:00:00+08:00",
+    "ends_at": "2099-01-01T00:00:00+08:00",
+    "timezone": "Asia/Shanghai",
+    "limits": {"per_user_daily": 10},
+    "prizes": [
+        {"name": "Coupon", "type": "coupon", "weight": 1, "stock": 100, "value_cny": 10},
+        {"name": "Thanks", "type": "thanks", "weight": 0},
+    ],
+}
+
+
+@pytest.mark.parametrize("stack", ["inline"], indirect=True)
+def test_inline_the_api_process_delivers(stack: tuple[str, dict[str, str], Tokens, Path]) -> None:
+    """PROMO_AUDIT_WRITER=inline: the writer and the dispatcher run beside the API."""
+    url, _env, tokens, var = stack
+    receiver = Receiver().start()
+    try:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {tokens.issue('ops1', 'operator')}"}) as api:
+            hook = api.post("/operator/webhooks", json={"url": receiver.url("/ok"), "event_types": ["prize.won"]})
+            receiver.secrets = [hook.json()["secret"]]
+            activity = api.post("/operator/activities", json=WHEEL).json()["id"]
+            assert api.post(f"/operator/activities/{activity}/publish").status_code == 200
+            player = {"Authorization": f"Bearer {tokens.issue('v1', 'player')}", "Idempotency-Key": "k1"}
+            grant = api.post(f"/activities/{activity}/draws", headers=player).json()["draw_id"]
+        deadline = time.monotonic() + 30
+        while receiver.delivered_ids() != {f"msg_won_{grant}"}:
+            assert time.monotonic() < deadline, (var / "serve.log").read_text()
+            time.sleep(0.1)
+        assert all(r.verified[receiver.secrets[0]] for r in receiver.requests)
+    finally:
+        receiver.stop()
+
+
 def test_a_worker_killed_mid_delivery_loses_and_doubles_nothing(
     stack: tuple[str, dict[str, str], Tokens, Path],
 ) -> None:
@@ -83,19 +120,7 @@ def test_a_worker_killed_mid_delivery_loses_and_doubles_nothing(
                 "/operator/webhooks", json={"url": receiver.url("/gate"), "event_types": ["fulfilment.requested"]}
             )
             assert hook.status_code == 201, hook.text
-            spec = {
-                "type": "wheel",
-                "name": "Coupons for all",
-                "starts_at": "2026-01-01T00:00:00+08:00",
-                "ends_at": "2099-01-01T00:00:00+08:00",
-                "timezone": "Asia/Shanghai",
-                "limits": {"per_user_daily": 10},
-                "prizes": [
-                    {"name": "Coupon", "type": "coupon", "weight": 1, "stock": 100, "value_cny": 10},
-                    {"name": "Thanks", "type": "thanks", "weight": 0},
-                ],
-            }
-            activity = api.post("/operator/activities", json=spec).json()["id"]
+            activity = api.post("/operator/activities", json=WHEEL).json()["id"]
             assert api.post(f"/operator/activities/{activity}/publish").status_code == 200
             grants = []
             for i in range(5):
