@@ -51,7 +51,7 @@ class Claimed:
     activity_id: int | None
     data: Any
     created_at_ms: int
-    address: str | None  # sealed; fulfilment events of goods
+    address: str | None  # sealed; WITH_ADDRESS events of goods
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,9 @@ class Outcome:
     status_code: int | None
     error: str | None
     next_at_ms: int | None
+
+
+WITH_ADDRESS = ("fulfilment.requested", "fulfilment.address_changed")  # a goods prize's, to ship it
 
 
 class OutboundRepository:
@@ -218,7 +221,7 @@ class OutboundRepository:
                 activity_id=r.activity_id,
                 data=r.data,
                 created_at_ms=r.created_at_ms,
-                address=r.address if r.type.startswith("fulfilment.") else None,
+                address=r.address if r.type in WITH_ADDRESS else None,
             )
             for r in rows
         ]
