@@ -38,7 +38,9 @@ webhook_events = sa.Table(
     sa.Column("user_id", sa.String(64)),
     sa.Column("activity_id", sa.Integer),
     sa.Column("ref", sa.String(64), nullable=False),  # the grant, initiative, reservation or day
-    sa.Column("data", sa.JSON),  # the payload's data (NULL: made from the columns)
+    # The payload's data as JSON text (NULL: made from the columns). Text, not JSON: the audit writer
+    # inserts rows without a type conversion through its fast path (activities/audit_sql.py).
+    sa.Column("data", sa.Text),
     sa.Column("state", sa.String(10), nullable=False),
     sa.Column("created_at_ms", sa.BigInteger, nullable=False),
     sa.Column("not_before_ms", sa.BigInteger, nullable=False),

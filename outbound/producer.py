@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -47,7 +48,7 @@ def event_row(
         "user_id": user_id,
         "activity_id": activity_id,
         "ref": ref,
-        "data": data,
+        "data": msgspec.json.encode(data).decode() if data is not None else None,
         "state": "new",
         "created_at_ms": at_ms,
         "not_before_ms": at_ms,

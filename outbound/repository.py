@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -219,7 +220,7 @@ class OutboundRepository:
                 ref=r.ref,
                 user_id=r.user_id,
                 activity_id=r.activity_id,
-                data=r.data,
+                data=msgspec.json.decode(r.data) if r.data is not None else None,
                 created_at_ms=r.created_at_ms,
                 address=r.address if r.type in WITH_ADDRESS else None,
             )

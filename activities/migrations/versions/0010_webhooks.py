@@ -44,7 +44,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(length=64), nullable=True),
         sa.Column("activity_id", sa.Integer(), nullable=True),
         sa.Column("ref", sa.String(length=64), nullable=False),
-        sa.Column("data", sa.JSON(), nullable=True),
+        sa.Column("data", sa.Text(), nullable=True),
         sa.Column("state", sa.String(length=10), nullable=False),
         sa.Column("created_at_ms", sa.BigInteger(), nullable=False),
         sa.Column("not_before_ms", sa.BigInteger(), nullable=False),
