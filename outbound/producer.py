@@ -10,6 +10,7 @@ reward) and sign-in coupon rewards (`checkin_rewards` of type coupon). A goods p
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from activities import db
 from activities.audit_rows import Row
 from checkin.db import checkin_rewards
-from outbound.db import fulfilments, webhook_events
+from outbound.db import fulfilments, webhook_endpoints, webhook_events
 from outbound.model import OutboundConfig, iso_utc
 
 
@@ -78,15 +79,22 @@ class Grant:
 
 
 class GrantProducer:
-    def __init__(self, engine: AsyncEngine, config: OutboundConfig) -> None:
+    def __init__(self, engine: AsyncEngine, config: OutboundConfig, refresh_s: float = 5.0) -> None:
         self.engine = engine
         self.config = config
+        self.refresh_s = refresh_s
         self._prizes: dict[int, PrizeInfo] = {}  # a prize's type and name never change
+        self._subscribed: frozenset[str] = frozenset()
+        self._subscribed_at = -1e9
 
     async def __call__(
         self, activity_id: int | None, entry_id: str, fields: dict[str, str], rows: list[Row]
     ) -> list[Row]:
         out: list[Row] = []
+        if time.monotonic() - self._subscribed_at >= self.refresh_s and any(
+            table is db.draws or table is checkin_rewards for table, _ in rows
+        ):
+            await self._refresh_subscriptions()
         for table, row in rows:
             if table is db.draws:
                 prize = self._prizes.get(row["prize_id"]) or await self._load(row["prize_id"])
@@ -114,7 +122,11 @@ class GrantProducer:
                 data=data,
             )
 
-        rows: list[Row] = [(webhook_events, event(f"msg_won_{grant.grant_id}", "prize.won"))]
+        # A notification nobody subscribes to would be dropped: not written at all (the writer's
+        # hot path). Fulfilment rows always are: the member's prize list, a CRM endpoint added later.
+        rows: list[Row] = []
+        if "prize.won" in self._subscribed:
+            rows.append((webhook_events, event(f"msg_won_{grant.grant_id}", "prize.won")))
         if grant.prize.type not in self.config.external_types:
             return rows
         record = {
@@ -135,6 +147,14 @@ class GrantProducer:
         if grant.prize.type != "goods":  # goods: once the member has given an address
             rows.append((webhook_events, event(f"msg_ful_{grant.grant_id}", "fulfilment.requested")))
         return rows
+
+    async def _refresh_subscriptions(self) -> None:
+        """The event types some enabled endpoint subscribes to (every `refresh_s`)."""
+        t = webhook_endpoints
+        async with self.engine.connect() as conn:
+            found = (await conn.execute(sa.select(t.c.event_types).where(t.c.enabled == sa.true()))).all()
+        self._subscribed = frozenset(type_ for (types,) in found for type_ in types)
+        self._subscribed_at = time.monotonic()
 
     async def _load(self, prize_id: int) -> PrizeInfo | None:
         query = sa.select(db.prizes.c.type, db.prizes.c.name, db.prizes.c.value_cny).where(db.prizes.c.id == prize_id)

@@ -71,6 +71,7 @@ async def rows(env: Env, query: Any) -> list[Any]:
 
 async def test_grant_writes_its_fulfilment_and_events_with_it(env: Env) -> None:
     lottery = await env.create(coupon_wheel())
+    await endpoint(env, "http://127.0.0.1:9/messaging", ["prize.won"])  # else no prize.won is written
     ids = await grants(env, lottery["id"], 3)
     found = await rows(env, sa.select(fulfilments.c.grant_id, fulfilments.c.status))
     assert sorted(found) == sorted((i, "pending") for i in ids)
