@@ -301,3 +301,21 @@ async def test_a_disabled_endpoint_waits_until_enabled_again(env: Env) -> None:
         await d.close()
     finally:
         receiver.stop()
+
+
+async def test_an_endpoint_that_times_out_is_retried_on_schedule(env: Env) -> None:
+    receiver = Receiver().start()
+    try:
+        lottery = await env.create(coupon_wheel())
+        await endpoint(env, receiver.url("/hang"))
+        [grant] = await grants(env, lottery["id"], 1)
+        d = dispatcher(env, timeout_s=0.5)
+        await d.drain()
+        [delivery] = await rows(env, sa.select(webhook_deliveries))
+        assert (delivery.status, delivery.attempts) == ("pending", 1)
+        assert "Timeout" in delivery.last_error and delivery.last_status_code is None
+        assert delivery.next_attempt_at_ms == env.clock.now_ms() + RETRY_SCHEDULE_S[0] * 1000
+        assert receiver.ids() == [f"msg_ful_{grant}"]
+        await d.close()
+    finally:
+        receiver.stop()
