@@ -102,7 +102,9 @@ class Dispatcher:
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             timeout = httpx.Timeout(self.config.timeout_s)
-            limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+            # No pool-wide cap: each endpoint is bounded by its own max_in_flight, and a shared cap
+            # would let one hung endpoint hold connections the others wait for.
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
             self._client = httpx.AsyncClient(
                 timeout=timeout, limits=limits, transport=self._transport, follow_redirects=False
             )
