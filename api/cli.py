@@ -245,7 +245,11 @@ ENVIRONMENT = {
     "worker": """environment:
   PROMO_VAR_DIR, DATABASE_URL   as for `promo serve`
   REDIS_URL              the Redis the API uses (required: the worker never starts one)
-  PROMO_LOG_FORMAT, PROMO_LOG_LEVEL   as for `promo serve`""",
+  PROMO_LOG_FORMAT, PROMO_LOG_LEVEL   as for `promo serve`
+  PROMO_ADDRESS_KEY      the key of stored addresses and webhook secrets (default: var/address-key)
+  PROMO_WEBHOOK_TIMEOUT_S, PROMO_WEBHOOK_LEASE_S   one attempt (10); a claim (60)
+  PROMO_EXTERNAL_PRIZE_TYPES   prize types the CRM fulfils (coupon,goods)
+  PROMO_NOTIFY_DAILY_CAP, PROMO_QUIET_HOURS   notifications per member a day (3); quiet hours (22-8)""",
     "token": """environment:
   PROMO_JWT_SECRET       the server's secret; else var/jwt-secret, var/ resolved as the server
                          does (PROMO_VAR_DIR, else var/ of the repository). Nothing is created:
