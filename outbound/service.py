@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities.clock import Clock
 from activities.config import Settings
+from outbound.assist_grants import record_assist_grants
 from outbound.crypto import Sealer
 from outbound.dispatcher import Dispatcher
 from outbound.endpoints import Endpoints
@@ -52,6 +53,8 @@ class Outbound:
                 try:
                     if added := await self.notifier.run_due():
                         log.info("scheduled %d notifications", added)
+                    if made := await record_assist_grants(self.repository.engine, self.producer, self.clock.now_ms()):
+                        log.info("fulfilment records for %d assist prizes", made)
                 except Exception:
                     log.exception("scheduled notifications failed; will try again")
                 with contextlib.suppress(TimeoutError):

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from activities import db
+from outbound.assist_grants import record_assist_grants
 from outbound.db import fulfilments, webhook_events
 from outbound.fanout import fan_out
 from tests.conftest import SHANGHAI, Env, assist_spec, checkin_spec, reservation_spec
@@ -193,3 +194,24 @@ async def test_reservation_and_initiative_notifications(env: Env) -> None:
         started["initiative_id"],
         done["initiative_id"],
     }
+
+
+async def test_assist_prizes_get_their_fulfilment_records_from_the_scan(env: Env) -> None:
+    outbound = env.platform.outbound
+    gift = await env.create(assist_spec())
+    won = (await env.start(gift["id"], "g1")).json()
+    await env.start(gift["id"], "g2")  # not completed: nothing
+    for helper in ("h1", "h2", "h3"):
+        assert (await env.help(won["share_token"], helper)).status_code in (200, 201)
+    await env.platform.audit_writer.drain()
+    now = env.clock.now_ms()
+    assert await record_assist_grants(env.platform.engine, outbound.producer, now) == 1
+    assert await record_assist_grants(env.platform.engine, outbound.producer, now) == 0  # once
+    [prize] = (await env.client.get("/me/prizes", headers=env.player("g1"))).json()["items"]
+    assert prize["grant_id"] == won["initiative_id"]
+    assert (prize["prize"]["type"], prize["prize"]["name"], prize["address_required"]) == ("goods", "Gift box", True)
+    assert (await env.client.get("/me/prizes", headers=env.player("g2"))).json()["items"] == []
+    response = await env.client.put(
+        f"/me/prizes/{won['initiative_id']}/address", json=ADDRESS, headers=env.player("g1")
+    )
+    assert response.status_code == 200, response.text
