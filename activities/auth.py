@@ -33,6 +33,14 @@ class Identity(msgspec.Struct, frozen=True, gc=False):  # no cycles: keep the to
     level: str | None = None
     tags: tuple[str, ...] = ()
     new_user: bool = False
+    # Operators (issue 13): the account's role (admin | marketer | analyst | clerk; a token
+    # without one is an admin's, as before roles existed) and a clerk's stores.
+    operator_role: str | None = None
+    stores: tuple[str, ...] = ()
+    via: str = "token"  # token | session (the console's cookie)
+
+
+OPERATOR_ROLES = ("admin", "marketer", "analyst", "clerk")
 
 
 def _unauthorized(code: str, message: str) -> PromoError:
@@ -55,6 +63,8 @@ class Tokens:
         level: str | None = None,
         tags: tuple[str, ...] = (),
         new_user: bool = False,
+        operator_role: str | None = None,
+        stores: tuple[str, ...] = (),
         ttl_s: int = 24 * 3600,
         now: float | None = None,
     ) -> str:
@@ -68,6 +78,12 @@ class Tokens:
             claims["tags"] = list(tags)
         if new_user:
             claims["new"] = True
+        if operator_role is not None:
+            if role != "operator" or operator_role not in OPERATOR_ROLES:
+                raise ValueError(f"an operator's role is one of {', '.join(OPERATOR_ROLES)}")
+            claims["orole"] = operator_role
+        if stores:
+            claims["stores"] = list(stores)
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def seal(self, value: str, purpose: str) -> str:
@@ -125,4 +141,19 @@ def _identity(claims: dict[str, object]) -> Identity:
         raise _unauthorized("token_invalid", "tags must be a list of strings")
     if not isinstance(new_user, bool):
         raise _unauthorized("token_invalid", "new must be true or false")
-    return Identity(subject=subject, role=role, level=level, tags=tuple(tags), new_user=new_user)
+    operator_role, stores = claims.get("orole"), claims.get("stores", [])
+    if role == "operator" and operator_role is None:
+        operator_role = "admin"  # tokens minted before roles: the operator could do everything
+    if operator_role is not None and (role != "operator" or operator_role not in OPERATOR_ROLES):
+        raise _unauthorized("token_invalid", "unknown operator role in token")
+    if not isinstance(stores, list) or not all(isinstance(s, str) for s in stores):
+        raise _unauthorized("token_invalid", "stores must be a list of strings")
+    return Identity(
+        subject=subject,
+        role=role,
+        level=level,
+        tags=tuple(tags),
+        new_user=new_user,
+        operator_role=operator_role if isinstance(operator_role, str) else None,
+        stores=tuple(stores),
+    )

@@ -21,6 +21,7 @@ from activities.config import Settings, load_settings
 from activities.errors import OutcomeUnknown, PromoError
 from activities.logs import setup_logging
 from activities.metrics import RECONCILED
+from api.action_log import action_log_middleware
 from api.body import StrictBody
 from api.errors import (
     on_backend_down,
@@ -37,6 +38,7 @@ from api.openapi import document
 from api.options import repair_options
 from api.platform import Platform
 from api.proxies import Proxies, trusted_networks
+from api.routes.accounts import create_account, list_accounts, operator_log
 from api.routes.audit import audit_lookup, audit_quarantine
 from api.routes.health import health, ready
 from api.routes.metrics import metrics
@@ -127,8 +129,12 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             audit_quarantine,
             *(route for gameplay in GAMEPLAYS for route in gameplay.routes()),
             *OUTBOUND_ROUTES,
+            list_accounts,
+            create_account,
+            operator_log,
             *static_routers(),
         ],
+        middleware=[action_log_middleware],  # the operator action log (issue 13)
         lifespan=[lifespan],
         guards=[authenticate, find_resources],  # the token, then the resource, then the request
         dto=StrictBody,  # every `data:` body decoded strictly (api/body.py)

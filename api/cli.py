@@ -37,7 +37,8 @@ def banner(settings: Settings, host: str, port: int) -> str:
         f"Redis: {mask_credentials(settings.redis_url or 'embedded')})\n"
         f"  operator token: .venv/bin/promo token --operator --user ops1\n"
         f"  player token:   .venv/bin/promo token --user u1 --level gold\n"
-        f"  API docs:       http://{host}:{port}/schema/swagger"
+        f"  API docs:       http://{host}:{port}/schema/swagger\n"
+        f"  back office:    http://{host}:{port}/console"
     )
 
 
@@ -80,9 +81,16 @@ def serve(args: argparse.Namespace) -> int:
     mode = writer_mode()
     settings = load_settings()
     upgrade(settings.database_url)
+    admin_password = bootstrap_admin(settings)
     settings, embedded = _with_redis(settings)
     host, port = args.host or settings.host, args.port or settings.port
     print(banner(settings, host, port), flush=True)
+    if admin_password:
+        print(
+            f"  console:        http://{host}:{port}/console  first login: admin / {admin_password}\n"
+            "                  (shown this once; add accounts with `promo operator create`)",
+            flush=True,
+        )
     background = _start_worker() if mode == "process" else None
     if background is not None:
         os.environ["PROMO_AUDIT_WRITER"] = "off"  # the API workers run none of their own
@@ -165,6 +173,13 @@ def token(args: argparse.Namespace) -> int:
         return 2
     tokens = Tokens(secret)
     tags = tuple(t for t in (args.tags or "").split(",") if t)
+    stores = tuple(t for t in (args.stores or "").split(",") if t)
+    if (args.role or stores) and not args.operator:
+        print("promo token: --role and --stores are for operator tokens (add --operator)", file=sys.stderr)
+        return 2
+    if args.role == "clerk" and not stores:
+        print("promo token: a clerk redeems at its stores: give --stores", file=sys.stderr)
+        return 2
     print(
         tokens.issue(
             args.user,
@@ -172,10 +187,59 @@ def token(args: argparse.Namespace) -> int:
             level=args.level,
             tags=tags,
             new_user=args.new_user,
+            operator_role=args.role,
+            stores=stores,
             ttl_s=args.ttl,
         )
     )
     return 0
+
+
+def operator(args: argparse.Namespace) -> int:
+    """`promo operator create`: an operator account in SQL, with a password given or generated."""
+    import secrets
+
+    from activities.accounts import Accounts
+    from activities.clock import SystemClock
+    from activities.db import make_engine
+    from activities.errors import PromoError
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    password = args.password or secrets.token_urlsafe(12)
+    stores = tuple(t for t in (args.stores or "").split(",") if t)
+
+    async def create() -> None:
+        engine = make_engine(settings.database_url)
+        try:
+            await Accounts(engine, SystemClock()).create(args.user, password, args.role, stores)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(create())
+    except PromoError as exc:
+        print(f"promo operator: {exc.code}: {exc.message}", file=sys.stderr)
+        return 2
+    shown = "" if args.password else f", password {password} (shown once)"
+    print(f"operator account {args.user!r} ({args.role}{', stores ' + ','.join(stores) if stores else ''}){shown}")
+    return 0
+
+
+def bootstrap_admin(settings: Settings) -> str | None:
+    """On a fresh database: the `admin` account with a random password, to print once."""
+    from activities.accounts import Accounts
+    from activities.clock import SystemClock
+    from activities.db import make_engine
+
+    async def run() -> str | None:
+        engine = make_engine(settings.database_url)
+        try:
+            return await Accounts(engine, SystemClock()).bootstrap_admin()
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
 
 
 def simulate(args: argparse.Namespace) -> int:
@@ -256,6 +320,8 @@ ENVIRONMENT = {
                          without a secret the command stops and says so.""",
     "simulate": """environment:
   PROMO_VAR_DIR, DATABASE_URL   as for `promo serve` (the activity is read from SQL; Redis is not used)""",
+    "operator": """environment:
+  PROMO_VAR_DIR, DATABASE_URL   as for `promo serve` (the account is written to SQL)""",
     "migrate": """environment:
   PROMO_VAR_DIR, DATABASE_URL   as for `promo serve`""",
 }
@@ -344,8 +410,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--new-user", action="store_true", help="a member who just joined (claim new: true; default: not new)"
     )
+    p.add_argument(
+        "--role",
+        choices=("admin", "marketer", "analyst", "clerk"),
+        help="an operator token's role (default: admin, as operator tokens were before roles)",
+    )
+    p.add_argument("--stores", help="comma-separated stores a clerk redeems at, e.g. SH01,SH02")
     p.add_argument("--ttl", type=int, default=24 * 3600, help="seconds until it expires")
     p.set_defaults(func=token)
+
+    p = command(
+        "operator",
+        "operator accounts: promo operator create --role ROLE --user NAME",
+        "Create an operator account in SQL (argon2 password hash) for the back office at /console and "
+        "its API: admin (everything), marketer (create, edit, publish, grant points), analyst "
+        "(read-only), clerk (redeem reservations at its --stores).",
+    )
+    p.add_argument("action", choices=("create",))
+    p.add_argument("--user", required=True, help="the account's username")
+    p.add_argument("--role", required=True, choices=("admin", "marketer", "analyst", "clerk"))
+    p.add_argument("--stores", help="comma-separated stores (a clerk's)")
+    p.add_argument("--password", help="at least 10 characters (default: a random one, printed once)")
+    p.set_defaults(func=operator)
 
     p = command(
         "simulate",

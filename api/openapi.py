@@ -39,6 +39,7 @@ from litestar.routes import HTTPRoute
 from activities.recovery import Resolution
 from api.body import NoBody
 from api.gameplays import GAMEPLAYS
+from api.routes.accounts import NewAccount
 from api.routes.audit import Lookup
 from api.routes.points import Grant
 from api.security import provide_anyone, provide_operator, provide_player
@@ -62,6 +63,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/operator/activities/{activity_id}/simulations"): Traffic,
     ("POST", "/operator/members/{user_id}/points"): Grant,
     ("POST", "/operator/audit/lookup"): Lookup,
+    ("POST", "/operator/accounts"): NewAccount,
     ("POST", "/operator/activities/{activity_id}/recovery"): Resolution,
     ("POST", "/activities/{activity_id}/draws"): DrawBody,
     ("POST", "/activities/{activity_id}/signins"): NoBody,

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities import db
+from activities.accounts import Accounts
 from activities.audit import AuditWriter
 from activities.audit_rows import EventHandler
 from activities.auth import Tokens
@@ -49,6 +50,7 @@ class Platform:
     audit_writer: AuditWriter
     services: dict[str, GameplayService]  # gameplay name -> its service
     outbound: Outbound  # webhooks: fulfilment and notifications (outbound/)
+    accounts: Accounts  # operator accounts and console sessions (issue 13)
     _by_class: dict[type[Any], Any] = field(default_factory=dict)
 
     @classmethod
@@ -92,6 +94,7 @@ class Platform:
             ),
             services=dict(kernel.built),
             outbound=outbound,
+            accounts=Accounts(engine, clock),
         )
 
     def service(self, kind: type[S]) -> S:

@@ -5,12 +5,17 @@ A route says who may call it by its dependency (`player`, `operator` or `caller`
 the token before anything else of the request is read (guards run before Litestar decodes the
 path, the query and the body), so a bad token is a 401/403 whatever else is wrong; the providers
 then hand the route the identity the guard verified.
+
+Operators (issue 13) come with a bearer token carrying their role, or with the console's session
+cookie (a change then needs the session's CSRF token in X-CSRF-Token); the guard checks the
+role against the route's rule (api/roles.py) and notes the operator for the action log.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from litestar import Request
 from litestar.connection import ASGIConnection
@@ -18,12 +23,17 @@ from litestar.handlers.base import BaseRouteHandler
 
 from activities.auth import Identity
 from activities.errors import Kind, PromoError
+from api.roles import check_role
 
 if TYPE_CHECKING:
     from api.platform import Platform
 
 S = TypeVar("S")
 _IDENTITY = "promo.identity"
+OPERATOR = "promo_operator"  # scope["state"] key: the operator the action log names
+SESSION_COOKIE = "promo_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def platform_of(request: ASGIConnection[Any, Any, Any, Any]) -> Platform:
@@ -42,14 +52,41 @@ def service(kind: type[S]) -> Callable[[Request[Any, Any, Any]], S]:
     return provide
 
 
-def _identity(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
+async def _identity(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
     header = connection.headers.get("authorization")
     if not header:
+        cookie = connection.cookies.get(SESSION_COOKIE)
+        if cookie:
+            return await session_identity(connection, cookie)
         raise PromoError(Kind.UNAUTHORIZED, "token_missing", "send Authorization: Bearer <token>")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise PromoError(Kind.UNAUTHORIZED, "token_invalid", "the Authorization header must be Bearer <token>")
     return platform_of(connection).tokens.verify(token.strip())
+
+
+async def session_identity(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> Identity:
+    """The operator of a console session; a change (any method but GET/HEAD/OPTIONS) must carry
+    the session's CSRF token in the X-CSRF-Token header (a page of another site cannot read it)."""
+    session = await platform_of(connection).accounts.session(token)
+    if session is None:
+        raise PromoError(Kind.UNAUTHORIZED, "session_expired", "the session has expired: log in again")
+    if connection.scope.get("method", "GET") not in SAFE_METHODS:
+        sent = connection.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+            raise PromoError(Kind.FORBIDDEN, "csrf_failed", "the CSRF token is missing or wrong: reload the page")
+    account = session.account
+    return Identity(
+        subject=account.username, role="operator", operator_role=account.role, stores=account.stores, via="session"
+    )
+
+
+def _operator_checked(connection: ASGIConnection[Any, Any, Any, Any], identity: Identity) -> Identity:
+    """An operator: noted for the action log (a refusal is logged too), then its role checked."""
+    if identity.role == "operator":
+        cast(dict[str, Any], connection.scope).setdefault("state", {})[OPERATOR] = identity
+        check_role(connection, identity)
+    return identity
 
 
 def _checked(identity: Identity, role: str | None) -> Identity:
@@ -60,23 +97,23 @@ def _checked(identity: Identity, role: str | None) -> Identity:
     return identity
 
 
-def _verified(connection: ASGIConnection[Any, Any, Any, Any], role: str | None) -> Identity:
+async def _verified(connection: ASGIConnection[Any, Any, Any, Any], role: str | None) -> Identity:
     identity = connection.scope.get(_IDENTITY)  # set by `authenticate`
     if not isinstance(identity, Identity):
-        identity = _identity(connection)
+        identity = _operator_checked(connection, _checked(await _identity(connection), role))
     return _checked(identity, role)
 
 
 async def provide_player(request: Request[Any, Any, Any]) -> Identity:
-    return _verified(request, "player")
+    return await _verified(request, "player")
 
 
 async def provide_operator(request: Request[Any, Any, Any]) -> Identity:
-    return _verified(request, "operator")
+    return await _verified(request, "operator")
 
 
 async def provide_anyone(request: Request[Any, Any, Any]) -> Identity:
-    return _verified(request, None)
+    return await _verified(request, None)
 
 
 _ROLES: dict[Callable[..., Any], str | None] = {
@@ -105,4 +142,5 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], handler: 
     """App-level guard: the token first (401 missing or invalid, 403 the wrong role)."""
     needed, role = needed_role(handler)
     if needed:
-        connection.scope[_IDENTITY] = _checked(_identity(connection), role)  # type: ignore[literal-required]
+        identity = _operator_checked(connection, _checked(await _identity(connection), role))
+        connection.scope[_IDENTITY] = identity  # type: ignore[literal-required]

@@ -14,6 +14,7 @@ from activities.pages import Page
 from api.body import NoBody, check_idempotency_key, decode
 from api.lookup import published_activity
 from api.params import Cursor, Id, Limit
+from api.roles import check_store
 from api.security import platform_of, provide_operator, provide_player
 from reservation.results import RedeemBody, ReservationView, ReserveBody
 from reservation.service import ReservationService
@@ -68,6 +69,7 @@ async def redeem(
     redeeming store's {"store_id"} (pickup). Once, on its date, at its store."""
     await published_activity(request, activity_id)
     body = decode(await request.body(), RedeemBody)
+    check_store(operator, body.store_id)  # a clerk: only at its own stores
     return await platform_of(request).service(ReservationService).redeem(operator, activity_id, body)
 
 

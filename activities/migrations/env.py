@@ -9,6 +9,7 @@ import os
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import activities.accounts_db  # noqa: F401  (registers the operator accounts tables on the metadata)
 from activities.db import make_engine, metadata
 
 config = context.config

@@ -1,0 +1,85 @@
+"""Who may call which operator route (issue 13): one rule per (method, route), checked for every
+operator identity, bearer token or console session alike (api/security.py). A route that has no
+rule here is refused to every operator (and tests/integration/test_roles.py fails), so a new
+operator route cannot ship without deciding who may use it.
+
+- admin: everything (accounts included)
+- marketer: create, edit, publish activities, grant points, and read
+- analyst: read-only (activities, dashboards, reports, exports, simulations)
+- clerk: redeem reservations at its own stores, nothing else
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+
+from activities.auth import Identity
+from activities.errors import Kind, PromoError
+
+READ = frozenset({"admin", "marketer", "analyst"})
+WRITE = frozenset({"admin", "marketer"})
+ADMIN = frozenset({"admin"})
+REDEEM = frozenset({"admin", "clerk"})
+
+A = "/operator/activities"
+
+RULES: dict[tuple[str, str], frozenset[str]] = {
+    ("GET", A): READ,
+    ("POST", A): WRITE,
+    ("GET", f"{A}/{{activity_id}}"): READ,
+    ("PATCH", f"{A}/{{activity_id}}"): WRITE,
+    ("DELETE", f"{A}/{{activity_id}}"): WRITE,
+    ("POST", f"{A}/{{activity_id}}/clone"): WRITE,
+    ("POST", f"{A}/{{activity_id}}/template"): WRITE,
+    ("GET", "/operator/templates"): READ,
+    ("POST", "/operator/templates/{template_id}/activities"): WRITE,
+    ("GET", "/operator/calendar"): READ,
+    ("POST", f"{A}/{{activity_id}}/{{action}}"): WRITE,  # publish | pause | resume | end
+    ("PATCH", f"{A}/{{activity_id}}/window"): WRITE,  # extend the end time, live
+    ("POST", f"{A}/{{activity_id}}/prizes/{{prize_id}}/stock"): WRITE,
+    ("GET", f"{A}/{{activity_id}}/counters"): READ,
+    ("GET", f"{A}/{{activity_id}}/dashboard"): READ,
+    ("GET", f"{A}/{{activity_id}}/reservations"): READ,
+    ("POST", f"{A}/{{activity_id}}/invites"): WRITE,
+    ("POST", f"{A}/{{activity_id}}/redemptions"): REDEEM,
+    ("GET", f"{A}/{{activity_id}}/recovery"): READ,
+    ("POST", f"{A}/{{activity_id}}/recovery"): ADMIN,
+    ("POST", f"{A}/{{activity_id}}/simulations"): READ,
+    ("POST", "/operator/members/{user_id}/points"): WRITE,
+    ("GET", "/operator/members/{user_id}"): READ,
+    ("GET", "/players/{user_id}/draws"): READ,
+    ("GET", "/activities/{activity_id}/initiatives/{initiative_id}"): READ,
+    ("POST", "/operator/audit/lookup"): READ,
+    ("GET", "/operator/audit/quarantine"): READ,
+    ("GET", "/operator/log"): READ,
+    ("GET", "/operator/accounts"): ADMIN,
+    ("POST", "/operator/accounts"): ADMIN,
+}
+
+
+def allowed(method: str, route: str, role: str | None) -> bool:
+    rule = RULES.get((method, route))
+    return rule is not None and role in rule
+
+
+def check_role(connection: ASGIConnection[Any, Any, Any, Any], identity: Identity) -> None:
+    """403 `role_forbidden` unless the operator's role may use this route."""
+    route = str(connection.scope.get("path_template", ""))
+    method = str(connection.scope.get("method", "GET"))
+    if not allowed(method, route, identity.operator_role):
+        raise PromoError(
+            Kind.FORBIDDEN,
+            "role_forbidden",
+            f"the {identity.operator_role} role may not {method} {route}",
+            role=identity.operator_role,
+        )
+
+
+def check_store(identity: Identity, store_id: str | None) -> None:
+    """A clerk redeems only at its own stores (403 `store_forbidden`); other roles anywhere."""
+    if identity.operator_role == "clerk" and (store_id is None or store_id not in identity.stores):
+        raise PromoError(
+            Kind.FORBIDDEN, "store_forbidden", "this account may redeem only at its own stores", stores=identity.stores
+        )
