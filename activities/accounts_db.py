@@ -33,6 +33,19 @@ operator_sessions = sa.Table(
     sa.Column("expires_at_ms", sa.BigInteger, nullable=False),
 )
 
+# Saved activity specs to start new drafts from (a gameplay's create body, without dates).
+activity_templates = sa.Table(
+    "activity_templates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("type", sa.String(20), nullable=False),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("source_activity_id", sa.Integer),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at_ms", sa.BigInteger, nullable=False),
+)
+
 operator_log = sa.Table(
     "operator_log",
     metadata,

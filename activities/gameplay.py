@@ -10,7 +10,7 @@ gameplay is one folder, one line in the registry and its migration.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -93,6 +93,8 @@ class Gameplay:
     audit_ids: Mapping[str, sa.Column[Any]] = field(default_factory=dict)  # kind -> audit trail column
     view: ViewSection | None = None
     example: Mapping[str, Any] | None = None  # a spec that works, for the docs and the fuzzer
+    # The back office's member lookup (issue 13): the member's records in this gameplay, JSON-ready.
+    member: Callable[[AsyncEngine, str], Awaitable[Any]] | None = None
 
 
 @dataclass

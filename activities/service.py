@@ -16,9 +16,10 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import msgspec
+import sqlalchemy as sa
 from redis.exceptions import RedisError
 
-from activities import db, listing
+from activities import db, drafts, listing
 from activities.auth import Identity
 from activities.clock import Clock, local_day
 from activities.errors import Kind, OutcomeUnknown, PromoError, conflict, invalid, not_found
@@ -120,10 +121,18 @@ class ActivityService:
             raise not_found("activity_not_found", f"no activity {activity_id}")
         return activity
 
-    async def list_page(self, limit: int, cursor: str | None = None) -> Page[Activity]:
-        """Activities, newest first, a page at a time (activities/pages.py); one whose stored row
-        cannot be read is left out (and logged) rather than failing the whole list."""
-        ids = await listing.activity_ids(self.repository.engine, limit + 1, decode_cursor(cursor, (int,)))
+    async def list_page(
+        self, limit: int, cursor: str | None = None, where: list[sa.ColumnElement[bool]] | None = None
+    ) -> Page[Activity]:
+        """Activities, newest first, a page at a time (activities/pages.py), matching `where`
+        (activities/drafts.py: filters); one whose stored row cannot be read is left out (and
+        logged) rather than failing the whole list."""
+        after = decode_cursor(cursor, (int,))
+        if where:
+            below = int(after[0]) if after else None
+            ids = await drafts.filtered_ids(self.repository.engine, where, limit + 1, below)
+        else:
+            ids = await listing.activity_ids(self.repository.engine, limit + 1, after)
         kept, next_cursor = cut(ids, limit, lambda activity_id: (activity_id,))
         found = []
         for activity_id in kept:
@@ -189,7 +198,14 @@ class ActivityService:
     async def create_draft(
         self, spec: ActivityBase, type_: str, operator_id: str, config: dict[str, Any] | None = None
     ) -> Activity:
-        """A draft activity of any gameplay; the caller has validated `spec` and `config`."""
+        """A draft activity of any gameplay; the caller has validated `spec` and `config`. While
+        a draft is being edited (activities/drafts.py: EDITING), that draft is replaced instead."""
+        editing = drafts.EDITING.get()
+        if editing is not None:
+            await drafts.replace(self.repository.engine, editing, spec, type_, operator_id, self.clock.now_ms(), config)
+            for key in [k for k in self._settings if k[0] == editing]:
+                del self._settings[key]
+            return await self.get(editing)
         activity_id = await self.repository.create(spec, type_, operator_id, self.clock.now_ms(), config)
         return await self.get(activity_id)
 
@@ -216,6 +232,10 @@ class ActivityService:
         else:
             await self.store.set_status(activity_id, target)
         return await self.get(activity_id)
+
+    def forget(self, activity_id: int) -> None:
+        """Drop this process's cached copy (an operator changed the activity's window)."""
+        self._cache.pop(activity_id, None)
 
     async def prize_of(self, activity_id: int, prize_id: int) -> tuple[Activity, Prize]:
         """An activity (drafts included) and one of its prizes, or 404."""

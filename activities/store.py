@@ -25,6 +25,7 @@ from activities.snapshot import Snapshot as Snapshot
 from activities.snapshot import state_fields as state_fields
 
 _set_status = script_beside(__file__, "set_status.lua")
+_set_ends_at = script_beside(__file__, "set_ends_at.lua")
 _add_stock = script_beside(__file__, "add_stock.lua")
 _points = script_beside(__file__, "points.lua")
 _release = script_beside(__file__, "release.lua")
@@ -112,6 +113,10 @@ class ActivityStore:
     async def set_status(self, activity_id: int, status: str) -> None:
         """Change the status if the activity is loaded; otherwise the next load reads it from SQL."""
         await _set_status(self.redis, [ActivityKeys(activity_id).state], [status])
+
+    async def set_ends_at(self, activity_id: int, ends_at_ms: int) -> None:
+        """A later end time if the activity is loaded; otherwise the next load reads it from SQL."""
+        await _set_ends_at(self.redis, [ActivityKeys(activity_id).state], [ends_at_ms])
 
     async def add_stock(self, activity_id: int, prize_id: int, total: int, units: int = 0) -> int:
         """Bring the prize's live stock up to its SQL `total` (idempotent: see add_stock.lua).

@@ -40,7 +40,9 @@ from api.platform import Platform
 from api.proxies import Proxies, trusted_networks
 from api.routes.accounts import create_account, list_accounts, operator_log
 from api.routes.audit import audit_lookup, audit_quarantine
+from api.routes.drafts import ROUTES as DRAFT_ROUTES
 from api.routes.health import health, ready
+from api.routes.members import member_lookup
 from api.routes.metrics import metrics
 from api.routes.operator import OperatorController
 from api.routes.points import grant_points, my_points, my_points_history
@@ -132,6 +134,8 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             list_accounts,
             create_account,
             operator_log,
+            *DRAFT_ROUTES,
+            member_lookup,
             *static_routers(),
         ],
         middleware=[action_log_middleware],  # the operator action log (issue 13)

@@ -41,6 +41,7 @@ from api.body import NoBody
 from api.gameplays import GAMEPLAYS
 from api.routes.accounts import NewAccount
 from api.routes.audit import Lookup
+from api.routes.drafts import CloneBody, DraftChanges, TemplateBody, WindowBody
 from api.routes.points import Grant
 from api.security import provide_anyone, provide_operator, provide_player
 from assist.results import HelpBody, InviteEvent
@@ -64,6 +65,11 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/operator/members/{user_id}/points"): Grant,
     ("POST", "/operator/audit/lookup"): Lookup,
     ("POST", "/operator/accounts"): NewAccount,
+    ("PATCH", "/operator/activities/{activity_id}"): DraftChanges,
+    ("POST", "/operator/activities/{activity_id}/clone"): CloneBody,
+    ("POST", "/operator/activities/{activity_id}/template"): TemplateBody,
+    ("POST", "/operator/templates/{template_id}/activities"): CloneBody,
+    ("PATCH", "/operator/activities/{activity_id}/window"): WindowBody,
     ("POST", "/operator/activities/{activity_id}/recovery"): Resolution,
     ("POST", "/activities/{activity_id}/draws"): DrawBody,
     ("POST", "/activities/{activity_id}/signins"): NoBody,

@@ -32,6 +32,12 @@ def view(activity: Activity, operator: bool) -> dict[str, Any]:
     return {"assist": rules_of(activity)}
 
 
+async def assist_member(engine: Any, user_id: str) -> Any:
+    from assist.back_office import of_member
+
+    return await of_member(engine, user_id)
+
+
 GAMEPLAY = Gameplay(
     name="assist",
     types=(ACTIVITY_TYPE,),
@@ -43,4 +49,5 @@ GAMEPLAY = Gameplay(
     tables=(assist_initiatives, assist_helps, assist_outcomes),
     audit_ids={"initiative": assist_initiatives.c.initiative_id, "help": assist_helps.c.help_id},
     view=ViewSection(fields=[("assist", AssistRules | None, None)], read=view),
+    member=assist_member,
 )

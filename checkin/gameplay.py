@@ -34,6 +34,12 @@ def view(activity: Activity, operator: bool) -> dict[str, Any]:
     return {"checkin": rules_of(activity)}
 
 
+async def checkin_member(engine: Any, user_id: str) -> Any:
+    from checkin.back_office import of_member
+
+    return await of_member(engine, user_id)
+
+
 GAMEPLAY = Gameplay(
     name="checkin",
     types=(ACTIVITY_TYPE,),
@@ -45,4 +51,5 @@ GAMEPLAY = Gameplay(
     tables=(checkins, checkin_rewards),
     audit_ids={"mark": checkins.c.mark_id},  # sign-ins and make-ups
     view=ViewSection(fields=[("checkin", CheckinRules | None, None)], read=view),
+    member=checkin_member,
 )

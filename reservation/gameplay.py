@@ -23,13 +23,20 @@ def build(kernel: Kernel) -> GameplayService:
 
 
 def routes() -> Sequence[Any]:
+    from reservation.back_office import list_reservations
     from reservation.controllers import ROUTES
 
-    return ROUTES
+    return [*ROUTES, list_reservations]
 
 
 def view(activity: Activity, operator: bool) -> dict[str, Any]:
     return {"reservation": rules_of(activity)}
+
+
+async def reservation_member(engine: Any, user_id: str) -> Any:
+    from reservation.back_office import of_member
+
+    return await of_member(engine, user_id)
 
 
 GAMEPLAY = Gameplay(
@@ -43,4 +50,5 @@ GAMEPLAY = Gameplay(
     tables=(reservations, reservation_changes),
     audit_ids={"reservation": reservations.c.code, "reservation_change": reservation_changes.c.code},
     view=ViewSection(fields=[("reservation", ReservationRules | None, None)], read=view),
+    member=reservation_member,
 )

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, TypeAlias, Union
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, Union
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 
+from activities import drafts
 from activities.auth import Identity
 from activities.errors import invalid, not_found
-from activities.model import TRANSITIONS
+from activities.model import TRANSITIONS, Status
 from activities.pages import Page
 from api.body import TypeOnly, decode
 from api.gameplays import GAMEPLAY_BY_TYPE, GAMEPLAYS
@@ -21,6 +23,11 @@ from api.schemas import ActivityView, activity_view
 from api.security import platform_of, provide_operator
 
 log = logging.getLogger("promo.api")
+
+StatusFilter = Annotated[Status | None, QueryParameter()]
+TypeFilter = Annotated[str | None, QueryParameter(name="type", pattern=r"^[a-z_]{1,20}$")]
+TextFilter = Annotated[str | None, QueryParameter(min_length=1, max_length=100)]
+DateFilter = Annotated[datetime | None, QueryParameter()]
 
 
 class OperatorController(Controller):
@@ -51,9 +58,17 @@ class OperatorController(Controller):
         operator: NamedDependency[Identity],
         limit: Limit = 50,
         cursor: Cursor = None,
+        status: StatusFilter = None,
+        activity_type: TypeFilter = None,
+        q: TextFilter = None,
+        starts_from: DateFilter = None,
+        ends_before: DateFilter = None,
     ) -> Page[ActivityView]:
-        """Every activity, newest first, a page at a time: pass `next_cursor` back as `?cursor=`."""
-        page = await platform_of(request).activities.list_page(limit, cursor)
+        """Every activity, newest first, a page at a time: pass `next_cursor` back as `?cursor=`.
+        Filters: `status`, `type`, `q` (a text in the name), `starts_from`/`ends_before` (a
+        window overlapping that range)."""
+        where = drafts.filters(status, activity_type, q, starts_from, ends_before)
+        page = await platform_of(request).activities.list_page(limit, cursor, where)
         views = []
         for activity in page.items:
             try:

@@ -42,6 +42,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_operator_sessions_username", "operator_sessions", ["username"])
     op.create_table(
+        "activity_templates",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("type", sa.String(length=20), nullable=False),
+        sa.Column("spec", sa.JSON(), nullable=False),
+        sa.Column("source_activity_id", sa.Integer(), nullable=True),
+        sa.Column("created_by", sa.String(length=64), nullable=False),
+        sa.Column("created_at_ms", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
         "operator_log",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("at_ms", sa.BigInteger(), nullable=False),
@@ -64,6 +75,7 @@ def downgrade() -> None:
     op.drop_index("ix_operator_log_activity", table_name="operator_log")
     op.drop_index("ix_operator_log_account", table_name="operator_log")
     op.drop_table("operator_log")
+    op.drop_table("activity_templates")
     op.drop_index("ix_operator_sessions_username", table_name="operator_sessions")
     op.drop_table("operator_sessions")
     op.drop_table("operator_accounts")
