@@ -11,6 +11,8 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from activities import action_log
 from activities.auth import Identity
+from activities.logs import CURRENT_REQUEST
+from api import refusals
 from api.security import SAFE_METHODS
 
 log = logging.getLogger("promo.api")
@@ -21,10 +23,20 @@ def _activity_id(scope: Scope) -> int | None:
     return value if isinstance(value, int) and value < 2**31 else None
 
 
+def _note_refusal(scope: Scope) -> None:
+    """An error answer on an activity's route: counted for the console's dashboard."""
+    info = CURRENT_REQUEST.get()
+    if info is not None and info.code:
+        activity_id = _activity_id(scope)
+        if activity_id is not None:
+            refusals.note(activity_id, info.code)
+
+
 def action_log_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if str(scope["type"]) != "http" or scope.get("method", "GET") in SAFE_METHODS:
             await app(scope, receive, send)
+            _note_refusal(scope)
             return
         status = 500
 
@@ -41,6 +53,7 @@ def action_log_middleware(app: ASGIApp) -> ASGIApp:
             identity = state.get("promo_operator")
             if isinstance(identity, Identity):
                 await write(scope, identity, status)
+            _note_refusal(scope)
 
     return middleware
 

@@ -52,6 +52,8 @@ from api.security import authenticate
 from api.telemetry import Telemetry
 from api.writer_thread import WriterThread
 from outbound.routes import ROUTES as OUTBOUND_ROUTES
+from console.routes import routes as console_routes
+from console.web import template_config
 
 log = logging.getLogger("promo.api")
 
@@ -136,9 +138,11 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             operator_log,
             *DRAFT_ROUTES,
             member_lookup,
+            *console_routes(),
             *static_routers(),
         ],
         middleware=[action_log_middleware],  # the operator action log (issue 13)
+        template_config=template_config(),  # the back office's pages (console/)
         lifespan=[lifespan],
         guards=[authenticate, find_resources],  # the token, then the resource, then the request
         dto=StrictBody,  # every `data:` body decoded strictly (api/body.py)

@@ -24,9 +24,10 @@ def build(kernel: Kernel) -> GameplayService:
 
 def routes() -> Sequence[Any]:
     from reservation.back_office import list_reservations
+    from reservation.console_pages import ROUTES as CONSOLE
     from reservation.controllers import ROUTES
 
-    return [*ROUTES, list_reservations]
+    return [*ROUTES, list_reservations, *CONSOLE]
 
 
 def view(activity: Activity, operator: bool) -> dict[str, Any]:
