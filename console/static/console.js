@@ -182,7 +182,7 @@
     redeem.addEventListener("submit", async (event) => {
       event.preventDefault();
       const value = redeem.code.value.trim();
-      const body = value.length > 24 || value.includes(".") ? { qr: value } : { code: value.toUpperCase() };
+      const body = value.startsWith("RSV:") ? { qr: value } : { code: value.toUpperCase() };
       if (redeem.store.value) body.store_id = redeem.store.value;
       const result = await api("POST", `/operator/activities/${redeem.activity.value}/redemptions`, body);
       const box = document.getElementById("redeem-result");
