@@ -12,8 +12,9 @@ beyond the kernel's (stored as the activity's `config`), a lottery's are the ker
 from __future__ import annotations
 
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 import sqlalchemy as sa
@@ -188,6 +189,11 @@ async def filtered_ids(
         query = query.where(table.c.id < below)
     async with engine.connect() as conn:
         return [int(r[0]) for r in (await conn.execute(query)).all()]
+
+
+def moment(day: date | None) -> datetime | None:
+    """The start of a query's day in Asia/Shanghai (the console's and the calendar's zone)."""
+    return None if day is None else datetime.combine(day, time(), ZoneInfo("Asia/Shanghai"))
 
 
 def month_bounds(month: str, tz: Any) -> tuple[datetime, datetime]:

@@ -33,6 +33,7 @@ from litestar.openapi.spec import (
     Schema,
     SecurityScheme,
 )
+from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import KwargDefinition
 from litestar.routes import HTTPRoute
 
@@ -126,6 +127,9 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "traffic": {"members": 100_000, "runs": 1000, "draws_per_day": 1.5, "seed": 1}
     },
 }
+
+# Lists that also answer CSV (`?format=csv`).
+ALSO_CSV = {("GET", "/operator/activities/{activity_id}/reservations")}
 
 ERROR = "Error"
 BEARER = "BearerToken"
@@ -288,6 +292,13 @@ def document(app: Litestar) -> None:
         if needs_token:
             operation.security = [{BEARER: []}]
         _error_responses(operation, path, needs_token)
+        if (method, path) in ALSO_CSV:  # ?format=csv
+            ok = (operation.responses or {}).get("200")
+            if isinstance(ok, OpenAPIResponse):
+                ok.content = {
+                    **(ok.content or {}),
+                    "text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
+                }
 
 
 def _error_responses(operation: Operation, path: str, needs_token: bool) -> None:

@@ -175,7 +175,7 @@ async def list_reservations(
     if format == "csv":
         return CsvStream(
             _csv(engine, activity_id, criteria),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds "; charset=utf-8"
             headers={"Content-Disposition": f'attachment; filename="reservations-{activity_id}.csv"'},
         )
     after = decode_cursor(cursor, (int,))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, Union
 
 import msgspec
@@ -27,7 +27,7 @@ log = logging.getLogger("promo.api")
 StatusFilter = Annotated[Status | None, QueryParameter()]
 TypeFilter = Annotated[str | None, QueryParameter(name="type", pattern=r"^[a-z_]{1,20}$")]
 TextFilter = Annotated[str | None, QueryParameter(min_length=1, max_length=100)]
-DateFilter = Annotated[datetime | None, QueryParameter()]
+DateFilter = Annotated[date | None, QueryParameter()]  # a day, in Asia/Shanghai
 
 
 class OperatorController(Controller):
@@ -67,7 +67,7 @@ class OperatorController(Controller):
         """Every activity, newest first, a page at a time: pass `next_cursor` back as `?cursor=`.
         Filters: `status`, `type`, `q` (a text in the name), `starts_from`/`ends_before` (a
         window overlapping that range)."""
-        where = drafts.filters(status, activity_type, q, starts_from, ends_before)
+        where = drafts.filters(status, activity_type, q, drafts.moment(starts_from), drafts.moment(ends_before))
         page = await platform_of(request).activities.list_page(limit, cursor, where)
         views = []
         for activity in page.items:

@@ -246,6 +246,8 @@ CURSORS = {
         ("/operator/webhooks", "/operator/deliveries", "/operator/fulfilments", "/me/prizes"),
         encode_cursor((MAX_SAFE_INT,)),
     ),
+    "/operator/activities/{activity_id}/reservations": encode_cursor((MAX_SAFE_INT,)),
+    "/operator/log": encode_cursor((MAX_SAFE_INT,)),
     "/activities/{activity_id}/reservations": encode_cursor(("9999-12-31", MAX_SAFE_INT, "Z")),
 }
 CURSOR = encode_cursor((MAX_SAFE_INT, MAX_SAFE_INT))  # draws, points history, initiatives
