@@ -13,7 +13,7 @@ from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromQuery
 
-from activities import drafts
+from activities import drafts, templates
 from activities.errors import PromoError
 from activities.model import Activity
 from api.gameplays import GAMEPLAY_BY_TYPE
@@ -24,6 +24,11 @@ from console.dashboard import dashboard
 from console.web import gate, render
 
 STATUSES = ("draft", "live", "paused", "ended")
+_BASE = ("skin", "audience")
+
+
+def _pretty(spec: dict[str, Any]) -> str:
+    return msgspec.json.format(msgspec.json.encode(spec), indent=2).decode()
 
 
 async def _activity(request: Request[Any, Any, Any], activity_id: Id) -> Activity:
@@ -63,6 +68,7 @@ async def activity_list(
         q=q or "",
         statuses=STATUSES,
         kinds=sorted(GAMEPLAY_BY_TYPE),
+        templates=await templates.all_templates(platform_of(request).engine),
     )
 
 
@@ -70,12 +76,28 @@ def _local(when: datetime, tz: str) -> str:
     return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%dT%H:%M")
 
 
+def _has_prizes(activity_type: str) -> bool:
+    """A gameplay whose create body has a prize table: the wheel form; others: the JSON form."""
+    return "prizes" in GAMEPLAY_BY_TYPE[activity_type].spec.__struct_fields__
+
+
 @get("/console/activities/new", include_in_schema=False)
-async def new_wheel(request: Request[Any, Any, Any]) -> Response[Any]:
+async def new_wheel(request: Request[Any, Any, Any], kind: FromQuery[str | None] = None) -> Response[Any]:
     session = await gate(request)
     if isinstance(session, Response):
         return session
     now = datetime.now(ZoneInfo("Asia/Shanghai")).replace(second=0, microsecond=0)
+    if kind in GAMEPLAY_BY_TYPE and not _has_prizes(kind):
+        shape = GAMEPLAY_BY_TYPE[kind].spec
+        skeleton: dict[str, Any] = {
+            "type": kind,
+            "name": "",
+            "starts_at": now.isoformat(),
+            "ends_at": (now + timedelta(days=30)).isoformat(),
+            "timezone": "Asia/Shanghai",
+        }
+        skeleton |= {name: {} for name in shape.__struct_fields__ if name not in skeleton and name not in _BASE}
+        return render(request, "json_form.html", session, activity=None, kind=kind, spec_text=_pretty(skeleton))
     spec = {
         "type": "wheel",
         "name": "",
@@ -95,6 +117,10 @@ async def edit_wheel(request: Request[Any, Any, Any], activity_id: Id) -> Respon
         return session
     activity = await _activity(request, activity_id)
     spec = drafts.spec_dict(activity, GAMEPLAY_BY_TYPE[activity.type].spec)
+    if not _has_prizes(activity.type):
+        return render(
+            request, "json_form.html", session, activity=activity, kind=activity.type, spec_text=_pretty(spec)
+        )
     spec["starts_at"], spec["ends_at"] = (
         _local(activity.starts_at, activity.timezone),
         _local(activity.ends_at, activity.timezone),

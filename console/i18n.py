@@ -94,6 +94,15 @@ _T: dict[str, tuple[str, str]] = {
     "role": ("角色", "Role"),
     "new_dates": ("新活动时间", "New dates"),
     "loading": ("加载中…", "Loading…"),
+    "json_help": (
+        "此类活动以 JSON 编辑（与 API 创建请求相同的字段，相同的校验）。",
+        "This kind of activity is edited as JSON (the fields of the API's create body, the same checks).",
+    ),
+    "new_other": ("新建其他类型", "New, other kind"),
+    "from_template": ("从模板新建", "New from template"),
+    "save_template": ("保存为模板", "Save as template"),
+    "template_saved": ("已保存为模板", "Saved as a template"),
+    "invalid_json": ("JSON 格式错误", "The JSON is not valid"),
     # API error codes
     "login_failed": ("用户名或密码错误", "Wrong username or password"),
     "account_locked": ("登录失败次数过多，账号已临时锁定", "Too many failed logins: the account is locked for a while"),

@@ -124,6 +124,36 @@
     });
   }
 
+  // --- the JSON form (gameplays without a prize table) and templates ---------------------------
+  const jsonForm = document.getElementById("json-form");
+  if (jsonForm) {
+    jsonForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      let payload;
+      try {
+        payload = JSON.parse(jsonForm.spec.value);
+      } catch (e) {
+        showError("form-error", { status: 422, data: { code: "invalid_json" } });
+        return;
+      }
+      const id = jsonForm.dataset.activity;
+      const result = id
+        ? await api("PATCH", `/operator/activities/${id}`, payload)
+        : await api("POST", "/operator/activities", payload);
+      if (result.ok) window.location.href = `/console/activities/${result.data.id}`;
+      else showError("form-error", result);
+    });
+  }
+  const fromTemplate = document.getElementById("from-template");
+  if (fromTemplate) {
+    fromTemplate.addEventListener("click", async () => {
+      const choice = document.getElementById("template-choice").value;
+      const result = await api("POST", `/operator/templates/${choice}/activities`, {});
+      if (result.ok) window.location.href = `/console/activities/${result.data.id}`;
+      else window.alert(explain(result));
+    });
+  }
+
   // --- action buttons on an activity's page ---------------------------------------------------
   const meta = document.getElementById("activity-meta");
   if (meta) {
@@ -139,6 +169,9 @@
         } else if (action === "clone") {
           result = await api("POST", `/operator/activities/${id}/clone`, {});
           if (result.ok) { window.location.href = `/console/activities/${result.data.id}`; return; }
+        } else if (action === "template") {
+          result = await api("POST", `/operator/activities/${id}/template`, {});
+          if (result.ok) { window.alert(t("template_saved")); return; }
         } else if (action === "extend") {
           const value = document.getElementById("new-end").value;
           result = await api("PATCH", `/operator/activities/${id}/window`, { ends_at: value + ":00" + SHANGHAI });

@@ -133,3 +133,23 @@ async def test_dashboard_fragment(env: Env, accounts: None) -> None:
     assert 'data-figure="draws_total">3<' in fragment.text
     assert "user_daily_limit" in fragment.text
     assert '"counts":[' in fragment.text
+
+
+async def test_json_form_for_gameplays_without_prizes_and_templates(env: Env, accounts: None) -> None:
+    from tests.conftest import checkin_spec
+
+    draft = await env.create(checkin_spec(), publish=False)
+    await login(env, "mk1")
+    edit = await env.client.get(f"/console/activities/{draft['id']}/edit")
+    assert edit.status_code == 200 and 'id="json-form"' in edit.text and "&#34;checkin&#34;" in edit.text
+    new = await env.client.get("/console/activities/new?kind=reservation")
+    assert 'id="json-form"' in new.text and "&#34;reservation&#34;: {}" in new.text
+    wheel_form = await env.client.get("/console/activities/new")
+    assert 'id="wheel-form"' in wheel_form.text
+    token = csrf_of(wheel_form.text)
+    saved = await env.client.post(
+        f"/operator/activities/{draft['id']}/template", json={"name": "Weekly sign-in"}, headers={"X-CSRF-Token": token}
+    )
+    assert saved.status_code == 201, saved.text
+    listed = await env.client.get("/console/activities")
+    assert "Weekly sign-in (checkin)" in listed.text
