@@ -7,6 +7,8 @@ rule of each operator route is in api/roles.py."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import re
 import secrets
@@ -33,8 +35,16 @@ LOCKOUT_MS = 15 * 60 * 1000
 SESSION_MS = 8 * 3600 * 1000  # a working day; then log in again
 MIN_PASSWORD = 10
 
-_hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) parameters
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))  # unknown users cost as much as known ones
+# argon2id with the library's parameters (RFC 9106's low-memory profile: 3 passes over 64 MiB):
+# tens to hundreds of milliseconds of CPU, always in a worker thread (the C code releases the GIL),
+# never on the event loop, which keeps serving draws meanwhile.
+_hasher = PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify unknown usernames against: they cost as much as known ones."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class Account(msgspec.Struct, frozen=True):
@@ -83,7 +93,7 @@ class Accounts:
         now = self.clock.now_ms()
         values = {
             "username": username,
-            "password_hash": _hasher.hash(password),
+            "password_hash": await asyncio.to_thread(_hasher.hash, password),
             "role": role,
             "stores": list(stores),
             "failed_logins": 0,
@@ -139,36 +149,32 @@ class Accounts:
         the right password."""
         now = self.clock.now_ms()
         table = operator_accounts
-        async with self.engine.begin() as conn:
+        async with self.engine.connect() as conn:
             row = (await conn.execute(sa.select(table).where(table.c.username == username))).first()
-            if row is None:
-                _verify(_DUMMY_HASH, password)
-                raise login_failed()
-            found = row._mapping
-            if found["locked_until_ms"] > now:
-                raise PromoError(
-                    Kind.FORBIDDEN,
-                    "account_locked",
-                    "too many failed logins: the account is locked for a while",
-                    until_ms=found["locked_until_ms"],
-                )
-            if not _verify(found["password_hash"], password):
-                failures = found["failed_logins"] + 1
-                locked_until = now + LOCKOUT_MS if failures >= MAX_FAILURES else 0
-                await conn.execute(
-                    sa.update(table)
-                    .where(table.c.username == username)
-                    .values(failed_logins=0 if locked_until else failures, locked_until_ms=locked_until)
-                )
-                failed = True
-            else:
-                failed = False
-                await conn.execute(
-                    sa.update(table)
-                    .where(table.c.username == username)
-                    .values(failed_logins=0, locked_until_ms=0, last_login_ms=now)
-                )
-        if failed:  # after the commit: the failure counts
+        if row is None:
+            await asyncio.to_thread(_verify, _dummy_hash(), password)
+            raise login_failed()
+        found = row._mapping
+        if found["locked_until_ms"] > now:
+            raise PromoError(
+                Kind.FORBIDDEN,
+                "account_locked",
+                "too many failed logins: the account is locked for a while",
+                until_ms=found["locked_until_ms"],
+            )
+        ok = await asyncio.to_thread(_verify, found["password_hash"], password)
+        account = table.c.username == username
+        async with self.engine.begin() as conn:
+            if ok:
+                values = {"failed_logins": 0, "locked_until_ms": 0, "last_login_ms": now}
+                await conn.execute(sa.update(table).where(account).values(**values))
+            else:  # counted in SQL: concurrent failures all count
+                await conn.execute(sa.update(table).where(account).values(failed_logins=table.c.failed_logins + 1))
+                failures = (await conn.execute(sa.select(table.c.failed_logins).where(account))).scalar_one()
+                if failures >= MAX_FAILURES:
+                    locked = {"failed_logins": 0, "locked_until_ms": now + LOCKOUT_MS}
+                    await conn.execute(sa.update(table).where(account).values(**locked))
+        if not ok:  # after the commit: the failure counts
             raise login_failed()
         return self._account(found)
 

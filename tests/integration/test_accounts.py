@@ -87,3 +87,14 @@ def test_cli_operator_create_and_role_token(tmp_path, monkeypatch, capsys, resto
     plain = Tokens((tmp_path / "jwt-secret").read_text().strip()).verify(capsys.readouterr().out.strip())
     assert plain.operator_role == "admin"
     assert cli.main(["token", "--role", "clerk", "--user", "c1"]) == 2
+
+
+async def test_concurrent_failures_all_count(env: Env) -> None:
+    """Wrong passwords sent at once (a guessing script) lock the account all the same."""
+    import asyncio
+
+    accounts = env.platform.accounts
+    await accounts.create("m1", PASSWORD, "marketer")
+    codes = await asyncio.gather(*(refused(accounts.authenticate("m1", f"guess-{n}")) for n in range(MAX_FAILURES * 2)))
+    assert set(codes) == {"login_failed"}
+    assert await refused(accounts.authenticate("m1", PASSWORD)) == "account_locked"
