@@ -51,9 +51,9 @@ from api.routes.recovery import read_recovery, resolve_recovery
 from api.security import authenticate
 from api.telemetry import Telemetry
 from api.writer_thread import WriterThread
-from outbound.routes import ROUTES as OUTBOUND_ROUTES
 from console.routes import routes as console_routes
 from console.web import template_config
+from outbound.routes import ROUTES as OUTBOUND_ROUTES
 
 log = logging.getLogger("promo.api")
 

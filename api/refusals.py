@@ -19,6 +19,11 @@ def note(activity_id: int, code: str) -> None:
     found[code] += 1
 
 
+def reset() -> None:
+    """Forget every count (tests: each starts a fresh database whose ids start again at 1)."""
+    _BY_ACTIVITY.clear()
+
+
 def top(activity_id: int, n: int = 5) -> list[tuple[str, int]]:
     found = _BY_ACTIVITY.get(activity_id)
     return found.most_common(n) if found else []

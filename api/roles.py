@@ -56,6 +56,18 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/operator/log"): READ,
     ("GET", "/operator/accounts"): ADMIN,
     ("POST", "/operator/accounts"): ADMIN,
+    # outbound (issue 16): webhook endpoints and their secrets are the admin's; deliveries and
+    # fulfilments are read by every back-office role but the clerk, worked on by marketers
+    ("GET", "/operator/webhooks"): ADMIN,
+    ("POST", "/operator/webhooks"): ADMIN,
+    ("PATCH", "/operator/webhooks/{endpoint_id}"): ADMIN,
+    ("POST", "/operator/webhooks/{endpoint_id}/rotate"): ADMIN,
+    ("GET", "/operator/deliveries"): READ,
+    ("POST", "/operator/deliveries/{delivery_id}/resend"): ADMIN,
+    ("GET", "/operator/fulfilments"): READ,
+    ("POST", "/operator/fulfilments/{grant_id}/issue"): WRITE,
+    ("POST", "/operator/fulfilments/{grant_id}/cancel"): WRITE,
+    ("POST", "/operator/fulfilments/{grant_id}/reveal"): WRITE,  # a member's address, to ship a prize
 }
 
 

@@ -120,6 +120,9 @@ async def test_pages_by_role(env: Env, accounts: None) -> None:
 
 
 async def test_dashboard_fragment(env: Env, accounts: None) -> None:
+    from api import refusals
+
+    refusals.reset()  # counted per process: earlier tests' activity 1 was another one
     activity = await env.create(wheel())
     for _ in range(2):
         await env.draw(activity["id"])

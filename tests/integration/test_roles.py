@@ -21,6 +21,9 @@ FILL = {
     "{user_id}": "u1",
     "{initiative_id}": "x",
     "{template_id}": "1",
+    "{endpoint_id}": "1",
+    "{delivery_id}": "1",
+    "{grant_id}": "1",
 }
 
 
