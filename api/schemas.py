@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from activities.model import Activity, Audience
-from api.gameplays import GAMEPLAYS, SPECS_BY_TYPE
+from api.gameplays import GAMEPLAY_BY_TYPE, GAMEPLAYS, SPECS_BY_TYPE
+
+if TYPE_CHECKING:
+    from api.platform import Platform
 
 _SHARED: list[tuple[str, Any] | tuple[str, Any, Any]] = [
     ("id", int),
@@ -36,13 +39,16 @@ else:
         [*_SHARED, *(f for gameplay in GAMEPLAYS if gameplay.view for f in gameplay.view.fields)],
         module=__name__,
     )
-_SECTIONS = {t: g.view for g in GAMEPLAYS if g.view for t in g.types}
 
 
-def activity_view(activity: Activity, *, operator: bool) -> ActivityView:
-    """The activity as players (`operator=False`) or operators see it, times in its time zone."""
+async def activity_view(platform: Platform, activity: Activity, *, operator: bool) -> ActivityView:
+    """The activity as players (`operator=False`) or operators see it, times in its time zone,
+    with its gameplay's section (read first by the gameplay's service when it has a `load`)."""
     tz = activity.tz
-    section = _SECTIONS.get(activity.type)
+    gameplay = GAMEPLAY_BY_TYPE.get(activity.type)
+    section = gameplay.view if gameplay else None
+    if gameplay and section and section.load:
+        activity = await section.load(platform.services[gameplay.name], activity, operator)
     return ActivityView(
         id=activity.id,
         type=activity.type,

@@ -91,11 +91,12 @@ async def add_stock(
     request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: Id, prize_id: Id
 ) -> ActivityView:
     """Add units to a prize's total stock (a live activity too); the new total is logged."""
-    activities = platform_of(request).activities
-    await activities.prize_of(activity_id, prize_id)  # 404 first (api/lookup.py)
+    platform = platform_of(request)
+    admin = platform.service(DrawService).admin
+    await admin.prize_of(activity_id, prize_id)  # 404 first (api/lookup.py)
     body = decode(await request.body(), AddStock)
-    activity = await activities.add_stock(activity_id, prize_id, body.units, operator.subject)
-    return activity_view(activity, operator=True)
+    lottery = await admin.add_stock(activity_id, prize_id, body.units, operator.subject)
+    return await activity_view(platform, lottery, operator=True)
 
 
 ROUTES = [draw, my_draws, player_draws, my_chances, add_stock]

@@ -14,6 +14,7 @@ from activities.auth import Identity
 from api.body import decode
 from api.params import Id
 from api.security import platform_of, provide_operator
+from lottery.service import DrawService
 from lottery.simulate import Traffic
 from lottery.simulate_report import Simulation, simulate_lottery
 
@@ -41,7 +42,7 @@ async def simulate_activity(
     P95 cost in CNY (total, per day), when each prize runs out (P10, median, P90), win rate per
     decile of members, the share of members winning anything, the points spent and granted.
     Runs in a worker thread, one at a time."""
-    activity = await platform_of(request).activities.get(activity_id)  # 404 first
+    activity = await platform_of(request).service(DrawService).admin.get(activity_id)  # 404 first
     traffic = decode(await request.body(), Traffic)
     async with _gate():
         return await asyncio.to_thread(simulate_lottery, activity, traffic)

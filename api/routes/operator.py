@@ -40,9 +40,9 @@ class OperatorController(Controller):
                 f"unknown activity type {activity_type!r}; use one of {sorted(GAMEPLAY_BY_TYPE)}",
                 field="type",
             )
-        service = platform_of(request).services[gameplay.name]
-        activity = await service.create(decode(body, gameplay.spec), operator.subject)
-        return activity_view(activity, operator=True)
+        platform = platform_of(request)
+        activity = await platform.services[gameplay.name].create(decode(body, gameplay.spec), operator.subject)
+        return await activity_view(platform, activity, operator=True)
 
     @get("/")
     async def list_activities(
@@ -53,11 +53,12 @@ class OperatorController(Controller):
         cursor: Cursor = None,
     ) -> Page[ActivityView]:
         """Every activity, newest first, a page at a time: pass `next_cursor` back as `?cursor=`."""
-        page = await platform_of(request).activities.list_page(limit, cursor)
+        platform = platform_of(request)
+        page = await platform.activities.list_page(limit, cursor)
         views = []
         for activity in page.items:
             try:
-                views.append(activity_view(activity, operator=True))
+                views.append(await activity_view(platform, activity, operator=True))
             except (ValueError, OverflowError) as exc:  # one odd row never fails the list
                 log.error("activity %d cannot be shown, left out of the list: %s", activity.id, exc)
         return Page(items=views, next_cursor=page.next_cursor)
@@ -66,7 +67,8 @@ class OperatorController(Controller):
     async def read(
         self, request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: Id
     ) -> ActivityView:
-        return activity_view(await platform_of(request).activities.get(activity_id), operator=True)
+        platform = platform_of(request)
+        return await activity_view(platform, await platform.activities.get(activity_id), operator=True)
 
     @post("/{activity_id:int}/{action:str}", status_code=200)
     async def transition(
@@ -79,8 +81,9 @@ class OperatorController(Controller):
         """publish | pause | resume | end"""
         if action not in TRANSITIONS:
             raise not_found("unknown_action", f"unknown action {action!r}; use one of {sorted(TRANSITIONS)}")
-        activity = await platform_of(request).activities.transition(activity_id, action, operator.subject)
-        return activity_view(activity, operator=True)
+        platform = platform_of(request)
+        activity = await platform.activities.transition(activity_id, action, operator.subject)
+        return await activity_view(platform, activity, operator=True)
 
     @get("/{activity_id:int}/counters")
     async def counters(

@@ -303,7 +303,6 @@ async def test_every_integer_of_every_body_is_bounded(env: Env) -> None:
 
 
 def _body_types() -> list[type]:
-    from activities.model import ActivitySpec
     from api.routes.audit import Lookup
     from api.routes.points import Grant
     from assist.model import AssistSpec
@@ -311,6 +310,7 @@ def _body_types() -> list[type]:
     from checkin.controllers import MakeupBody
     from checkin.model import CheckinSpec
     from lottery.controllers import AddStock
+    from lottery.model import ActivitySpec
     from lottery.service import DrawBody
     from reservation.model import ReservationSpec
     from reservation.results import RedeemBody, ReserveBody
