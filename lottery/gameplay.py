@@ -29,9 +29,8 @@ async def load_view(service: GameplayService, activity: Activity, operator: bool
 
 def routes() -> Sequence[Any]:
     from lottery.controllers import ROUTES
-    from lottery.simulation_controller import simulate_activity
 
-    return [*ROUTES, simulate_activity]
+    return ROUTES
 
 
 GAMEPLAY = Gameplay(
