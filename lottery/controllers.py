@@ -32,7 +32,7 @@ from lottery.simulate_report import Simulation, simulate_lottery
 _DRAWS = {"draws": Provide(service(DrawService), sync_to_thread=False)}
 
 
-def _draws_after_player(request: Request[Any, Any, Any], player: Identity) -> DrawService:
+def _draws_after_player(request: Request[Any, Any, Any], player: NamedDependency[Identity]) -> DrawService:
     """The lottery's service, resolved after the player: two dependencies with no dependency
     between them are resolved together in an anyio task group, two tasks per request, which on
     the draw path cost about a tenth of its CPU. `player` orders them; it is not used."""
