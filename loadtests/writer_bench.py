@@ -29,7 +29,7 @@ from activities.migrate import upgrade
 from activities.redis_server import EmbeddedRedis
 from api.platform import Platform
 from loadtests.harness import wheel_spec
-from lottery.model import ActivitySpec
+from lottery.model import LotterySpec
 from lottery.service import DrawBody, DrawService
 
 
@@ -71,7 +71,7 @@ async def bench(args: argparse.Namespace, folder: Path) -> tuple[list[str], floa
     )
     platform = Platform.build(settings)
     try:
-        spec = msgspec.convert(wheel_spec(top_stock=50_000_000), ActivitySpec)
+        spec = msgspec.convert(wheel_spec(top_stock=50_000_000), LotterySpec)
         activity = await platform.service(DrawService).create(spec, "bench")
         await platform.activities.transition(activity.id, "publish", "bench")
         writer = platform.audit_writer

@@ -17,7 +17,7 @@ from activities.points import RECONCILE_AFTER_MS, PointsService
 from activities.repository import ActivityRepository
 from activities.service import ActivityService
 from lottery import db
-from lottery.model import LOTTERY_TYPES, ActivitySpec, Lottery, Prize, validate_spec
+from lottery.model import LOTTERY_TYPES, Lottery, LotterySpec, Prize, validate_spec
 from lottery.recovery import hold, scarce_units
 from lottery.repository import LotteryRepository
 from lottery.snapshot import Snapshot, read_snapshot
@@ -69,7 +69,7 @@ class LotteryAdmin:
     def kernel(self) -> ActivityRepository:
         return self.activities.repository
 
-    async def create(self, spec: ActivitySpec, operator_id: str) -> Lottery:
+    async def create(self, spec: LotterySpec, operator_id: str) -> Lottery:
         """A draft lottery: the activity, its limits and points cost, its prizes, in one transaction."""
         validate_spec(spec)
 

@@ -9,7 +9,7 @@ from activities.gameplay import Gameplay, GameplayService, Kernel, ViewSection
 from activities.model import Activity
 from lottery import db
 from lottery.admin import ActivityCounters
-from lottery.model import LOTTERY_TYPES, ActivitySpec, Limits
+from lottery.model import LOTTERY_TYPES, Limits, LotterySpec
 from lottery.repository import LotteryRepository
 from lottery.service import DrawService
 from lottery.store import DrawStore
@@ -36,7 +36,7 @@ def routes() -> Sequence[Any]:
 GAMEPLAY = Gameplay(
     name="lottery",
     types=tuple(sorted(LOTTERY_TYPES)),
-    spec=ActivitySpec,
+    spec=LotterySpec,
     build=build,
     counters=ActivityCounters,
     summary="Wheel, golden egg and blind box draws (大转盘, 砸金蛋, 盲盒): odds, stock, chances",

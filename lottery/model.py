@@ -1,4 +1,4 @@
-"""The lottery's shapes: what an operator sends (`ActivitySpec`: limits and a prize pool), the
+"""The lottery's shapes: what an operator sends (`LotterySpec`: limits and a prize pool), the
 rules it must satisfy (`validate_spec`), and what we keep (`Lottery`: the kernel's `Activity`
 with its limits, points cost and prizes, read by lottery/repository.py)."""
 
@@ -40,7 +40,7 @@ class Limits(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     global_daily: Positive | None = None
 
 
-class ActivitySpec(ActivityBase, kw_only=True):
+class LotterySpec(ActivityBase, kw_only=True):
     """A lottery: wheel, blind box or golden egg."""
 
     type: LotteryType
@@ -49,7 +49,7 @@ class ActivitySpec(ActivityBase, kw_only=True):
     prizes: Annotated[list[PrizeSpec], msgspec.Meta(max_length=50)]
 
 
-def validate_spec(spec: ActivitySpec) -> None:
+def validate_spec(spec: LotterySpec) -> None:
     """Raise an `invalid` PromoError naming the first broken rule."""
     validate_common(spec)
     if not spec.prizes:

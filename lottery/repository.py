@@ -19,7 +19,7 @@ from activities.model import MAX_COUNT, Activity
 from activities.pages import Key
 from activities.repository import clamped, log_action, stored
 from lottery import db
-from lottery.model import ActivitySpec, Limits, Lottery, Prize
+from lottery.model import Limits, Lottery, LotterySpec, Prize
 
 
 class DrawRow(msgspec.Struct, kw_only=True):
@@ -44,12 +44,12 @@ class LotteryRepository:
         self.engine = engine
 
     @staticmethod
-    def columns(spec: ActivitySpec) -> dict[str, Any]:
+    def columns(spec: LotterySpec) -> dict[str, Any]:
         """A new lottery's own columns of the activities table."""
         return {"limits": msgspec.to_builtins(spec.limits), "points_cost": spec.points_cost}
 
     @staticmethod
-    async def insert_prizes(conn: AsyncConnection, activity_id: int, spec: ActivitySpec) -> None:
+    async def insert_prizes(conn: AsyncConnection, activity_id: int, spec: LotterySpec) -> None:
         """The prizes of a new lottery (in the transaction that creates it)."""
         await conn.execute(
             sa.insert(db.prizes),

@@ -31,7 +31,7 @@ from activities.service import (
 )
 from lottery.admin import ActivityCounters, LotteryAdmin
 from lottery.audit import HANDLERS
-from lottery.model import LOTTERY_TYPES, ActivitySpec, Lottery, Prize
+from lottery.model import LOTTERY_TYPES, Lottery, LotterySpec, Prize
 from lottery.odds import new_rand
 from lottery.repository import LotteryRepository
 from lottery.store import DrawRecord, DrawReply, DrawRequest, DrawStore, GrantReply
@@ -111,7 +111,7 @@ class DrawService:
 
     # --- the platform's contract (activities/gameplay.py) -------------------------------------
 
-    async def create(self, spec: ActivitySpec, operator_id: str) -> Lottery:
+    async def create(self, spec: LotterySpec, operator_id: str) -> Lottery:
         return await self.admin.create(spec, operator_id)
 
     async def check_publishable(self, activity: Activity) -> None:

@@ -310,13 +310,13 @@ def _body_types() -> list[type]:
     from checkin.controllers import MakeupBody
     from checkin.model import CheckinSpec
     from lottery.controllers import AddStock
-    from lottery.model import ActivitySpec
+    from lottery.model import LotterySpec
     from lottery.service import DrawBody
     from reservation.model import ReservationSpec
     from reservation.results import RedeemBody, ReserveBody
 
     return [
-        ActivitySpec,
+        LotterySpec,
         CheckinSpec,
         AssistSpec,
         ReservationSpec,

@@ -12,17 +12,17 @@ import pytest
 
 from activities.errors import PromoError
 from activities.model import Activity, Audience
-from lottery.model import ActivitySpec, Limits, Lottery, Prize, PrizeType, validate_spec
+from lottery.model import Limits, Lottery, LotterySpec, Prize, PrizeType, validate_spec
 
 WINDOW = {"starts_at": "2026-12-01T00:00:00+08:00", "ends_at": "2027-12-01T00:00:00+08:00"}
 
 
-def _spec(prizes: list[dict[str, Any]], **more: Any) -> ActivitySpec:
+def _spec(prizes: list[dict[str, Any]], **more: Any) -> LotterySpec:
     body = {"type": "wheel", "name": "W", **WINDOW, "prizes": prizes, **more}
-    return msgspec.convert(body, ActivitySpec)
+    return msgspec.convert(body, LotterySpec)
 
 
-def _code(spec: ActivitySpec) -> str:
+def _code(spec: LotterySpec) -> str:
     with pytest.raises(PromoError) as caught:
         validate_spec(spec)
     return caught.value.code
