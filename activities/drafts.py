@@ -6,7 +6,8 @@ Editing reuses each gameplay's own `create` (the same validation as a create): t
 `EDITING` to the draft's id and calls the gameplay's `create` with the new spec; the kernel's
 `create_draft` then replaces that draft in one transaction instead of inserting a new one. No
 code here knows one gameplay from another: a gameplay's own settings are its spec's fields
-beyond the kernel's (stored as the activity's `config`), a lottery's are the kernel's columns.
+beyond the kernel's, read back from what its view section loads (a lottery's prizes and limits)
+or from the activity's `config`; its own rows are rewritten by the `write` its `create` passes.
 """
 
 from __future__ import annotations
@@ -22,29 +23,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities import db
 from activities.errors import conflict
-from activities.model import Activity, ActivityBase, ActivitySpec, Limits
+from activities.model import Activity, ActivityBase
+from activities.repository import WriteRows
 
 # The draft a gameplay's `create` replaces (set by the PATCH route around the call), or None.
 EDITING: ContextVar[int | None] = ContextVar("promo_editing_draft", default=None)
 
-_PRIZE_FIELDS = ("name", "type", "weight", "stock", "daily_stock", "per_user_cap", "value_cny", "points")
-_KERNEL = {
-    "name",
-    "starts_at",
-    "ends_at",
-    "timezone",
-    "skin",
-    "audience",
-    "type",
-    "limits",
-    "points_cost",
-    "prizes",
-}
+_SHARED = {"type", "name", "starts_at", "ends_at", "timezone", "skin", "audience"}
 
 
-def spec_dict(activity: Activity, spec: type[ActivityBase]) -> dict[str, Any]:
-    """The activity as its gameplay's create body (JSON-ready): the fields `spec` has."""
-    fields = set(spec.__struct_fields__)
+def spec_dict(activity: Activity, spec: type[ActivityBase], loaded: Any = None) -> dict[str, Any]:
+    """The activity as its gameplay's create body (JSON-ready): the fields `spec` has. `loaded`
+    is what the gameplay's view section loads for it (a lottery with its prizes and limits); a
+    spec field it has is read from it (shaped to the spec: a stored prize's id is left out),
+    any other field of the gameplay's is its `config`."""
+    loaded = activity if loaded is None else loaded
     found: dict[str, Any] = {
         "type": activity.type,
         "name": activity.name,
@@ -53,16 +46,28 @@ def spec_dict(activity: Activity, spec: type[ActivityBase]) -> dict[str, Any]:
         "timezone": activity.timezone,
         "skin": activity.skin,
         "audience": msgspec.to_builtins(activity.audience),
-        "limits": msgspec.to_builtins(activity.limits),
-        "points_cost": activity.points_cost,
-        "prizes": [
-            {k: v for k in _PRIZE_FIELDS if (v := msgspec.to_builtins(getattr(p, k))) is not None}
-            for p in activity.prizes
-        ],
     }
-    for name in fields - _KERNEL:  # the gameplay's own settings: its `config`
-        found[name] = activity.config
-    return {k: v for k, v in found.items() if k in fields}
+    for info in msgspec.inspect.type_info(spec).fields:  # type: ignore[attr-defined]
+        if info.name in _SHARED:
+            continue
+        if hasattr(loaded, info.name):
+            found[info.name] = _shaped(msgspec.to_builtins(getattr(loaded, info.name)), info.type)
+        else:
+            found[info.name] = activity.config
+    return found
+
+
+def _shaped(value: Any, kind: msgspec.inspect.Type) -> Any:
+    """`value` (builtins) with only the fields the spec's type `kind` has, None fields dropped."""
+    if isinstance(kind, msgspec.inspect.UnionType):
+        structs = [t for t in kind.types if isinstance(t, msgspec.inspect.StructType)]
+        return _shaped(value, structs[0]) if structs and isinstance(value, dict) else value
+    if isinstance(kind, msgspec.inspect.ListType) and isinstance(value, list):
+        return [_shaped(item, kind.item_type) for item in value]
+    if isinstance(kind, msgspec.inspect.StructType) and isinstance(value, dict):
+        fields = {f.name: f.type for f in kind.fields}
+        return {k: _shaped(v, fields[k]) for k, v in value.items() if k in fields and v is not None}
+    return value
 
 
 def _ms(when: datetime) -> int:
@@ -77,10 +82,13 @@ async def replace(
     operator_id: str,
     now_ms: int,
     config: dict[str, Any] | None,
+    *,
+    columns: dict[str, Any] | None = None,
+    write: WriteRows | None = None,
 ) -> None:
-    """The draft `activity_id` becomes `spec` (validated by its gameplay), in one transaction;
-    409 `not_a_draft` if it was published meanwhile."""
-    lottery = spec if isinstance(spec, ActivitySpec) else None
+    """The draft `activity_id` becomes `spec` (validated by its gameplay), in one transaction:
+    the kernel's fields, the gameplay's `columns` and `config`, and its own rows rewritten by
+    `write` (which replaces what the draft had); 409 `not_a_draft` if it was published meanwhile."""
     table = db.activities
     async with engine.begin() as conn:
         result = await conn.execute(
@@ -94,33 +102,30 @@ async def replace(
                 timezone=spec.timezone,
                 skin=spec.skin,
                 audience=msgspec.to_builtins(spec.audience),
-                limits=msgspec.to_builtins(lottery.limits if lottery else Limits()),
-                points_cost=lottery.points_cost if lottery else 0,
                 config=config,
+                **(columns or {}),
                 updated_at_ms=now_ms,
             )
         )
         if result.rowcount != 1:
             raise not_a_draft()
-        await conn.execute(db.prizes.delete().where(db.prizes.c.activity_id == activity_id))
-        if lottery and lottery.prizes:
-            rows = [
-                {"activity_id": activity_id, "position": i, **{k: getattr(p, k) for k in _PRIZE_FIELDS}}
-                for i, p in enumerate(lottery.prizes)
-            ]
-            await conn.execute(sa.insert(db.prizes), rows)
+        if write is not None:
+            await write(conn, activity_id)
         await _log(conn, activity_id, operator_id, "edit", {"name": spec.name}, now_ms)
 
 
 async def delete(engine: AsyncEngine, activity_id: int, operator_id: str, now_ms: int) -> None:
-    """A draft and its prizes (nothing else refers to a draft); 409 `not_a_draft` otherwise."""
+    """A draft and the rows its gameplay keeps for it (a lottery's prizes: the tables whose
+    foreign key names the activity); 409 `not_a_draft` otherwise."""
     async with engine.begin() as conn:
         status = (
             await conn.execute(sa.select(db.activities.c.status).where(db.activities.c.id == activity_id))
         ).first()
         if status is None or status[0] != "draft":
             raise not_a_draft()
-        await conn.execute(db.prizes.delete().where(db.prizes.c.activity_id == activity_id))
+        for owned in reversed(db.metadata.sorted_tables):  # children first
+            if any(fk.column.table is db.activities for fk in owned.foreign_keys):
+                await conn.execute(owned.delete().where(owned.c.activity_id == activity_id))
         await conn.execute(db.activities.delete().where(db.activities.c.id == activity_id))
         await _log(conn, activity_id, operator_id, "delete", {}, now_ms)
 

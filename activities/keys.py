@@ -1,4 +1,5 @@
-"""Every Redis key name of the platform, in one place (as arq does).
+"""Every Redis key name of the platform (as arq does): the kernel's here, each gameplay's in its
+own key module built on `tag` (lottery/keys.py...).
 
 All keys of one activity share the hash tag ``{act:<id>}`` so that each Lua script touches a
 single Redis Cluster slot.
@@ -37,19 +38,9 @@ class ActivityKeys:
         return f"{self._p}:stock"
 
     @property
-    def granted(self) -> str:
-        """Hash prize_id -> units granted since the start, for every prize."""
-        return f"{self._p}:granted"
-
-    @property
     def user_total(self) -> str:
         """Hash user_id -> draws (or reservations held) since the start."""
         return f"{self._p}:user_total"
-
-    @property
-    def user_prize(self) -> str:
-        """Hash "user_id|prize_id" -> wins, for prizes with a per-user cap."""
-        return f"{self._p}:user_prize"
 
     def user_day(self, day: date) -> str:
         """Hash user_id -> draws (or helps) on that local day. Expires after the day."""
@@ -60,21 +51,9 @@ class ActivityKeys:
         return f"{self._p}:day:{day.isoformat()}"
 
     def idempotency(self, user_id: str, key: str) -> str:
-        """String "<fingerprint> <draw fields...>" of a finished draw, kept for a day."""
+        """String "<fingerprint> <fields...>" of a finished request (a draw, a reservation),
+        kept for a day."""
         return f"{self._p}:idem:{user_id}:{key}"
-
-    @property
-    def chances(self) -> str:
-        """Hash user_id -> draw chances left (a lottery's; granted by sign-in rewards and the like)."""
-        return f"{self._p}:chances"
-
-    def grant_ref(self, ref: str) -> str:
-        """String "<grant_id> <prize_id> <picked_prize_id>": a prize granted from the pool for `ref`."""
-        return f"{self._p}:gref:{ref}"
-
-    def chance_ref(self, ref: str) -> str:
-        """Marker: the draw chances of `ref` were credited."""
-        return f"{self._p}:cref:{ref}"
 
     def cycle(self, start: date) -> str:
         """Hash of a sign-in cycle: user_id -> marks of the cycle's days, "user_id|offset" -> the
@@ -162,11 +141,6 @@ class ActivityKeys:
     def loading(self) -> str:
         """String lock "<token>" (SET NX PX) held by the one process rebuilding the state."""
         return f"{self._p}:loading"
-
-    @property
-    def all_static(self) -> list[str]:
-        """Keys a rebuild deletes before loading (day keys and idempotency keys are set, not deleted)."""
-        return [self.state, self.stock, self.granted, self.user_total, self.user_prize, self.chances]
 
 
 # Member points wallets live in a fixed number of shards, each its own hash tag, so that the

@@ -18,6 +18,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.exceptions import ValidationException
 from litestar.handlers.base import BaseRouteHandler
 
 from activities.model import MAX_SAFE_INT
@@ -32,13 +33,18 @@ async def published_activity(request: Request[Any, Any, Any], activity_id: int) 
 
 
 async def find_resources(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """App-level guard: 404 for an unknown activity named by the path (see the module's doc)."""
+    """App-level guard: 404 for an unknown activity named by the path (see the module's doc). An
+    id out of range is the parameter's 400 here already: Litestar decodes a typed body before it
+    checks the path's bounds, and the path comes first."""
+    for name, value in connection.path_params.items():
+        if isinstance(value, int) and not 1 <= value <= MAX_SAFE_INT:
+            raise ValidationException(extra=[{"key": name, "message": f"must be between 1 and {MAX_SAFE_INT}"}])
     wanted = handler.opt.get("activity")
     if wanted is None:
         return
     activity_id = connection.path_params.get("activity_id")
-    if not isinstance(activity_id, int) or not 1 <= activity_id <= MAX_SAFE_INT:
-        return  # out of range: the parameter's own check answers 400
+    if not isinstance(activity_id, int):
+        return
     activities = platform_of(connection).activities
     if wanted == "published":
         await activities.get_published(activity_id, max_age_s=FROZEN)

@@ -8,8 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from activities import drafts
 from activities.model import Activity, Audience
-from api.gameplays import GAMEPLAYS, SPECS_BY_TYPE
+from api.gameplays import GAMEPLAY_BY_TYPE, GAMEPLAYS, SPECS_BY_TYPE
+
+if TYPE_CHECKING:
+    from api.platform import Platform
 
 _SHARED: list[tuple[str, Any] | tuple[str, Any, Any]] = [
     ("id", int),
@@ -36,13 +40,16 @@ else:
         [*_SHARED, *(f for gameplay in GAMEPLAYS if gameplay.view for f in gameplay.view.fields)],
         module=__name__,
     )
-_SECTIONS = {t: g.view for g in GAMEPLAYS if g.view for t in g.types}
 
 
-def activity_view(activity: Activity, *, operator: bool) -> ActivityView:
-    """The activity as players (`operator=False`) or operators see it, times in its time zone."""
+async def activity_view(platform: Platform, activity: Activity, *, operator: bool) -> ActivityView:
+    """The activity as players (`operator=False`) or operators see it, times in its time zone,
+    with its gameplay's section (read first by the gameplay's service when it has a `load`)."""
     tz = activity.tz
-    section = _SECTIONS.get(activity.type)
+    gameplay = GAMEPLAY_BY_TYPE.get(activity.type)
+    section = gameplay.view if gameplay else None
+    if gameplay and section and section.load:
+        activity = await section.load(platform.services[gameplay.name], activity, operator)
     return ActivityView(
         id=activity.id,
         type=activity.type,
@@ -55,6 +62,14 @@ def activity_view(activity: Activity, *, operator: bool) -> ActivityView:
         audience=activity.audience,
         **(section.read(activity, operator) if section else {}),
     )
+
+
+async def spec_of(platform: Platform, activity: Activity) -> dict[str, Any]:
+    """The activity as its gameplay's create body (to edit, clone or save as a template)."""
+    gameplay = GAMEPLAY_BY_TYPE[activity.type]
+    section = gameplay.view
+    loaded = await section.load(platform.services[gameplay.name], activity, True) if section and section.load else None
+    return drafts.spec_dict(activity, gameplay.spec, loaded)
 
 
 def spec_type(activity_type: str) -> type[Any] | None:

@@ -116,8 +116,8 @@ class CheckinService:
     async def _check_linked_lottery(self, rules: CheckinRules) -> None:
         if rules.linked_lottery_id is None:
             return
-        lottery = await self.activities.repository.get(rules.linked_lottery_id)
-        if lottery is None or not lottery.is_lottery:
+        lottery = await self.draws.find(rules.linked_lottery_id)
+        if lottery is None:
             raise invalid(
                 "linked_lottery_invalid",
                 f"activity {rules.linked_lottery_id} is not a lottery",

@@ -47,9 +47,9 @@ class OperatorController(Controller):
                 f"unknown activity type {activity_type!r}; use one of {sorted(GAMEPLAY_BY_TYPE)}",
                 field="type",
             )
-        service = platform_of(request).services[gameplay.name]
-        activity = await service.create(decode(body, gameplay.spec), operator.subject)
-        return activity_view(activity, operator=True)
+        platform = platform_of(request)
+        activity = await platform.services[gameplay.name].create(decode(body, gameplay.spec), operator.subject)
+        return await activity_view(platform, activity, operator=True)
 
     @get("/")
     async def list_activities(
@@ -68,11 +68,12 @@ class OperatorController(Controller):
         Filters: `status`, `type`, `q` (a text in the name), `starts_from`/`ends_before` (a
         window overlapping that range)."""
         where = drafts.filters(status, activity_type, q, drafts.moment(starts_from), drafts.moment(ends_before))
-        page = await platform_of(request).activities.list_page(limit, cursor, where)
+        platform = platform_of(request)
+        page = await platform.activities.list_page(limit, cursor, where)
         views = []
         for activity in page.items:
             try:
-                views.append(activity_view(activity, operator=True))
+                views.append(await activity_view(platform, activity, operator=True))
             except (ValueError, OverflowError) as exc:  # one odd row never fails the list
                 log.error("activity %d cannot be shown, left out of the list: %s", activity.id, exc)
         return Page(items=views, next_cursor=page.next_cursor)
@@ -81,7 +82,8 @@ class OperatorController(Controller):
     async def read(
         self, request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: Id
     ) -> ActivityView:
-        return activity_view(await platform_of(request).activities.get(activity_id), operator=True)
+        platform = platform_of(request)
+        return await activity_view(platform, await platform.activities.get(activity_id), operator=True)
 
     @post("/{activity_id:int}/{action:str}", status_code=200)
     async def transition(
@@ -94,8 +96,9 @@ class OperatorController(Controller):
         """publish | pause | resume | end"""
         if action not in TRANSITIONS:
             raise not_found("unknown_action", f"unknown action {action!r}; use one of {sorted(TRANSITIONS)}")
-        activity = await platform_of(request).activities.transition(activity_id, action, operator.subject)
-        return activity_view(activity, operator=True)
+        platform = platform_of(request)
+        activity = await platform.activities.transition(activity_id, action, operator.subject)
+        return await activity_view(platform, activity, operator=True)
 
     @get("/{activity_id:int}/counters")
     async def counters(

@@ -14,4 +14,5 @@ from api.security import platform_of
 @get("/activities/{activity_id:int}")
 async def public_view(request: Request[Any, Any, Any], activity_id: Id) -> ActivityView:
     """The activity as players see it, odds included (a legal disclosure). No token needed."""
-    return activity_view(await platform_of(request).activities.get_published(activity_id), operator=False)
+    platform = platform_of(request)
+    return await activity_view(platform, await platform.activities.get_published(activity_id), operator=False)

@@ -134,7 +134,7 @@ def _routes() -> Iterator[tuple[str, str, dict[str, type], list[str]]]:
             query = [
                 name
                 for name in signature
-                if name not in params and name not in dependencies and name not in ("request", "self")
+                if name not in params and name not in dependencies and name not in ("request", "self", "data")
             ]
             yield method, route.path, params, query
 
@@ -303,7 +303,6 @@ async def test_every_integer_of_every_body_is_bounded(env: Env) -> None:
 
 
 def _body_types() -> list[type]:
-    from activities.model import ActivitySpec
     from api.routes.audit import Lookup
     from api.routes.points import Grant
     from assist.model import AssistSpec
@@ -311,12 +310,13 @@ def _body_types() -> list[type]:
     from checkin.controllers import MakeupBody
     from checkin.model import CheckinSpec
     from lottery.controllers import AddStock
+    from lottery.model import LotterySpec
     from lottery.service import DrawBody
     from reservation.model import ReservationSpec
     from reservation.results import RedeemBody, ReserveBody
 
     return [
-        ActivitySpec,
+        LotterySpec,
         CheckinSpec,
         AssistSpec,
         ReservationSpec,

@@ -44,7 +44,7 @@ def test_create_documents_every_gameplay(document: dict[str, Any]) -> None:
     body = document["paths"]["/operator/activities"]["post"]["requestBody"]
     options = body["content"]["application/json"]["schema"]["anyOf"]
     assert [o["$ref"].rsplit(".", 1)[1] for o in options] == [
-        "ActivitySpec",
+        "LotterySpec",
         "CheckinSpec",
         "AssistSpec",
         "ReservationSpec",
