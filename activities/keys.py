@@ -25,6 +25,13 @@ class ActivityKeys:
     def _p(self) -> str:
         return tag(self.activity_id)
 
+    def key(self, *parts: str) -> str:
+        """A key of this activity (its hash tag, then `parts` joined by ":"), for the key
+        modules of the gameplays, which subclass this class with their own names
+        (`checkin/keys.py`): `ActivityKeys(7).key("cycle", "2026-03-02")` is
+        "{act:7}:cycle:2026-03-02"."""
+        return ":".join((self._p, *parts))
+
     @property
     def state(self) -> str:
         """Hash: status, window, limits, prize table (JSON), draws_total. Absent = not loaded."""
