@@ -20,7 +20,7 @@ from typing import Literal
 from activities.audit import Row
 from activities.audit_rows import EventHandler
 from activities.auth import Identity, Tokens
-from activities.clock import Clock, day_end_ms, from_ms, local_day
+from activities.clock import Clock, day_end_ms, from_ms, local_day, to_ms
 from activities.errors import Kind, PromoError, refusal
 from activities.ids import new_id
 from activities.model import Activity, validate_common
@@ -174,7 +174,7 @@ class AssistService:
         activity, rules = await self._assist(activity_id)
         check_audience(activity, player)
         now_ms = self.clock.now_ms()
-        ends_ms = int(activity.ends_at.timestamp() * 1000)
+        ends_ms = to_ms(activity.ends_at)
         request = StartRequest(
             activity_id=activity.id,
             user_id=player.subject,
@@ -451,8 +451,8 @@ class AssistService:
         snapshot = AssistSnapshot(
             state={
                 "status": activity.status,
-                "starts_at_ms": int(activity.starts_at.timestamp() * 1000),
-                "ends_at_ms": int(activity.ends_at.timestamp() * 1000),
+                "starts_at_ms": to_ms(activity.starts_at),
+                "ends_at_ms": to_ms(activity.ends_at),
                 "rules": rules.script_rules(),
                 "initiatives_total": totals.initiatives,
                 "helps_total": totals.helps,

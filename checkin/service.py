@@ -20,7 +20,7 @@ from typing import Any
 from activities.audit import Row
 from activities.audit_rows import EventHandler
 from activities.auth import Identity
-from activities.clock import Clock, day_end_ms, from_ms, local_day
+from activities.clock import Clock, day_end_ms, from_ms, local_day, to_ms
 from activities.errors import Kind, PromoError, invalid, refusal
 from activities.ids import new_id
 from activities.model import Activity, validate_common
@@ -274,10 +274,10 @@ class CheckinService:
         return self.activities.settings(activity, CheckinRules)
 
     def first_day(self, activity: Activity) -> date:
-        return local_day(int(activity.starts_at.timestamp() * 1000), activity.tz)
+        return local_day(to_ms(activity.starts_at), activity.tz)
 
     def last_day(self, activity: Activity) -> date:
-        return local_day(int(activity.ends_at.timestamp() * 1000) - 1, activity.tz)
+        return local_day(to_ms(activity.ends_at) - 1, activity.tz)
 
     def period(self, activity: Activity, rules: CheckinRules, day: date) -> Period:
         cycle = rules.cycle
@@ -402,8 +402,8 @@ class CheckinService:
         snapshot = CheckinSnapshot(
             state={
                 "status": activity.status,
-                "starts_at_ms": int(activity.starts_at.timestamp() * 1000),
-                "ends_at_ms": int(activity.ends_at.timestamp() * 1000),
+                "starts_at_ms": to_ms(activity.starts_at),
+                "ends_at_ms": to_ms(activity.ends_at),
                 "rules": rules.script_rules(),
                 "signins_total": totals.signins,
                 "makeups_total": totals.makeups,

@@ -21,7 +21,7 @@ from typing import Any
 from activities.audit import Row
 from activities.audit_rows import EventHandler
 from activities.auth import Identity, Tokens
-from activities.clock import Clock, day_end_ms, from_ms, local_day
+from activities.clock import Clock, day_end_ms, from_ms, local_day, to_ms
 from activities.errors import Kind, PromoError, invalid, refusal
 from activities.model import Activity, validate_common
 from activities.pages import Page, cut, decode_cursor
@@ -188,7 +188,7 @@ class ReservationService:
             date=body.date.isoformat(),
             store=store,
             pool=rules.pool_of(body.date, body.store_id),
-            opens_at_ms=opens_at_ms(body.date, rules, tz, int(activity.starts_at.timestamp() * 1000)),
+            opens_at_ms=opens_at_ms(body.date, rules, tz, to_ms(activity.starts_at)),
             closes_at_ms=closes_at,
             cancel_until_ms=cancel_until_ms(body.date, rules, tz),
             purchase=rules.purchase,
@@ -410,8 +410,8 @@ class ReservationService:
                 snapshot.ttl_s[row.code] = max((day_start_ms(day, tz) - now_ms) // 1000, 0) + (KEEP_DAYS + 1) * 86400
         snapshot.state = {
             "status": activity.status,
-            "starts_at_ms": int(activity.starts_at.timestamp() * 1000),
-            "ends_at_ms": int(activity.ends_at.timestamp() * 1000),
+            "starts_at_ms": to_ms(activity.starts_at),
+            "ends_at_ms": to_ms(activity.ends_at),
             "rules": rules.script_rules(),
             **totals,
         }
