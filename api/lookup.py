@@ -18,6 +18,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.exceptions import ValidationException
 from litestar.handlers.base import BaseRouteHandler
 
 from activities.model import MAX_SAFE_INT
@@ -37,8 +38,13 @@ async def find_resources(connection: ASGIConnection[Any, Any, Any, Any], handler
     if wanted is None:
         return
     activity_id = connection.path_params.get("activity_id")
-    if not isinstance(activity_id, int) or not 1 <= activity_id <= MAX_SAFE_INT:
-        return  # out of range: the parameter's own check answers 400
+    if not isinstance(activity_id, int):
+        return
+    if not 1 <= activity_id <= MAX_SAFE_INT:  # the 400 of api/params.py `Id`, before the body is read
+        raise ValidationException(
+            "a path, query or header parameter is invalid",
+            extra=[{"message": f"activity_id must be 1 to {MAX_SAFE_INT}", "key": "activity_id", "source": "path"}],
+        )
     activities = platform_of(connection).activities
     if wanted == "published":
         await activities.get_published(activity_id, max_age_s=FROZEN)
