@@ -45,13 +45,13 @@ from api.routes.audit import Lookup
 from api.routes.drafts import CloneBody, DraftChanges, TemplateBody, WindowBody
 from api.routes.points import Grant
 from api.security import provide_anyone, provide_operator, provide_player
-from assist.results import HelpBody, InviteEvent
-from checkin.controllers import MakeupBody
+from assist.schemas import HelpBody, InviteEvent
+from checkin.schemas import MakeupBody
 from lottery.controllers import AddStock
 from lottery.service import DrawBody
 from lottery.simulate import Traffic
 from outbound.model import Address, EndpointPatch, EndpointSpec, IssueBody, RotateBody
-from reservation.results import RedeemBody, ReserveBody
+from reservation.schemas import RedeemBody, ReserveBody
 
 # (method, path as the document writes it) -> what the route decodes (a tuple: any one of them, picked
 # by the body's `type`). `Ignored`: the route reads no body.

@@ -15,7 +15,7 @@ from api.body import NoBody, decode
 from api.lookup import published_activity
 from api.params import Cursor, Id, Limit
 from api.security import platform_of, provide_anyone, provide_operator, provide_player
-from assist.results import HelpBody, HelpResult, InitiativeView, InviteEvent, InviteResult, ProgressView
+from assist.schemas import HelpBody, HelpResult, InitiativeView, InviteEvent, InviteResult, ProgressView
 from assist.service import AssistService
 
 

@@ -32,7 +32,7 @@ from assist import bargain
 from assist.db import assist_helps, assist_initiatives, assist_outcomes
 from assist.model import AssistRules, AssistSpec, config_of, validate_rules
 from assist.repository import AssistRepository, HelpRow, InitiativeRow
-from assist.results import (
+from assist.schemas import (
     AssistCounters,
     HelperView,
     HelpResult,

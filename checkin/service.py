@@ -37,7 +37,7 @@ from activities.service import (
 from checkin.db import checkin_rewards, checkins
 from checkin.model import CheckinRules, CheckinSpec, config_of, validate_rules
 from checkin.repository import CheckinRepository, RewardRow
-from checkin.results import (
+from checkin.schemas import (
     Calendar,
     CalendarDay,
     CheckinCounters,

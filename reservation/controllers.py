@@ -16,7 +16,7 @@ from api.lookup import published_activity
 from api.params import Cursor, Id, Limit
 from api.roles import check_store
 from api.security import platform_of, provide_operator, provide_player
-from reservation.results import RedeemBody, ReservationView, ReserveBody
+from reservation.schemas import RedeemBody, ReservationView, ReserveBody
 from reservation.service import ReservationService
 
 _player = {"player": Provide(provide_player)}

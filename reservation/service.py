@@ -38,7 +38,7 @@ from reservation.model import (
     validate_rules,
 )
 from reservation.repository import ReservationRepository
-from reservation.results import (
+from reservation.schemas import (
     DateStoreCounters,
     ItemView,
     PoolCounters,

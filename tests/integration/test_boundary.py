@@ -134,7 +134,7 @@ def _routes() -> Iterator[tuple[str, str, dict[str, type], list[str]]]:
             query = [
                 name
                 for name in signature
-                if name not in params and name not in dependencies and name not in ("request", "self")
+                if name not in params and name not in dependencies and name not in ("request", "self", "data")
             ]
             yield method, route.path, params, query
 
@@ -307,13 +307,13 @@ def _body_types() -> list[type]:
     from api.routes.audit import Lookup
     from api.routes.points import Grant
     from assist.model import AssistSpec
-    from assist.results import HelpBody, InviteEvent
-    from checkin.controllers import MakeupBody
+    from assist.schemas import HelpBody, InviteEvent
+    from checkin.schemas import MakeupBody
     from checkin.model import CheckinSpec
     from lottery.controllers import AddStock
     from lottery.service import DrawBody
     from reservation.model import ReservationSpec
-    from reservation.results import RedeemBody, ReserveBody
+    from reservation.schemas import RedeemBody, ReserveBody
 
     return [
         ActivitySpec,
