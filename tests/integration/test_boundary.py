@@ -308,8 +308,8 @@ def _body_types() -> list[type]:
     from api.routes.points import Grant
     from assist.model import AssistSpec
     from assist.schemas import HelpBody, InviteEvent
-    from checkin.schemas import MakeupBody
     from checkin.model import CheckinSpec
+    from checkin.schemas import MakeupBody
     from lottery.controllers import AddStock
     from lottery.service import DrawBody
     from reservation.model import ReservationSpec
