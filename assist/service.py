@@ -162,7 +162,7 @@ class AssistService:
             request = replace(request, price_cents=price, floor_cents=floor, cuts=cuts, seed=seed)
         reply = await self._run(activity, lambda: self.store.start(request))
         if reply.kind == "refused":
-            raise refusal(reply.code or "refused", None, _REFUSALS)
+            raise refusal(reply.code or "refused", reply.detail, _REFUSALS)
         found = await self._initiative(activity, reply.initiative_id)
         assert found is not None
         return self._view(activity, rules, found, with_helpers=True, replayed=reply.kind == "open")

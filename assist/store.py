@@ -10,12 +10,12 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from activities.scripts import ScriptBatcher, script_beside
+from activities.scripts import WINDOW, ScriptBatcher, script_beside
 from activities.store import AuditStore, hset_chunks, load_activity, release_units
 from assist.keys import AssistKeys
 
-_start = script_beside(__file__, "start.lua")
-_help = script_beside(__file__, "help.lua")
+_start = script_beside(__file__, "start.lua", prelude=WINDOW)
+_help = script_beside(__file__, "help.lua", prelude=WINDOW)
 _expire = script_beside(__file__, "expire.lua")
 CLOSED_TTL_S = 7 * 24 * 3600  # a completed or expired initiative stays readable in Redis this long
 
@@ -41,6 +41,7 @@ class StartReply:
     kind: str
     initiative_id: str = ""
     code: str | None = None
+    detail: str | None = None  # activity_not_live: the activity's status
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ class AssistStore:
             ],
         )
         if reply[0] == "refused":
-            return StartReply(reply[0], code=reply[1])
+            return StartReply(reply[0], code=reply[1], detail=reply[2] if len(reply) > 2 else None)
         return StartReply(reply[0], initiative_id=reply[1] if len(reply) > 1 else "")
 
     async def help(self, request: HelpRequest) -> HelpReply:

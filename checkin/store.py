@@ -10,12 +10,12 @@ from typing import Any, Literal
 
 import redis.asyncio as aioredis
 
-from activities.scripts import ScriptBatcher, script_beside
+from activities.scripts import WINDOW, ScriptBatcher, script_beside
 from activities.store import AuditStore, hset_chunks, load_activity
 from checkin.keys import CheckinKeys
 from checkin.streak import Period
 
-_mark = script_beside(__file__, "mark.lua")
+_mark = script_beside(__file__, "mark.lua", prelude=WINDOW)
 ScriptKind = Literal["signin", "makeup", "quote"]  # see mark.lua, ARGV[4]
 
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from activities.scripts import ScriptBatcher, script_beside
+from activities.scripts import WINDOW, ScriptBatcher, script_beside
 from activities.store import AuditStore, hset_chunks, load_activity, release_units
 from reservation.keys import ReservationKeys
 
-_reserve = script_beside(__file__, "reserve.lua")
+_reserve = script_beside(__file__, "reserve.lua", prelude=WINDOW)
 _change = script_beside(__file__, "change.lua")
 
 
