@@ -44,7 +44,10 @@ class CheckinController(Controller):
         "checkins": Provide(service(CheckinService), sync_to_thread=False),
     }
 
-    @post("/signins", opt={"activity": "published", "action": "signin", "errors": _ACTIVITY})
+    @post(
+        "/signins",
+        opt={"activity": "published", "action": "signin", "errors": (*_ACTIVITY, "day_already_signed")},
+    )
     async def sign_in(
         self,
         player: NamedDependency[Identity],
