@@ -20,11 +20,17 @@ from activities.auth import Identity
 from activities.pages import Page
 from api.body import NoBody
 from api.params import Cursor, Id, Limit
-from api.security import platform_of, provide_anyone, provide_operator, provide_player, service
+from api.security import platform_of, provide_anyone, provide_operator, provide_player, service, service_for
 from assist.schemas import HelpBody, HelpResult, InitiativeView, InviteEvent, InviteResult, ProgressView
 from assist.service import AssistService
 
-_ASSISTS = {"assists": Provide(service(AssistService), sync_to_thread=False)}
+
+def _as(who: str, provide: Any) -> dict[str, Provide]:
+    """The identity dependency `who` and the service resolved after it (one dependency batch
+    each, api/security.py `service_for`)."""
+    return {who: Provide(provide), "assists": Provide(service_for(AssistService, who), sync_to_thread=False)}
+
+
 # What the activity's own scripts refuse about it, whatever the gameplay (activities/errors.py).
 _LIVE = ("activity_not_live", "not_started", "already_ended")
 _HELP = (
@@ -55,11 +61,10 @@ class InitiativeController(Controller):
     """A member's initiatives on a published assist activity."""
 
     path = "/activities/{activity_id:int}/initiatives"
-    dependencies = _ASSISTS
 
     @post(
         "/",
-        dependencies={"player": Provide(provide_player)},
+        dependencies=_as("player", provide_player),
         opt={
             "activity": "published",
             "action": "start",
@@ -83,7 +88,7 @@ class InitiativeController(Controller):
 
     @get(
         "/",
-        dependencies={"player": Provide(provide_player)},
+        dependencies=_as("player", provide_player),
         opt={"activity": "published", "errors": ("wrong_activity_type", "invalid_cursor")},
     )
     async def my_initiatives(
@@ -103,7 +108,7 @@ class InitiativeController(Controller):
 
     @get(
         "/{initiative_id:str}",
-        dependencies={"caller": Provide(provide_anyone)},
+        dependencies=_as("caller", provide_anyone),
         opt={"activity": "published", "errors": ("wrong_activity_type", "initiative_not_found", "not_your_data")},
     )
     async def read_initiative(
@@ -124,9 +129,12 @@ class ShareController(Controller):
     """What a share link opens: the progress (no token) and the friend's help."""
 
     path = "/assists/{share_token:str}"
-    dependencies = _ASSISTS
 
-    @get("/", opt={"errors": ("share_token_invalid", "wrong_activity_type", "initiative_not_found")})
+    @get(
+        "/",
+        dependencies={"assists": Provide(service(AssistService), sync_to_thread=False)},
+        opt={"errors": ("share_token_invalid", "wrong_activity_type", "initiative_not_found")},
+    )
     async def progress(self, assists: NamedDependency[AssistService], share_token: FromPath[str]) -> ProgressView:
         """What a friend sees on opening the share link.
 
@@ -136,7 +144,7 @@ class ShareController(Controller):
 
     @post(
         "/helps",
-        dependencies={"player": Provide(provide_player)},
+        dependencies=_as("player", provide_player),
         guards=[known_share_token],
         opt={"action": "help", "errors": (*_HELP, "invitees_count_by_event")},
     )
@@ -161,7 +169,7 @@ class InviteController(Controller):
     """What the host reports about invitees (operator token)."""
 
     path = "/operator/activities/{activity_id:int}/invites"
-    dependencies = {**_ASSISTS, "operator": Provide(provide_operator)}  # noqa: RUF012
+    dependencies = _as("operator", provide_operator)
 
     @post(
         "/",

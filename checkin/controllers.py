@@ -16,7 +16,7 @@ from litestar.params import JSONBody, QueryParameter
 from activities.auth import Identity
 from api.body import NoBody
 from api.params import Id
-from api.security import provide_player, service
+from api.security import provide_player, service_for
 from checkin.schemas import Calendar, MakeupBody, MarkResult
 from checkin.service import CheckinService
 
@@ -41,7 +41,7 @@ class CheckinController(Controller):
     path = "/activities/{activity_id:int}"
     dependencies = {  # noqa: RUF012 (Litestar's class attribute)
         "player": Provide(provide_player),
-        "checkins": Provide(service(CheckinService), sync_to_thread=False),
+        "checkins": Provide(service_for(CheckinService, "player"), sync_to_thread=False),
     }
 
     @post(

@@ -21,11 +21,16 @@ from activities.pages import Page
 from api.body import NoBody, check_idempotency_key
 from api.params import Cursor, Id, Limit
 from api.roles import check_store
-from api.security import platform_of, provide_operator, provide_player, service
+from api.security import platform_of, provide_operator, provide_player, service_for
 from reservation.schemas import RedeemBody, ReservationView, ReserveBody
 from reservation.service import ReservationService
 
-_RESERVATIONS = {"reservations": Provide(service(ReservationService), sync_to_thread=False)}
+
+def _reservations(who: str) -> dict[str, Provide]:
+    """The service, resolved after the identity `who` (one dependency batch each: api/security.py)."""
+    return {"reservations": Provide(service_for(ReservationService, who), sync_to_thread=False)}
+
+
 _STATES = ("reservation_cancelled", "reservation_redeemed", "reservation_expired")
 
 
@@ -46,7 +51,7 @@ class ReservationController(Controller):
     """Members' reservations on a published reservation activity."""
 
     path = "/activities/{activity_id:int}/reservations"
-    dependencies = {**_RESERVATIONS, "player": Provide(provide_player)}  # noqa: RUF012
+    dependencies = {**_reservations("player"), "player": Provide(provide_player)}  # noqa: RUF012
 
     @post(
         "/",
@@ -133,7 +138,7 @@ class RedemptionController(Controller):
     """Store staff redeem reservations (operator token)."""
 
     path = "/operator/activities/{activity_id:int}/redemptions"
-    dependencies = {**_RESERVATIONS, "operator": Provide(provide_operator)}  # noqa: RUF012
+    dependencies = {**_reservations("operator"), "operator": Provide(provide_operator)}  # noqa: RUF012
 
     @post(
         "/",
