@@ -9,9 +9,9 @@ from datetime import date
 from typing import Literal
 
 from activities.keys import ActivityKeys
-from activities.scripts import ScriptBatcher, script_beside
+from activities.scripts import WINDOW, ScriptBatcher, script_beside
 
-_draw = script_beside(__file__, "draw.lua")
+_draw = script_beside(__file__, "draw.lua", prelude=WINDOW)
 _grant = script_beside(__file__, "grant.lua")
 _chances = script_beside(__file__, "chances.lua")
 Payment = Literal["chance_or_free", "chance_or_pay", "paid"]  # see draw.lua, ARGV[10]

@@ -78,9 +78,10 @@ def test_the_prelude_keeps_each_script_s_lines_as_written() -> None:
     assert "\n" not in WINDOW and "outside_window" in WINDOW
     from assist.store import _help, _start
     from checkin.store import _mark
+    from lottery.store import _draw
     from reservation.store import _reserve
 
-    for script in (_mark, _start, _help, _reserve):
+    for script in (_draw, _mark, _start, _help, _reserve):
         assert isinstance(script, LuaScript)
         assert script.source.startswith(WINDOW + " ")
         assert script.source.count("\n") == script.path.read_text().count("\n")
