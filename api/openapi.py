@@ -38,20 +38,13 @@ from litestar.params import KwargDefinition
 from litestar.routes import HTTPRoute
 
 from activities.recovery import Resolution
-from api.body import NoBody
 from api.gameplays import GAMEPLAYS
 from api.routes.accounts import NewAccount
 from api.routes.audit import Lookup
 from api.routes.drafts import CloneBody, DraftChanges, TemplateBody, WindowBody
 from api.routes.points import Grant
 from api.security import provide_anyone, provide_operator, provide_player
-from assist.results import HelpBody, InviteEvent
-from checkin.controllers import MakeupBody
-from lottery.controllers import AddStock
-from lottery.service import DrawBody
-from lottery.simulate import Traffic
 from outbound.model import Address, EndpointPatch, EndpointSpec, IssueBody, RotateBody
-from reservation.results import RedeemBody, ReserveBody
 
 # (method, path as the document writes it) -> what the route decodes (a tuple: any one of them, picked
 # by the body's `type`). `Ignored`: the route reads no body.
@@ -59,10 +52,6 @@ Ignored = object()
 BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/operator/activities"): tuple(gameplay.spec for gameplay in GAMEPLAYS),
     ("POST", "/operator/activities/{activity_id}/{action}"): Ignored,
-    ("POST", "/operator/activities/{activity_id}/prizes/{prize_id}/stock"): AddStock,
-    ("POST", "/operator/activities/{activity_id}/invites"): InviteEvent,
-    ("POST", "/operator/activities/{activity_id}/redemptions"): RedeemBody,
-    ("POST", "/operator/activities/{activity_id}/simulations"): Traffic,
     ("POST", "/operator/members/{user_id}/points"): Grant,
     ("POST", "/operator/audit/lookup"): Lookup,
     ("POST", "/operator/accounts"): NewAccount,
@@ -72,13 +61,6 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/operator/templates/{template_id}/activities"): CloneBody,
     ("PATCH", "/operator/activities/{activity_id}/window"): WindowBody,
     ("POST", "/operator/activities/{activity_id}/recovery"): Resolution,
-    ("POST", "/activities/{activity_id}/draws"): DrawBody,
-    ("POST", "/activities/{activity_id}/signins"): NoBody,
-    ("POST", "/activities/{activity_id}/makeups"): MakeupBody,
-    ("POST", "/activities/{activity_id}/initiatives"): NoBody,
-    ("POST", "/activities/{activity_id}/reservations"): ReserveBody,
-    ("POST", "/activities/{activity_id}/reservations/{code}/cancel"): NoBody,
-    ("POST", "/assists/{share_token}/helps"): HelpBody,
     # outbound (issue 16)
     ("POST", "/operator/webhooks"): EndpointSpec,
     ("PATCH", "/operator/webhooks/{endpoint_id}"): EndpointPatch,
