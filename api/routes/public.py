@@ -11,7 +11,9 @@ from api.schemas import ActivityView, activity_view
 from api.security import platform_of
 
 
-@get("/activities/{activity_id:int}")
+@get("/activities/{activity_id:int}", tags=["activities"], opt={"activity": "published"})
 async def public_view(request: Request[Any, Any, Any], activity_id: Id) -> ActivityView:
-    """The activity as players see it, odds included (a legal disclosure). No token needed."""
+    """An activity as players see it, odds included.
+
+    The odds of every prize are a legal disclosure; no token is needed. Drafts do not exist here."""
     return activity_view(await platform_of(request).activities.get_published(activity_id), operator=False)

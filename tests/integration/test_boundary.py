@@ -134,7 +134,7 @@ def _routes() -> Iterator[tuple[str, str, dict[str, type], list[str]]]:
             query = [
                 name
                 for name in signature
-                if name not in params and name not in dependencies and name not in ("request", "self")
+                if name not in params and name not in dependencies and name not in ("request", "self", "data")
             ]
             yield method, route.path, params, query
 
