@@ -17,6 +17,7 @@ from activities.errors import invalid, not_found
 from activities.model import TRANSITIONS, Status
 from activities.pages import Page
 from api.body import NoBody, TypeOnly, decode
+from api.error_codes import spec_errors
 from api.gameplays import GAMEPLAY_BY_TYPE, GAMEPLAYS
 from api.lookup import found_activity
 from api.params import Cursor, Id, Limit
@@ -31,7 +32,7 @@ TextFilter = Annotated[str | None, QueryParameter(min_length=1, max_length=100)]
 DateFilter = Annotated[date | None, QueryParameter()]  # a day, in Asia/Shanghai
 
 # The codes these routes answer besides the generic ones (api/openapi.py documents them).
-CREATE_ERRORS = ("invalid_spec",)
+CREATE_ERRORS = spec_errors  # every registered gameplay's spec checks (api/error_codes.py)
 TRANSITION_ERRORS = ("unknown_action", "invalid_transition", "activity_loading")
 COUNTERS_ERRORS = ("activity_loading",)
 
