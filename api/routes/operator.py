@@ -17,7 +17,7 @@ from activities.errors import invalid, not_found
 from activities.model import TRANSITIONS, Status
 from activities.pages import Page
 from api.body import NoBody, TypeOnly, decode
-from api.error_codes import spec_errors
+from api.error_codes import method_errors, spec_errors
 from api.gameplays import GAMEPLAY_BY_TYPE, GAMEPLAYS
 from api.lookup import found_activity
 from api.params import Cursor, Id, Limit
@@ -33,8 +33,15 @@ DateFilter = Annotated[date | None, QueryParameter()]  # a day, in Asia/Shanghai
 
 # The codes these routes answer besides the generic ones (api/openapi.py documents them).
 CREATE_ERRORS = spec_errors  # every registered gameplay's spec checks (api/error_codes.py)
-TRANSITION_ERRORS = ("unknown_action", "invalid_transition", "activity_loading")
-COUNTERS_ERRORS = ("activity_loading",)
+
+
+def transition_errors() -> tuple[str, ...]:
+    """Its own, and what any gameplay's publish check refuses (api/error_codes.py): computed when
+    the document is built."""
+    return ("unknown_action", "invalid_transition", *method_errors("check_publishable"))
+
+
+COUNTERS_ERRORS: tuple[str, ...] = ()
 
 
 class OperatorController(Controller):
@@ -63,7 +70,7 @@ class OperatorController(Controller):
         activity = await service.create(decode(body, gameplay.spec), operator.subject)
         return activity_view(activity, operator=True)
 
-    @get("/")
+    @get("/", opt={"errors": ("invalid_cursor",)})
     async def list_activities(
         self,
         request: Request[Any, Any, Any],
@@ -101,7 +108,7 @@ class OperatorController(Controller):
     @post(
         "/{activity_id:int}/{action:str}",
         status_code=200,
-        opt={"activity": "any", "errors": TRANSITION_ERRORS, "enums": {"action": sorted(TRANSITIONS)}},
+        opt={"activity": "any", "errors": transition_errors, "enums": {"action": sorted(TRANSITIONS)}},
     )
     async def transition(
         self,
