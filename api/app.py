@@ -34,7 +34,7 @@ from api.errors import (
 )
 from api.frontend import cors_config, docs_ui, static_routers
 from api.gameplays import GAMEPLAYS
-from api.lookup import find_resources, require_idempotency_key
+from api.lookup import find_resources
 from api.openapi import document
 from api.options import repair_options
 from api.platform import Platform
@@ -147,8 +147,8 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
         middleware=[action_log_middleware],  # the operator action log (issue 13)
         template_config=template_config(),  # the back office's pages (console/)
         lifespan=[lifespan],
-        # the token, then the resource, then the Idempotency-Key, then (decoding `data:`) the body
-        guards=[authenticate, find_resources, require_idempotency_key],
+        # the token, then the resource and the Idempotency-Key, then (decoding `data:`) the body
+        guards=[authenticate, find_resources],
         dto=StrictBody,  # every `data:` body decoded strictly (api/body.py)
         return_dto=None,
         exception_handlers={

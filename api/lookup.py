@@ -11,7 +11,7 @@ drafts included), on its `activity_id` path parameter. Other lookups (a prize, a
 the route's own (`known` of its service), done before it reads anything else.
 tests/integration/test_boundary.py walks every route with unknown ids and bad bodies.
 
-A route with `opt={"idempotency": True}` needs an `Idempotency-Key` header: `require_idempotency_key`
+A route with `opt={"idempotency": True}` needs an `Idempotency-Key` header: `find_resources` then
 answers 400 `idempotency_key_required` or 422 `idempotency_key_invalid` after the 404 and before
 the body is decoded; the route reads the checked key with `idempotency_key(request)`.
 """
@@ -41,7 +41,8 @@ async def published_activity(request: Request[Any, Any, Any], activity_id: int) 
 
 
 async def find_resources(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """App-level guard: 404 for an unknown activity named by the path (see the module's doc)."""
+    """App-level guard: 400 for an id out of range, 404 for an unknown activity named by the path,
+    then the Idempotency-Key (see the module's doc)."""
     for name, value in connection.path_params.items():
         # Every integer of a path is an id (api.params.Id): out of range is the 400 its check would
         # answer, but before a typed body is decoded (Litestar decodes `data` before it checks the path).
@@ -53,17 +54,16 @@ async def find_resources(connection: ASGIConnection[Any, Any, Any, Any], handler
                 errors=[{"key": name, "source": "path", "message": f"an id is 1 to {MAX_SAFE_INT}"}],
             )
     wanted = handler.opt.get("activity")
-    if wanted is None:
-        return
     activity_id = connection.path_params.get("activity_id")
-    if not isinstance(activity_id, int):
-        return
-    activities = platform_of(connection).activities
-    if wanted == "published":
-        activity = await activities.get_published(activity_id, max_age_s=FROZEN)
-    else:
-        activity = await activities.get(activity_id)
-    connection.scope[_ACTIVITY] = activity  # type: ignore[literal-required]
+    if wanted is not None and isinstance(activity_id, int):
+        activities = platform_of(connection).activities
+        if wanted == "published":
+            activity = await activities.get_published(activity_id, max_age_s=FROZEN)
+        else:
+            activity = await activities.get(activity_id)
+        connection.scope[_ACTIVITY] = activity  # type: ignore[literal-required]
+    if handler.opt.get("idempotency"):  # then the key (one guard: no extra await per request)
+        require_idempotency_key(connection)
 
 
 def found_activity(connection: ASGIConnection[Any, Any, Any, Any]) -> Activity:
@@ -75,12 +75,11 @@ def found_activity(connection: ASGIConnection[Any, Any, Any, Any]) -> Activity:
     return activity
 
 
-async def require_idempotency_key(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """App-level guard, after `find_resources`: the Idempotency-Key header of a route with
-    `opt={"idempotency": True}` (400 missing, 422 malformed), before the body is decoded."""
-    if handler.opt.get("idempotency"):
-        key = check_idempotency_key(connection.headers.get("idempotency-key"))
-        connection.scope[_KEY] = key  # type: ignore[literal-required]
+def require_idempotency_key(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """For a route with `opt={"idempotency": True}`, after the 404 and before the body is decoded:
+    the Idempotency-Key header (400 missing, 422 malformed), kept for `idempotency_key`."""
+    key = check_idempotency_key(connection.headers.get("idempotency-key"))
+    connection.scope[_KEY] = key  # type: ignore[literal-required]
 
 
 def idempotency_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
