@@ -4,18 +4,18 @@ gameplay's own section (its `Gameplay.view`), and the body of the operators' cre
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
-from activities.model import Activity, Audience
+from activities.model import Activity, Audience, Status
 from api.gameplays import GAMEPLAYS, SPECS_BY_TYPE
 
 _SHARED: list[tuple[str, Any] | tuple[str, Any, Any]] = [
     ("id", int),
-    ("type", str),
+    ("type", Literal[tuple(SPECS_BY_TYPE)]),  # every registered gameplay's types
     ("name", str),
-    ("status", str),
+    ("status", Status),
     ("skin", str | None),
     ("starts_at", datetime),
     ("ends_at", datetime),

@@ -30,7 +30,7 @@ class Lookup(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class LookupResult(msgspec.Struct):
-    kind: str
+    kind: AuditKind
     rows: dict[str, int]  # id -> rows in SQL: 1 when written once, 0 when missing
 
 

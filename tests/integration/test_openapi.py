@@ -102,6 +102,9 @@ def test_closed_value_sets_are_enums(document: dict[str, Any]) -> None:
     lookup = document["paths"]["/operator/audit/lookup"]["post"]["requestBody"]["content"]["application/json"]
     name = lookup["schema"]["$ref"].rsplit("/", 1)[1]
     assert document["components"]["schemas"][name]["properties"]["kind"]["enum"] == sorted(AUDIT_IDS)
+    view = document["components"]["schemas"]["ActivityView"]["properties"]
+    assert set(view["type"]["enum"]) == {t for gameplay in GAMEPLAYS for t in gameplay.types}
+    assert view["status"]["enum"] == ["draft", "live", "paused", "ended"]
     error_kinds = {status for statuses in catalog().values() for status in statuses}
     assert error_kinds <= {400, 401, 403, 404, 409, 422, 429, 503}
 
