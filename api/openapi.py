@@ -190,6 +190,9 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     },
 }
 
+# Untagged routes on these paths (drafts, templates, the calendar: api/routes/drafts.py) are tagged
+# `activities` (they share paths with OperatorController, so the app lists them without a router).
+DRAFT_PATHS = ("/operator/activities", "/operator/templates", "/operator/calendar")
 # Lists that also answer CSV (`?format=csv`).
 ALSO_CSV = {("GET", "/operator/activities/{activity_id}/reservations")}
 
