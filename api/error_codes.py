@@ -173,7 +173,10 @@ def route_codes(
         add(401, ("token_missing", "token_invalid", "token_expired"))
         if role is not None:
             add(403, (f"{role}_token_required",))
-    if has_parameters:
+        if role == "operator":  # operators' accounts: a session, a role, CSRF for a session's changes
+            add(401, ("session_expired",))
+            add(403, ("role_forbidden", "csrf_failed"))
+    if has_parameters or needs_token:
         add(400, ("invalid_parameter",))
     if has_body:
         add(400, ("malformed_json",))
