@@ -147,6 +147,7 @@ async def save_template(
 
 @get("/operator/templates", dependencies=_operator)
 async def list_templates(request: Request[Any, Any, Any], operator: NamedDependency[Identity]) -> Templates:
+    """List the saved activity templates."""
     return Templates(items=await templates.all_templates(platform_of(request).engine))
 
 
