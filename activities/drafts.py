@@ -121,8 +121,9 @@ async def delete(engine: AsyncEngine, activity_id: int, operator_id: str, now_ms
         if status is None or status[0] != "draft":
             raise not_a_draft()
         for owned in reversed(db.metadata.sorted_tables):  # children first
-            if any(fk.column.table is db.activities for fk in owned.foreign_keys):
-                await conn.execute(owned.delete().where(owned.c.activity_id == activity_id))
+            for fk in owned.foreign_keys:
+                if fk.column.table is db.activities:
+                    await conn.execute(owned.delete().where(fk.parent == activity_id))
         await conn.execute(db.activities.delete().where(db.activities.c.id == activity_id))
         await _log(conn, activity_id, operator_id, "delete", {}, now_ms)
 
