@@ -4,36 +4,14 @@ carries its activity's hash tag, so each draw, grant and chance script touches o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from activities.keys import ActivityKeys
 
 
 @dataclass(frozen=True)
 class LotteryKeys(ActivityKeys):
-    """The kernel's keys of the activity (state, events, epoch, loading) and the lottery's own."""
-
-    @property
-    def stock(self) -> str:
-        """Hash prize_id -> units left, for prizes with a limited stock."""
-        return f"{self._p}:stock"
-
-    @property
-    def user_total(self) -> str:
-        """Hash user_id -> draws since the start (those that count against the limits)."""
-        return f"{self._p}:user_total"
-
-    def user_day(self, day: date) -> str:
-        """Hash user_id -> draws on that local day. Expires a day after the day."""
-        return f"{self._p}:user_day:{day.isoformat()}"
-
-    def day(self, day: date) -> str:
-        """Hash "draws" -> draws that day, prize_id -> units granted that day. Expires a day after the day."""
-        return f"{self._p}:day:{day.isoformat()}"
-
-    def idempotency(self, user_id: str, key: str) -> str:
-        """String "<fingerprint> <draw fields...>" of a finished draw, kept for a day."""
-        return f"{self._p}:idem:{user_id}:{key}"
+    """The kernel's keys of the activity (state, stock, per-member and per-day counters,
+    idempotency, events, epoch, loading) and the lottery's own."""
 
     @property
     def granted(self) -> str:
