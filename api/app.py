@@ -53,6 +53,7 @@ from api.telemetry import Telemetry
 from api.writer_thread import WriterThread
 from console.routes import routes as console_routes
 from console.web import template_config
+from events.routes import ROUTES as EVENT_ROUTES
 from outbound.routes import ROUTES as OUTBOUND_ROUTES
 
 log = logging.getLogger("promo.api")
@@ -139,6 +140,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             *DRAFT_ROUTES,
             member_lookup,
             *console_routes(),
+            *EVENT_ROUTES,
             *static_routers(),
         ],
         middleware=[action_log_middleware],  # the operator action log (issue 13)

@@ -44,9 +44,10 @@ from api.routes.accounts import NewAccount
 from api.routes.audit import Lookup
 from api.routes.drafts import CloneBody, DraftChanges, TemplateBody, WindowBody
 from api.routes.points import Grant
-from api.security import provide_anyone, provide_operator, provide_player
+from api.security import provide_anyone, provide_operator, provide_player, provide_system
 from assist.results import HelpBody, InviteEvent
 from checkin.controllers import MakeupBody
+from events.model import EventBatch, EventTypeSpec
 from lottery.controllers import AddStock
 from lottery.service import DrawBody
 from lottery.simulate import Traffic
@@ -88,6 +89,9 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/operator/fulfilments/{grant_id}/issue"): IssueBody,
     ("POST", "/operator/fulfilments/{grant_id}/cancel"): Ignored,
     ("POST", "/operator/fulfilments/{grant_id}/reveal"): Ignored,
+    # members' events (issue 15)
+    ("POST", "/events"): EventBatch,
+    ("POST", "/operator/event-types"): EventTypeSpec,
 }
 
 # Bodies that work, for the docs UI and as the fuzzer's starting points (its examples phase sends
@@ -165,7 +169,7 @@ NEEDS_IDEMPOTENCY_KEY = {
     ("POST", "/activities/{activity_id}/reservations"),
     ("POST", "/operator/members/{user_id}/points"),
 }
-TOKEN_PROVIDERS: set[Callable[..., Any]] = {provide_player, provide_operator, provide_anyone}
+TOKEN_PROVIDERS: set[Callable[..., Any]] = {provide_player, provide_operator, provide_anyone, provide_system}
 REF = "#/components/schemas/in.{name}"
 
 

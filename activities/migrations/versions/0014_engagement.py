@@ -1,0 +1,49 @@
+"""engagement: members' events and custom event types (issue 15)
+
+The tables of `events/db.py`: `member_events` (one row per accepted event, written by the audit
+writer from the event streams) and `event_types` (operators' custom types).
+
+Revision ID: 0014
+Revises: 0012
+Create Date: 2026-11-26
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0014"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "member_events",
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("member_id", sa.String(length=64), nullable=False),
+        sa.Column("type", sa.String(length=40), nullable=False),
+        sa.Column("occurred_at_ms", sa.BigInteger(), nullable=False),
+        sa.Column("received_at_ms", sa.BigInteger(), nullable=False),
+        sa.Column("source", sa.String(length=64), nullable=False),
+        sa.Column("attributes", sa.Text(), nullable=False),
+        sa.Column("stream_id", sa.String(length=40), nullable=False),
+        sa.PrimaryKeyConstraint("event_id"),
+    )
+    op.create_index("ix_member_events_member", "member_events", ["member_id", "occurred_at_ms"])
+    op.create_table(
+        "event_types",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("description", sa.String(length=200), server_default="", nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=False),
+        sa.Column("created_at_ms", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("event_types")
+    op.drop_index("ix_member_events_member", table_name="member_events")
+    op.drop_table("member_events")
