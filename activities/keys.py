@@ -126,6 +126,10 @@ class ActivityKeys:
         """Hash "<date>|<store>|<reserved, cancelled, redeemed or expired>" -> reservations."""
         return f"{self._p}:rstats"
 
+    def gift_fired(self, event_id: str) -> str:
+        """String "<gift_id>": this member event already fired the event gift (kept 8 days)."""
+        return f"{self._p}:fired:{event_id}"
+
     @property
     def events(self) -> str:
         """Stream of every state change, consumed by the SQL audit writer."""

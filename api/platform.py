@@ -81,6 +81,9 @@ class Platform:
             for activity_type in gameplay.types:
                 activities.register(activity_type, service)
             handlers.update(service.audit_handlers())
+            on_events = getattr(service, "on_events", None)  # a gameplay that reacts to members' events
+            if on_events is not None:
+                events.listeners.append(on_events)
         outbound = Outbound(engine, settings, clock)
         return cls(
             settings=settings,

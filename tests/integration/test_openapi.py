@@ -48,6 +48,7 @@ def test_create_documents_every_gameplay(document: dict[str, Any]) -> None:
         "CheckinSpec",
         "AssistSpec",
         "ReservationSpec",
+        "EventGiftSpec",
     ]
     assert body["required"] is True
     prize = document["components"]["schemas"]["in.PrizeSpec"]["properties"]["value_cny"]

@@ -1,7 +1,8 @@
 """engagement: members' events and custom event types (issue 15)
 
 The tables of `events/db.py`: `member_events` (one row per accepted event, written by the audit
-writer from the event streams) and `event_types` (operators' custom types).
+writer from the event streams) and `event_types` (operators' custom types); of `event_gift/db.py`:
+`gift_firings` (one row per gift an event fired).
 
 Revision ID: 0014
 Revises: 0012
@@ -41,9 +42,23 @@ def upgrade() -> None:
         sa.Column("created_at_ms", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("name"),
     )
+    op.create_table(
+        "gift_firings",
+        sa.Column("gift_id", sa.String(length=80), nullable=False),
+        sa.Column("activity_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("at_ms", sa.BigInteger(), nullable=False),
+        sa.Column("stream_id", sa.String(length=40), nullable=False),
+        sa.PrimaryKeyConstraint("gift_id"),
+    )
+    op.create_index("ix_gift_firings_activity", "gift_firings", ["activity_id", "user_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_gift_firings_activity", table_name="gift_firings")
+    op.drop_table("gift_firings")
     op.drop_table("event_types")
     op.drop_index("ix_member_events_member", table_name="member_events")
     op.drop_table("member_events")
