@@ -126,6 +126,15 @@ class ActivityKeys:
         """Hash "<date>|<store>|<reserved, cancelled, redeemed or expired>" -> reservations."""
         return f"{self._p}:rstats"
 
+    def task_progress(self, task_id: str, period: str) -> str:
+        """Hash user_id -> progress of a task in one period (a local day, a week's Monday, or
+        "once"). Expires a day after the period."""
+        return f"{self._p}:tprog:{task_id}:{period}"
+
+    def task_claims(self, task_id: str, period: str) -> str:
+        """Hash user_id -> the claim id of the member's reward of a task in one period."""
+        return f"{self._p}:tclaim:{task_id}:{period}"
+
     def gift_fired(self, event_id: str) -> str:
         """String "<gift_id>": this member event already fired the event gift (kept 8 days)."""
         return f"{self._p}:fired:{event_id}"

@@ -92,6 +92,7 @@ BODIES: dict[tuple[str, str], Any] = {
     # members' events (issue 15)
     ("POST", "/events"): EventBatch,
     ("POST", "/operator/event-types"): EventTypeSpec,
+    ("POST", "/activities/{activity_id}/tasks/{task_id}/claims"): NoBody,
 }
 
 # Bodies that work, for the docs UI and as the fuzzer's starting points (its examples phase sends

@@ -49,6 +49,7 @@ def test_create_documents_every_gameplay(document: dict[str, Any]) -> None:
         "AssistSpec",
         "ReservationSpec",
         "EventGiftSpec",
+        "TasksSpec",
     ]
     assert body["required"] is True
     prize = document["components"]["schemas"]["in.PrizeSpec"]["properties"]["value_cny"]

@@ -2,7 +2,8 @@
 
 The tables of `events/db.py`: `member_events` (one row per accepted event, written by the audit
 writer from the event streams) and `event_types` (operators' custom types); of `event_gift/db.py`:
-`gift_firings` (one row per gift an event fired).
+`gift_firings` (one row per gift an event fired); of `tasks/db.py`: `task_progress` and
+`task_claims`.
 
 Revision ID: 0014
 Revises: 0012
@@ -54,9 +55,37 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("gift_id"),
     )
     op.create_index("ix_gift_firings_activity", "gift_firings", ["activity_id", "user_id"])
+    op.create_table(
+        "task_progress",
+        sa.Column("activity_id", sa.Integer(), nullable=False),
+        sa.Column("task_id", sa.String(length=32), nullable=False),
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("period", sa.String(length=10), nullable=False),
+        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.Column("delta", sa.BigInteger(), nullable=False),
+        sa.Column("at_ms", sa.BigInteger(), nullable=False),
+        sa.Column("stream_id", sa.String(length=40), nullable=False),
+        sa.PrimaryKeyConstraint("activity_id", "task_id", "event_id"),
+    )
+    op.create_index("ix_task_progress_period", "task_progress", ["activity_id", "period"])
+    op.create_table(
+        "task_claims",
+        sa.Column("claim_id", sa.String(length=40), nullable=False),
+        sa.Column("activity_id", sa.Integer(), nullable=False),
+        sa.Column("task_id", sa.String(length=32), nullable=False),
+        sa.Column("period", sa.String(length=10), nullable=False),
+        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.Column("at_ms", sa.BigInteger(), nullable=False),
+        sa.Column("stream_id", sa.String(length=40), nullable=False),
+        sa.PrimaryKeyConstraint("claim_id"),
+        sa.UniqueConstraint("activity_id", "task_id", "period", "user_id", name="uq_task_claims_member"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("task_claims")
+    op.drop_index("ix_task_progress_period", table_name="task_progress")
+    op.drop_table("task_progress")
     op.drop_index("ix_gift_firings_activity", table_name="gift_firings")
     op.drop_table("gift_firings")
     op.drop_table("event_types")
