@@ -27,6 +27,7 @@ from activities.scripts import ScriptBatcher
 from activities.service import ActivityService
 from activities.store import ActivityStore, AuditStore, WalletStore
 from api.gameplays import GAMEPLAYS
+from events.actions import PlatformActions
 from events.service import EventService
 from events.store import EventStore
 from events.store import streams as event_streams
@@ -75,6 +76,7 @@ class Platform:
         kernel = Kernel(settings, redis, engine, batcher, clock, tokens, repository, activities, points)
         events = EventService(engine, EventStore(batcher), clock)
         handlers: dict[str, EventHandler] = dict(events.audit_handlers())
+        wants = []  # gameplays that count the platform's own actions as events (events/actions.py)
         for gameplay in gameplays:
             service = gameplay.build(kernel)
             kernel.built[gameplay.name] = service
@@ -84,6 +86,7 @@ class Platform:
             on_events = getattr(service, "on_events", None)  # a gameplay that reacts to members' events
             if on_events is not None:
                 events.listeners.append(on_events)
+                wants.append(service.wants)  # type: ignore[attr-defined]
         outbound = Outbound(engine, settings, clock)
         return cls(
             settings=settings,
@@ -97,7 +100,10 @@ class Platform:
                 AuditStore(redis),
                 repository,
                 handlers=handlers,
-                producers=[outbound.producer],  # the outbox rows of a grant, in the grant's transaction
+                producers=[
+                    outbound.producer,  # the outbox rows of a grant, in the grant's transaction
+                    PlatformActions(events, wants).producer,  # sign-ins, helps, draws count for tasks
+                ],
                 streams=event_streams(),  # members' events (events/)
                 shutdown_drain_s=settings.shutdown_drain_s,
             ),

@@ -180,6 +180,10 @@ class EventGiftService:
             assert rules.linked_lottery_id is not None
             await self.draws.grant_prize(rules.linked_lottery_id, user_id, reward.prize_id, ref)
 
+    async def wants(self, event_type: str) -> bool:
+        """Whether a live gift fires on events of this type (events/actions.py)."""
+        return any(rules.trigger.event == event_type for _, rules in await self._live_gifts())
+
     async def _live_gifts(self) -> list[tuple[Activity, EventGiftRules]]:
         if time.monotonic() - self._live_read_at >= _LIVE_REFRESH_S:
             table = db.activities

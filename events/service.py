@@ -101,6 +101,18 @@ class EventService:
             )
         now_ms = self.clock.now_ms()
         prepared = [await self._prepare(event, index, now_ms) for index, event in enumerate(batch.events)]
+        flags = await self.record(prepared, source, now_ms)
+        fresh = [event for event, new in zip(prepared, flags, strict=True) if new]
+        return BatchResult(
+            accepted=len(prepared),
+            new=len(fresh),
+            replayed=len(prepared) - len(fresh),
+            events=[EventOutcome(e.event_id, n) for e, n in zip(prepared, flags, strict=True)],
+        )
+
+    async def record(self, prepared: list[Prepared], source: str, now_ms: int) -> list[bool]:
+        """Record checked events (each once per id) and hand the new ones to the listeners;
+        for each, whether it was new. Also the way in of the platform's own actions."""
         flags = await self.store.ingest(prepared, source, now_ms) if prepared else []
         fresh = [event for event, new in zip(prepared, flags, strict=True) if new]
         for listener in self.listeners:
@@ -108,12 +120,7 @@ class EventService:
                 await listener(fresh)
             except Exception:  # the events stand; a listener completes what it missed itself
                 log.exception("an event listener failed on %d events", len(fresh))
-        return BatchResult(
-            accepted=len(prepared),
-            new=len(fresh),
-            replayed=len(prepared) - len(fresh),
-            events=[EventOutcome(e.event_id, n) for e, n in zip(prepared, flags, strict=True)],
-        )
+        return flags
 
     async def _prepare(self, event: EventIn, index: int, now_ms: int) -> Prepared:
         if not EVENT_ID.match(event.event_id):

@@ -134,6 +134,11 @@ class TasksService:
                     except PromoError:
                         log.exception("event %s not counted toward tasks of %d", event.event_id, activity.id)
 
+    async def wants(self, event_type: str) -> bool:
+        """Whether a live task counts events of this type (the platform's own actions are
+        recorded as events only then: events/actions.py)."""
+        return any(task.event == event_type for _, rules in await self._live_tasks() for task in rules.tasks)
+
     async def _live_tasks(self) -> list[tuple[Activity, TasksRules]]:
         if time.monotonic() - self._live_read_at >= _LIVE_REFRESH_S:
             table = db.activities

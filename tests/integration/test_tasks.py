@@ -109,3 +109,27 @@ async def test_rebuilt_from_sql(env: Env) -> None:
     tasks = await tasks_of(env, aid)
     assert tasks["share3"]["progress"] == 3 and tasks["profile"]["claimed"] is True
     assert (await claim(env, aid, "profile")).json()["replayed"] is True
+
+
+async def test_the_platforms_own_actions_count(env: Env) -> None:
+    from tests.conftest import checkin_spec, wheel
+
+    spec = tasks_spec()
+    spec["tasks"]["tasks"] = [
+        {"id": "signin", "name": "Sign in", "period": "daily", "event": "signed_in", "target": 1,
+         "reward": {"type": "points", "points": 5}},
+        {"id": "draw2", "name": "Draw twice", "period": "daily", "event": "drew", "target": 2,
+         "reward": {"type": "points", "points": 7}},
+    ]  # fmt: skip
+    aid = (await env.create(spec))["id"]
+    checkin = (await env.create(checkin_spec()))["id"]
+    lottery = (await env.create(wheel()))["id"]
+    assert (await env.sign_in(checkin, "m1")).status_code == 201
+    assert [(await env.draw(lottery, "m1")).status_code for _ in range(2)] == [201, 201]
+    await env.platform.audit_writer.drain()  # the writer's producer records them as events
+    await env.platform.audit_writer.drain()
+    tasks = await tasks_of(env, aid)
+    assert (tasks["signin"]["progress"], tasks["draw2"]["progress"]) == (1, 2)
+    await env.platform.audit_writer.drain()
+    # the writer delivering the same entries again records nothing more
+    assert (await tasks_of(env, aid))["draw2"]["progress"] == 2
