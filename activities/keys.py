@@ -135,6 +135,11 @@ class ActivityKeys:
         """Hash user_id -> the claim id of the member's reward of a task in one period."""
         return f"{self._p}:tclaim:{task_id}:{period}"
 
+    def quiz_session(self, session_id: str) -> str:
+        """Hash of a quiz session: user_id, day, deadline_ms, questions (ids), key (the correct
+        answers, never sent before submission), status, score. Expires a day after its deadline."""
+        return f"{self._p}:quiz:{session_id}"
+
     def gift_fired(self, event_id: str) -> str:
         """String "<gift_id>": this member event already fired the event gift (kept 8 days)."""
         return f"{self._p}:fired:{event_id}"

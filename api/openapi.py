@@ -52,6 +52,8 @@ from lottery.controllers import AddStock
 from lottery.service import DrawBody
 from lottery.simulate import Traffic
 from outbound.model import Address, EndpointPatch, EndpointSpec, IssueBody, RotateBody
+from quiz.model import QuestionSpec
+from quiz.results import AnswersBody
 from reservation.results import RedeemBody, ReserveBody
 
 # (method, path as the document writes it) -> what the route decodes (a tuple: any one of them, picked
@@ -93,6 +95,9 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/events"): EventBatch,
     ("POST", "/operator/event-types"): EventTypeSpec,
     ("POST", "/activities/{activity_id}/tasks/{task_id}/claims"): NoBody,
+    ("POST", "/activities/{activity_id}/quiz-sessions"): NoBody,
+    ("POST", "/activities/{activity_id}/quiz-sessions/{session_id}/answers"): AnswersBody,
+    ("POST", "/operator/activities/{activity_id}/questions"): QuestionSpec,
 }
 
 # Bodies that work, for the docs UI and as the fuzzer's starting points (its examples phase sends

@@ -50,6 +50,7 @@ def test_create_documents_every_gameplay(document: dict[str, Any]) -> None:
         "ReservationSpec",
         "EventGiftSpec",
         "TasksSpec",
+        "QuizSpec",
     ]
     assert body["required"] is True
     prize = document["components"]["schemas"]["in.PrizeSpec"]["properties"]["value_cny"]

@@ -3,7 +3,7 @@
 The tables of `events/db.py`: `member_events` (one row per accepted event, written by the audit
 writer from the event streams) and `event_types` (operators' custom types); of `event_gift/db.py`:
 `gift_firings` (one row per gift an event fired); of `tasks/db.py`: `task_progress` and
-`task_claims`.
+`task_claims`; of `quiz/db.py`: the question bank, sessions and results.
 
 Revision ID: 0014
 Revises: 0012
@@ -80,9 +80,51 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("claim_id"),
         sa.UniqueConstraint("activity_id", "task_id", "period", "user_id", name="uq_task_claims_member"),
     )
+    op.create_table(
+        "quiz_questions",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("activity_id", sa.Integer(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("options", sa.JSON(), nullable=False),
+        sa.Column("answer", sa.String(length=20), nullable=False),
+        sa.Column("explanation", sa.Text(), nullable=True),
+        sa.Column("deleted", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_quiz_questions_activity_id", "quiz_questions", ["activity_id"])
+    op.create_table(
+        "quiz_sessions",
+        sa.Column("session_id", sa.String(length=40), nullable=False),
+        sa.Column("activity_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("questions", sa.String(length=400), nullable=False),
+        sa.Column("started_at_ms", sa.BigInteger(), nullable=False),
+        sa.Column("deadline_ms", sa.BigInteger(), nullable=False),
+        sa.Column("stream_id", sa.String(length=40), nullable=False),
+        sa.PrimaryKeyConstraint("session_id"),
+    )
+    op.create_index("ix_quiz_sessions_member", "quiz_sessions", ["activity_id", "user_id", "day"])
+    op.create_table(
+        "quiz_results",
+        sa.Column("session_id", sa.String(length=40), nullable=False),
+        sa.Column("activity_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.Column("correct", sa.Integer(), nullable=False),
+        sa.Column("passed", sa.Boolean(), nullable=False),
+        sa.Column("at_ms", sa.BigInteger(), nullable=False),
+        sa.Column("stream_id", sa.String(length=40), nullable=False),
+        sa.PrimaryKeyConstraint("session_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("quiz_results")
+    op.drop_index("ix_quiz_sessions_member", table_name="quiz_sessions")
+    op.drop_table("quiz_sessions")
+    op.drop_index("ix_quiz_questions_activity_id", table_name="quiz_questions")
+    op.drop_table("quiz_questions")
     op.drop_table("task_claims")
     op.drop_index("ix_task_progress_period", table_name="task_progress")
     op.drop_table("task_progress")

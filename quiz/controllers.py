@@ -1,0 +1,94 @@
+"""Quiz draws: members' sessions and answers; operators' question bank."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import PathParameter
+
+from activities.auth import Identity
+from api.body import NoBody
+from api.params import Id
+from api.security import provide_operator, provide_player, service
+from quiz.model import Question, QuestionSpec
+from quiz.results import AnswersBody, QuizResult, QuizSession
+from quiz.service import QuizService
+
+SessionPath = Annotated[str, PathParameter(pattern=r"^qs[0-9a-f]{28}$")]
+_quiz = {"quiz": Provide(service(QuizService), sync_to_thread=False)}
+
+
+class QuizController(Controller):
+    tags = ["quiz"]  # noqa: RUF012 (Litestar's class attribute)
+    dependencies = {"player": Provide(provide_player), **_quiz}  # noqa: RUF012
+
+    @post(
+        "/activities/{activity_id:int}/quiz-sessions",
+        status_code=201,
+        opt={"activity": "published", "errors": ("attempts_used",)},
+    )
+    async def start_quiz(
+        self,
+        player: NamedDependency[Identity],
+        quiz: NamedDependency[QuizService],
+        activity_id: Id,
+        data: NoBody | None = None,
+    ) -> QuizSession:
+        """Start a quiz session: N random questions of the bank, without their answers.
+
+        Answer them before `deadline`; a member has a number of attempts a day (429 attempts_used)."""
+        return await quiz.start(player, activity_id)
+
+    @post(
+        "/activities/{activity_id:int}/quiz-sessions/{session_id:str}/answers",
+        status_code=200,
+        opt={"activity": "published", "errors": ("session_not_found", "session_expired", "answers_count_mismatch")},
+    )
+    async def answer_quiz(
+        self,
+        player: NamedDependency[Identity],
+        quiz: NamedDependency[QuizService],
+        activity_id: Id,
+        session_id: SessionPath,
+        data: AnswersBody,
+    ) -> QuizResult:
+        """Submit the answers (`{"answers": [[1], [0, 2], ...]}`, option indexes per question, in
+        the session's order). Enough correct ones grant draw chances on the linked lottery. Once:
+        submitting again answers the first result (`replayed: true`)."""
+        return await quiz.submit(player, activity_id, session_id, data)
+
+
+class QuestionsController(Controller):
+    path = "/operator/activities/{activity_id:int}/questions"
+    tags = ["quiz"]  # noqa: RUF012
+    dependencies = {"operator": Provide(provide_operator), **_quiz}  # noqa: RUF012
+
+    @post("/", status_code=201, opt={"activity": "any"})
+    async def add_question(
+        self,
+        operator: NamedDependency[Identity],
+        quiz: NamedDependency[QuizService],
+        activity_id: Id,
+        data: QuestionSpec,
+    ) -> Question:
+        """Add a question to the quiz's bank (single or multiple choice, optional explanation)."""
+        return await quiz.add_question(activity_id, data)
+
+    @get("/", opt={"activity": "any"})
+    async def list_questions(
+        self, operator: NamedDependency[Identity], quiz: NamedDependency[QuizService], activity_id: Id
+    ) -> list[Question]:
+        """The quiz's question bank, with the answers (operators only)."""
+        return list((await quiz.questions(activity_id)).values())
+
+    @delete("/{question_id:int}", status_code=204, opt={"activity": "any", "errors": ("question_not_found",)})
+    async def delete_question(
+        self, operator: NamedDependency[Identity], quiz: NamedDependency[QuizService], activity_id: Id, question_id: Id
+    ) -> None:
+        """Retire a question: new sessions no longer draw it."""
+        await quiz.delete_question(activity_id, question_id)
+
+
+ROUTES = [QuizController, QuestionsController]
