@@ -5,6 +5,7 @@ claim, once per member, task and period), and the rewards are delivered once per
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -104,6 +105,7 @@ class TasksService:
         if not live or not events:
             return
         now_ms = self.clock.now_ms()
+        counts = []
         for event in events:
             attributes: dict[str, Any] | None = None
             for activity, rules in live:
@@ -116,23 +118,22 @@ class TasksService:
                     delta = progress_of(task, event.type, attributes)
                     if delta <= 0:
                         continue
-                    # the period the event occurred in: a late event counts for its own day, if
-                    # that period is still the current one (older periods are closed)
+                    # an event counts for the period it occurred in, while that period is current
                     period = self.period(activity, task, now_ms)
-                    if not period.start_ms <= event.occurred_ms < period.end_ms:
-                        continue
-                    steps.append(Step(task.id, period.name, delta, period.end_ms + GRACE_MS - now_ms))
+                    if period.start_ms <= event.occurred_ms < period.end_ms:
+                        steps.append(Step(task.id, period.name, delta, period.end_ms + GRACE_MS - now_ms))
                 if steps:
-                    try:
-                        await self.activities.run_loaded(
-                            activity.id,
-                            lambda a=activity, s=steps, e=event: self.store.progress(
-                                a.id, e.member_id, e.event_id, now_ms, s
-                            ),  # type: ignore[misc]
-                            unknown="the progress may or may not have been counted",
-                        )
-                    except PromoError:
-                        log.exception("event %s not counted toward tasks of %d", event.event_id, activity.id)
+                    counts.append(self._count(activity, event.member_id, event.event_id, now_ms, steps))
+        for outcome in await asyncio.gather(*counts, return_exceptions=True):  # coalesced by the batcher
+            if isinstance(outcome, BaseException):
+                log.error("an event was not counted toward tasks: %r", outcome)
+
+    async def _count(self, activity: Activity, user_id: str, event_id: str, now_ms: int, steps: list[Step]) -> None:
+        await self.activities.run_loaded(
+            activity.id,
+            lambda: self.store.progress(activity.id, user_id, event_id, now_ms, steps),
+            unknown="the progress may or may not have been counted",
+        )
 
     async def wants(self, event_type: str) -> bool:
         """Whether a live task counts events of this type (the platform's own actions are
