@@ -14,7 +14,18 @@ from api.body import decode
 from api.params import IdFilter, Limit
 from api.security import platform_of, provide_operator
 
-AuditKind = Literal["draw", "points", "mark", "initiative", "help", "reservation", "reservation_change"]
+AuditKind = Literal[
+    "draw",
+    "points",
+    "mark",
+    "initiative",
+    "help",
+    "reservation",
+    "reservation_change",
+    "gift",
+    "task_claim",
+    "quiz_session",
+]
 AuditId = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=SAFE_TEXT)]
 
 
