@@ -116,7 +116,7 @@ async def provide_operator(request: Request[Any, Any, Any]) -> Identity:
 
 async def provide_system(request: Request[Any, Any, Any]) -> Identity:
     """A brand's system (`promo token --system`): pushes members' events."""
-    return _verified(request, "system")
+    return await _verified(request, "system")
 
 
 async def provide_anyone(request: Request[Any, Any, Any]) -> Identity:
