@@ -208,8 +208,11 @@ def _accept_numbers_as_decimals(schema: Any) -> None:
             else:
                 _accept_numbers_as_decimals(value)
     elif isinstance(schema, list):
-        for item in schema:
-            _accept_numbers_as_decimals(item)
+        for index, item in enumerate(schema):
+            if isinstance(item, dict) and item.get("format") == "decimal":  # `Decimal | None`: in an anyOf
+                schema[index] = {"anyOf": [{"type": "string", "format": "decimal"}, {"type": "number"}]}
+            else:
+                _accept_numbers_as_decimals(item)
 
 
 def _body_required(schema: dict[str, Any], components: dict[str, Any]) -> bool:
