@@ -90,8 +90,8 @@ class EventGiftService:
         validate_rules(spec.event_gift)
         linked = spec.event_gift.linked_lottery_id
         if linked is not None:
-            lottery = await self.activities.repository.get(linked)
-            if lottery is None or not lottery.is_lottery:
+            lottery = await self.draws.find(linked)
+            if lottery is None:
                 raise invalid("linked_lottery_invalid", f"activity {linked} is not a lottery", field="event_gift")
             reward = spec.event_gift.reward
             if isinstance(reward, PrizeReward) and reward.prize_id not in {

@@ -62,8 +62,8 @@ class QuizService:
     async def create(self, spec: QuizSpec, operator_id: str) -> Activity:
         validate_common(spec)
         validate_rules(spec.quiz)
-        lottery = await self.activities.repository.get(spec.quiz.linked_lottery_id)
-        if lottery is None or not lottery.is_lottery:
+        lottery = await self.draws.find(spec.quiz.linked_lottery_id)
+        if lottery is None:
             raise invalid(
                 "linked_lottery_invalid", "linked_lottery_id is not a lottery", field="quiz.linked_lottery_id"
             )

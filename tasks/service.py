@@ -60,8 +60,8 @@ class TasksService:
         validate_rules(spec.tasks)
         linked = spec.tasks.linked_lottery_id
         if linked is not None:
-            lottery = await self.activities.repository.get(linked)
-            if lottery is None or not lottery.is_lottery:
+            lottery = await self.draws.find(linked)
+            if lottery is None:
                 raise invalid("linked_lottery_invalid", f"activity {linked} is not a lottery", field="tasks")
         return await self.activities.create_draft(spec, ACTIVITY_TYPE, operator_id, config_of(spec.tasks))
 
