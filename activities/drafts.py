@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities import db
+from activities.clock import to_ms
 from activities.errors import conflict
 from activities.model import Activity, ActivityBase
 from activities.repository import WriteRows
@@ -70,10 +71,6 @@ def _shaped(value: Any, kind: msgspec.inspect.Type) -> Any:
     return value
 
 
-def _ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
-
-
 async def replace(
     engine: AsyncEngine,
     activity_id: int,
@@ -97,8 +94,8 @@ async def replace(
             .values(
                 type=type_,
                 name=spec.name,
-                starts_at_ms=_ms(spec.starts_at),
-                ends_at_ms=_ms(spec.ends_at),
+                starts_at_ms=to_ms(spec.starts_at),
+                ends_at_ms=to_ms(spec.ends_at),
                 timezone=spec.timezone,
                 skin=spec.skin,
                 audience=msgspec.to_builtins(spec.audience),
@@ -139,12 +136,12 @@ async def extend(engine: AsyncEngine, activity_id: int, ends_at: datetime, opera
             raise conflict(
                 "activity_not_live", "only a live or paused activity's end time is extended", status=row.status
             )
-        if _ms(ends_at) <= row.ends_at_ms:
+        if to_ms(ends_at) <= row.ends_at_ms:
             raise conflict("end_not_later", "the new end time must be later than the current one", field="ends_at")
         await conn.execute(
-            sa.update(table).where(table.c.id == activity_id).values(ends_at_ms=_ms(ends_at), updated_at_ms=now_ms)
+            sa.update(table).where(table.c.id == activity_id).values(ends_at_ms=to_ms(ends_at), updated_at_ms=now_ms)
         )
-        await _log(conn, activity_id, operator_id, "extend", {"ends_at_ms": _ms(ends_at)}, now_ms)
+        await _log(conn, activity_id, operator_id, "extend", {"ends_at_ms": to_ms(ends_at)}, now_ms)
 
 
 def not_a_draft() -> Exception:
@@ -178,9 +175,9 @@ def filters(
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         where.append(table.c.name.ilike(f"%{escaped}%", escape="\\"))
     if starts_from is not None:
-        where.append(table.c.ends_at_ms > _ms(starts_from))
+        where.append(table.c.ends_at_ms > to_ms(starts_from))
     if ends_before is not None:
-        where.append(table.c.starts_at_ms < _ms(ends_before))
+        where.append(table.c.starts_at_ms < to_ms(ends_before))
     return where
 
 

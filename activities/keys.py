@@ -1,5 +1,7 @@
-"""Every Redis key name of the platform (as arq does): the kernel's here, each gameplay's in its
-own key module built on `tag` (lottery/keys.py...).
+"""The Redis key names every gameplay shares (as arq does): an activity's state, stream, load
+epoch and lock, its shared counters; the points wallets. A gameplay's own keys live in its folder
+(`lottery/keys.py`, `checkin/keys.py`...), in a subclass of `ActivityKeys` built on
+`ActivityKeys.key` (or on `tag`).
 
 All keys of one activity share the hash tag ``{act:<id>}`` so that each Lua script touches a
 single Redis Cluster slot.
@@ -25,6 +27,13 @@ class ActivityKeys:
     @property
     def _p(self) -> str:
         return tag(self.activity_id)
+
+    def key(self, *parts: str) -> str:
+        """A key of this activity (its hash tag, then `parts` joined by ":"), for the key
+        modules of the gameplays, which subclass this class with their own names
+        (`checkin/keys.py`): `ActivityKeys(7).key("cycle", "2026-03-02")` is
+        "{act:7}:cycle:2026-03-02"."""
+        return ":".join((self._p, *parts))
 
     @property
     def state(self) -> str:
@@ -55,94 +64,11 @@ class ActivityKeys:
         kept for a day."""
         return f"{self._p}:idem:{user_id}:{key}"
 
-    def cycle(self, start: date) -> str:
-        """Hash of a sign-in cycle: user_id -> marks of the cycle's days, "user_id|offset" -> the
-        outcome of that day's sign-in or make-up. Expires a day after the cycle."""
-        return f"{self._p}:cycle:{start.isoformat()}"
-
-    # --- friend assist (助力): initiatives and the helps they collect -------------------------
-
-    def initiative(self, initiative_id: str) -> str:
-        """Hash of an initiative: initiator, status, needed, helps, deadline_ms, bargain price and
-        cuts; "h:<helper>" -> "<number> <cut> <at_ms>" for each help. Expires once closed."""
-        return f"{self._p}:init:{initiative_id}"
-
-    @property
-    def open_initiatives(self) -> str:
-        """Hash user_id -> the id of the member's open initiative."""
-        return f"{self._p}:open"
-
-    @property
-    def initiators(self) -> str:
-        """Hash user_id -> initiatives the member has started."""
-        return f"{self._p}:initiators"
-
     @property
     def deadlines(self) -> str:
         """Sorted set of what a sweep closes when its time comes, by deadline (ms): open
         initiatives, reservations not redeemed by the end of their day."""
         return f"{self._p}:deadlines"
-
-    @property
-    def helped(self) -> str:
-        """Hash helper -> helps in the activity so far (a first help may earn the helper reward)."""
-        return f"{self._p}:helped"
-
-    @property
-    def invitees(self) -> str:
-        """Hash invitee -> the initiative the invitee counted for (an invitee counts once)."""
-        return f"{self._p}:invitees"
-
-    def device_day(self, day: date) -> str:
-        """Hash device_id -> helps from that device on that local day."""
-        return f"{self._p}:device_day:{day.isoformat()}"
-
-    def ip_day(self, day: date) -> str:
-        """Hash ip -> helps from that address on that local day."""
-        return f"{self._p}:ip_day:{day.isoformat()}"
-
-    # --- hot-item reservations (热门商品预约) ------------------------------------------------
-
-    @property
-    def pools(self) -> str:
-        """Hash "<date>|<store or all>" -> units left to reserve."""
-        return f"{self._p}:pool"
-
-    def reservation(self, code: str) -> str:
-        """Hash of a reservation: user_id, date, store, pool, status, cancel_until_ms..."""
-        return f"{self._p}:rsv:{code}"
-
-    def member_reservations(self, user_id: str) -> str:
-        """Set of the codes of a member's reservations."""
-        return f"{self._p}:mine:{user_id}"
-
-    @property
-    def user_dates(self) -> str:
-        """Hash "user_id|date" -> reservations the member holds for that date (not cancelled)."""
-        return f"{self._p}:user_date"
-
-    @property
-    def reservation_stats(self) -> str:
-        """Hash "<date>|<store>|<reserved, cancelled, redeemed or expired>" -> reservations."""
-        return f"{self._p}:rstats"
-
-    def task_progress(self, task_id: str, period: str) -> str:
-        """Hash user_id -> progress of a task in one period (a local day, a week's Monday, or
-        "once"). Expires a day after the period."""
-        return f"{self._p}:tprog:{task_id}:{period}"
-
-    def task_claims(self, task_id: str, period: str) -> str:
-        """Hash user_id -> the claim id of the member's reward of a task in one period."""
-        return f"{self._p}:tclaim:{task_id}:{period}"
-
-    def quiz_session(self, session_id: str) -> str:
-        """Hash of a quiz session: user_id, day, deadline_ms, questions (ids), key (the correct
-        answers, never sent before submission), status, score. Expires a day after its deadline."""
-        return f"{self._p}:quiz:{session_id}"
-
-    def gift_fired(self, event_id: str) -> str:
-        """String "<gift_id>": this member event already fired the event gift (kept 8 days)."""
-        return f"{self._p}:fired:{event_id}"
 
     @property
     def events(self) -> str:
@@ -199,37 +125,4 @@ class WalletKeys:
     @property
     def events(self) -> str:
         """Stream of wallet changes, consumed by the SQL audit writer."""
-        return f"{self._p}:events"
-
-
-# Members' events from the brand's systems (events/): sharded by event id (an id is unique across
-# members), each shard its own hash tag, so that one ingest script touches one slot and the audit
-# writer follows a fixed set of streams.
-EVENT_SHARDS = 16
-
-
-def event_shard(event_id: str) -> int:
-    return zlib.crc32(event_id.encode()) % EVENT_SHARDS
-
-
-@dataclass(frozen=True)
-class EventKeys:
-    shard: int
-
-    @classmethod
-    def of(cls, event_id: str) -> EventKeys:
-        return cls(event_shard(event_id))
-
-    @property
-    def _p(self) -> str:
-        return f"{{evt:{self.shard}}}"
-
-    def seen(self, event_id: str) -> str:
-        """Marker: an event with this id was accepted (idempotency), kept longer than the oldest
-        `occurred_at` accepted, so that a replay is always recognised."""
-        return f"{self._p}:seen:{event_id}"
-
-    @property
-    def events(self) -> str:
-        """Stream of accepted events, consumed by the SQL audit writer."""
         return f"{self._p}:events"

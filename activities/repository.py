@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from activities import audit_sql, db
+from activities.clock import to_ms
 from activities.model import MAX_COUNT, Activity, ActivityBase, Audience, Status
 
 # A gameplay's own rows of a new activity, written in the transaction that creates it.
@@ -20,16 +21,12 @@ WriteRows = Callable[[AsyncConnection, int], Awaitable[None]]
 
 # What a stored time is read as at most: a row written before times were bounded (year 1, year
 # 82269...) reads as the nearest time every time zone can still show, never as an error.
-_MIN_MS = int(datetime(1, 1, 2, tzinfo=UTC).timestamp() * 1000)
-_MAX_MS = int(datetime(9999, 12, 30, tzinfo=UTC).timestamp() * 1000)
+_MIN_MS = to_ms(datetime(1, 1, 2, tzinfo=UTC))
+_MAX_MS = to_ms(datetime(9999, 12, 30, tzinfo=UTC))
 
 
 def _dt(ms: int) -> datetime:
     return datetime.fromtimestamp(min(max(ms, _MIN_MS), _MAX_MS) / 1000, UTC)
-
-
-def _ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
 
 
 class PointsRow(msgspec.Struct, kw_only=True):
@@ -67,8 +64,8 @@ class ActivityRepository:
                     type=type_,
                     name=spec.name,
                     status="draft",
-                    starts_at_ms=_ms(spec.starts_at),
-                    ends_at_ms=_ms(spec.ends_at),
+                    starts_at_ms=to_ms(spec.starts_at),
+                    ends_at_ms=to_ms(spec.ends_at),
                     timezone=spec.timezone,
                     skin=spec.skin,
                     audience=msgspec.to_builtins(spec.audience),

@@ -4,12 +4,12 @@ gameplay's own section (its `Gameplay.view`), and the body of the operators' cre
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
 from activities import drafts
-from activities.model import Activity, Audience
+from activities.model import Activity, Audience, Status
 from api.gameplays import GAMEPLAY_BY_TYPE, GAMEPLAYS, SPECS_BY_TYPE
 
 if TYPE_CHECKING:
@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
 _SHARED: list[tuple[str, Any] | tuple[str, Any, Any]] = [
     ("id", int),
-    ("type", str),
+    ("type", Literal[tuple(SPECS_BY_TYPE)]),  # every registered gameplay's types
     ("name", str),
-    ("status", str),
+    ("status", Status),
     ("skin", str | None),
     ("starts_at", datetime),
     ("ends_at", datetime),

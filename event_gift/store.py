@@ -9,9 +9,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from activities.keys import ActivityKeys
 from activities.scripts import ScriptBatcher, script_beside
 from activities.store import AuditStore, hset_chunks, load_activity, release_units
+from event_gift.keys import GiftKeys
 
 _fire = script_beside(__file__, "fire.lua")
 FIRED_TTL_S = 8 * 24 * 3600  # longer than the oldest event POST /events accepts (7 days)
@@ -61,7 +61,7 @@ class GiftStore:
         return self.batcher.redis
 
     async def fire(self, r: FireRequest) -> FireReply:
-        keys = ActivityKeys(r.activity_id)
+        keys = GiftKeys(r.activity_id)
         reply = await self.batcher.call(
             _fire,
             [keys.state, keys.user_total, keys.user_day(r.day), keys.gift_fired(r.event_id), keys.events],
@@ -70,7 +70,7 @@ class GiftStore:
         return FireReply(str(reply[0]), str(reply[1]) if len(reply) > 1 else "")
 
     async def counters(self, activity_id: int) -> GiftLive:
-        keys = ActivityKeys(activity_id)
+        keys = GiftKeys(activity_id)
         state = {str(k): str(v) for k, v in (await self.redis.hgetall(keys.state)).items()}
         budget = state.get("budget_left")
         return GiftLive(
@@ -86,7 +86,7 @@ class GiftStore:
         read: Callable[[], Awaitable[GiftSnapshot]],
         recover: Callable[[GiftSnapshot, str], Awaitable[GiftSnapshot]] | None = None,
     ) -> bool:
-        keys = ActivityKeys(activity_id)
+        keys = GiftKeys(activity_id)
 
         def write(pipe: Any, snapshot: GiftSnapshot) -> None:
             pipe.delete(keys.state, keys.user_total)
@@ -104,5 +104,5 @@ class GiftStore:
 
     async def release(self, activity_id: int, epoch: str, units: int) -> str:
         """Give back budget a fail-closed rebuild held back."""
-        keys = ActivityKeys(activity_id)
+        keys = GiftKeys(activity_id)
         return await release_units(self.redis, keys, keys.state, "budget_left", units, epoch)

@@ -6,35 +6,55 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
 
 from activities.auth import Identity
 from api.security import platform_of, provide_operator, provide_system
 from events.model import BatchResult, EventBatch, EventTypeSpec, EventTypeView
 from events.service import EventService
 
-_ERRORS = (
-    "batch_too_large",
-    "event_id_invalid",
-    "member_id_invalid",
-    "event_type_unknown",
-    "event_time_invalid",
-    "event_time_out_of_range",
-    "event_attributes_invalid",
-    "event_attributes_too_large",
-)
+# 422 all (api/error_codes.py reads the gameplays' modules for statuses; events/ is not one).
+_ERRORS = {
+    422: (
+        "batch_too_large",
+        "event_id_invalid",
+        "member_id_invalid",
+        "event_type_unknown",
+        "event_time_invalid",
+        "event_time_out_of_range",
+        "event_attributes_invalid",
+        "event_attributes_too_large",
+    )
+}
 
 
-def provide_events(request: Request[Any, Any, Any]) -> EventService:
+def events_after_system(request: Request[Any, Any, Any], system: NamedDependency[Identity]) -> EventService:
+    """The event service, resolved after the caller's identity (one dependency batch, no task
+    group: api/security.py `service_for`)."""
+    return platform_of(request).events
+
+
+def events_after_operator(request: Request[Any, Any, Any], operator: NamedDependency[Identity]) -> EventService:
+    """The event service, resolved after the operator's identity (see `events_after_system`)."""
     return platform_of(request).events
 
 
 class EventsController(Controller):
-    tags = ["events"]  # noqa: RUF012 (Litestar's class attribute)
-    dependencies = {"events": Provide(provide_events, sync_to_thread=False)}  # noqa: RUF012
+    """Members' events from the brands' systems; the event types operators declare."""
 
-    @post("/events", status_code=200, dependencies={"system": Provide(provide_system)}, opt={"errors": _ERRORS})
+    tags = ["events"]  # noqa: RUF012 (Litestar's class attribute)
+
+    @post(
+        "/events",
+        status_code=200,
+        dependencies={
+            "system": Provide(provide_system),
+            "events": Provide(events_after_system, sync_to_thread=False),
+        },
+        opt={"errors": _ERRORS},
+    )
     async def push_events(
-        self, data: EventBatch, events: NamedDependency[EventService], system: NamedDependency[Identity]
+        self, data: JSONBody[EventBatch], events: NamedDependency[EventService], system: NamedDependency[Identity]
     ) -> BatchResult:
         """Members' events from the brand's systems (a `system` token: `promo token --system`).
 
@@ -47,16 +67,25 @@ class EventsController(Controller):
     @post(
         "/operator/event-types",
         status_code=200,
-        dependencies={"operator": Provide(provide_operator)},
-        opt={"errors": ("event_type_builtin",)},
+        dependencies={
+            "operator": Provide(provide_operator),
+            "events": Provide(events_after_operator, sync_to_thread=False),
+        },
+        opt={"errors": {422: ("event_type_builtin",)}},
     )
     async def declare_event_type(
-        self, data: EventTypeSpec, events: NamedDependency[EventService], operator: NamedDependency[Identity]
+        self, data: JSONBody[EventTypeSpec], events: NamedDependency[EventService], operator: NamedDependency[Identity]
     ) -> EventTypeView:
         """Declare a custom event type (`{"name": "store_visited"}`); declaring it again is harmless."""
         return await events.declare_type(data, operator.subject)
 
-    @get("/operator/event-types", dependencies={"operator": Provide(provide_operator)})
+    @get(
+        "/operator/event-types",
+        dependencies={
+            "operator": Provide(provide_operator),
+            "events": Provide(events_after_operator, sync_to_thread=False),
+        },
+    )
     async def list_event_types(
         self, events: NamedDependency[EventService], operator: NamedDependency[Identity]
     ) -> list[EventTypeView]:

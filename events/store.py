@@ -7,8 +7,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from activities.keys import EVENT_SHARDS, EventKeys, event_shard
 from activities.scripts import ScriptBatcher, script_beside
+from events.keys import EVENT_SHARDS, EventKeys, event_shard
 
 _ingest = script_beside(__file__, "ingest.lua")
 

@@ -24,19 +24,10 @@ from activities.pages import Page
 from api.body import check_idempotency_key
 from api.params import Cursor, Id, IdFilter, Limit
 from api.schemas import ActivityView, activity_view
-from api.security import platform_of, provide_anyone, provide_operator, provide_player, service
+from api.security import platform_of, provide_anyone, provide_operator, provide_player, service_for
 from lottery.service import DrawBody, DrawResult, DrawService
 from lottery.simulate import Traffic
 from lottery.simulate_report import Simulation, simulate_lottery
-
-_DRAWS = {"draws": Provide(service(DrawService), sync_to_thread=False)}
-
-
-def _draws_after_player(request: Request[Any, Any, Any], player: NamedDependency[Identity]) -> DrawService:
-    """The lottery's service, resolved after the player: two dependencies with no dependency
-    between them are resolved together in an anyio task group, two tasks per request, which on
-    the draw path cost about a tenth of its CPU. `player` orders them; it is not used."""
-    return platform_of(request).service(DrawService)
 
 
 class Chances(msgspec.Struct):
@@ -53,7 +44,7 @@ class LotteryController(Controller):
     """Players' routes of the lottery."""
 
     dependencies = {  # noqa: RUF012 (Litestar's class attribute)
-        "draws": Provide(_draws_after_player, sync_to_thread=False),
+        "draws": Provide(service_for(DrawService, "player"), sync_to_thread=False),
         "player": Provide(provide_player),
     }
 
@@ -126,7 +117,10 @@ class LotteryController(Controller):
 class PlayerDrawsController(Controller):
     """A member's draws as operators (anyone's) or the member (their own) read them."""
 
-    dependencies = {**_DRAWS, "caller": Provide(provide_anyone)}  # noqa: RUF012 (Litestar's class attribute)
+    dependencies = {  # noqa: RUF012 (Litestar's class attribute)
+        "draws": Provide(service_for(DrawService, "caller"), sync_to_thread=False),
+        "caller": Provide(provide_anyone),
+    }
 
     @get("/players/{user_id:str}/draws", opt={"errors": ("not_your_data",)})
     async def player_draws(
@@ -168,7 +162,10 @@ class LotteryOperatorController(Controller):
     """Operators' routes of the lottery (drafts included)."""
 
     path = "/operator/activities/{activity_id:int}"
-    dependencies = {**_DRAWS, "operator": Provide(provide_operator)}  # noqa: RUF012 (Litestar's class attribute)
+    dependencies = {  # noqa: RUF012 (Litestar's class attribute)
+        "draws": Provide(service_for(DrawService, "operator"), sync_to_thread=False),
+        "operator": Provide(provide_operator),
+    }
 
     @post(
         "/prizes/{prize_id:int}/stock",

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 
-from activities.clock import day_end_ms, local_day
+from activities.clock import day_end_ms, local_day, to_ms
 from activities.service import DAY_KEY_GRACE_MS, IDEMPOTENCY_TTL_S, REFERENCE_TTL_S
 from lottery.model import Lottery
 from lottery.repository import LotteryRepository
@@ -60,8 +60,8 @@ def state_fields(activity: Lottery) -> dict[str, str | int]:
     totals = {f"total:{p.id}": p.stock for p in activity.prizes if p.stock is not None}  # see add_stock.lua
     return totals | {
         "status": activity.status,
-        "starts_at_ms": int(activity.starts_at.timestamp() * 1000),
-        "ends_at_ms": int(activity.ends_at.timestamp() * 1000),
+        "starts_at_ms": to_ms(activity.starts_at),
+        "ends_at_ms": to_ms(activity.ends_at),
         "per_user_daily": activity.limits.per_user_daily or 0,
         "per_user_total": activity.limits.per_user_total or 0,
         "global_daily": activity.limits.global_daily or 0,

@@ -12,12 +12,12 @@ from typing import Any, Literal
 
 import redis.asyncio as aioredis
 
-from activities.scripts import ScriptBatcher, script_beside
+from activities.scripts import WINDOW, ScriptBatcher, script_beside
 from activities.store import AuditStore, hset_chunks, load_activity, release_units
 from lottery.keys import LotteryKeys
 from lottery.snapshot import Snapshot, state_fields
 
-_draw = script_beside(__file__, "draw.lua")
+_draw = script_beside(__file__, "draw.lua", prelude=WINDOW)
 _grant = script_beside(__file__, "grant.lua")
 _chances = script_beside(__file__, "chances.lua")
 _add_stock = script_beside(__file__, "add_stock.lua")

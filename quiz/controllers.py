@@ -6,35 +6,38 @@ from typing import Annotated
 
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import PathParameter
+from litestar.params import JSONBody, PathParameter
 
 from activities.auth import Identity
 from api.body import NoBody
 from api.params import Id
-from api.security import provide_operator, provide_player, service
+from api.security import provide_operator, provide_player, service_for
 from quiz.model import Question, QuestionSpec
-from quiz.results import AnswersBody, QuizResult, QuizSession
+from quiz.schemas import AnswersBody, QuizResult, QuizSession
 from quiz.service import QuizService
 
 SessionPath = Annotated[str, PathParameter(pattern=r"^qs[0-9a-f]{28}$")]
-_quiz = {"quiz": Provide(service(QuizService), sync_to_thread=False)}
 
 
 class QuizController(Controller):
-    tags = ["quiz"]  # noqa: RUF012 (Litestar's class attribute)
-    dependencies = {"player": Provide(provide_player), **_quiz}  # noqa: RUF012
+    """Members' quiz sessions and answers on a published quiz activity."""
+
+    dependencies = {  # noqa: RUF012
+        "player": Provide(provide_player),
+        "quiz": Provide(service_for(QuizService, "player"), sync_to_thread=False),
+    }
 
     @post(
         "/activities/{activity_id:int}/quiz-sessions",
         status_code=201,
-        opt={"activity": "published", "errors": ("attempts_used",)},
+        opt={"activity": "published", "action": "start", "errors": ("attempts_used",)},
     )
     async def start_quiz(
         self,
         player: NamedDependency[Identity],
         quiz: NamedDependency[QuizService],
         activity_id: Id,
-        data: NoBody | None = None,
+        data: JSONBody[NoBody | None] = None,
     ) -> QuizSession:
         """Start a quiz session: N random questions of the bank, without their answers.
 
@@ -44,7 +47,11 @@ class QuizController(Controller):
     @post(
         "/activities/{activity_id:int}/quiz-sessions/{session_id:str}/answers",
         status_code=200,
-        opt={"activity": "published", "errors": ("session_not_found", "session_expired", "answers_count_mismatch")},
+        opt={
+            "activity": "published",
+            "action": "submit",
+            "errors": ("session_not_found", "session_expired", "answers_count_mismatch"),
+        },
     )
     async def answer_quiz(
         self,
@@ -52,7 +59,7 @@ class QuizController(Controller):
         quiz: NamedDependency[QuizService],
         activity_id: Id,
         session_id: SessionPath,
-        data: AnswersBody,
+        data: JSONBody[AnswersBody],
     ) -> QuizResult:
         """Submit the answers (`{"answers": [[1], [0, 2], ...]}`, option indexes per question, in
         the session's order). Enough correct ones grant draw chances on the linked lottery. Once:
@@ -61,17 +68,25 @@ class QuizController(Controller):
 
 
 class QuestionsController(Controller):
-    path = "/operator/activities/{activity_id:int}/questions"
-    tags = ["quiz"]  # noqa: RUF012
-    dependencies = {"operator": Provide(provide_operator), **_quiz}  # noqa: RUF012
+    """Operators' question bank of a quiz activity (with the answers)."""
 
-    @post("/", status_code=201, opt={"activity": "any"})
+    path = "/operator/activities/{activity_id:int}/questions"
+    dependencies = {  # noqa: RUF012
+        "operator": Provide(provide_operator),
+        "quiz": Provide(service_for(QuizService, "operator"), sync_to_thread=False),
+    }
+
+    @post(
+        "/",
+        status_code=201,
+        opt={"activity": "any", "errors": ("answer_not_an_option", "answer_repeated", "single_needs_one_answer")},
+    )
     async def add_question(
         self,
         operator: NamedDependency[Identity],
         quiz: NamedDependency[QuizService],
         activity_id: Id,
-        data: QuestionSpec,
+        data: JSONBody[QuestionSpec],
     ) -> Question:
         """Add a question to the quiz's bank (single or multiple choice, optional explanation)."""
         return await quiz.add_question(activity_id, data)

@@ -10,7 +10,7 @@ from activities.model import Activity
 from lottery.service import DrawService
 from quiz.db import quiz_questions, quiz_results, quiz_sessions
 from quiz.model import ACTIVITY_TYPE, QuizRules, QuizSpec, rules_of
-from quiz.results import QuizCounters
+from quiz.schemas import QuizCounters
 from quiz.service import QuizService
 from quiz.store import QuizStore
 

@@ -34,7 +34,7 @@ from quiz.model import (
     validate_question,
     validate_rules,
 )
-from quiz.results import AnswersBody, Marked, QuizCounters, QuizResult, QuizSession, SessionQuestion
+from quiz.schemas import AnswersBody, Marked, QuizCounters, QuizResult, QuizSession, SessionQuestion
 from quiz.store import QuizSnapshot, QuizStore, StartRequest
 
 GRACE_MS = 3600 * 1000

@@ -9,9 +9,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from activities.keys import ActivityKeys
 from activities.scripts import ScriptBatcher, script_beside
 from activities.store import hset_chunks, load_activity
+from quiz.keys import QuizKeys
 
 _start = script_beside(__file__, "start.lua")
 _submit = script_beside(__file__, "submit.lua")
@@ -54,7 +54,7 @@ class QuizStore:
         return self.batcher.redis
 
     async def start(self, r: StartRequest) -> Reply:
-        keys = ActivityKeys(r.activity_id)
+        keys = QuizKeys(r.activity_id)
         reply = await self.batcher.call(
             _start,
             [keys.state, keys.user_day(r.day), keys.quiz_session(r.session_id), keys.events],
@@ -68,18 +68,18 @@ class QuizStore:
     async def submit(
         self, activity_id: int, user_id: str, session_id: str, now_ms: int, answers: str, pass_mark: int
     ) -> Reply:
-        keys = ActivityKeys(activity_id)
+        keys = QuizKeys(activity_id)
         reply = await self.batcher.call(
             _submit, [keys.quiz_session(session_id), keys.events], [user_id, session_id, now_ms, answers, pass_mark]
         )
         return Reply(str(reply[0]), tuple(str(v) for v in reply[1:]))
 
     async def session_questions(self, activity_id: int, session_id: str) -> str | None:
-        found = await self.redis.hget(ActivityKeys(activity_id).quiz_session(session_id), "questions")
+        found = await self.redis.hget(QuizKeys(activity_id).quiz_session(session_id), "questions")
         return None if found is None else str(found)
 
     async def load(self, activity_id: int, read: Callable[[], Awaitable[QuizSnapshot]]) -> bool:
-        keys = ActivityKeys(activity_id)
+        keys = QuizKeys(activity_id)
 
         def write(pipe: Any, snapshot: QuizSnapshot) -> None:
             day_key = keys.user_day(snapshot.today)

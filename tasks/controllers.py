@@ -6,23 +6,24 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import PathParameter
+from litestar.params import JSONBody, PathParameter
 
 from activities.auth import Identity
 from api.body import NoBody
 from api.params import Id
-from api.security import provide_player, service
-from tasks.results import ClaimResult, TaskList
+from api.security import provide_player, service_for
+from tasks.schemas import ClaimResult, TaskList
 from tasks.service import TasksService
 
 TaskPath = Annotated[str, PathParameter(pattern=r"^[a-z0-9_-]{1,32}$")]
 
 
 class TasksController(Controller):
-    tags = ["tasks"]  # noqa: RUF012 (Litestar's class attribute)
+    """Members' task centre on a published tasks activity: the list with progress, claims."""
+
     dependencies = {  # noqa: RUF012
         "player": Provide(provide_player),
-        "tasks": Provide(service(TasksService), sync_to_thread=False),
+        "tasks": Provide(service_for(TasksService, "player"), sync_to_thread=False),
     }
 
     @get("/activities/{activity_id:int}/tasks", opt={"activity": "published"})
@@ -38,7 +39,7 @@ class TasksController(Controller):
     @post(
         "/activities/{activity_id:int}/tasks/{task_id:str}/claims",
         status_code=200,
-        opt={"activity": "published", "errors": ("task_not_found", "task_not_completed")},
+        opt={"activity": "published", "action": "claim", "errors": ("task_not_found", "task_not_completed")},
     )
     async def claim_task(
         self,
@@ -47,7 +48,7 @@ class TasksController(Controller):
         tasks: NamedDependency[TasksService],
         activity_id: Id,
         task_id: TaskPath,
-        data: NoBody | None = None,
+        data: JSONBody[NoBody | None] = None,
     ) -> ClaimResult:
         """Claim a completed task's reward, once per period: claiming again answers the same claim
         (`replayed: true`), so a retry is always safe."""

@@ -11,7 +11,7 @@ from activities.model import Activity
 from lottery.service import DrawService
 from tasks.db import task_claims, task_progress
 from tasks.model import ACTIVITY_TYPE, TasksRules, TasksSpec, rules_of
-from tasks.results import TasksCounters
+from tasks.schemas import TasksCounters
 from tasks.service import TasksService
 from tasks.store import TasksStore
 

@@ -32,7 +32,7 @@ from lottery.service import DrawService
 from tasks.db import task_claims, task_progress
 from tasks.model import ACTIVITY_TYPE, TaskSpec, TasksRules, TasksSpec, config_of, progress_of, validate_rules
 from tasks.periods import TaskPeriod, period_of
-from tasks.results import ClaimResult, TaskList, TasksCounters, TaskView
+from tasks.schemas import ClaimResult, TaskList, TasksCounters, TaskView
 from tasks.store import Step, TasksSnapshot, TasksStore
 
 log = logging.getLogger("promo.tasks")

@@ -9,9 +9,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from activities.keys import ActivityKeys
 from activities.scripts import ScriptBatcher, script_beside
 from activities.store import hset_chunks, load_activity
+from tasks.keys import TaskKeys
 
 _progress = script_beside(__file__, "progress.lua")
 _claim = script_beside(__file__, "claim.lua")
@@ -52,7 +52,7 @@ class TasksStore:
     async def progress(
         self, activity_id: int, user_id: str, event_id: str, now_ms: int, steps: Sequence[Step]
     ) -> Reply:
-        keys = ActivityKeys(activity_id)
+        keys = TaskKeys(activity_id)
         args: list[str | int] = [user_id, event_id, now_ms]
         for step in steps:
             args += [step.task_id, step.period, step.delta, step.ttl_ms]
@@ -72,7 +72,7 @@ class TasksStore:
         now_ms: int,
         ttl_ms: int,
     ) -> Reply:
-        keys = ActivityKeys(activity_id)
+        keys = TaskKeys(activity_id)
         reply = await self.batcher.call(
             _claim,
             [keys.state, keys.task_progress(task_id, period), keys.task_claims(task_id, period), keys.events],
@@ -84,7 +84,7 @@ class TasksStore:
         self, activity_id: int, user_id: str, periods: Sequence[tuple[str, str]]
     ) -> tuple[bool, list[tuple[int, str | None]]]:
         """Whether the activity is loaded, and (progress, claim id) of each (task, period)."""
-        keys = ActivityKeys(activity_id)
+        keys = TaskKeys(activity_id)
         pipe = self.redis.pipeline(transaction=False)
         pipe.exists(keys.state)
         for task_id, period in periods:
@@ -98,7 +98,7 @@ class TasksStore:
         return bool(found[0]), pairs
 
     async def load(self, activity_id: int, read: Callable[[], Awaitable[TasksSnapshot]]) -> bool:
-        keys = ActivityKeys(activity_id)
+        keys = TaskKeys(activity_id)
 
         def write(pipe: Any, snapshot: TasksSnapshot) -> None:
             pipe.delete(keys.state)

@@ -15,6 +15,7 @@ from litestar.params import QueryParameter
 
 from activities import drafts, templates
 from activities.auth import Identity
+from activities.clock import to_ms
 from activities.errors import invalid
 from activities.model import Activity, AwareDatetime, Name
 from api.body import decode
@@ -146,6 +147,7 @@ async def save_template(
 
 @get("/operator/templates", dependencies=_operator)
 async def list_templates(request: Request[Any, Any, Any], operator: NamedDependency[Identity]) -> Templates:
+    """List the saved activity templates."""
     return Templates(items=await templates.all_templates(platform_of(request).engine))
 
 
@@ -170,7 +172,7 @@ async def extend_window(
     body = decode(await request.body(), WindowBody)
     now = platform.activities.clock.now_ms()
     await drafts.extend(platform.engine, activity_id, body.ends_at, operator.subject, now)
-    await platform.activity_store.set_ends_at(activity_id, int(body.ends_at.timestamp() * 1000))
+    await platform.activity_store.set_ends_at(activity_id, to_ms(body.ends_at))
     platform.activities.forget(activity_id)
     return await activity_view(platform_of(request), await platform.activities.get(activity_id), operator=True)
 

@@ -11,8 +11,10 @@ from api.schemas import ActivityView, activity_view
 from api.security import platform_of
 
 
-@get("/activities/{activity_id:int}")
+@get("/activities/{activity_id:int}", tags=["activities"], opt={"activity": "published"})
 async def public_view(request: Request[Any, Any, Any], activity_id: Id) -> ActivityView:
-    """The activity as players see it, odds included (a legal disclosure). No token needed."""
+    """An activity as players see it, odds included.
+
+    The odds of every prize are a legal disclosure; no token is needed. Drafts do not exist here."""
     platform = platform_of(request)
     return await activity_view(platform, await platform.activities.get_published(activity_id), operator=False)

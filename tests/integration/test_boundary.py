@@ -306,14 +306,14 @@ def _body_types() -> list[type]:
     from api.routes.audit import Lookup
     from api.routes.points import Grant
     from assist.model import AssistSpec
-    from assist.results import HelpBody, InviteEvent
-    from checkin.controllers import MakeupBody
+    from assist.schemas import HelpBody, InviteEvent
     from checkin.model import CheckinSpec
+    from checkin.schemas import MakeupBody
     from lottery.controllers import AddStock
     from lottery.model import LotterySpec
     from lottery.service import DrawBody
     from reservation.model import ReservationSpec
-    from reservation.results import RedeemBody, ReserveBody
+    from reservation.schemas import RedeemBody, ReserveBody
 
     return [
         LotterySpec,
