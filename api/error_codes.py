@@ -45,7 +45,19 @@ _HELPER = re.compile(rf"\b(?P<helper>{'|'.join(_HELPERS)})\(\s*{_CODE}")
 
 
 def _packages() -> list[Path]:
+    """The kernel, the API, every gameplay and every other package of the platform loaded here
+    (outbound/, console/...): the top-level packages beside api/."""
+    root = Path(__file__).resolve().parent.parent
     names = {"activities", "api", *(g.build.__module__.split(".")[0] for g in GAMEPLAYS)}
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if (
+            "." not in name
+            and path
+            and Path(path).resolve().parent.parent == root
+            and name not in ("tests", "loadtests")
+        ):
+            names.add(name)
     return [Path(sys.modules[name].__file__ or "").parent for name in sorted(names) if name in sys.modules]
 
 
@@ -173,8 +185,8 @@ def route_codes(
         add(401, ("token_missing", "token_invalid", "token_expired"))
         if role is not None:
             add(403, (f"{role}_token_required",))
-        if role == "operator":  # operators' accounts: a session, a role, CSRF for a session's changes
-            add(401, ("session_expired",))
+        if role in ("operator", None):  # operators' accounts (also on routes anyone may call): a
+            add(401, ("session_expired",))  # session, a role, CSRF for a session's changes
             add(403, ("role_forbidden", "csrf_failed"))
     if has_parameters or needs_token:
         add(400, ("invalid_parameter",))

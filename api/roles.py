@@ -1,7 +1,9 @@
 """Who may call which operator route (issue 13): one rule per (method, route), checked for every
-operator identity, bearer token or console session alike (api/security.py). A route that has no
-rule here is refused to every operator (and tests/integration/test_roles.py fails), so a new
-operator route cannot ship without deciding who may use it.
+operator identity, bearer token or console session alike (api/security.py). The kernel's routes
+have theirs here; a gameplay's routes name theirs in their own `opt={"roles": "read" | "write" |
+"admin" | "redeem"}` (so a gameplay stays one folder). A route with no rule is refused to every
+operator (and tests/integration/test_roles.py fails), so a new operator route cannot ship
+without deciding who may use it.
 
 - admin: everything (accounts included)
 - marketer: create, edit, publish activities, grant points, and read
@@ -11,6 +13,7 @@ operator route cannot ship without deciding who may use it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -38,19 +41,13 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/operator/calendar"): READ,
     ("POST", f"{A}/{{activity_id}}/{{action}}"): WRITE,  # publish | pause | resume | end
     ("PATCH", f"{A}/{{activity_id}}/window"): WRITE,  # extend the end time, live
-    ("POST", f"{A}/{{activity_id}}/prizes/{{prize_id}}/stock"): WRITE,
     ("GET", f"{A}/{{activity_id}}/counters"): READ,
     ("GET", f"{A}/{{activity_id}}/dashboard"): READ,
     ("GET", f"{A}/{{activity_id}}/reservations"): READ,
-    ("POST", f"{A}/{{activity_id}}/invites"): WRITE,
-    ("POST", f"{A}/{{activity_id}}/redemptions"): REDEEM,
     ("GET", f"{A}/{{activity_id}}/recovery"): READ,
     ("POST", f"{A}/{{activity_id}}/recovery"): ADMIN,
-    ("POST", f"{A}/{{activity_id}}/simulations"): READ,
     ("POST", "/operator/members/{user_id}/points"): WRITE,
     ("GET", "/operator/members/{user_id}"): READ,
-    ("GET", "/players/{user_id}/draws"): READ,
-    ("GET", "/activities/{activity_id}/initiatives/{initiative_id}"): READ,
     ("POST", "/operator/audit/lookup"): READ,
     ("GET", "/operator/audit/quarantine"): READ,
     ("GET", "/operator/log"): READ,
@@ -77,8 +74,19 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
 }
 
 
-def allowed(method: str, route: str, role: str | None) -> bool:
+NAMED: dict[str, frozenset[str]] = {"read": READ, "write": WRITE, "admin": ADMIN, "redeem": REDEEM}
+
+
+def rule_of(method: str, route: str, opt: Mapping[str, Any]) -> frozenset[str] | None:
+    """The roles that may call the route: the kernel's table, else the route's `opt["roles"]`."""
     rule = RULES.get((method, route))
+    if rule is None and (named := opt.get("roles")) is not None:
+        rule = NAMED[named]
+    return rule
+
+
+def allowed(method: str, route: str, role: str | None, opt: Mapping[str, Any] | None = None) -> bool:
+    rule = rule_of(method, route, opt or {})
     return rule is not None and role in rule
 
 
@@ -86,7 +94,8 @@ def check_role(connection: ASGIConnection[Any, Any, Any, Any], identity: Identit
     """403 `role_forbidden` unless the operator's role may use this route."""
     route = str(connection.scope.get("path_template", ""))
     method = str(connection.scope.get("method", "GET"))
-    if not allowed(method, route, identity.operator_role):
+    handler = connection.scope.get("route_handler")
+    if not allowed(method, route, identity.operator_role, getattr(handler, "opt", None)):
         raise PromoError(
             Kind.FORBIDDEN,
             "role_forbidden",

@@ -109,7 +109,11 @@ class InitiativeController(Controller):
     @get(
         "/{initiative_id:str}",
         dependencies=_as("caller", provide_anyone),
-        opt={"activity": "published", "errors": ("wrong_activity_type", "initiative_not_found", "not_your_data")},
+        opt={
+            "roles": "read",  # operators (api/roles.py); a player reads only their own
+            "activity": "published",
+            "errors": ("wrong_activity_type", "initiative_not_found", "not_your_data"),
+        },
     )
     async def read_initiative(
         self,
@@ -169,6 +173,7 @@ class InviteController(Controller):
     """What the host reports about invitees (operator token)."""
 
     path = "/operator/activities/{activity_id:int}/invites"
+    opt = {"roles": "write"}  # noqa: RUF012 (Litestar's class attribute; api/roles.py)
     dependencies = _as("operator", provide_operator)
 
     @post(

@@ -85,7 +85,7 @@ class LotteryController(Controller):
         key = check_idempotency_key(request.headers.get("idempotency-key"))
         return await draws.draw(player, activity_id, key, data or DrawBody())
 
-    @get("/me/draws")
+    @get("/me/draws", opt={"errors": ("invalid_cursor",)})
     async def my_draws(
         self,
         player: NamedDependency[Identity],
@@ -122,7 +122,7 @@ class PlayerDrawsController(Controller):
         "caller": Provide(provide_anyone),
     }
 
-    @get("/players/{user_id:str}/draws", opt={"errors": ("not_your_data",)})
+    @get("/players/{user_id:str}/draws", opt={"roles": "read", "errors": ("not_your_data",)})
     async def player_draws(
         self,
         caller: NamedDependency[Identity],
@@ -172,6 +172,7 @@ class LotteryOperatorController(Controller):
         status_code=200,
         guards=[known_prize],
         opt={
+            "roles": "write",
             "activity": "any",
             "errors": (
                 "prize_not_found",
@@ -202,6 +203,7 @@ class LotteryOperatorController(Controller):
         "/simulations",
         status_code=200,
         opt={
+            "roles": "read",
             "activity": "any",
             "errors": ("wrong_activity_type", "simulation_too_large", "hourly_all_zero", "weights_all_zero"),
         },

@@ -50,7 +50,9 @@ def _delivery_view(row: Any) -> DeliveryView:
 
 
 def _not_found(what: str) -> PromoError:
-    return PromoError(Kind.NOT_FOUND, f"{what}_not_found", f"no such {what}")
+    if what == "endpoint":
+        return PromoError(Kind.NOT_FOUND, "endpoint_not_found", "no such endpoint")
+    return PromoError(Kind.NOT_FOUND, "delivery_not_found", "no such delivery")
 
 
 class Endpoints:

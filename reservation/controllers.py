@@ -138,6 +138,7 @@ class RedemptionController(Controller):
     """Store staff redeem reservations (operator token)."""
 
     path = "/operator/activities/{activity_id:int}/redemptions"
+    opt = {"roles": "redeem"}  # noqa: RUF012 (Litestar's class attribute; api/roles.py)
     dependencies = {**_reservations("operator"), "operator": Provide(provide_operator)}  # noqa: RUF012
 
     @post(
