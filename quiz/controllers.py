@@ -30,7 +30,7 @@ class QuizController(Controller):
     @post(
         "/activities/{activity_id:int}/quiz-sessions",
         status_code=201,
-        opt={"activity": "published", "action": "start", "errors": ("attempts_used",)},
+        opt={"activity": "published", "action": "start", "errors": ("wrong_activity_type", "attempts_used")},
     )
     async def start_quiz(
         self,
@@ -50,7 +50,7 @@ class QuizController(Controller):
         opt={
             "activity": "published",
             "action": "submit",
-            "errors": ("session_not_found", "session_expired", "answers_count_mismatch"),
+            "errors": ("wrong_activity_type", "session_not_found", "session_expired", "answers_count_mismatch"),
         },
     )
     async def answer_quiz(

@@ -26,7 +26,7 @@ class TasksController(Controller):
         "tasks": Provide(service_for(TasksService, "player"), sync_to_thread=False),
     }
 
-    @get("/activities/{activity_id:int}/tasks", opt={"activity": "published"})
+    @get("/activities/{activity_id:int}/tasks", opt={"activity": "published", "errors": ("wrong_activity_type",)})
     async def list_tasks(
         self, player: NamedDependency[Identity], tasks: NamedDependency[TasksService], activity_id: Id
     ) -> TaskList:
@@ -39,7 +39,11 @@ class TasksController(Controller):
     @post(
         "/activities/{activity_id:int}/tasks/{task_id:str}/claims",
         status_code=200,
-        opt={"activity": "published", "action": "claim", "errors": ("task_not_found", "task_not_completed")},
+        opt={
+            "activity": "published",
+            "action": "claim",
+            "errors": ("wrong_activity_type", "task_not_found", "task_not_completed"),
+        },
     )
     async def claim_task(
         self,
