@@ -79,7 +79,10 @@ class QuestionsController(Controller):
     @post(
         "/",
         status_code=201,
-        opt={"activity": "any", "errors": ("answer_not_an_option", "answer_repeated", "single_needs_one_answer")},
+        opt={
+            "activity": "any",
+            "errors": ("wrong_activity_type", "answer_not_an_option", "answer_repeated", "single_needs_one_answer"),
+        },
     )
     async def add_question(
         self,
@@ -91,14 +94,18 @@ class QuestionsController(Controller):
         """Add a question to the quiz's bank (single or multiple choice, optional explanation)."""
         return await quiz.add_question(activity_id, data)
 
-    @get("/", opt={"activity": "any"})
+    @get("/", opt={"activity": "any", "errors": ("wrong_activity_type",)})
     async def list_questions(
         self, operator: NamedDependency[Identity], quiz: NamedDependency[QuizService], activity_id: Id
     ) -> list[Question]:
         """The quiz's question bank, with the answers (operators only)."""
         return list((await quiz.questions(activity_id)).values())
 
-    @delete("/{question_id:int}", status_code=204, opt={"activity": "any", "errors": ("question_not_found",)})
+    @delete(
+        "/{question_id:int}",
+        status_code=204,
+        opt={"activity": "any", "errors": ("wrong_activity_type", "question_not_found")},
+    )
     async def delete_question(
         self, operator: NamedDependency[Identity], quiz: NamedDependency[QuizService], activity_id: Id, question_id: Id
     ) -> None:
