@@ -90,6 +90,7 @@ class AuditWriter:
         *,
         handlers: Mapping[str, EventHandler] | None = None,
         producers: Sequence[RowProducer] = (),
+        streams: Sequence[str] = (),
         consumer: str | None = None,
         batch_size: int = 2000,  # entries read per stream per step
         claim_idle_ms: int = 30_000,
@@ -106,6 +107,8 @@ class AuditWriter:
         # Extra rows of any entry, written in the same transaction as the entry's own (the outbox
         # of a grant: outbound/producer.py); composed in by the platform, never imported here.
         self.producers = tuple(producers)
+        # More streams outside any activity, followed like the wallets' (members' events: events/).
+        self.streams = tuple(streams)
         self.consumer = consumer or consumer_name()
         self.batch_size = batch_size
         self.claim_idle_ms = claim_idle_ms
@@ -235,9 +238,11 @@ class AuditWriter:
         if now - self._refreshed_at < self.refresh_interval_s and self._sources:
             return
         activity_ids = await self.repository.list_ids(PUBLISHED_STATUSES)
-        self._sources = [Source(ActivityKeys(i).events, i) for i in activity_ids] + [
-            Source(WalletKeys(shard).events, None) for shard in range(WALLET_SHARDS)
-        ]
+        self._sources = (
+            [Source(ActivityKeys(i).events, i) for i in activity_ids]
+            + [Source(WalletKeys(shard).events, None) for shard in range(WALLET_SHARDS)]
+            + [Source(stream, None) for stream in self.streams]
+        )
         self._refreshed_at = now
 
     async def _write(self, batches: list[tuple[Source, list[Entry]]]) -> int:

@@ -24,7 +24,7 @@ log = logging.getLogger("promo.auth")
 ALGORITHM = "HS256"
 ISSUER = "promo-platform"
 SUBJECT = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")  # no '|' or ':' (they separate parts of Redis keys)
-Role = Literal["player", "operator"]
+Role = Literal["player", "operator", "system"]  # system: a brand's system pushing events
 
 
 class Identity(msgspec.Struct, frozen=True, gc=False):  # no cycles: keep the token cache out of GC passes
@@ -133,7 +133,7 @@ def _identity(claims: dict[str, object]) -> Identity:
     level, tags, new_user = claims.get("level"), claims.get("tags", []), claims.get("new", False)
     if not isinstance(subject, str) or not SUBJECT.match(subject):
         raise _unauthorized("token_invalid", "the token subject is not a valid member id")
-    if role not in ("player", "operator"):
+    if role not in ("player", "operator", "system"):
         raise _unauthorized("token_invalid", "unknown role in token")
     if level is not None and not isinstance(level, str):
         raise _unauthorized("token_invalid", "level must be a string")

@@ -54,6 +54,7 @@ from api.telemetry import Telemetry, action_routes
 from api.writer_thread import WriterThread
 from console.routes import routes as console_routes
 from console.web import template_config
+from events.routes import ROUTES as EVENT_ROUTES
 from outbound.routes import ROUTES as OUTBOUND_ROUTES
 
 log = logging.getLogger("promo.api")
@@ -139,6 +140,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             Router("/", route_handlers=[list_accounts, create_account, operator_log, member_lookup], tags=["accounts"]),
             *DRAFT_ROUTES,  # tagged `activities` by api/openapi.py (they share paths with OperatorController)
             *console_routes(),
+            *EVENT_ROUTES,
             *static_routers(),
         ],
         middleware=[action_log_middleware],  # the operator action log (issue 13)

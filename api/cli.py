@@ -183,7 +183,7 @@ def token(args: argparse.Namespace) -> int:
     print(
         tokens.issue(
             args.user,
-            "operator" if args.operator else "player",
+            "system" if args.system else "operator" if args.operator else "player",
             level=args.level,
             tags=tags,
             new_user=args.new_user,
@@ -407,6 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--user", required=True, help="member id (player) or operator id")
     p.add_argument("--operator", action="store_true", help="an operator token (default: a player token)")
+    p.add_argument("--system", action="store_true", help="a brand system's token: POST /events (--user names it)")
     p.add_argument("--level", help="member level claim, e.g. gold (default: no level)")
     p.add_argument("--tags", help="comma-separated member tags (default: no tags)")
     p.add_argument(

@@ -49,7 +49,7 @@ from litestar.routes import HTTPRoute
 
 from api.error_codes import route_codes
 from api.gameplays import GAMEPLAYS
-from api.security import provide_anyone, provide_operator, provide_player
+from api.security import provide_anyone, provide_operator, provide_player, provide_system
 
 # (method, path as the document writes it) -> what a route that decodes by hand decodes (a tuple:
 # any one of them, picked by the body's `type`; a "module:Name" string is imported when needed).
@@ -86,6 +86,7 @@ KERNEL_TAGS = {
     "operations": "Health, readiness and the SQL audit trail",
     "outbound": "Webhooks and their deliveries, prize fulfilment, members' prizes and addresses",
     "accounts": "Operator accounts, the operator action log, member lookup",
+    "events": "Members' events from the brands' systems (system tokens) and the event types operators declare",
 }
 
 # Bodies that work, for the docs UI and as the fuzzer's starting points (its examples phase sends
@@ -161,7 +162,7 @@ IDEMPOTENCY_KEY: dict[str, Any] = {
     "description": "Any unique string (e.g. a UUID): a retry with the same key returns the first result",
     "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"^[A-Za-z0-9_.:\-]+$"},
 }
-TOKEN_PROVIDERS: set[Callable[..., Any]] = {provide_player, provide_operator, provide_anyone}
+TOKEN_PROVIDERS: set[Callable[..., Any]] = {provide_player, provide_operator, provide_anyone, provide_system}
 REF = "#/components/schemas/in.{name}"
 CREATE = ("POST", "/operator/activities")
 # Each gameplay's own working spec (`Gameplay.example`), beside the ones above.
@@ -257,8 +258,11 @@ def _accept_numbers_as_decimals(schema: Any) -> None:
             else:
                 _accept_numbers_as_decimals(value)
     elif isinstance(schema, list):
-        for item in schema:
-            _accept_numbers_as_decimals(item)
+        for index, item in enumerate(schema):
+            if isinstance(item, dict) and item.get("format") == "decimal":  # `Decimal | None`: in an anyOf
+                schema[index] = {"anyOf": [{"type": "string", "format": "decimal"}, {"type": "number"}]}
+            else:
+                _accept_numbers_as_decimals(item)
 
 
 def _body_required(schema: dict[str, Any], components: dict[str, Any]) -> bool:

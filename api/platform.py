@@ -27,6 +27,10 @@ from activities.scripts import ScriptBatcher
 from activities.service import ActivityService
 from activities.store import ActivityStore, AuditStore, WalletStore
 from api.gameplays import GAMEPLAYS
+from events.actions import PlatformActions
+from events.service import EventService
+from events.store import EventStore
+from events.store import streams as event_streams
 from outbound.service import Outbound
 
 S = TypeVar("S")
@@ -51,6 +55,7 @@ class Platform:
     services: dict[str, GameplayService]  # gameplay name -> its service
     outbound: Outbound  # webhooks: fulfilment and notifications (outbound/)
     accounts: Accounts  # operator accounts and console sessions (issue 13)
+    events: EventService  # members' events from the brand's systems (events/)
     _by_class: dict[type[Any], Any] = field(default_factory=dict)
 
     @classmethod
@@ -69,13 +74,19 @@ class Platform:
         points = PointsService(WalletStore(batcher), repository, clock)
         tokens = Tokens(settings.jwt_secret)
         kernel = Kernel(settings, redis, engine, batcher, clock, tokens, repository, activities, points)
-        handlers: dict[str, EventHandler] = {}
+        events = EventService(engine, EventStore(batcher), clock)
+        handlers: dict[str, EventHandler] = dict(events.audit_handlers())
+        wants = []  # gameplays that count the platform's own actions as events (events/actions.py)
         for gameplay in gameplays:
             service = gameplay.build(kernel)
             kernel.built[gameplay.name] = service
             for activity_type in gameplay.types:
                 activities.register(activity_type, service)
             handlers.update(service.audit_handlers())
+            on_events = getattr(service, "on_events", None)  # a gameplay that reacts to members' events
+            if on_events is not None:
+                events.listeners.append(on_events)
+                wants.append(service.wants)  # type: ignore[attr-defined]
         outbound = Outbound(engine, settings, clock)
         return cls(
             settings=settings,
@@ -89,12 +100,17 @@ class Platform:
                 AuditStore(redis),
                 repository,
                 handlers=handlers,
-                producers=[outbound.producer],  # the outbox rows of a grant, in the grant's transaction
+                producers=[
+                    outbound.producer,  # the outbox rows of a grant, in the grant's transaction
+                    PlatformActions(events, wants).producer,  # sign-ins, helps, draws count for tasks
+                ],
+                streams=event_streams(),  # members' events (events/)
                 shutdown_drain_s=settings.shutdown_drain_s,
             ),
             services=dict(kernel.built),
             outbound=outbound,
             accounts=Accounts(engine, clock),
+            events=events,
         )
 
     def service(self, kind: type[S]) -> S:

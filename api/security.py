@@ -95,6 +95,8 @@ def _checked(identity: Identity, role: str | None) -> Identity:
         raise PromoError(Kind.FORBIDDEN, "player_token_required", "this route is for players")
     if role == "operator" and identity.role != "operator":
         raise PromoError(Kind.FORBIDDEN, "operator_token_required", "this route is for operators")
+    if role == "system" and identity.role != "system":
+        raise PromoError(Kind.FORBIDDEN, "system_token_required", "this route is for the brand's systems")
     return identity
 
 
@@ -113,6 +115,11 @@ async def provide_operator(request: Request[Any, Any, Any]) -> Identity:
     return await _verified(request, "operator")
 
 
+async def provide_system(request: Request[Any, Any, Any]) -> Identity:
+    """A brand's system (`promo token --system`): pushes members' events."""
+    return await _verified(request, "system")
+
+
 async def provide_anyone(request: Request[Any, Any, Any]) -> Identity:
     return await _verified(request, None)
 
@@ -121,6 +128,7 @@ _ROLES: dict[Callable[..., Any], str | None] = {
     provide_player: "player",
     provide_operator: "operator",
     provide_anyone: None,
+    provide_system: "system",
 }
 _NEEDED: dict[str, tuple[bool, str | None]] = {}  # handler id -> (token needed, role)
 

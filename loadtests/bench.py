@@ -36,7 +36,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from activities.redis_cluster import EmbeddedCluster
-from loadtests import writer_bench
+from loadtests import events_bench, writer_bench
 from loadtests.bench_redis import RedisCpu, redis_lines
 from loadtests.bench_rounds import (
     AuditSample,
@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         h, d = median(health), median(draws)
         reports = [rounds.report(server, h) for rounds in actions]
     writer_alone = None if args.no_writer_bench else writer_bench.measure(draws=30_000, members=3_000)
+    events_rate = None if args.no_writer_bench else events_bench.measure()  # POST /events' ingestion
 
     ratio = d.requests_per_s / h.requests_per_s
     redis_kind = f"a {args.cluster}-node Redis Cluster" if args.cluster else "embedded Redis"
@@ -192,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     more, summary = audit_lines(draws, writer_alone)
     lines += more
     result |= summary
+    if events_rate is not None:
+        lines.append(f"  events: {events_rate:,.0f} events/s ingested in-process (loadtests.events_bench)")
+        result |= {"events_per_s": events_rate}
     if draws_single:
         s = median(draws_single)
         gain = d.requests_per_s / s.requests_per_s

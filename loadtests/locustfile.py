@@ -3,12 +3,14 @@
     locust -f loadtests/locustfile.py --host https://promo.example.com [DrawStorm | EarlyRiser | Friend | Fan ...]
 
 Name user classes to run their scenarios; name none for the campaign-day mix, every scenario at
-once with realistic weights (draws 5 : sign-ins 2 : assist 2 : reservations 1):
+once with realistic weights (draws 5 : sign-ins 2 : assist 2 : reservations 1 : events 1 : tasks 2):
 
     DrawStorm   loadtests/draw_storm.py    the wheel: open it, draw; retries with the same key
     EarlyRiser  loadtests/morning_peak.py  the morning sign-in peak: calendar, sign in, resend
     Friend      loadtests/viral_spread.py  bargains shared and helped, some helpers start their own
     Fan         loadtests/flash_crowd.py   everyone reserves at the opening second; refresh, cancel
+    BrandCrm    loadtests/task_centre.py   the brand's CRM pushes event batches (POST /events)...
+    TaskHunter  loadtests/task_centre.py   ...while members read their tasks and claim them
 
 Every scenario sets up its own activity through the operator API (or takes the one its
 PROMO_*_ACTIVITY_ID names), mints its members' tokens up front, behaves like front ends (think
@@ -40,10 +42,13 @@ from loadtests.flash_crowd import Fan
 from loadtests.kit import Check, Scenario, operator_token, report, server_errors
 from loadtests.morning_peak import EarlyRiser
 from loadtests.results import clock, start_clock_at_first_request, write_results
+from loadtests.task_centre import BrandCrm, TaskHunter
 from loadtests.viral_spread import Friend
 
-__all__ = ["DrawStorm", "EarlyRiser", "Fan", "Friend"]
-SCENARIOS: dict[str, Scenario] = {cls.scenario.name: cls.scenario for cls in (DrawStorm, EarlyRiser, Friend, Fan)}
+__all__ = ["BrandCrm", "DrawStorm", "EarlyRiser", "Fan", "Friend", "TaskHunter"]
+SCENARIOS: dict[str, Scenario] = {
+    cls.scenario.name: cls.scenario for cls in (DrawStorm, EarlyRiser, Friend, Fan, TaskHunter)
+}
 from_workers: dict[str, Any] = {"expected": 0, "reports": 0, "checks": [], "server_errors": 0}
 
 

@@ -43,6 +43,7 @@ SCENARIOS = {  # the user classes of each scenario; "mixed" runs them all with t
     "morning_peak": ["EarlyRiser"],
     "viral_spread": ["Friend"],
     "flash_crowd": ["Fan"],
+    "task_centre": ["BrandCrm", "TaskHunter"],
 }
 USERS = {"flash_crowd": 500}  # a crowd; 64 elsewhere
 

@@ -87,6 +87,8 @@ class Target:
             return {"Authorization": "Bearer not-a-token"}
         if role == "operator":
             return {"Authorization": f"Bearer {self.tokens.issue('fuzz-ops', 'operator')}"}
+        if role == "system":
+            return {"Authorization": f"Bearer {self.tokens.issue('fuzz-crm', 'system')}"}
         return {"Authorization": f"Bearer {self.tokens.issue(PLAYER, 'player', level='gold')}"}
 
 
@@ -205,7 +207,7 @@ def role_for(case: schemathesis.Case, turn: int) -> str:
     path = case.operation.path
     if not case.operation.definition.raw.get("security"):
         return "none" if turn % 2 else "player"  # public: a token changes nothing
-    right = "operator" if path.startswith("/operator/") else "player"
+    right = "operator" if path.startswith("/operator/") else "system" if path == "/events" else "player"
     if path in ANYONE:
         right = ("player", "operator")[turn // len(ROLES) % 2]
     role = ROLES[turn % len(ROLES)]

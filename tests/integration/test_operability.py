@@ -104,9 +104,12 @@ def test_every_action_is_counted(tmp_path: Path) -> None:
         ("checkin", "signin"),
         ("lottery", "draw"),
         ("points", "grant"),
+        ("quiz", "start"),
+        ("quiz", "submit"),
         ("reservation", "cancel"),
         ("reservation", "redeem"),
         ("reservation", "reserve"),
+        ("tasks", "claim"),
     ]
 
 

@@ -25,6 +25,7 @@ FILL = {
     "{endpoint_id}": "1",
     "{delivery_id}": "1",
     "{grant_id}": "1",
+    "{question_id}": "1",
 }
 
 
