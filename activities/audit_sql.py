@@ -22,8 +22,12 @@ async def insert_rows(engine: AsyncEngine, rows: Mapping[sa.Table, Sequence[Mapp
     if not rows:
         return
     async with engine.begin() as conn:
+        counted = {table: batch for table, batch in rows.items() if table.info.get("increments")}
         for table, batch in rows.items():
-            await _insert_many(conn, table, batch)
+            if table not in counted:
+                await _insert_many(conn, table, batch)
+        if counted:
+            await increment_many(conn, counted)
 
 
 async def dead_letters(engine: AsyncEngine, limit: int, activity_id: int | None = None) -> list[dict[str, Any]]:
@@ -73,3 +77,58 @@ async def _insert_many(conn: AsyncConnection, table: sa.Table, batch: Sequence[M
     else:
         values = itemgetter(*order)
         await conn.exec_driver_sql(sql, [values(row) for row in batch])
+
+
+# --- increment rows ---------------------------------------------------------------------------
+# A table whose `info["increments"]` names columns (and `info["key"]` its unique key) is a
+# counter table: its rows are added to the stored row of the same unique key
+# (INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n),
+# each only once: a row carries a `GUARD` (a string naming the fact it counts: a stream entry, a
+# member's first action of a day...), and it counts only if that guard was never stored before
+# (`db.increment_guards`). A second delivery of an entry, or a second action of a member on a day,
+# adds nothing. Rows of one guard with the same key count once.
+
+GUARD = "_guard"
+
+
+def increment_row(table: sa.Table, guard: str, key: Mapping[str, Any], amounts: Mapping[str, int]) -> dict[str, Any]:
+    """A counter row for `table` (its `info["increments"]` columns not given are 0)."""
+    return {**key, **dict.fromkeys(table.info["increments"], 0), **amounts, GUARD: guard}
+
+
+async def increment_many(conn: AsyncConnection, rows: Mapping[sa.Table, Sequence[Mapping[str, Any]]]) -> None:
+    guards = list(dict.fromkeys(row[GUARD] for batch in rows.values() for row in batch))
+    fresh: set[str] = set()
+    insert = _insert_for(conn, db.increment_guards).on_conflict_do_nothing()
+    column = db.increment_guards.c.guard
+    for start in range(0, len(guards), 500):
+        chunk = [{"guard": guard} for guard in guards[start : start + 500]]
+        fresh.update((await conn.execute(insert.returning(column), chunk)).scalars())
+    for table, batch in rows.items():
+        amounts: list[str] = list(table.info["increments"])
+        keys: list[str] = list(table.info["key"])  # the columns of its unique key
+        totals: dict[tuple[Any, ...], list[int]] = {}
+        seen: set[tuple[Any, ...]] = set()
+        for row in batch:
+            key = tuple(row[k] for k in keys)
+            if row[GUARD] not in fresh or (row[GUARD], key) in seen:
+                continue
+            seen.add((row[GUARD], key))
+            total = totals.setdefault(key, [0] * len(amounts))
+            for i, name in enumerate(amounts):
+                total[i] += row[name]
+        if not totals:
+            continue
+        upsert = _insert_for(conn, table)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[table.c[k] for k in keys],
+            set_={name: table.c[name] + upsert.excluded[name] for name in amounts},
+        )
+        values = [
+            dict(zip(keys, key, strict=True)) | dict(zip(amounts, total, strict=True)) for key, total in totals.items()
+        ]
+        await conn.execute(upsert, values)
+
+
+def _insert_for(conn: AsyncConnection, table: sa.Table) -> Any:
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)

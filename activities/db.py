@@ -180,3 +180,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+# Facts already counted by the counter tables (activities/audit_sql.py increment rows): a stream
+# entry, a member's first action of a day... A counter row counts only if its guard is new here.
+increment_guards = sa.Table(
+    "increment_guards",
+    metadata,
+    sa.Column("guard", sa.String(255), primary_key=True),
+)

@@ -26,6 +26,7 @@ from activities.repository import ActivityRepository
 from activities.scripts import ScriptBatcher
 from activities.service import ActivityService
 from activities.store import ActivityStore, AuditStore, WalletStore
+from analytics.rollup import Rollups
 from api.gameplays import GAMEPLAYS
 from outbound.service import Outbound
 
@@ -89,7 +90,10 @@ class Platform:
                 AuditStore(redis),
                 repository,
                 handlers=handlers,
-                producers=[outbound.producer],  # the outbox rows of a grant, in the grant's transaction
+                producers=[
+                    outbound.producer,  # the outbox rows of a grant, in the grant's transaction
+                    Rollups(repository, engine),  # analytics, in the events' transaction
+                ],
                 shutdown_drain_s=settings.shutdown_drain_s,
             ),
             services=dict(kernel.built),
