@@ -42,7 +42,7 @@ DAILY_COUNTS = (
     "redemptions",
     "cancellations",
     "reservation_expiries",
-    "views",
+    "winners",  # members winning a prize other than the consolation for the first time
 )
 
 daily = sa.Table(
@@ -91,4 +91,19 @@ details = sa.Table(
     info={"increments": DETAIL_COUNTS, "key": DETAIL_KEY},
 )
 
-TABLES = (daily, prizes, details)
+
+# Public views: unique visitors per activity, local day and channel, counted with a Redis
+# HyperLogLog (an estimate, standard error 0.81%) and persisted here (set, not added: the day's
+# latest estimate); `views` the page views counted beside it.
+visitors = sa.Table(
+    "analytics_visitors",
+    metadata,
+    sa.Column("activity_id", sa.Integer, nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("visitors", sa.BigInteger, nullable=False),
+    sa.Column("views", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("activity_id", "day", "channel", name="uq_analytics_visitors_key"),
+)
+
+TABLES = (daily, prizes, details, visitors)

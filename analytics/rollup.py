@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -20,10 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities.audit_rows import Row
 from activities.audit_sql import increment_row
+from activities.db import increment_guards
 from activities.model import Activity
 from activities.repository import ActivityRepository
 from analytics import db
 
+COHORT_DAYS = (1, 7, 30)  # D1/D7/D30 continuation of sign-ins
 CHANNELS = ("h5", "mini_program", "app", "other")
 ALL = "*"
 
@@ -87,7 +89,11 @@ class Rollups:
             facts.counts["cost_cents"] = cents
             if not consolation:
                 facts.counts["wins"] = 1
-        return rows_of(activity_id, f"{activity_id}:{entry_id}", local_day(facts.at_ms, tz), fields, facts)
+        day = local_day(facts.at_ms, tz)
+        rows = rows_of(activity_id, f"{activity_id}:{entry_id}", day, fields, facts)
+        if fields["type"] == "checkin" and facts.member is not None:
+            rows += await self._continued(activity_id, day, fields.get("variant", "")[:16], facts.member)
+        return rows
 
     async def _activity(self, activity_id: int) -> tuple[ZoneInfo, dict[int, tuple[bool, int]]] | None:
         found = self._activities.get(activity_id)
@@ -164,6 +170,21 @@ class Rollups:
         facts.detail = (f"store_{status}", await self._store_of(fields["code"]), 1, 0)
         return facts
 
+    async def _continued(self, activity_id: int, day: str, variant: str, member: str) -> list[Row]:
+        """Cohort rows: a member signing in on `day` continues the cohorts of the days 1, 7 and 30
+        before it that it signed in on (read from the per-day participants set)."""
+        then = {k: (date.fromisoformat(day) - timedelta(days=k)).isoformat() for k in COHORT_DAYS}
+        wanted = {f"p:{activity_id}:{d}:{ALL}:{ALL}:{variant}:{member}": k for k, d in then.items()}
+        column = increment_guards.c.guard
+        async with self.engine.connect() as conn:
+            found = (await conn.execute(sa.select(column).where(column.in_(list(wanted))))).scalars().all()
+        rows: list[Row] = []
+        for guard in found:
+            k = wanted[guard]
+            key = {"activity_id": activity_id, "day": then[k], "variant": variant, "kind": f"d{k}", "item": ""}
+            rows.append((db.details, increment_row(db.details, f"c{k}:{guard}", key, {"count": 1})))
+        return rows
+
     async def _started_at(self, initiative_id: str) -> int | None:
         from assist.db import assist_initiatives as table
 
@@ -202,6 +223,9 @@ def rows_of(activity_id: int, entry: str, day: str, fields: dict[str, str], fact
             )
             first = {"first_timers": 1, "helpers_new": facts.counts.get("helpers_new", 0)}
             rows.append((db.daily, increment_row(db.daily, f"f:{activity_id}:{tag}:{member}", key, first)))
+            if facts.counts.get("wins"):
+                guard = f"w:{activity_id}:{tag}:{member}"
+                rows.append((db.daily, increment_row(db.daily, guard, key, {"winners": 1})))
     if facts.prize is not None:
         key = {"activity_id": activity_id, "day": day, "variant": variant, "prize_id": facts.prize[0]}
         amounts = {"wins": 1, "cost_cents": facts.prize[1]}

@@ -21,6 +21,7 @@ from activities.config import Settings, load_settings
 from activities.errors import OutcomeUnknown, PromoError
 from activities.logs import setup_logging
 from activities.metrics import RECONCILED
+from analytics.controllers import ROUTES as ANALYTICS_ROUTES
 from api.action_log import action_log_middleware
 from api.body import StrictBody
 from api.errors import (
@@ -131,6 +132,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             read_recovery,
             resolve_recovery,
             audit_quarantine,
+            *ANALYTICS_ROUTES,
             *(route for gameplay in GAMEPLAYS for route in gameplay.routes()),
             *OUTBOUND_ROUTES,
             list_accounts,

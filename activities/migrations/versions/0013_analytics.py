@@ -19,7 +19,7 @@ _COUNTS = {
     "analytics_daily": [
         *("actions", "participants", "first_timers", "wins", "cost_cents", "points_spent", "points_granted"),
         *("draws", "signins", "makeups", "initiatives", "helps", "helpers_new", "completions", "assist_expiries"),
-        *("reservations", "redemptions", "cancellations", "reservation_expiries", "views"),
+        *("reservations", "redemptions", "cancellations", "reservation_expiries", "winners"),
     ],
     "analytics_prizes": ["wins", "cost_cents"],
     "analytics_details": ["count", "total_ms"],
@@ -64,6 +64,17 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "analytics_visitors",
+        sa.Column("activity_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("visitors", sa.BigInteger(), nullable=False),
+        sa.Column("views", sa.BigInteger(), nullable=False),
+        sa.UniqueConstraint("activity_id", "day", "channel", name="uq_analytics_visitors_key"),
+    )
+
+
 def downgrade() -> None:
-    for table in ("analytics_details", "analytics_prizes", "analytics_daily", "increment_guards"):
+    for table in ("analytics_visitors", "analytics_details", "analytics_prizes", "analytics_daily", "increment_guards"):
         op.drop_table(table)
