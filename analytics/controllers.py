@@ -20,9 +20,9 @@ from api.params import Id
 from api.security import platform_of, provide_operator
 
 Day = Annotated[str | None, QueryParameter(pattern=r"^\d{4}-\d{2}-\d{2}$")]
-From = Annotated[str | None, QueryParameter(query="from", pattern=r"^\d{4}-\d{2}-\d{2}$")]
-Format = Annotated[Literal["json", "csv"], QueryParameter(query="format")]
-Metric = Annotated[Literal["win", "redemption", "d7"], QueryParameter(query="metric")]
+From = Annotated[str | None, QueryParameter(name="from", pattern=r"^\d{4}-\d{2}-\d{2}$")]
+Format = Annotated[Literal["json", "csv"], QueryParameter()]
+Metric = Annotated[Literal["win", "redemption", "d7"], QueryParameter()]
 _OPERATOR = {"operator": Provide(provide_operator)}
 
 
