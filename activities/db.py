@@ -40,6 +40,7 @@ activities = sa.Table(
     sa.Column("limits", sa.JSON, nullable=False),
     sa.Column("points_cost", sa.Integer, nullable=False),
     sa.Column("config", sa.JSON),  # a gameplay's own settings (sign-in cycle and rewards...); NULL for lotteries
+    sa.Column("experiment", sa.JSON),  # A/B variants (activities/experiment.py); NULL: none
     sa.Column("created_at_ms", sa.BigInteger, nullable=False),
     sa.Column("updated_at_ms", sa.BigInteger, nullable=False),
 )

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from activities import audit_sql, db
+from activities.experiment import Experiment
 from activities.model import MAX_COUNT, Activity, ActivityBase, ActivitySpec, Audience, Limits, Prize, Status
 
 # What a stored time is read as at most: a row written before times were bounded (year 1, year
@@ -82,6 +83,7 @@ class ActivityRepository:
                     limits=msgspec.to_builtins(lottery.limits if lottery else Limits()),
                     points_cost=lottery.points_cost if lottery else 0,
                     config=config,
+                    experiment=msgspec.to_builtins(spec.experiment) if spec.experiment else None,
                     created_at_ms=now_ms,
                     updated_at_ms=now_ms,
                 )
@@ -333,6 +335,7 @@ def _activity(row: Any, prize_rows: list[Any]) -> Activity:
         limits=_stored({k: _clamped(v) for k, v in row["limits"].items()}, Limits),
         points_cost=_clamped(row["points_cost"]),
         config=row["config"] or {},
+        experiment=_experiment(row.get("experiment")),
         prizes=[
             Prize(
                 id=p["id"],
@@ -351,6 +354,10 @@ def _activity(row: Any, prize_rows: list[Any]) -> Activity:
 
 
 S = TypeVar("S")
+
+
+def _experiment(value: Any) -> Experiment | None:
+    return None if value is None else msgspec.convert(value, Experiment)
 
 
 def _stored(value: dict[str, Any], shape: type[S]) -> S:

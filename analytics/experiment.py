@@ -7,11 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
 from activities.errors import invalid
 from activities.model import Activity
-from analytics.ab import Experiment, control_of
 from analytics.queries import Rollup
 from analytics.stats import SRM_ALPHA, chi_square_independence, sample_ratio_mismatch, too_small, two_proportions
 
@@ -23,11 +20,6 @@ METRICS = {
 }
 
 
-def declared(activity: Activity) -> Experiment | None:
-    raw = (activity.config or {}).get("experiment")
-    return None if raw is None else msgspec.convert(raw, Experiment)
-
-
 async def experiment_report(activity: Activity, rollup: Rollup, metric: str) -> dict[str, Any]:
     if metric not in METRICS:
         raise invalid("invalid_parameter", f"metric must be one of {sorted(METRICS)}", field="metric")
@@ -36,11 +28,11 @@ async def experiment_report(activity: Activity, rollup: Rollup, metric: str) -> 
     if success == "d7":
         for r in await rollup.details(["d7"], ("variant",)):
             by_variant.setdefault(r["variant"], {})["d7"] = int(r["count"])
-    experiment = declared(activity)
+    experiment = activity.experiment
     if experiment is not None:
         names = [v.name for v in experiment.variants]
         shares = [float(v.share) for v in experiment.variants]
-        control = control_of(experiment)
+        control = experiment.control_name
     else:
         names = sorted(by_variant)
         shares = [1.0] * len(names)

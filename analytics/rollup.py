@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from activities.audit_rows import Row
 from activities.audit_sql import increment_row
 from activities.db import increment_guards
+from activities.experiment import variant_of
 from activities.model import Activity
 from activities.repository import ActivityRepository
 from analytics import db
@@ -55,7 +56,7 @@ class Rollups:
     def __init__(self, repository: ActivityRepository, engine: AsyncEngine) -> None:
         self.repository = repository
         self.engine = engine
-        self._activities: dict[int, tuple[ZoneInfo, dict[int, tuple[bool, int]]]] = {}
+        self._activities: dict[int, tuple[ZoneInfo, dict[int, tuple[bool, int]], Activity]] = {}
         self._facts: dict[str, Callable[[dict[str, str]], Awaitable[Facts | None]]] = {
             "draw": self._draw,
             "points": self._points,
@@ -82,7 +83,9 @@ class Rollups:
         found = await self._activity(activity_id)
         if found is None:
             return []
-        tz, values = found
+        tz, values, activity = found
+        if activity.experiment is not None and "variant" not in fields and facts.member is not None:
+            fields = {**fields, "variant": variant_of(activity, facts.member)}  # stable: the same as when it acted
         if facts.prize is not None:
             consolation, cents = values.get(facts.prize[0], (True, 0))
             facts.prize = (facts.prize[0], cents)
@@ -95,13 +98,13 @@ class Rollups:
             rows += await self._continued(activity_id, day, fields.get("variant", "")[:16], facts.member)
         return rows
 
-    async def _activity(self, activity_id: int) -> tuple[ZoneInfo, dict[int, tuple[bool, int]]] | None:
+    async def _activity(self, activity_id: int) -> tuple[ZoneInfo, dict[int, tuple[bool, int]], Activity] | None:
         found = self._activities.get(activity_id)
         if found is None:
             activity = await self.repository.get(activity_id)
             if activity is None:
                 return None
-            found = self._activities[activity_id] = (activity.tz, prize_values(activity))
+            found = self._activities[activity_id] = (activity.tz, prize_values(activity), activity)
         return found
 
     async def _draw(self, fields: dict[str, str]) -> Facts:

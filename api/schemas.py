@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from activities.experiment import Experiment, variant_activity, variant_of
 from activities.model import Activity, Audience
 from api.gameplays import GAMEPLAYS, SPECS_BY_TYPE
 
@@ -21,6 +22,8 @@ _SHARED: list[tuple[str, Any] | tuple[str, Any, Any]] = [
     ("ends_at", datetime),
     ("timezone", str),
     ("audience", Audience),
+    ("experiment", Experiment | None, None),  # operators: the A/B variants declared
+    ("variant", str | None, None),  # players sending a token: their A/B variant (the odds shown are its)
 ]
 
 # One struct for every gameplay's activities (the OpenAPI document shows every field): the shared
@@ -39,8 +42,11 @@ else:
 _SECTIONS = {t: g.view for g in GAMEPLAYS if g.view for t in g.types}
 
 
-def activity_view(activity: Activity, *, operator: bool) -> ActivityView:
-    """The activity as players (`operator=False`) or operators see it, times in its time zone."""
+def activity_view(activity: Activity, *, operator: bool, member: str | None = None) -> ActivityView:
+    """The activity as players (`operator=False`) or operators see it, times in its time zone;
+    as `member`'s A/B variant sees it (its odds) when the activity runs an experiment."""
+    variant = variant_of(activity, member) if member is not None and not operator else ""
+    activity = variant_activity(activity, variant)
     tz = activity.tz
     section = _SECTIONS.get(activity.type)
     return ActivityView(
@@ -53,6 +59,8 @@ def activity_view(activity: Activity, *, operator: bool) -> ActivityView:
         ends_at=activity.ends_at.astimezone(tz),
         timezone=activity.timezone,
         audience=activity.audience,
+        experiment=activity.experiment if operator else None,
+        variant=variant or None,
         **(section.read(activity, operator) if section else {}),
     )
 

@@ -17,6 +17,7 @@ from activities.audit_rows import EventHandler
 from activities.auth import Identity
 from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, PromoError, refusal
+from activities.experiment import variant_activity, variant_of
 from activities.ids import new_id
 from activities.model import LOTTERY_TYPES, Activity, ActivitySpec, DeviceId, Prize
 from activities.pages import Page, cut, decode_cursor
@@ -131,6 +132,8 @@ class DrawService:
 
     async def draw(self, player: Identity, activity_id: int, idempotency_key: str, body: DrawBody) -> DrawResult:
         activity = await self.lottery(activity_id)
+        variant = variant_of(activity, player.subject)  # an A/B variant's odds and cost
+        activity = variant_activity(activity, variant)
         check_audience(activity, player)
         flight = (activity_id, player.subject, idempotency_key)
         if flight in self._in_flight:
@@ -141,7 +144,7 @@ class DrawService:
             )
         self._in_flight.add(flight)
         try:
-            reply = await self._draw(activity, player.subject, idempotency_key, body)
+            reply = await self._draw(activity, player.subject, idempotency_key, body, variant)
         finally:
             self._in_flight.discard(flight)
 
@@ -174,7 +177,9 @@ class DrawService:
         except Exception:
             log.exception("points prize of draw %s not credited yet; the reconciler will", draw_id)
 
-    async def _draw(self, activity: Activity, user_id: str, idempotency_key: str, body: DrawBody) -> DrawReply:
+    async def _draw(
+        self, activity: Activity, user_id: str, idempotency_key: str, body: DrawBody, variant: str = ""
+    ) -> DrawReply:
         """Run the draw script: with a draw chance if the member has one, otherwise within the
         limits and, if the activity costs points, paid for.
 
@@ -199,6 +204,9 @@ class DrawService:
             idempotency_key=idempotency_key,
             idempotency_ttl_s=IDEMPOTENCY_TTL_S,
             payment="chance_or_pay" if activity.points_cost else "chance_or_free",
+            weights=",".join(str(p.weight) for p in activity.prizes) if variant else "",
+            variant=variant,
+            channel=body.channel or "",
         )
         reply = await self._loaded(activity.id, lambda: self.store.draw(request))
         if reply.kind != "payment_required":

@@ -31,6 +31,8 @@ def _counts(table: str) -> list[sa.Column[int]]:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("activities") as batch:
+        batch.add_column(sa.Column("experiment", sa.JSON(), nullable=True))
     op.create_table("increment_guards", sa.Column("guard", sa.String(length=255), primary_key=True))
     key = ("activity_id", "day", "channel", "source", "variant")
     op.create_table(
@@ -63,7 +65,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("activity_id", "day", "variant", "kind", "item", name="uq_analytics_details_key"),
     )
 
-
     op.create_table(
         "analytics_visitors",
         sa.Column("activity_id", sa.Integer(), nullable=False),
@@ -78,3 +79,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in ("analytics_visitors", "analytics_details", "analytics_prizes", "analytics_daily", "increment_guards"):
         op.drop_table(table)
+    with op.batch_alter_table("activities") as batch:
+        batch.drop_column("experiment")
