@@ -86,7 +86,8 @@ async def _insert_many(conn: AsyncConnection, table: sa.Table, batch: Sequence[M
 # each only once: a row carries a `GUARD` (a string naming the fact it counts: a stream entry, a
 # member's first action of a day...), and it counts only if that guard was never stored before
 # (`db.increment_guards`). A second delivery of an entry, or a second action of a member on a day,
-# adds nothing. Rows of one guard with the same key count once.
+# adds nothing. A guard names one counted fact of one row key (the producer makes them so): only
+# its first row in a step counts.
 
 GUARD = "_guard"
 
@@ -108,12 +109,11 @@ async def increment_many(conn: AsyncConnection, rows: Mapping[sa.Table, Sequence
         amounts: list[str] = list(table.info["increments"])
         keys: list[str] = list(table.info["key"])  # the columns of its unique key
         totals: dict[tuple[Any, ...], list[int]] = {}
-        seen: set[tuple[Any, ...]] = set()
         for row in batch:
-            key = tuple(row[k] for k in keys)
-            if row[GUARD] not in fresh or (row[GUARD], key) in seen:
+            if row[GUARD] not in fresh:
                 continue
-            seen.add((row[GUARD], key))
+            fresh.discard(row[GUARD])  # a guard counts once: its first row in the step
+            key = tuple(row[k] for k in keys)
             total = totals.setdefault(key, [0] * len(amounts))
             for i, name in enumerate(amounts):
                 total[i] += row[name]

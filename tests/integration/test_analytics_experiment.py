@@ -38,9 +38,7 @@ async def test_members_play_and_see_their_variant(env: Env) -> None:
         if variants[m] == "b":
             assert response.json()["prize"]["id"] == coupon
     await env.platform.audit_writer.drain()
-    report = (
-        await env.client.get(f"/operator/activities/{aid}/reports/experiment", headers=env.operator())
-    ).json()
+    report = (await env.client.get(f"/operator/activities/{aid}/reports/experiment", headers=env.operator())).json()
     assert report["declared"] is True
     rows = {r["variant"]: r for r in report["rows"]}
     assert rows["control"]["control"] is True

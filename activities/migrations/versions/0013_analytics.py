@@ -31,8 +31,7 @@ def _counts(table: str) -> list[sa.Column[int]]:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("activities") as batch:
-        batch.add_column(sa.Column("experiment", sa.JSON(), nullable=True))
+    op.add_column("activities", sa.Column("experiment", sa.JSON(), nullable=True))  # A/B variants
     op.create_table("increment_guards", sa.Column("guard", sa.String(length=255), primary_key=True))
     key = ("activity_id", "day", "channel", "source", "variant")
     op.create_table(
@@ -79,5 +78,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in ("analytics_visitors", "analytics_details", "analytics_prizes", "analytics_daily", "increment_guards"):
         op.drop_table(table)
-    with op.batch_alter_table("activities") as batch:
-        batch.drop_column("experiment")
+    op.drop_column("activities", "experiment")  # SQLite >= 3.35 drops a column in place
