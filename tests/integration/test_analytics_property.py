@@ -100,7 +100,7 @@ async def _run(events: list[tuple[Any, ...]], cuts: list[int], again: list[int])
     for _, f in entries:
         at = int(f.get("drawn_at_ms") or f["at_ms"])
         day = datetime.fromtimestamp(at / 1000, TZ).date().isoformat()
-        channel = f.get("channel") if f.get("channel") in ("h5", "app") else "other"
+        channel = f["channel"] if f.get("channel") in ("h5", "app") else "other"
         for key in ((day, channel, f.get("source", "")), (day, "*", "*")):
             c = expected[key]
             if f["type"] == "points":
