@@ -27,6 +27,8 @@ from activities.scripts import ScriptBatcher
 from activities.service import ActivityService
 from activities.store import ActivityStore, AuditStore, WalletStore
 from analytics.rollup import Rollups
+from analytics.store import ViewStore
+from analytics.views import Views
 from api.gameplays import GAMEPLAYS
 from outbound.service import Outbound
 
@@ -53,6 +55,7 @@ class Platform:
     outbound: Outbound  # webhooks: fulfilment and notifications (outbound/)
     accounts: Accounts  # operator accounts and console sessions (issue 13)
     _by_class: dict[type[Any], Any] = field(default_factory=dict)
+    views: Views | None = None  # public page views (analytics), persisted by `sweep`
 
     @classmethod
     def build(
@@ -99,6 +102,7 @@ class Platform:
             services=dict(kernel.built),
             outbound=outbound,
             accounts=Accounts(engine, clock),
+            views=Views(ViewStore(redis), engine, repository, clock),
         )
 
     def service(self, kind: type[S]) -> S:
@@ -119,7 +123,10 @@ class Platform:
     async def sweep(self) -> int:
         """Close what ran out of time (initiatives past their deadline, reservations not redeemed
         by the end of their day...): every gameplay's sweep."""
-        return sum([await service.sweep() for service in self.services.values()])
+        swept = sum([await service.sweep() for service in self.services.values()])
+        if self.views is not None:
+            await self.views.persist()  # at most once a minute
+        return swept
 
     async def reconcile(self) -> int:
         """Complete or undo what lost replies left half done: the points' and every gameplay's."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from litestar import Request, get
+from litestar.params import QueryParameter
 
 from activities.errors import PromoError
 from api.params import Id
@@ -13,12 +14,22 @@ from api.security import platform_of
 
 
 @get("/activities/{activity_id:int}")
-async def public_view(request: Request[Any, Any, Any], activity_id: Id) -> ActivityView:
+async def public_view(
+    request: Request[Any, Any, Any],
+    activity_id: Id,
+    channel: Annotated[Literal["h5", "mini_program", "app", "other"] | None, QueryParameter()] = None,
+    visitor: Annotated[str | None, QueryParameter(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = None,
+) -> ActivityView:
     """The activity as players see it, odds included (a legal disclosure). No token needed; with a
-    player's token, the odds are those of the member's A/B variant when the activity runs one."""
+    player's token, the odds are those of the member's A/B variant when the activity runs one.
+    Each answer counts a view (`?channel=`, `other` by default) and, with `?visitor=` (an
+    anonymous id the front end keeps) or a player's token, a unique visitor of the day."""
     platform = platform_of(request)
     activity = await platform.activities.get_published(activity_id)
-    return activity_view(activity, operator=False, member=_member(request) if activity.experiment else None)
+    member = _member(request)
+    if platform.views is not None:
+        await platform.views.record(activity, channel, visitor or (f"m:{member}" if member else None))
+    return activity_view(activity, operator=False, member=member if activity.experiment else None)
 
 
 def _member(request: Request[Any, Any, Any]) -> str | None:

@@ -92,3 +92,21 @@ async def test_bad_requests(env: Env) -> None:
         await env.client.get("/operator/activities/999/reports/overview", headers=env.operator())
     ).status_code == 404
     assert (await env.client.get(f"{base}/overview", headers=env.player("u1"))).status_code == 403
+
+
+async def test_views_are_counted_and_persisted(env: Env) -> None:
+    activity = await env.create(wheel(limits={}))
+    aid = activity["id"]
+    for i in range(12):
+        params = {"channel": "h5" if i % 3 else "app", "visitor": f"v{i % 6}"}
+        assert (await env.client.get(f"/activities/{aid}", params=params)).status_code == 200
+    assert (await env.client.get(f"/activities/{aid}", params={"channel": "tv"})).status_code == 400
+    await env.draw(aid, user="u1")
+    await env.platform.audit_writer.drain()
+    assert env.platform.views is not None
+    assert await env.platform.views.persist(force=True) == 2
+    overview = await _report(env, aid, "overview")
+    totals = overview["totals"]
+    assert isinstance(totals, dict)
+    assert totals["visitors"] == 4 + 2  # v1, v2, v4, v5 on h5; v0, v3 on the app (per channel, summed)
+    assert totals["participation_rate"] == round(1 / 6, 6)
