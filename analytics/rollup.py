@@ -218,7 +218,7 @@ def rows_of(activity_id: int, entry: str, day: str, fields: dict[str, str], fact
         tag = f"{ch}:{src}:{variant}"
         counts = {k: v for k, v in facts.counts.items() if k != "helpers_new"}
         if counts:
-            rows.append((db.daily, increment_row(db.daily, f"e:{entry}:{ch}", key, counts)))
+            rows.append((db.daily, increment_row(db.daily, f"e:{entry}", key, counts, claim=entry)))
         if facts.member is not None:
             member = facts.member
             rows.append(
@@ -232,10 +232,10 @@ def rows_of(activity_id: int, entry: str, day: str, fields: dict[str, str], fact
     if facts.prize is not None:
         key = {"activity_id": activity_id, "day": day, "variant": variant, "prize_id": facts.prize[0]}
         amounts = {"wins": 1, "cost_cents": facts.prize[1]}
-        rows.append((db.prizes, increment_row(db.prizes, f"e:{entry}:prize", key, amounts)))
+        rows.append((db.prizes, increment_row(db.prizes, f"e:{entry}", key, amounts, claim=entry)))
     if facts.detail is not None:
         kind, item, count, total_ms = facts.detail
         key = {"activity_id": activity_id, "day": day, "variant": variant, "kind": kind, "item": item[:64]}
         amounts = {"count": count, "total_ms": total_ms}
-        rows.append((db.details, increment_row(db.details, f"e:{entry}:detail", key, amounts)))
+        rows.append((db.details, increment_row(db.details, f"e:{entry}", key, amounts, claim=entry)))
     return rows
