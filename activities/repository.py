@@ -45,6 +45,9 @@ class DrawRow(msgspec.Struct, kw_only=True):
     left_today: int | None
     left_total: int | None
     stream_id: str
+    channel: str | None = None
+    source: str | None = None
+    variant: str | None = None
 
 
 class PointsRow(msgspec.Struct, kw_only=True):

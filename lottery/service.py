@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -45,11 +45,15 @@ _REFUSALS: dict[str, tuple[Kind, str]] = {
 }
 
 
+Source = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:~-]{1,64}$")]
+
+
 class DrawBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Optional context a front end sends with a draw."""
 
-    channel: Literal["h5", "mini_program", "app"] | None = None
+    channel: Literal["h5", "mini_program", "app", "other"] | None = None
     device_id: DeviceId | None = None
+    source: Source | None = None  # a campaign link code (analytics)
 
 
 class PrizeWon(msgspec.Struct):
@@ -207,6 +211,7 @@ class DrawService:
             weights=",".join(str(p.weight) for p in activity.prizes) if variant else "",
             variant=variant,
             channel=body.channel or "",
+            source=body.source or "",
         )
         reply = await self._loaded(activity.id, lambda: self.store.draw(request))
         if reply.kind != "payment_required":

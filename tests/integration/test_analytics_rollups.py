@@ -81,3 +81,26 @@ async def test_a_second_delivery_counts_nothing(env: Env) -> None:
     await repository.insert_rows(rows)  # delivered again after a crash before XACK
     day = next(iter((await _daily(env, aid)).values()))
     assert (day["actions"], day["participants"], day["first_timers"]) == (6, 3, 3)
+
+
+async def test_channel_and_source_are_stored_with_the_draw(env: Env) -> None:
+    activity = await env.create(wheel(limits={}))
+    aid = activity["id"]
+    assert (await env.draw(aid, user="u1", json={"channel": "mini_program", "source": "wx-moments"})).status_code == 201
+    assert (await env.draw(aid, user="u2")).status_code == 201
+    bad = await env.draw(aid, user="u3", json={"source": "x" * 65})
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_body"
+    await env.platform.audit_writer.drain()
+    async with env.platform.engine.connect() as conn:
+        query = sa.select(db.draws.c.user_id, db.draws.c.channel, db.draws.c.source).order_by(db.draws.c.user_id)
+        stored = [tuple(r) for r in (await conn.execute(query)).all()]
+    assert stored == [("u1", "mini_program", "wx-moments"), ("u2", None, None)]
+    by_source = {r["source"]: r for r in (await _channel_rows(env, aid))}
+    assert by_source["wx-moments"]["actions"] == 1 and by_source[""]["actions"] == 1
+
+
+async def _channel_rows(env: Env, activity_id: int) -> list[dict[str, object]]:
+    t = adb.daily
+    query = sa.select(t).where(t.c.activity_id == activity_id, t.c.channel != "*")
+    async with env.platform.engine.connect() as conn:
+        return [dict(row._mapping) for row in (await conn.execute(query)).all()]

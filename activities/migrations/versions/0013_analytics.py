@@ -32,6 +32,9 @@ def _counts(table: str) -> list[sa.Column[int]]:
 
 def upgrade() -> None:
     op.add_column("activities", sa.Column("experiment", sa.JSON(), nullable=True))  # A/B variants
+    op.add_column("draws", sa.Column("channel", sa.String(length=16), nullable=True))
+    op.add_column("draws", sa.Column("source", sa.String(length=64), nullable=True))
+    op.add_column("draws", sa.Column("variant", sa.String(length=16), nullable=True))
     op.create_table("increment_guards", sa.Column("guard", sa.String(length=255), primary_key=True))
     key = ("activity_id", "day", "channel", "source", "variant")
     op.create_table(
@@ -78,4 +81,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in ("analytics_visitors", "analytics_details", "analytics_prizes", "analytics_daily", "increment_guards"):
         op.drop_table(table)
-    op.drop_column("activities", "experiment")  # SQLite >= 3.35 drops a column in place
+    op.drop_column("activities", "experiment")
+    for column in ("variant", "source", "channel"):
+        op.drop_column("draws", column)  # SQLite >= 3.35 drops a column in place
