@@ -3,6 +3,7 @@ or streamed CSV, and its raw events as streamed CSV."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, get
@@ -12,15 +13,15 @@ from litestar.response import Stream
 
 from activities import db as kernel_db
 from activities.auth import Identity
-from activities.errors import not_found
 from analytics.export import events_csv, report_csv
-from analytics.reports import REPORTS, Reports, day_range
+from analytics.reports import Reports, day_range
 from api.gameplays import GAMEPLAY_BY_TYPE
 from api.params import Id
 from api.security import platform_of, provide_operator
 
-Day = Annotated[str | None, QueryParameter(pattern=r"^\d{4}-\d{2}-\d{2}$")]
-From = Annotated[str | None, QueryParameter(name="from", pattern=r"^\d{4}-\d{2}-\d{2}$")]
+Day = Annotated[date | None, QueryParameter(description="a local day, YYYY-MM-DD")]
+From = Annotated[date | None, QueryParameter(name="from", description="a local day, YYYY-MM-DD")]
+Name = Literal["overview", "funnel", "checkin", "assist", "points", "experiment"]
 Format = Annotated[Literal["json", "csv"], QueryParameter()]
 Metric = Annotated[Literal["win", "redemption", "d7"], QueryParameter()]
 _OPERATOR = {"operator": Provide(provide_operator)}
@@ -29,13 +30,13 @@ _OPERATOR = {"operator": Provide(provide_operator)}
 @get(
     "/operator/activities/{activity_id:int}/reports/{name:str}",
     dependencies=_OPERATOR,
-    opt={"activity": "any"},
+    opt={"activity": "any", "also_csv": True},
 )
 async def read_report(
     request: Request[Any, Any, Any],
     operator: NamedDependency[Identity],
     activity_id: Id,
-    name: FromPath[str],
+    name: FromPath[Name],
     first: From = None,
     to: Day = None,
     format: Format = "json",
@@ -43,12 +44,10 @@ async def read_report(
 ) -> Response[Any]:
     """overview | funnel | checkin | assist | points | experiment, over `?from=&to=` local days
     (the activity's time zone; by default its whole window), as JSON or `?format=csv`."""
-    if name not in REPORTS:
-        raise not_found("unknown_report", f"no report {name!r}; use one of {list(REPORTS)}")
     platform = platform_of(request)
     activity = await platform.activities.get(activity_id)
     opts = {"metric": metric} if name == "experiment" else {}
-    report = await Reports(platform.engine).build(name, activity, first, to, **opts)
+    report = await Reports(platform.engine).build(name, activity, _iso(first), _iso(to), **opts)
     if format == "csv":
         filename = f"activity-{activity_id}-{name}-{report['from']}-{report['to']}.csv"
         return Stream(
@@ -61,6 +60,7 @@ async def read_report(
 
 @get(
     "/operator/activities/{activity_id:int}/events",
+    media_type="text/csv",
     dependencies=_OPERATOR,
     opt={"activity": "any"},
 )
@@ -74,7 +74,7 @@ async def export_events(
     """The activity's raw events (its audit trail) over `?from=&to=` local days, as streamed CSV."""
     platform = platform_of(request)
     activity = await platform.activities.get(activity_id)
-    start, end = day_range(activity, first, to)
+    start, end = day_range(activity, _iso(first), _iso(to))
     gameplay = GAMEPLAY_BY_TYPE.get(activity.type)
     kernel = [kernel_db.draws, kernel_db.chance_ledger, kernel_db.points_ledger]
     tables = list(dict.fromkeys([*kernel, *(gameplay.tables if gameplay else ())]))
@@ -83,6 +83,10 @@ async def export_events(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="activity-{activity_id}-events-{start}-{end}.csv"'},
     )
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
 
 
 ROUTES = (read_report, export_events)

@@ -26,6 +26,7 @@ from litestar.openapi.spec import (
     Example,
     OpenAPIMediaType,
     OpenAPIResponse,
+    OpenAPIType,
     Operation,
     Parameter,
     Reference,
@@ -291,6 +292,8 @@ def document(app: Litestar) -> None:
             operation.parameters = [*(operation.parameters or []), cast(Any, IDEMPOTENCY_KEY)]
         if needs_token:
             operation.security = [{BEARER: []}]
+        if handler.opt.get("also_csv"):  # answers text/csv too (?format=csv: analytics/controllers.py)
+            _also_csv(operation)
         _error_responses(operation, path, needs_token)
         if (method, path) in ALSO_CSV:  # ?format=csv
             ok = (operation.responses or {}).get("200")
@@ -299,6 +302,13 @@ def document(app: Litestar) -> None:
                     **(ok.content or {}),
                     "text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
                 }
+
+
+def _also_csv(operation: Operation) -> None:
+    ok = (operation.responses or {}).get("200")
+    if isinstance(ok, OpenAPIResponse):
+        csv = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, description="?format=csv"))
+        ok.content = {**(ok.content or {}), "text/csv": csv}
 
 
 def _error_responses(operation: Operation, path: str, needs_token: bool) -> None:

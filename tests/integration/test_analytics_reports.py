@@ -81,7 +81,7 @@ async def test_checkin_report_counts_signins_and_streaks(env: Env) -> None:
 async def test_bad_requests(env: Env) -> None:
     activity = await env.create(wheel())
     base = f"/operator/activities/{activity['id']}/reports"
-    assert (await env.client.get(f"{base}/nope", headers=env.operator())).json()["code"] == "unknown_report"
+    assert (await env.client.get(f"{base}/nope", headers=env.operator())).json()["code"] == "invalid_parameter"
     response = await env.client.get(f"{base}/overview", params={"from": "2026-13-01"}, headers=env.operator())
     assert response.status_code == 400, response.text
     response = await env.client.get(
