@@ -43,6 +43,7 @@ DAILY_COUNTS = (
     "cancellations",
     "reservation_expiries",
     "winners",  # members winning a prize other than the consolation for the first time
+    "helper_initiators",  # members who started an initiative after helping one (viral loop)
 )
 
 daily = sa.Table(

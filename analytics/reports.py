@@ -167,7 +167,7 @@ class Reports:
         }
 
     async def _assist(self, activity: Activity, rollup: Rollup) -> Report:
-        columns = ("initiatives", "helps", "completions", "assist_expiries", "helpers_new")
+        columns = ("initiatives", "helps", "completions", "assist_expiries", "helpers_new", "helper_initiators")
         days = await rollup.daily(columns=columns)
         t = {k: sum(d[k] for d in days) for k in columns}
         done = await rollup.details(["assist_completed"], ("kind",))
@@ -183,6 +183,7 @@ class Reports:
                 "mean_time_to_complete_s": round(took_ms / completed / 1000, 1) if completed else None,
                 "new_members_brought": t["helpers_new"],
                 "viral_coefficient": ratio(t["helpers_new"], t["initiatives"]),
+                "helpers_who_became_initiators": t["helper_initiators"],
                 "share_tree_depth": None,  # needs the share parent recorded with each help
             },
             "rows": [{"day": d["day"], **{k: d[k] for k in columns}} for d in days],

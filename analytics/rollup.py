@@ -96,7 +96,29 @@ class Rollups:
         rows = rows_of(activity_id, f"{activity_id}:{entry_id}", day, fields, facts)
         if fields["type"] == "checkin" and facts.member is not None:
             rows += await self._continued(activity_id, day, fields.get("variant", "")[:16], facts.member)
+        elif fields["type"] in ("assist_help", "assist_start") and facts.member is not None:
+            rows += await self._viral(activity_id, day, fields, facts.member)
         return rows
+
+    async def _viral(self, activity_id: int, day: str, fields: dict[str, str], member: str) -> list[Row]:
+        """A helper leaves a mark (guard `h:`); an initiator who left one counts once as a helper who
+        became an initiator."""
+        key = {
+            "activity_id": activity_id,
+            "day": day,
+            "channel": ALL,
+            "source": ALL,
+            "variant": fields.get("variant", "")[:16],
+        }
+        helped = f"h:{activity_id}:{member}"
+        if fields["type"] == "assist_help":
+            return [(db.daily, increment_row(db.daily, helped, key, {}))]
+        column = increment_guards.c.guard
+        async with self.engine.connect() as conn:
+            found = (await conn.execute(sa.select(column).where(column == helped))).first()
+        if found is None:
+            return []
+        return [(db.daily, increment_row(db.daily, f"hi:{activity_id}:{member}", key, {"helper_initiators": 1}))]
 
     async def _activity(self, activity_id: int) -> tuple[ZoneInfo, dict[int, tuple[bool, int]], Activity] | None:
         found = self._activities.get(activity_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from tests.conftest import Env, checkin_spec, wheel
+from tests.conftest import Env, assist_spec, checkin_spec, wheel
 
 
 async def _report(env: Env, activity_id: int, name: str, **params: str) -> dict[str, object]:
@@ -110,3 +110,20 @@ async def test_views_are_counted_and_persisted(env: Env) -> None:
     assert isinstance(totals, dict)
     assert totals["visitors"] == 4 + 2  # v1, v2, v4, v5 on h5; v0, v3 on the app (per channel, summed)
     assert totals["participation_rate"] == round(1 / 6, 6)
+
+
+async def test_assist_report_counts_the_viral_loop(env: Env) -> None:
+    activity = await env.create(assist_spec("collect"))
+    aid = activity["id"]
+    mine = (await env.start(aid, user="u1")).json()
+    for i in range(3):
+        assert (await env.help(mine["share_token"], f"f{i}")).status_code in (200, 201)
+    await env.platform.audit_writer.drain()
+    assert (await env.start(aid, user="f0")).status_code in (200, 201)  # a helper starts their own
+    await env.platform.audit_writer.drain()
+    totals = (await _report(env, aid, "assist"))["totals"]
+    assert isinstance(totals, dict)
+    assert (totals["initiatives"], totals["helps"], totals["completions"]) == (2, 3, 1)
+    assert totals["completion_rate"] == 0.5 and totals["helps_per_initiative"] == 1.5
+    assert totals["new_members_brought"] == 3 and totals["helpers_who_became_initiators"] == 1
+    assert totals["mean_time_to_complete_s"] == 0.0  # the test clock does not move

@@ -19,7 +19,7 @@ _COUNTS = {
     "analytics_daily": [
         *("actions", "participants", "first_timers", "wins", "cost_cents", "points_spent", "points_granted"),
         *("draws", "signins", "makeups", "initiatives", "helps", "helpers_new", "completions", "assist_expiries"),
-        *("reservations", "redemptions", "cancellations", "reservation_expiries", "winners"),
+        *("reservations", "redemptions", "cancellations", "reservation_expiries", "winners", "helper_initiators"),
     ],
     "analytics_prizes": ["wins", "cost_cents"],
     "analytics_details": ["count", "total_ms"],
