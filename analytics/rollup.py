@@ -57,6 +57,9 @@ class Rollups:
         self.repository = repository
         self.engine = engine
         self._activities: dict[int, tuple[ZoneInfo, dict[int, tuple[bool, int]], Activity]] = {}
+        # What recent entries said (a reservation's store, an initiative's start, a helper), for
+        # later entries of the same step, whose rows are not committed yet; SQL otherwise.
+        self._seen: dict[str, str] = {}
         self._facts: dict[str, Callable[[dict[str, str]], Awaitable[Facts | None]]] = {
             "draw": self._draw,
             "points": self._points,
@@ -112,12 +115,14 @@ class Rollups:
         }
         helped = f"h:{activity_id}:{member}"
         if fields["type"] == "assist_help":
+            _remember(self._seen, helped, "")
             return [(db.daily, increment_row(db.daily, helped, key, {}))]
-        column = increment_guards.c.guard
-        async with self.engine.connect() as conn:
-            found = (await conn.execute(sa.select(column).where(column == helped))).first()
-        if found is None:
-            return []
+        if helped not in self._seen:
+            column = increment_guards.c.guard
+            async with self.engine.connect() as conn:
+                found = (await conn.execute(sa.select(column).where(column == helped))).first()
+            if found is None:
+                return []
         return [(db.daily, increment_row(db.daily, f"hi:{activity_id}:{member}", key, {"helper_initiators": 1}))]
 
     async def _activity(self, activity_id: int) -> tuple[ZoneInfo, dict[int, tuple[bool, int]], Activity] | None:
@@ -156,6 +161,7 @@ class Rollups:
         return facts
 
     async def _assist_start(self, fields: dict[str, str]) -> Facts:
+        _remember(self._seen, f"i:{fields['initiative_id']}", fields["started_at_ms"])
         facts = Facts(int(fields["started_at_ms"]), fields["initiator"])
         facts.counts.update(actions=1, initiatives=1)
         return facts
@@ -178,6 +184,7 @@ class Rollups:
         return facts
 
     async def _reservation(self, fields: dict[str, str]) -> Facts:
+        _remember(self._seen, f"r:{fields['code']}", fields.get("store", ""))
         facts = Facts(int(fields["created_at_ms"]), fields["user_id"])
         facts.counts.update(actions=1, reservations=1)
         facts.detail = ("store_reserved", fields.get("store", ""), 1, 0)
@@ -213,6 +220,9 @@ class Rollups:
     async def _started_at(self, initiative_id: str) -> int | None:
         from assist.db import assist_initiatives as table
 
+        if (seen := self._seen.get(f"i:{initiative_id}")) is not None:  # maybe not committed yet
+            return int(seen)
+
         query = sa.select(table.c.started_at_ms).where(table.c.initiative_id == initiative_id)
         async with self.engine.connect() as conn:
             found = (await conn.execute(query)).scalar_one_or_none()
@@ -221,9 +231,21 @@ class Rollups:
     async def _store_of(self, code: str) -> str:
         from reservation.db import reservations as table
 
+        if (seen := self._seen.get(f"r:{code}")) is not None:  # maybe not committed yet
+            return seen
+
         async with self.engine.connect() as conn:
             found = (await conn.execute(sa.select(table.c.store).where(table.c.code == code))).scalar_one_or_none()
         return "" if found is None else str(found)
+
+
+_SEEN_MAX = 100_000
+
+
+def _remember(seen: dict[str, str], key: str, value: str) -> None:
+    seen[key] = value
+    if len(seen) > _SEEN_MAX:
+        del seen[next(iter(seen))]
 
 
 def prize_values(activity: Activity) -> dict[int, tuple[bool, int]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from tests.conftest import Env, assist_spec, checkin_spec, wheel
+from tests.conftest import Env, assist_spec, checkin_spec, reservation_spec, wheel
 
 
 async def _report(env: Env, activity_id: int, name: str, **params: str) -> dict[str, object]:
@@ -127,3 +127,28 @@ async def test_assist_report_counts_the_viral_loop(env: Env) -> None:
     assert totals["completion_rate"] == 0.5 and totals["helps_per_initiative"] == 1.5
     assert totals["new_members_brought"] == 3 and totals["helpers_who_became_initiators"] == 1
     assert totals["mean_time_to_complete_s"] == 0.0  # the test clock does not move
+
+
+async def test_funnel_shows_reservations_by_store(env: Env) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo("Asia/Shanghai")
+    activity = await env.create(reservation_spec())
+    aid = activity["id"]
+    env.clock.set(datetime(2026, 5, 31, 12, tzinfo=tz))
+    codes = []
+    for user in ("u1", "u2", "u3"):
+        response = await env.reserve(aid, "2026-06-03", user=user)
+        assert response.status_code == 201, response.text
+        codes.append(response.json()["code"])
+    assert (await env.cancel(aid, codes[2], user="u3")).status_code == 200
+    env.clock.set(datetime(2026, 6, 3, 11, tzinfo=tz))
+    assert (await env.redeem(aid, code=codes[0])).status_code == 200
+    await env.platform.audit_writer.drain()
+    reservations = (await _report(env, aid, "funnel"))["reservations"]
+    assert isinstance(reservations, dict)
+    assert (reservations["reserved"], reservations["redeemed"], reservations["cancelled"]) == (3, 1, 1)
+    assert reservations["by_store"] == [
+        {"store": "S1", "reserved": 3, "redeemed": 1, "cancelled": 1, "expired": 0, "show_up_rate": 0.5}
+    ]
