@@ -26,7 +26,6 @@ from litestar.openapi.spec import (
     Example,
     OpenAPIMediaType,
     OpenAPIResponse,
-    OpenAPIType,
     Operation,
     Parameter,
     Reference,
