@@ -39,6 +39,7 @@ _KERNEL = {
     "limits",
     "points_cost",
     "prizes",
+    "experiment",
 }
 
 
@@ -55,6 +56,7 @@ def spec_dict(activity: Activity, spec: type[ActivityBase]) -> dict[str, Any]:
         "audience": msgspec.to_builtins(activity.audience),
         "limits": msgspec.to_builtins(activity.limits),
         "points_cost": activity.points_cost,
+        "experiment": msgspec.to_builtins(activity.experiment),  # A/B variants (activities/experiment.py)
         "prizes": [
             {k: v for k in _PRIZE_FIELDS if (v := msgspec.to_builtins(getattr(p, k))) is not None}
             for p in activity.prizes
@@ -97,6 +99,7 @@ async def replace(
                 limits=msgspec.to_builtins(lottery.limits if lottery else Limits()),
                 points_cost=lottery.points_cost if lottery else 0,
                 config=config,
+                experiment=msgspec.to_builtins(spec.experiment) if spec.experiment else None,
                 updated_at_ms=now_ms,
             )
         )
