@@ -40,6 +40,8 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("PATCH", f"{A}/{{activity_id}}/window"): WRITE,  # extend the end time, live
     ("POST", f"{A}/{{activity_id}}/prizes/{{prize_id}}/stock"): WRITE,
     ("GET", f"{A}/{{activity_id}}/counters"): READ,
+    ("GET", f"{A}/{{activity_id}}/reports/{{name}}"): READ,  # analytics (issue 14)
+    ("GET", f"{A}/{{activity_id}}/events"): READ,
     ("GET", f"{A}/{{activity_id}}/dashboard"): READ,
     ("GET", f"{A}/{{activity_id}}/reservations"): READ,
     ("POST", f"{A}/{{activity_id}}/invites"): WRITE,
