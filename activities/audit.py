@@ -2,8 +2,8 @@
 
 It follows every published activity's stream and every wallet shard's stream. Each step reads
 new entries from all of them through the consumer group (one pipelined round trip), turns each
-into SQL rows with the handler of its event type (the kernel's: draw, chances, points; gameplays
-register theirs), writes the step's rows in one transaction (one executemany per table), and
+into SQL rows with the handler of its event type (the kernel's: points; each gameplay's: draw,
+chances, sign-in marks...), writes the step's rows in one transaction (one executemany per table), and
 only after the commit acknowledges them (one pipelined round trip). Entries left pending by a
 consumer that died are taken over with XAUTOCLAIM. Unique keys in SQL (draw id, wallet
 reference, mark id...) make a second delivery harmless. Only acknowledged entries are ever
@@ -33,7 +33,6 @@ import sqlalchemy as sa
 from activities import db
 from activities.audit_rows import KERNEL_HANDLERS, EventHandler
 from activities.audit_rows import Row as Row  # re-exported: gameplays' handlers return rows
-from activities.audit_rows import draw_row as draw_row
 from activities.audit_store import AuditStore
 from activities.keys import WALLET_SHARDS, ActivityKeys, WalletKeys
 from activities.metrics import AUDIT_BACKLOG, AUDIT_BATCH, AUDIT_FAILURES, AUDIT_LAG, AUDIT_QUARANTINED, AUDIT_WRITTEN

@@ -37,60 +37,14 @@ activities = sa.Table(
     sa.Column("timezone", sa.String(64), nullable=False),
     sa.Column("skin", sa.String(50)),
     sa.Column("audience", sa.JSON, nullable=False),
-    sa.Column("limits", sa.JSON, nullable=False),
-    sa.Column("points_cost", sa.Integer, nullable=False),
+    # A lottery's limits and points cost (lottery/repository.py writes and reads them); other
+    # gameplays' activities take these defaults.
+    sa.Column("limits", sa.JSON, nullable=False, default=lambda: {}),
+    sa.Column("points_cost", sa.Integer, nullable=False, default=0),
     sa.Column("config", sa.JSON),  # a gameplay's own settings (sign-in cycle and rewards...); NULL for lotteries
     sa.Column("experiment", sa.JSON),  # A/B variants (activities/experiment.py); NULL: none
     sa.Column("created_at_ms", sa.BigInteger, nullable=False),
     sa.Column("updated_at_ms", sa.BigInteger, nullable=False),
-)
-
-prizes = sa.Table(
-    "prizes",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("activity_id", sa.Integer, sa.ForeignKey("activities.id"), nullable=False, index=True),
-    sa.Column("position", sa.Integer, nullable=False),
-    sa.Column("name", sa.String(100), nullable=False),
-    sa.Column("type", sa.String(10), nullable=False),
-    sa.Column("weight", sa.Integer, nullable=False),
-    sa.Column("stock", sa.Integer),  # NULL: unlimited
-    sa.Column("daily_stock", sa.Integer),
-    sa.Column("per_user_cap", sa.Integer),
-    sa.Column("value_cny", sa.Numeric(12, 2), nullable=False),
-    sa.Column("points", sa.Integer),  # points credited by a "points" prize
-    *(bounded_integer("prizes", c) for c in ("stock", "daily_stock", "per_user_cap", "weight", "points")),
-)
-
-# Everything handed out from a lottery's prize pool: draws, draws paid with a chance, and prizes
-# granted by another activity's reward (a sign-in streak prize) without a draw.
-DRAW_KINDS = ("draw", "chance", "grant")
-
-draws = sa.Table(
-    "draws",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("draw_id", sa.String(40), nullable=False, unique=True),
-    sa.Column("kind", sa.String(10), nullable=False, server_default="draw"),
-    sa.Column("activity_id", sa.Integer, nullable=False),
-    sa.Column("user_id", sa.String(64), nullable=False),
-    sa.Column("prize_id", sa.Integer, nullable=False),
-    sa.Column("picked_prize_id", sa.Integer, nullable=False),  # before an out-of-stock fallback
-    sa.Column("rand", sa.BigInteger, nullable=False),  # the secrets-generated number behind the pick
-    sa.Column("day", sa.String(10), nullable=False),  # the activity's local day
-    sa.Column("drawn_at_ms", sa.BigInteger, nullable=False),
-    sa.Column("idempotency_key", sa.String(128), nullable=False),  # for a grant: the ref of the reward granting it
-    sa.Column("fingerprint", sa.String(64), nullable=False),
-    sa.Column("left_today", sa.Integer),  # NULL: no daily limit
-    sa.Column("left_total", sa.Integer),  # NULL: no total limit
-    sa.Column("stream_id", sa.String(32), nullable=False),
-    sa.Column("channel", sa.String(16)),  # h5 | mini_program | app | other; NULL: not sent
-    sa.Column("source", sa.String(64)),  # the campaign link code sent with the draw
-    sa.Column("variant", sa.String(16)),  # the member's A/B variant; NULL: no experiment
-    sa.Index("ix_draws_activity_user", "activity_id", "user_id", "drawn_at_ms"),
-    sa.Index("ix_draws_activity_prize", "activity_id", "prize_id"),
-    sa.Index("ix_draws_activity_day", "activity_id", "day"),
-    sa.Index("ix_draws_idempotency_key", "idempotency_key"),
 )
 
 points_ledger = sa.Table(
@@ -108,22 +62,6 @@ points_ledger = sa.Table(
     sa.Column("stream_id", sa.String(32), nullable=False),
     sa.Index("ix_points_ledger_shard_user", "shard", "user_id"),
     sa.Index("ix_points_ledger_user_at", "user_id", "at_ms"),
-)
-
-# Draw chances of a member on a lottery: +n when granted (a sign-in reward...), -1 per draw that
-# used one. The balance in Redis is rebuilt as the sum.
-chance_ledger = sa.Table(
-    "chance_ledger",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("ref", sa.String(200), nullable=False, unique=True),  # one change per reference
-    sa.Column("activity_id", sa.Integer, nullable=False),  # the lottery
-    sa.Column("user_id", sa.String(64), nullable=False),
-    sa.Column("delta", sa.Integer, nullable=False),
-    sa.Column("reason", sa.String(40), nullable=False),
-    sa.Column("at_ms", sa.BigInteger, nullable=False),
-    sa.Column("stream_id", sa.String(32), nullable=False),
-    sa.Index("ix_chance_ledger_activity_user", "activity_id", "user_id"),
 )
 
 operator_actions = sa.Table(

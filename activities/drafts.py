@@ -6,7 +6,8 @@ Editing reuses each gameplay's own `create` (the same validation as a create): t
 `EDITING` to the draft's id and calls the gameplay's `create` with the new spec; the kernel's
 `create_draft` then replaces that draft in one transaction instead of inserting a new one. No
 code here knows one gameplay from another: a gameplay's own settings are its spec's fields
-beyond the kernel's (stored as the activity's `config`), a lottery's are the kernel's columns.
+beyond the kernel's, read back from what its view section loads (a lottery's prizes and limits)
+or from the activity's `config`; its own rows are rewritten by the `write` its `create` passes.
 """
 
 from __future__ import annotations
@@ -21,31 +22,23 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities import db
+from activities.clock import to_ms
 from activities.errors import conflict
-from activities.model import Activity, ActivityBase, ActivitySpec, Limits
+from activities.model import Activity, ActivityBase
+from activities.repository import WriteRows
 
 # The draft a gameplay's `create` replaces (set by the PATCH route around the call), or None.
 EDITING: ContextVar[int | None] = ContextVar("promo_editing_draft", default=None)
 
-_PRIZE_FIELDS = ("name", "type", "weight", "stock", "daily_stock", "per_user_cap", "value_cny", "points")
-_KERNEL = {
-    "name",
-    "starts_at",
-    "ends_at",
-    "timezone",
-    "skin",
-    "audience",
-    "type",
-    "limits",
-    "points_cost",
-    "prizes",
-    "experiment",
-}
+_SHARED = {"type", "name", "starts_at", "ends_at", "timezone", "skin", "audience", "experiment"}
 
 
-def spec_dict(activity: Activity, spec: type[ActivityBase]) -> dict[str, Any]:
-    """The activity as its gameplay's create body (JSON-ready): the fields `spec` has."""
-    fields = set(spec.__struct_fields__)
+def spec_dict(activity: Activity, spec: type[ActivityBase], loaded: Any = None) -> dict[str, Any]:
+    """The activity as its gameplay's create body (JSON-ready): the fields `spec` has. `loaded`
+    is what the gameplay's view section loads for it (a lottery with its prizes and limits); a
+    spec field it has is read from it (shaped to the spec: a stored prize's id is left out),
+    any other field of the gameplay's is its `config`."""
+    loaded = activity if loaded is None else loaded
     found: dict[str, Any] = {
         "type": activity.type,
         "name": activity.name,
@@ -54,21 +47,29 @@ def spec_dict(activity: Activity, spec: type[ActivityBase]) -> dict[str, Any]:
         "timezone": activity.timezone,
         "skin": activity.skin,
         "audience": msgspec.to_builtins(activity.audience),
-        "limits": msgspec.to_builtins(activity.limits),
-        "points_cost": activity.points_cost,
         "experiment": msgspec.to_builtins(activity.experiment),  # A/B variants (activities/experiment.py)
-        "prizes": [
-            {k: v for k in _PRIZE_FIELDS if (v := msgspec.to_builtins(getattr(p, k))) is not None}
-            for p in activity.prizes
-        ],
     }
-    for name in fields - _KERNEL:  # the gameplay's own settings: its `config`
-        found[name] = activity.config
-    return {k: v for k, v in found.items() if k in fields}
+    for info in msgspec.inspect.type_info(spec).fields:  # type: ignore[attr-defined]
+        if info.name in _SHARED:
+            continue
+        if hasattr(loaded, info.name):
+            found[info.name] = _shaped(msgspec.to_builtins(getattr(loaded, info.name)), info.type)
+        else:
+            found[info.name] = activity.config
+    return found
 
 
-def _ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
+def _shaped(value: Any, kind: msgspec.inspect.Type) -> Any:
+    """`value` (builtins) with only the fields the spec's type `kind` has, None fields dropped."""
+    if isinstance(kind, msgspec.inspect.UnionType):
+        structs = [t for t in kind.types if isinstance(t, msgspec.inspect.StructType)]
+        return _shaped(value, structs[0]) if structs and isinstance(value, dict) else value
+    if isinstance(kind, msgspec.inspect.ListType) and isinstance(value, list):
+        return [_shaped(item, kind.item_type) for item in value]
+    if isinstance(kind, msgspec.inspect.StructType) and isinstance(value, dict):
+        fields = {f.name: f.type for f in kind.fields}
+        return {k: _shaped(v, fields[k]) for k, v in value.items() if k in fields and v is not None}
+    return value
 
 
 async def replace(
@@ -79,10 +80,13 @@ async def replace(
     operator_id: str,
     now_ms: int,
     config: dict[str, Any] | None,
+    *,
+    columns: dict[str, Any] | None = None,
+    write: WriteRows | None = None,
 ) -> None:
-    """The draft `activity_id` becomes `spec` (validated by its gameplay), in one transaction;
-    409 `not_a_draft` if it was published meanwhile."""
-    lottery = spec if isinstance(spec, ActivitySpec) else None
+    """The draft `activity_id` becomes `spec` (validated by its gameplay), in one transaction:
+    the kernel's fields, the gameplay's `columns` and `config`, and its own rows rewritten by
+    `write` (which replaces what the draft had); 409 `not_a_draft` if it was published meanwhile."""
     table = db.activities
     async with engine.begin() as conn:
         result = await conn.execute(
@@ -91,39 +95,36 @@ async def replace(
             .values(
                 type=type_,
                 name=spec.name,
-                starts_at_ms=_ms(spec.starts_at),
-                ends_at_ms=_ms(spec.ends_at),
+                starts_at_ms=to_ms(spec.starts_at),
+                ends_at_ms=to_ms(spec.ends_at),
                 timezone=spec.timezone,
                 skin=spec.skin,
                 audience=msgspec.to_builtins(spec.audience),
-                limits=msgspec.to_builtins(lottery.limits if lottery else Limits()),
-                points_cost=lottery.points_cost if lottery else 0,
                 config=config,
                 experiment=msgspec.to_builtins(spec.experiment) if spec.experiment else None,
+                **(columns or {}),
                 updated_at_ms=now_ms,
             )
         )
         if result.rowcount != 1:
             raise not_a_draft()
-        await conn.execute(db.prizes.delete().where(db.prizes.c.activity_id == activity_id))
-        if lottery and lottery.prizes:
-            rows = [
-                {"activity_id": activity_id, "position": i, **{k: getattr(p, k) for k in _PRIZE_FIELDS}}
-                for i, p in enumerate(lottery.prizes)
-            ]
-            await conn.execute(sa.insert(db.prizes), rows)
+        if write is not None:
+            await write(conn, activity_id)
         await _log(conn, activity_id, operator_id, "edit", {"name": spec.name}, now_ms)
 
 
 async def delete(engine: AsyncEngine, activity_id: int, operator_id: str, now_ms: int) -> None:
-    """A draft and its prizes (nothing else refers to a draft); 409 `not_a_draft` otherwise."""
+    """A draft and the rows its gameplay keeps for it (a lottery's prizes: the tables whose
+    foreign key names the activity); 409 `not_a_draft` otherwise."""
     async with engine.begin() as conn:
         status = (
             await conn.execute(sa.select(db.activities.c.status).where(db.activities.c.id == activity_id))
         ).first()
         if status is None or status[0] != "draft":
             raise not_a_draft()
-        await conn.execute(db.prizes.delete().where(db.prizes.c.activity_id == activity_id))
+        for owned in reversed(db.metadata.sorted_tables):  # children first
+            if any(fk.column.table is db.activities for fk in owned.foreign_keys):
+                await conn.execute(owned.delete().where(owned.c.activity_id == activity_id))
         await conn.execute(db.activities.delete().where(db.activities.c.id == activity_id))
         await _log(conn, activity_id, operator_id, "delete", {}, now_ms)
 
@@ -137,12 +138,12 @@ async def extend(engine: AsyncEngine, activity_id: int, ends_at: datetime, opera
             raise conflict(
                 "activity_not_live", "only a live or paused activity's end time is extended", status=row.status
             )
-        if _ms(ends_at) <= row.ends_at_ms:
+        if to_ms(ends_at) <= row.ends_at_ms:
             raise conflict("end_not_later", "the new end time must be later than the current one", field="ends_at")
         await conn.execute(
-            sa.update(table).where(table.c.id == activity_id).values(ends_at_ms=_ms(ends_at), updated_at_ms=now_ms)
+            sa.update(table).where(table.c.id == activity_id).values(ends_at_ms=to_ms(ends_at), updated_at_ms=now_ms)
         )
-        await _log(conn, activity_id, operator_id, "extend", {"ends_at_ms": _ms(ends_at)}, now_ms)
+        await _log(conn, activity_id, operator_id, "extend", {"ends_at_ms": to_ms(ends_at)}, now_ms)
 
 
 def not_a_draft() -> Exception:
@@ -176,9 +177,9 @@ def filters(
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         where.append(table.c.name.ilike(f"%{escaped}%", escape="\\"))
     if starts_from is not None:
-        where.append(table.c.ends_at_ms > _ms(starts_from))
+        where.append(table.c.ends_at_ms > to_ms(starts_from))
     if ends_before is not None:
-        where.append(table.c.starts_at_ms < _ms(ends_before))
+        where.append(table.c.starts_at_ms < to_ms(ends_before))
     return where
 
 

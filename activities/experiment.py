@@ -3,7 +3,7 @@ override each (a lottery's odds, its points cost...); a member's variant is a st
 (the experiment's salt, the member id), so a member always sees, and plays, the same variant.
 
 The kernel holds the declaration and the assignment; a gameplay applies the overrides it knows
-(`variant_activity`: the activity as the member's variant sees it)."""
+(its view section's `variant`: the activity as the member's variant sees it)."""
 
 from __future__ import annotations
 
@@ -93,18 +93,3 @@ def variant_of(activity: Activity, member: str) -> str:
     """The member's variant ("" when the activity runs no experiment)."""
     experiment = activity.experiment
     return assign(experiment.salt, member, experiment.shares) if experiment else ""
-
-
-def variant_activity(activity: Activity, variant: str) -> Activity:
-    """The activity as members of `variant` see and play it: its odds and points cost overridden."""
-    if not variant or activity.experiment is None:
-        return activity
-    overrides = activity.experiment.variant(variant).overrides
-    changes: dict[str, object] = {}
-    if overrides.weights is not None and len(overrides.weights) == len(activity.prizes):
-        changes["prizes"] = [
-            msgspec.structs.replace(p, weight=w) for p, w in zip(activity.prizes, overrides.weights, strict=True)
-        ]
-    if overrides.points_cost is not None:
-        changes["points_cost"] = overrides.points_cost
-    return msgspec.structs.replace(activity, **changes) if changes else activity

@@ -70,10 +70,15 @@ class GameplayService(Protocol):
 class ViewSection:
     """The gameplay's own part of an activity's view (`GET /activities/{id}`): the fields it adds
     (name, type, default: what other gameplays' activities show), filled by `read` for its own
-    activities (`operator`: the back office's view, which may show more)."""
+    activities (`operator`: the back office's view, which may show more). A gameplay that keeps
+    more than the kernel's `Activity` (a lottery's prizes, in its own tables) reads it first with
+    `load(its service, activity, operator)`, whose answer `read` then gets."""
 
     fields: Sequence[tuple[str, Any, Any]]
     read: Callable[[Activity, bool], Mapping[str, Any]]
+    load: Callable[[GameplayService, Activity, bool], Awaitable[Activity]] | None = None
+    # The (loaded) activity as a member of an A/B variant sees it (activities/experiment.py).
+    variant: Callable[[Activity, str], Activity] | None = None
 
 
 @dataclass(frozen=True)

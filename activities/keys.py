@@ -1,4 +1,7 @@
-"""Every Redis key name of the platform, in one place (as arq does).
+"""The Redis key names every gameplay shares (as arq does): an activity's state, stream, load
+epoch and lock, its shared counters; the points wallets. A gameplay's own keys live in its folder
+(`lottery/keys.py`, `checkin/keys.py`...), in a subclass of `ActivityKeys` built on
+`ActivityKeys.key` (or on `tag`).
 
 All keys of one activity share the hash tag ``{act:<id>}`` so that each Lua script touches a
 single Redis Cluster slot.
@@ -25,6 +28,13 @@ class ActivityKeys:
     def _p(self) -> str:
         return tag(self.activity_id)
 
+    def key(self, *parts: str) -> str:
+        """A key of this activity (its hash tag, then `parts` joined by ":"), for the key
+        modules of the gameplays, which subclass this class with their own names
+        (`checkin/keys.py`): `ActivityKeys(7).key("cycle", "2026-03-02")` is
+        "{act:7}:cycle:2026-03-02"."""
+        return ":".join((self._p, *parts))
+
     @property
     def state(self) -> str:
         """Hash: status, window, limits, prize table (JSON), draws_total. Absent = not loaded."""
@@ -37,19 +47,9 @@ class ActivityKeys:
         return f"{self._p}:stock"
 
     @property
-    def granted(self) -> str:
-        """Hash prize_id -> units granted since the start, for every prize."""
-        return f"{self._p}:granted"
-
-    @property
     def user_total(self) -> str:
         """Hash user_id -> draws (or reservations held) since the start."""
         return f"{self._p}:user_total"
-
-    @property
-    def user_prize(self) -> str:
-        """Hash "user_id|prize_id" -> wins, for prizes with a per-user cap."""
-        return f"{self._p}:user_prize"
 
     def user_day(self, day: date) -> str:
         """Hash user_id -> draws (or helps) on that local day. Expires after the day."""
@@ -60,92 +60,15 @@ class ActivityKeys:
         return f"{self._p}:day:{day.isoformat()}"
 
     def idempotency(self, user_id: str, key: str) -> str:
-        """String "<fingerprint> <draw fields...>" of a finished draw, kept for a day."""
+        """String "<fingerprint> <fields...>" of a finished request (a draw, a reservation),
+        kept for a day."""
         return f"{self._p}:idem:{user_id}:{key}"
-
-    @property
-    def chances(self) -> str:
-        """Hash user_id -> draw chances left (a lottery's; granted by sign-in rewards and the like)."""
-        return f"{self._p}:chances"
-
-    def grant_ref(self, ref: str) -> str:
-        """String "<grant_id> <prize_id> <picked_prize_id>": a prize granted from the pool for `ref`."""
-        return f"{self._p}:gref:{ref}"
-
-    def chance_ref(self, ref: str) -> str:
-        """Marker: the draw chances of `ref` were credited."""
-        return f"{self._p}:cref:{ref}"
-
-    def cycle(self, start: date) -> str:
-        """Hash of a sign-in cycle: user_id -> marks of the cycle's days, "user_id|offset" -> the
-        outcome of that day's sign-in or make-up. Expires a day after the cycle."""
-        return f"{self._p}:cycle:{start.isoformat()}"
-
-    # --- friend assist (助力): initiatives and the helps they collect -------------------------
-
-    def initiative(self, initiative_id: str) -> str:
-        """Hash of an initiative: initiator, status, needed, helps, deadline_ms, bargain price and
-        cuts; "h:<helper>" -> "<number> <cut> <at_ms>" for each help. Expires once closed."""
-        return f"{self._p}:init:{initiative_id}"
-
-    @property
-    def open_initiatives(self) -> str:
-        """Hash user_id -> the id of the member's open initiative."""
-        return f"{self._p}:open"
-
-    @property
-    def initiators(self) -> str:
-        """Hash user_id -> initiatives the member has started."""
-        return f"{self._p}:initiators"
 
     @property
     def deadlines(self) -> str:
         """Sorted set of what a sweep closes when its time comes, by deadline (ms): open
         initiatives, reservations not redeemed by the end of their day."""
         return f"{self._p}:deadlines"
-
-    @property
-    def helped(self) -> str:
-        """Hash helper -> helps in the activity so far (a first help may earn the helper reward)."""
-        return f"{self._p}:helped"
-
-    @property
-    def invitees(self) -> str:
-        """Hash invitee -> the initiative the invitee counted for (an invitee counts once)."""
-        return f"{self._p}:invitees"
-
-    def device_day(self, day: date) -> str:
-        """Hash device_id -> helps from that device on that local day."""
-        return f"{self._p}:device_day:{day.isoformat()}"
-
-    def ip_day(self, day: date) -> str:
-        """Hash ip -> helps from that address on that local day."""
-        return f"{self._p}:ip_day:{day.isoformat()}"
-
-    # --- hot-item reservations (热门商品预约) ------------------------------------------------
-
-    @property
-    def pools(self) -> str:
-        """Hash "<date>|<store or all>" -> units left to reserve."""
-        return f"{self._p}:pool"
-
-    def reservation(self, code: str) -> str:
-        """Hash of a reservation: user_id, date, store, pool, status, cancel_until_ms..."""
-        return f"{self._p}:rsv:{code}"
-
-    def member_reservations(self, user_id: str) -> str:
-        """Set of the codes of a member's reservations."""
-        return f"{self._p}:mine:{user_id}"
-
-    @property
-    def user_dates(self) -> str:
-        """Hash "user_id|date" -> reservations the member holds for that date (not cancelled)."""
-        return f"{self._p}:user_date"
-
-    @property
-    def reservation_stats(self) -> str:
-        """Hash "<date>|<store>|<reserved, cancelled, redeemed or expired>" -> reservations."""
-        return f"{self._p}:rstats"
 
     @property
     def events(self) -> str:
@@ -162,11 +85,6 @@ class ActivityKeys:
     def loading(self) -> str:
         """String lock "<token>" (SET NX PX) held by the one process rebuilding the state."""
         return f"{self._p}:loading"
-
-    @property
-    def all_static(self) -> list[str]:
-        """Keys a rebuild deletes before loading (day keys and idempotency keys are set, not deleted)."""
-        return [self.state, self.stock, self.granted, self.user_total, self.user_prize, self.chances]
 
 
 # Member points wallets live in a fixed number of shards, each its own hash tag, so that the

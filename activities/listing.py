@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities import db
 from activities.pages import Key
-from activities.repository import DrawRow, PointsRow
+from activities.repository import PointsRow
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -22,17 +22,7 @@ async def points_history(
     """A member's ledger, newest first: (row id, row) pairs, `limit` of them strictly after the
     keyset `after` = (at_ms, id) (activities/pages.py)."""
     ledger = db.points_ledger
-    return await _newest_first(engine, ledger, PointsRow, ledger.c.at_ms, [ledger.c.user_id == user_id], limit, after)
-
-
-async def draws_of(
-    engine: AsyncEngine, activity_id: int | None, user_id: str, limit: int, after: Key | None
-) -> list[tuple[int, DrawRow]]:
-    """A member's draws, newest first: (row id, row) pairs, `limit` of them strictly after the
-    keyset `after` = (drawn_at_ms, id) (activities/pages.py)."""
-    draws = db.draws
-    where = [draws.c.user_id == user_id] + ([draws.c.activity_id == activity_id] if activity_id is not None else [])
-    return await _newest_first(engine, draws, DrawRow, draws.c.drawn_at_ms, where, limit, after)
+    return await newest_first(engine, ledger, PointsRow, ledger.c.at_ms, [ledger.c.user_id == user_id], limit, after)
 
 
 async def activity_ids(engine: AsyncEngine, limit: int, after: Key | None) -> list[int]:
@@ -44,7 +34,7 @@ async def activity_ids(engine: AsyncEngine, limit: int, after: Key | None) -> li
         return [int(r[0]) for r in (await conn.execute(query)).all()]
 
 
-async def _newest_first(
+async def newest_first(
     engine: AsyncEngine,
     table: sa.Table,
     shape: type[S],

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 
-from activities import db, listing
+from activities import listing
 from activities.clock import Clock
 from activities.errors import Kind, PromoError
 from activities.keys import wallet_shard
@@ -97,16 +97,6 @@ class PointsService:
     async def credit_prize(self, user_id: str, points: int, draw_id: str, activity_id: int) -> WalletReply:
         """Credit a won "points" prize, once per draw."""
         return await self.credit(user_id, points, prize_ref(draw_id), "prize", activity_id)
-
-    async def reconcile(self) -> int:
-        """Finish what a lost reply left half done, from the SQL audit trail: refund draw costs
-        whose draw never happened (the draw's outcome was unknown and nobody retried), and credit
-        points prizes whose credit never reached the wallet. Returns the changes made."""
-        refunded = await self.refund_orphan_costs("draw_cost", "draw:", db.draws.c.draw_id)
-        uncredited = await self.repository.uncredited_points_prizes(self.clock.now_ms() - RECONCILE_AFTER_MS)
-        for draw_id, activity_id, user_id, points in uncredited:
-            await self.credit_prize(user_id, points, draw_id, activity_id)
-        return refunded + len(uncredited)
 
     async def refund_orphan_costs(self, reason: str, prefix: str, event_id: sa.Column[Any]) -> int:
         """Refund costs of `reason` whose state change never reached SQL (see orphan_costs)."""

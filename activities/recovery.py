@@ -99,7 +99,7 @@ class Recovery(msgspec.Struct, kw_only=True):
     id: int
     activity_id: int
     gameplay: str
-    status: str  # open (the activity is recovering) | confirmed | corrected
+    status: Literal["open", "confirmed", "corrected"]  # open: the activity is recovering
     detected_at_ms: int
     last_event_ms: int | None
     window_s: float

@@ -24,10 +24,22 @@ from activities.metrics import REDIS_LATENCY
 Arg = str | int
 
 
+def fold(prelude: str) -> str:
+    """A Lua prelude on one line (its comment lines and blank lines dropped), so that prepending
+    it to a script's first line leaves the script's line numbers as written."""
+    code = [line.strip() for line in prelude.splitlines()]
+    return " ".join(line for line in code if line and not line.startswith("--"))
+
+
+# The status and window check shared by every gameplay's state-changing script (window.lua).
+WINDOW = fold((Path(__file__).parent / "window.lua").read_text())
+
+
 class LuaScript:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, prelude: str = "") -> None:
         self.path = path
-        self.source = path.read_text()
+        text = path.read_text()
+        self.source = f"{prelude} {text}" if prelude else text
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 
     async def __call__(self, redis: aioredis.Redis, keys: Sequence[str], args: Sequence[Arg]) -> Any:
@@ -38,8 +50,9 @@ class LuaScript:
             return await redis.eval(self.source, len(keys), *keys, *args)
 
 
-def script_beside(module_file: str, name: str) -> LuaScript:
-    return LuaScript(Path(module_file).parent / name)
+def script_beside(module_file: str, name: str, *, prelude: str = "") -> LuaScript:
+    """The script `name` in the folder of `module_file`, after `prelude` (e.g. `WINDOW`) if any."""
+    return LuaScript(Path(module_file).parent / name, prelude)
 
 
 class ScriptBatcher:

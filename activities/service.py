@@ -3,7 +3,7 @@ Redis state from SQL.
 
 Every gameplay registers its service (`activities.gameplay.GameplayService`) for its activity
 types: the service asks it whether an activity may be published and has it load the activity's
-live state. (The lottery's rebuild, stock and counters still live here: moving to lottery/.)
+live state (each gameplay's rebuild, stock and counters live in its own package).
 """
 
 from __future__ import annotations
@@ -17,62 +17,27 @@ from typing import Any, Protocol, TypeVar
 
 import msgspec
 import sqlalchemy as sa
-from redis.exceptions import RedisError
 
-from activities import db, drafts, listing
+from activities import drafts, listing
 from activities.auth import Identity
-from activities.clock import Clock, local_day
-from activities.errors import Kind, OutcomeUnknown, PromoError, conflict, invalid, not_found
+from activities.clock import Clock
+from activities.config import idempotency_ttl_s
+from activities.errors import Kind, OutcomeUnknown, PromoError, conflict, not_found
 from activities.gameplay import GameplayService
-from activities.model import (
-    LOTTERY_TYPES,
-    MAX_COUNT,
-    PUBLISHED_STATUSES,
-    TRANSITIONS,
-    Activity,
-    ActivityBase,
-    ActivitySpec,
-    Prize,
-    validate_spec,
-)
+from activities.model import PUBLISHED_STATUSES, TRANSITIONS, Activity, ActivityBase
 from activities.pages import Page, cut, decode_cursor
 from activities.recovery import Recoveries, Recovery, Resolution
-from activities.repository import ActivityRepository
-from activities.snapshot import DAY_KEY_GRACE_MS as DAY_KEY_GRACE_MS
-from activities.snapshot import IDEMPOTENCY_TTL_S as IDEMPOTENCY_TTL_S
-from activities.snapshot import REFERENCE_TTL_S as REFERENCE_TTL_S
-from activities.snapshot import Snapshot, read_snapshot
-from activities.store import ActivityStore, AuditBacklog, LiveCounters, RebuildInProgress
-from lottery.recovery import hold, scarce_units
+from activities.repository import ActivityRepository, WriteRows
+from activities.store import ActivityStore, AuditBacklog, RebuildInProgress
 
 log = logging.getLogger("promo.activities")
 
 _CACHE_TTL_S = 1.0
 FROZEN = float("inf")  # a cache age for what cannot change after publishing (all but the status)
 
-
-class PrizeCounters(msgspec.Struct):
-    prize_id: int
-    name: str
-    stock: int | None
-    stock_left: int | None
-    granted: int
-    granted_today: int
-    granted_in_sql: int
-
-
-class ActivityCounters(msgspec.Struct):
-    activity_id: int
-    status: str
-    loaded: bool
-    day: str
-    draws_total: int
-    draws_today: int
-    draws_in_sql: int
-    audit_backlog: int  # events in Redis not yet written to SQL
-    prizes: list[PrizeCounters]
-    audit_lag_ms: int = 0  # age of the oldest event not yet in SQL
-    quarantined: int = 0  # events the audit writer could not write (see GET /operator/audit/quarantine)
+IDEMPOTENCY_TTL_S = idempotency_ttl_s()  # PROMO_IDEMPOTENCY_TTL_S, a day by default
+REFERENCE_TTL_S = 7 * 24 * 3600  # how long a grant or a credit remembers its reference in Redis
+DAY_KEY_GRACE_MS = 24 * 3600 * 1000  # day counters outlive their day by one day, for reporting
 
 
 _LOAD_ATTEMPTS = 3
@@ -190,23 +155,31 @@ class ActivityService:
 
     # --- operator changes ------------------------------------------------------------------------
 
-    async def create(self, spec: ActivitySpec, operator_id: str) -> Activity:
-        """A draft lottery."""
-        validate_spec(spec)
-        return await self.create_draft(spec, spec.type, operator_id)
-
     async def create_draft(
-        self, spec: ActivityBase, type_: str, operator_id: str, config: dict[str, Any] | None = None
+        self,
+        spec: ActivityBase,
+        type_: str,
+        operator_id: str,
+        config: dict[str, Any] | None = None,
+        *,
+        columns: dict[str, Any] | None = None,
+        write: WriteRows | None = None,
     ) -> Activity:
-        """A draft activity of any gameplay; the caller has validated `spec` and `config`. While
-        a draft is being edited (activities/drafts.py: EDITING), that draft is replaced instead."""
+        """A draft activity of any gameplay; the caller has validated `spec` and `config` (and its
+        own `columns` and rows `write` writes in the same transaction: activities/repository.py).
+        While a draft is being edited (activities/drafts.py: EDITING), that draft is replaced instead."""
         editing = drafts.EDITING.get()
+        now_ms = self.clock.now_ms()
         if editing is not None:
-            await drafts.replace(self.repository.engine, editing, spec, type_, operator_id, self.clock.now_ms(), config)
+            await drafts.replace(
+                self.repository.engine, editing, spec, type_, operator_id, now_ms, config, columns=columns, write=write
+            )
             for key in [k for k in self._settings if k[0] == editing]:
                 del self._settings[key]
             return await self.get(editing)
-        activity_id = await self.repository.create(spec, type_, operator_id, self.clock.now_ms(), config)
+        activity_id = await self.repository.create(
+            spec, type_, operator_id, now_ms, config, columns=columns, write=write
+        )
         return await self.get(activity_id)
 
     async def transition(self, activity_id: int, action: str, operator_id: str) -> Activity:
@@ -237,53 +210,6 @@ class ActivityService:
         """Drop this process's cached copy (an operator changed the activity's window)."""
         self._cache.pop(activity_id, None)
 
-    async def prize_of(self, activity_id: int, prize_id: int) -> tuple[Activity, Prize]:
-        """An activity (drafts included) and one of its prizes, or 404."""
-        activity = await self.get(activity_id)
-        prize = next((p for p in activity.prizes if p.id == prize_id), None)
-        if prize is None:
-            raise not_found("prize_not_found", f"no prize {prize_id} in activity {activity_id}")
-        return activity, prize
-
-    async def add_stock(self, activity_id: int, prize_id: int, units: int, operator_id: str) -> Activity:
-        """Everything is checked first (the new total stays within MAX_COUNT), then SQL commits
-        the new total (the source of truth, which a rebuild reads), then Redis is brought up to
-        it. A failed SQL write changes nothing; a failed Redis write after the commit is
-        repaired by the reconciler (`sync_stock`), since the Redis step is idempotent."""
-        activity, prize = await self.prize_of(activity_id, prize_id)
-        if units <= 0:
-            raise invalid("units_not_positive", "units must be a positive number", field="units")
-        if activity.status == "ended":
-            raise conflict("activity_ended", "the activity has ended")
-        if prize.stock is None:
-            raise conflict("stock_unlimited", "this prize has unlimited stock")
-        if prize.stock + units > MAX_COUNT:
-            raise invalid(
-                "stock_too_large", f"a prize's stock can be at most {MAX_COUNT}", field="units", stock=prize.stock
-            )
-        total = await self.repository.add_stock(activity_id, prize_id, units, operator_id, self.clock.now_ms())
-        if total is None:  # another addition got there first and took the total over the bound
-            raise invalid("stock_too_large", f"a prize's stock can be at most {MAX_COUNT}", field="units")
-        try:
-            await self.store.add_stock(activity_id, prize_id, total, units)
-        except (RedisError, OutcomeUnknown) as exc:
-            log.warning(
-                "activity %d prize %d: stock %d in SQL, not yet in Redis (%s)", activity_id, prize_id, total, exc
-            )
-        return await self.get(activity_id)
-
-    async def sync_stock(self) -> int:
-        """Bring every published lottery's live stock up to its SQL totals (repairs an addition
-        whose Redis step failed). Returns how many prizes it repaired."""
-        repaired = 0
-        for activity_id in await self.repository.list_ids(("live", "paused"), types=sorted(LOTTERY_TYPES)):
-            activity = await self.get(activity_id)
-            for prize in activity.prizes:
-                if prize.stock is not None and await self.store.add_stock(activity_id, prize.id, prize.stock) > 0:
-                    log.warning("activity %d prize %d: live stock brought up to %d", activity_id, prize.id, prize.stock)
-                    repaired += 1
-        return repaired
-
     # --- live state ------------------------------------------------------------------------------
 
     async def ensure_loaded(self, activity_id: int) -> None:
@@ -306,14 +232,11 @@ class ActivityService:
         activity = await self.get(activity_id)
         if activity.status == "draft":
             raise PromoError(Kind.CONFLICT, "activity_not_live", "the activity is not published")
-        gameplay = self._gameplays.get(activity.type)
+        gameplay = self._gameplay(activity)
         deadline = time.monotonic() + LOAD_WAIT_S
         while True:
             try:
-                if gameplay is not None:
-                    await gameplay.load(activity)
-                else:
-                    await self.load_lottery(activity)
+                await gameplay.load(activity)
                 return
             except RebuildInProgress as exc:  # another process rebuilds it: wait for its state
                 if time.monotonic() > deadline:
@@ -324,20 +247,6 @@ class ActivityService:
             except AuditBacklog as exc:
                 raise loading_error("the activity is being restored; retry shortly") from exc
 
-    async def load_lottery(self, activity: Activity) -> None:
-        """A lottery's live state from SQL unless Redis has it (moving to lottery/: issue 12)."""
-
-        async def read_snapshot() -> Snapshot:
-            return await self._snapshot(activity)
-
-        async def recover(snapshot: Snapshot, epoch: str) -> Snapshot:
-            left, whole = scarce_units(snapshot)
-            events = [(db.draws.c.activity_id, db.draws.c.drawn_at_ms)]
-            held = await self.recoveries.begin(activity.id, "lottery", epoch, left, whole=whole, events=events)
-            return hold(snapshot, held)
-
-        await self.store.load(activity.id, read_snapshot, recover)
-
     async def recovery(self, activity_id: int) -> Recovery | None:
         """The activity's latest fail-closed rebuild (open: the activity is recovering)."""
         await self.get(activity_id)
@@ -347,9 +256,14 @@ class ActivityService:
         """An operator confirms or corrects the units a fail-closed rebuild held back; what is
         no longer held goes back to the live counters (if Redis still holds that load)."""
         activity = await self.get(activity_id)
+        release = partial(self._gameplay(activity).release_held, activity_id)
+        return await self.recoveries.resolve(activity_id, resolution, operator_id, release)
+
+    def _gameplay(self, activity: Activity) -> GameplayService:
         gameplay = self._gameplays.get(activity.type)
-        release = gameplay.release_held if gameplay is not None else self.store.release
-        return await self.recoveries.resolve(activity_id, resolution, operator_id, partial(release, activity_id))
+        if gameplay is None:  # a row of a gameplay this build does not run
+            raise PromoError(Kind.CONFLICT, "wrong_activity_type", f"no gameplay runs {activity.type} activities")
+        return gameplay
 
     async def load_if_missing(self, activity_id: int) -> None:
         """Rebuild the activity's state from SQL if Redis does not hold it (before a read)."""
@@ -388,40 +302,6 @@ class ActivityService:
                 return reply
             await self.ensure_loaded(activity_id)
         raise loading_error()
-
-    async def _snapshot(self, activity: Activity) -> Snapshot:
-        return await read_snapshot(self.repository, activity, self.clock.now_ms())
-
-    async def counters(self, activity_id: int) -> ActivityCounters:
-        activity = await self.get(activity_id)
-        day = local_day(self.clock.now_ms(), activity.tz)
-        live: LiveCounters = await self.store.counters(activity_id, day)
-        in_sql = await self.repository.granted_by_prize(activity_id)
-        draws_in_sql = await self.repository.count_draws(activity_id)
-        return ActivityCounters(
-            activity_id=activity_id,
-            status=activity.status,
-            loaded=live.status is not None,
-            day=day.isoformat(),
-            draws_total=live.draws_total,
-            draws_today=live.draws_today,
-            draws_in_sql=draws_in_sql,
-            audit_backlog=live.audit_backlog,
-            audit_lag_ms=live.audit_lag_ms,
-            quarantined=await self.repository.count_dead_letters(activity_id),
-            prizes=[
-                PrizeCounters(
-                    prize_id=p.id,
-                    name=p.name,
-                    stock=p.stock,
-                    stock_left=live.stock_left.get(p.id) if p.stock is not None else None,
-                    granted=live.granted.get(p.id, 0),
-                    granted_today=live.granted_today.get(p.id, 0),
-                    granted_in_sql=in_sql.get(p.id, 0),
-                )
-                for p in activity.prizes
-            ],
-        )
 
 
 def _forget(flights: dict[int, asyncio.Future[None]], activity_id: int, flight: asyncio.Future[None]) -> None:

@@ -1,6 +1,6 @@
-"""Redis access of the kernel: loading (rebuilding) a lottery's live state, operator changes to an
-activity's state, live counters, member points wallets, and the audit stream reads of the SQL
-writer; `load_activity` (over `load_once`) is how every gameplay rebuilds its state from SQL.
+"""Redis access of the kernel: operator changes to an activity's state, member points wallets,
+and the audit stream reads of the SQL writer; `load_activity` (over `load_once`) is how every
+gameplay rebuilds its state from SQL.
 
 This module and the `store.py` of each gameplay package are the only code that talks to Redis.
 """
@@ -11,8 +11,6 @@ import contextlib
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
-from functools import partial
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -21,12 +19,9 @@ from redis.exceptions import RedisError, WatchError
 from activities.audit_store import AuditStore as AuditStore  # re-exported: gameplays' stores use it
 from activities.keys import ActivityKeys, WalletKeys, tag
 from activities.scripts import ScriptBatcher, script_beside
-from activities.snapshot import Snapshot as Snapshot
-from activities.snapshot import state_fields as state_fields
 
 _set_status = script_beside(__file__, "set_status.lua")
 _set_ends_at = script_beside(__file__, "set_ends_at.lua")
-_add_stock = script_beside(__file__, "add_stock.lua")
 _points = script_beside(__file__, "points.lua")
 _release = script_beside(__file__, "release.lua")
 _unlock = script_beside(__file__, "unlock.lua")
@@ -46,42 +41,9 @@ class RebuildInProgress(AuditBacklog):
 LOCK_TTL_MS = 30_000  # a rebuild lock outlives a crashed rebuilder by at most this
 
 
-@dataclass(frozen=True)
-class LiveCounters:
-    status: str | None  # None: not loaded in Redis
-    draws_total: int
-    draws_today: int
-    stock_left: dict[int, int]
-    granted: dict[int, int]
-    granted_today: dict[int, int]
-    audit_backlog: int
-    audit_lag_ms: int = 0  # age of the oldest event not yet in SQL
-
-
 class ActivityStore:
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
-
-    async def load(
-        self,
-        activity_id: int,
-        read_snapshot: Callable[[], Awaitable[Snapshot]],
-        recover: Callable[[Snapshot, str], Awaitable[Snapshot]] | None = None,
-    ) -> bool:
-        """Load a lottery's state from SQL unless it is already there (see `load_once`)."""
-        keys = ActivityKeys(activity_id)
-        return await load_activity(self.redis, keys, read_snapshot, partial(_write_snapshot, keys), recover)
-
-    async def release(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
-        """Give back `units` a fail-closed rebuild held back (activities/recovery.py names the
-        counters: "stock:<prize>", "daily:<prize>:<day>", "draws:<day>")."""
-        keys = ActivityKeys(activity_id)
-        kind, _, rest = counter.partition(":")
-        if kind == "stock":
-            return await release_units(self.redis, keys, keys.stock, rest, units, epoch)
-        prize, _, day = rest.rpartition(":")
-        field = "draws" if kind == "draws" else prize
-        return await release_units(self.redis, keys, keys.day(date.fromisoformat(day)), field, -units, epoch)
 
     async def purge(self, activity_id: int) -> int:
         """Delete every key of the activity (its hash tag), the stream included. Only for an
@@ -107,8 +69,9 @@ class ActivityStore:
         return [str(item) for item in found]
 
     async def unload(self, activity_id: int) -> None:
-        """Forget the live state; the next draw rebuilds it from SQL."""
-        await self.redis.delete(*ActivityKeys(activity_id).all_static)
+        """Forget the live state (its marker): the next request rebuilds it from SQL, and every
+        gameplay's rebuild replaces its own keys."""
+        await self.redis.delete(ActivityKeys(activity_id).state)
 
     async def set_status(self, activity_id: int, status: str) -> None:
         """Change the status if the activity is loaded; otherwise the next load reads it from SQL."""
@@ -117,33 +80,6 @@ class ActivityStore:
     async def set_ends_at(self, activity_id: int, ends_at_ms: int) -> None:
         """A later end time if the activity is loaded; otherwise the next load reads it from SQL."""
         await _set_ends_at(self.redis, [ActivityKeys(activity_id).state], [ends_at_ms])
-
-    async def add_stock(self, activity_id: int, prize_id: int, total: int, units: int = 0) -> int:
-        """Bring the prize's live stock up to its SQL `total` (idempotent: see add_stock.lua).
-        Returns the units it added (-1: the activity is not loaded)."""
-        keys = ActivityKeys(activity_id)
-        return int(await _add_stock(self.redis, [keys.state, keys.stock], [prize_id, total, units]))
-
-    async def counters(self, activity_id: int, day: date) -> LiveCounters:
-        keys = ActivityKeys(activity_id)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hmget(keys.state, ["status", "draws_total"])
-        pipe.hgetall(keys.stock)
-        pipe.hgetall(keys.granted)
-        pipe.hgetall(keys.day(day))
-        status_total, stock, granted, today = await pipe.execute()
-        backlog = (await AuditStore(self.redis).backlog_many([keys.events]))[keys.events]
-        draws_today = int(today.pop("draws", 0))
-        return LiveCounters(
-            status=status_total[0],
-            draws_total=int(status_total[1] or 0),
-            draws_today=draws_today,
-            stock_left=_int_map(stock),
-            granted=_int_map(granted),
-            granted_today=_int_map(today),
-            audit_backlog=backlog.entries,
-            audit_lag_ms=backlog.lag_ms,
-        )
 
 
 @dataclass(frozen=True)
@@ -287,37 +223,6 @@ async def release_units(
 ) -> str:
     """HINCRBY `hash_key` `field` by `delta` if the live state is still the load of `epoch`."""
     return str(await _release(redis, [keys.epoch, hash_key], [epoch, field, delta]))
-
-
-def _write_snapshot(keys: ActivityKeys, pipe: Any, snapshot: Snapshot) -> None:
-    """Queue the commands that replace a lottery's live state with `snapshot`."""
-    pipe.delete(*keys.all_static)
-    hset_chunks(pipe, keys.stock, snapshot.stock_left())
-    hset_chunks(pipe, keys.granted, snapshot.granted)
-    hset_chunks(pipe, keys.user_total, snapshot.user_total)
-    hset_chunks(pipe, keys.user_prize, {f"{u}|{p}": n for (u, p), n in snapshot.user_prize.items()})
-    hset_chunks(pipe, keys.chances, snapshot.chances)
-    day_key, user_day_key = keys.day(snapshot.day), keys.user_day(snapshot.day)
-    pipe.delete(day_key, user_day_key)
-    day_fields: dict[str, int] = {str(p): n for p, n in snapshot.granted_today.items()}
-    day_fields["draws"] = snapshot.draws_today
-    hset_chunks(pipe, day_key, day_fields)
-    hset_chunks(pipe, user_day_key, snapshot.user_today)
-    pipe.pexpire(day_key, snapshot.day_ttl_ms)
-    pipe.pexpire(user_day_key, snapshot.day_ttl_ms)
-    for user_id, key, record, ttl_s in snapshot.idempotency:
-        pipe.set(keys.idempotency(user_id, key), record, ex=ttl_s, nx=True)
-    for ref, record, ttl_s in snapshot.grant_refs:
-        pipe.set(keys.grant_ref(ref), record, ex=ttl_s, nx=True)
-    for ref, ttl_s in snapshot.chance_refs:
-        pipe.set(keys.chance_ref(ref), 1, ex=ttl_s, nx=True)
-    state: dict[Any, Any] = state_fields(snapshot.activity)
-    state["draws_total"] = snapshot.draws_total
-    pipe.hset(keys.state, mapping=state)  # last: the scripts treat it as "loaded"
-
-
-def _int_map(raw: dict[str, str]) -> dict[int, int]:
-    return {int(k): int(v) for k, v in raw.items()}
 
 
 def hset_chunks(pipe: Any, key: str, mapping: Mapping[Any, int | str]) -> None:

@@ -31,7 +31,7 @@ _OPERATOR = {"operator": Provide(provide_operator)}
 @get(
     "/operator/activities/{activity_id:int}/reports/{name:str}",
     dependencies=_OPERATOR,
-    opt={"activity": "any", "also_csv": True},
+    opt={"activity": "any", "also_csv": True, "errors": ("invalid_parameter",)},  # a day out of bounds
 )
 async def read_report(
     request: Request[Any, Any, Any],
@@ -63,7 +63,7 @@ async def read_report(
     "/operator/activities/{activity_id:int}/events",
     media_type="text/csv",
     dependencies=_OPERATOR,
-    opt={"activity": "any"},
+    opt={"activity": "any", "errors": ("invalid_parameter",)},  # a day out of bounds
 )
 async def export_events(
     request: Request[Any, Any, Any],
@@ -77,8 +77,7 @@ async def export_events(
     activity = await platform.activities.get(activity_id)
     start, end = day_range(activity, _iso(first), _iso(to))
     gameplay = GAMEPLAY_BY_TYPE.get(activity.type)
-    kernel = [kernel_db.draws, kernel_db.chance_ledger, kernel_db.points_ledger]
-    tables = list(dict.fromkeys([*kernel, *(gameplay.tables if gameplay else ())]))
+    tables = [*(gameplay.tables if gameplay else ()), kernel_db.points_ledger]  # a lottery's: draws, chances
     return Stream(
         events_csv(platform.engine, activity, tables, start, end),
         media_type="text/csv; charset=utf-8",

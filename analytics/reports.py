@@ -14,6 +14,7 @@ from activities.errors import Kind, PromoError
 from activities.model import Activity
 from analytics.experiment import experiment_report
 from analytics.queries import Rollup
+from lottery.repository import LotteryRepository
 
 REPORTS = ("overview", "funnel", "checkin", "assist", "points", "experiment")
 Report = dict[str, Any]
@@ -83,7 +84,8 @@ class Reports:
             )
         total = {k: sum(d[k] for d in days) for k in ("actions", "first_timers", "draws", "wins", "cost_cents")}
         uv_total = sum(visitors.values())
-        names = {p.id: p.name for p in activity.prizes}
+        lottery = await LotteryRepository(self.engine).read(activity)  # its prizes' names, if a lottery
+        names = {p.id: p.name for p in lottery.prizes} if lottery is not None else {}
         prizes = [
             {
                 "prize_id": p["prize_id"],

@@ -9,7 +9,7 @@ row key, a first-timer once per campaign and row key.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -25,6 +25,8 @@ from activities.experiment import variant_of
 from activities.model import Activity
 from activities.repository import ActivityRepository
 from analytics import db
+from lottery.model import Prize
+from lottery.repository import LotteryRepository
 
 COHORT_DAYS = (1, 7, 30)  # D1/D7/D30 continuation of sign-ins
 CHANNELS = ("h5", "mini_program", "app", "other")
@@ -131,7 +133,9 @@ class Rollups:
             activity = await self.repository.get(activity_id)
             if activity is None:
                 return None
-            found = self._activities[activity_id] = (activity.tz, prize_values(activity), activity)
+            lottery = await LotteryRepository(self.engine).read(activity)  # its prizes, if a lottery
+            prizes = lottery.prizes if lottery is not None else []
+            found = self._activities[activity_id] = (activity.tz, prize_values(prizes), activity)
         return found
 
     async def _draw(self, fields: dict[str, str]) -> Facts:
@@ -248,9 +252,9 @@ def _remember(seen: dict[str, str], key: str, value: str) -> None:
         del seen[next(iter(seen))]
 
 
-def prize_values(activity: Activity) -> dict[int, tuple[bool, int]]:
+def prize_values(prizes: Sequence[Prize]) -> dict[int, tuple[bool, int]]:
     """Prize id -> (is it the consolation prize, its value in CNY cents)."""
-    return {p.id: (p.is_consolation, int(Decimal(p.value_cny) * 100)) for p in activity.prizes}
+    return {p.id: (p.is_consolation, int(Decimal(p.value_cny) * 100)) for p in prizes}
 
 
 def rows_of(activity_id: int, entry: str, day: str, fields: dict[str, str], facts: Facts) -> list[Row]:

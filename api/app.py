@@ -8,7 +8,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
@@ -19,6 +19,7 @@ from sqlalchemy.exc import TimeoutError as SQLPoolTimeout
 
 from activities.config import Settings, load_settings
 from activities.errors import OutcomeUnknown, PromoError
+from activities.gameplay import Gameplay
 from activities.logs import setup_logging
 from activities.metrics import RECONCILED
 from analytics.controllers import ROUTES as ANALYTICS_ROUTES
@@ -40,17 +41,17 @@ from api.options import repair_options
 from api.platform import Platform
 from api.proxies import Proxies, trusted_networks
 from api.routes.accounts import create_account, list_accounts, operator_log
-from api.routes.audit import audit_lookup, audit_quarantine
+from api.routes.audit import AuditController
 from api.routes.drafts import ROUTES as DRAFT_ROUTES
 from api.routes.health import health, ready
 from api.routes.members import member_lookup
 from api.routes.metrics import metrics
 from api.routes.operator import OperatorController
-from api.routes.points import grant_points, my_points, my_points_history
+from api.routes.points import PointsController
 from api.routes.public import public_view
-from api.routes.recovery import read_recovery, resolve_recovery
+from api.routes.recovery import RecoveryController
 from api.security import authenticate
-from api.telemetry import Telemetry
+from api.telemetry import Telemetry, action_routes
 from api.writer_thread import WriterThread
 from console.routes import routes as console_routes
 from console.web import template_config
@@ -83,6 +84,12 @@ async def sweep(platform: Platform, stop: asyncio.Event, every_s: float = 5.0) -
             log.exception("the sweep failed; will try again")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every_s)
+
+
+def gameplay_router(gameplay: Gameplay) -> Router:
+    """A gameplay's routes under its tag (the OpenAPI document) and its name in their `opt`
+    (`opt["gameplay"]`: the metrics' gameplay label of their actions, api/telemetry.py)."""
+    return Router("/", route_handlers=list(gameplay.routes()), tags=[gameplay.name], opt={"gameplay": gameplay.name})
 
 
 def create_app(platform: Platform | None = None, settings: Settings | None = None) -> Litestar:
@@ -125,28 +132,22 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             metrics,
             OperatorController,
             public_view,
-            my_points,
-            my_points_history,
-            grant_points,
-            audit_lookup,
-            read_recovery,
-            resolve_recovery,
-            audit_quarantine,
-            *ANALYTICS_ROUTES,
-            *(route for gameplay in GAMEPLAYS for route in gameplay.routes()),
-            *OUTBOUND_ROUTES,
-            list_accounts,
-            create_account,
-            operator_log,
-            *DRAFT_ROUTES,
-            member_lookup,
+            PointsController,
+            AuditController,
+            RecoveryController,
+            Router("/", route_handlers=list(ANALYTICS_ROUTES), tags=["analytics"]),
+            *(gameplay_router(gameplay) for gameplay in GAMEPLAYS),
+            Router("/", route_handlers=list(OUTBOUND_ROUTES), tags=["outbound"]),
+            Router("/", route_handlers=[list_accounts, create_account, operator_log, member_lookup], tags=["accounts"]),
+            *DRAFT_ROUTES,  # tagged `activities` by api/openapi.py (they share paths with OperatorController)
             *console_routes(),
             *static_routers(),
         ],
         middleware=[action_log_middleware],  # the operator action log (issue 13)
         template_config=template_config(),  # the back office's pages (console/)
         lifespan=[lifespan],
-        guards=[authenticate, find_resources],  # the token, then the resource, then the request
+        # the token, then the resource and the Idempotency-Key, then (decoding `data:`) the body
+        guards=[authenticate, find_resources],
         dto=StrictBody,  # every `data:` body decoded strictly (api/body.py)
         return_dto=None,
         exception_handlers={
@@ -168,5 +169,5 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
     document(app)  # request bodies, error responses, bearer auth: what Litestar cannot see
     repair_options(app)
     # Outside the router, so that unrouted requests get a request id and are counted too.
-    app.asgi_handler = Telemetry(app.asgi_handler, proxies)
+    app.asgi_handler = Telemetry(app.asgi_handler, proxies, action_routes(app))
     return app

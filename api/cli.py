@@ -249,13 +249,15 @@ def simulate(args: argparse.Namespace) -> int:
     from activities.db import make_engine
     from activities.errors import PromoError
     from activities.repository import ActivityRepository
+    from lottery.repository import LotteryRepository
     from lottery.simulate import Traffic
     from lottery.simulate_report import render, simulate_lottery
 
     async def read() -> Any:
         engine = make_engine(load_settings().database_url)
         try:
-            return await ActivityRepository(engine).get(args.activity)
+            activity = await ActivityRepository(engine).get(args.activity)
+            return None if activity is None else await LotteryRepository(engine).read(activity)
         finally:
             await engine.dispose()
 

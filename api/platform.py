@@ -129,8 +129,9 @@ class Platform:
         return swept
 
     async def reconcile(self) -> int:
-        """Complete or undo what lost replies left half done: the points' and every gameplay's."""
-        fixed = await self.points.reconcile()
+        """Complete or undo what lost replies left half done: every gameplay's (a lottery's draw costs
+        and points prizes, a sign-in's rewards...)."""
+        fixed = 0
         for service in self.services.values():
             fixed += await service.reconcile()
         return fixed

@@ -4,19 +4,23 @@ gameplay's own section (its `Gameplay.view`), and the body of the operators' cre
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
-from activities.experiment import Experiment, variant_activity, variant_of
-from activities.model import Activity, Audience
-from api.gameplays import GAMEPLAYS, SPECS_BY_TYPE
+from activities import drafts
+from activities.experiment import Experiment, variant_of
+from activities.model import Activity, Audience, Status
+from api.gameplays import GAMEPLAY_BY_TYPE, GAMEPLAYS, SPECS_BY_TYPE
+
+if TYPE_CHECKING:
+    from api.platform import Platform
 
 _SHARED: list[tuple[str, Any] | tuple[str, Any, Any]] = [
     ("id", int),
-    ("type", str),
+    ("type", Literal[tuple(SPECS_BY_TYPE)]),  # every registered gameplay's types
     ("name", str),
-    ("status", str),
+    ("status", Status),
     ("skin", str | None),
     ("starts_at", datetime),
     ("ends_at", datetime),
@@ -39,16 +43,22 @@ else:
         [*_SHARED, *(f for gameplay in GAMEPLAYS if gameplay.view for f in gameplay.view.fields)],
         module=__name__,
     )
-_SECTIONS = {t: g.view for g in GAMEPLAYS if g.view for t in g.types}
 
 
-def activity_view(activity: Activity, *, operator: bool, member: str | None = None) -> ActivityView:
-    """The activity as players (`operator=False`) or operators see it, times in its time zone;
-    as `member`'s A/B variant sees it (its odds) when the activity runs an experiment."""
+async def activity_view(
+    platform: Platform, activity: Activity, *, operator: bool, member: str | None = None
+) -> ActivityView:
+    """The activity as players (`operator=False`) or operators see it, times in its time zone,
+    with its gameplay's section (read first by the gameplay's service when it has a `load`); as
+    `member`'s A/B variant sees it (its odds) when the activity runs an experiment."""
     variant = variant_of(activity, member) if member is not None and not operator else ""
-    activity = variant_activity(activity, variant)
     tz = activity.tz
-    section = _SECTIONS.get(activity.type)
+    gameplay = GAMEPLAY_BY_TYPE.get(activity.type)
+    section = gameplay.view if gameplay else None
+    if gameplay and section and section.load:
+        activity = await section.load(platform.services[gameplay.name], activity, operator)
+    if variant and section and section.variant:
+        activity = section.variant(activity, variant)
     return ActivityView(
         id=activity.id,
         type=activity.type,
@@ -63,6 +73,14 @@ def activity_view(activity: Activity, *, operator: bool, member: str | None = No
         variant=variant or None,
         **(section.read(activity, operator) if section else {}),
     )
+
+
+async def spec_of(platform: Platform, activity: Activity) -> dict[str, Any]:
+    """The activity as its gameplay's create body (to edit, clone or save as a template)."""
+    gameplay = GAMEPLAY_BY_TYPE[activity.type]
+    section = gameplay.view
+    loaded = await section.load(platform.services[gameplay.name], activity, True) if section and section.load else None
+    return drafts.spec_dict(activity, gameplay.spec, loaded)
 
 
 def spec_type(activity_type: str) -> type[Any] | None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 
 from activities.auth import Identity
@@ -144,3 +145,24 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], handler: 
     if needed:
         identity = _operator_checked(connection, _checked(await _identity(connection), role))
         connection.scope[_IDENTITY] = identity  # type: ignore[literal-required]
+
+
+def service_for(kind: type[S], who: str) -> Callable[..., S]:
+    """`service(kind)`, resolved after the route's identity dependency `who` ("player",
+    "operator" or "caller"): Litestar resolves dependencies with nothing between them together in
+    an anyio task group, two tasks per request, a cost the hot paths (sign-ins, reservations,
+    helps) should not pay. The identity orders them; it is not used."""
+
+    def after_player(request: Request[Any, Any, Any], player: NamedDependency[Identity]) -> S:
+        return platform_of(request).service(kind)
+
+    def after_operator(request: Request[Any, Any, Any], operator: NamedDependency[Identity]) -> S:
+        return platform_of(request).service(kind)
+
+    def after_caller(request: Request[Any, Any, Any], caller: NamedDependency[Identity]) -> S:
+        return platform_of(request).service(kind)
+
+    providers = {"player": after_player, "operator": after_operator, "caller": after_caller}
+    provide = providers[who]
+    provide.__name__ = f"provide_{kind.__name__}_after_{who}"
+    return provide

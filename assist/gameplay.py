@@ -10,7 +10,7 @@ from activities.model import Activity
 from assist.db import assist_helps, assist_initiatives, assist_outcomes
 from assist.model import AssistRules, AssistSpec, rules_of
 from assist.repository import AssistRepository
-from assist.results import AssistCounters
+from assist.schemas import AssistCounters
 from assist.service import ACTIVITY_TYPE, AssistService
 from assist.store import AssistStore
 

@@ -1,4 +1,5 @@
 -- help.lua: one help (助力) of a friend, or one invitee counted for an initiative, atomically.
+-- outside_window(status, starts_at_ms, ends_at_ms, now_ms): activities/window.lua, prepended when loaded.
 -- Applies the bargain's next cut (assist/bargain.py drew them at the start).
 --
 -- KEYS[1] state       hash: status, starts_at_ms, ends_at_ms, rules (JSON), counters
@@ -39,9 +40,8 @@ if not i[1] then return {'refused', 'initiative_not_found'} end
 local mine = redis.call('HGET', KEYS[2], 'h:' .. helper)
 if mine then return {'refused', 'already_helped', mine} end
 
-if s[1] ~= 'live' then return {'refused', 'activity_not_live', s[1]} end
-if now < tonumber(s[2]) then return {'refused', 'not_started'} end
-if now >= tonumber(s[3]) then return {'refused', 'already_ended'} end
+local outside = outside_window(s[1], s[2], s[3], now)
+if outside then return outside end
 if i[2] ~= 'open' then return {'refused', 'initiative_' .. i[2]} end
 if now >= tonumber(i[5]) then return {'refused', 'initiative_expired'} end
 if helper == i[1] then return {'refused', 'self_help'} end

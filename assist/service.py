@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Literal
 
 from activities.audit import Row
 from activities.audit_rows import EventHandler
 from activities.auth import Identity, Tokens
-from activities.clock import Clock, day_end_ms, from_ms, local_day
+from activities.clock import Clock, day_end_ms, local_day, to_ms
 from activities.errors import Kind, PromoError, refusal
 from activities.ids import new_id
 from activities.model import Activity, validate_common
@@ -29,12 +29,14 @@ from activities.points import RECONCILE_AFTER_MS, PointsService
 from activities.rewards import PointsReward
 from activities.service import DAY_KEY_GRACE_MS, REFERENCE_TTL_S, ActivityService, R, check_audience
 from assist import bargain
-from assist.db import assist_helps, assist_initiatives, assist_outcomes
+from assist.audit import EVENT_TYPES, assist_rows
+from assist.db import assist_helps, assist_initiatives
+from assist.initiatives import Initiative, cny, from_redis, from_sql, initiative_view, progress_view
 from assist.model import AssistRules, AssistSpec, config_of, validate_rules
-from assist.repository import AssistRepository, HelpRow, InitiativeRow
-from assist.results import (
+from assist.rebuild import snapshot
+from assist.repository import AssistRepository
+from assist.schemas import (
     AssistCounters,
-    HelperView,
     HelpResult,
     InitiativeView,
     InviteEvent,
@@ -47,7 +49,6 @@ log = logging.getLogger("promo.assist")
 
 ACTIVITY_TYPE = "assist"
 SHARE = "assist-share"  # what share tokens are sealed for
-EVENT_TYPES = ("assist_start", "assist_help", "assist_outcome")  # written to SQL by audit_rows
 _REFUSALS: dict[str, tuple[Kind, str]] = {
     "initiative_not_found": (Kind.NOT_FOUND, "no such initiative"),
     "already_helped": (Kind.CONFLICT, "you have already helped this initiative"),
@@ -62,35 +63,6 @@ _REFUSALS: dict[str, tuple[Kind, str]] = {
     "initiative_limit": (Kind.LIMIT, "you have started as many initiatives as allowed"),
     "out_of_stock": (Kind.CONFLICT, "the prize is out of stock"),
 }
-
-
-@dataclass(frozen=True)
-class Help:
-    helper: str
-    number: int
-    cut_cents: int | None
-    at_ms: int
-
-
-@dataclass(frozen=True)
-class Initiative:
-    """An initiative as both Redis and SQL can tell it."""
-
-    initiative_id: str
-    initiator: str
-    status: str  # open | completed | expired
-    needed: int
-    started_ms: int
-    deadline_ms: int
-    helps: list[Help]
-    cuts: list[int]  # bargain; [] otherwise
-    floor_cents: int | None
-
-    @property
-    def price_cents(self) -> int | None:
-        if self.floor_cents is None:
-            return None
-        return self.floor_cents + sum(self.cuts) - sum(h.cut_cents or 0 for h in self.helps)
 
 
 def helper_reward_ref(help_id: str) -> str:
@@ -174,7 +146,7 @@ class AssistService:
         activity, rules = await self._assist(activity_id)
         check_audience(activity, player)
         now_ms = self.clock.now_ms()
-        ends_ms = int(activity.ends_at.timestamp() * 1000)
+        ends_ms = to_ms(activity.ends_at)
         request = StartRequest(
             activity_id=activity.id,
             user_id=player.subject,
@@ -190,7 +162,7 @@ class AssistService:
             request = replace(request, price_cents=price, floor_cents=floor, cuts=cuts, seed=seed)
         reply = await self._run(activity, lambda: self.store.start(request))
         if reply.kind == "refused":
-            raise refusal(reply.code or "refused", None, _REFUSALS)
+            raise refusal(reply.code or "refused", reply.detail, _REFUSALS)
         found = await self._initiative(activity, reply.initiative_id)
         assert found is not None
         return self._view(activity, rules, found, with_helpers=True, replayed=reply.kind == "open")
@@ -218,22 +190,7 @@ class AssistService:
         found = await self._initiative(activity, initiative_id)
         if found is None:
             raise refusal("initiative_not_found", None, _REFUSALS)
-        view = self._view(activity, rules, found, with_helpers=False)
-        return ProgressView(
-            initiative_id=view.initiative_id,
-            activity_id=activity.id,
-            activity_name=activity.name,
-            kind=rules.kind,
-            status=view.status,
-            initiator=_masked(found.initiator),
-            helps=view.helps,
-            needed=view.needed,
-            deadline=view.deadline,
-            reward=view.reward,
-            price_cny=view.price_cny,
-            floor_cny=view.floor_cny,
-            original_price_cny=view.original_price_cny,
-        )
+        return progress_view(activity, rules, found)
 
     async def known(self, share_token: str) -> None:
         """404 `share_token_invalid` (or `activity_not_found`) unless the share token is ours
@@ -340,7 +297,7 @@ class AssistService:
         error = refusal(code, None if code == "already_helped" else reply.detail, _REFUSALS)
         if code == "already_helped" and reply.detail:
             number, cut, _ = reply.detail.split()
-            error.details = {"number": number and int(number), "cut_cny": _cny(None if cut == "-" else int(cut))}
+            error.details = {"number": number and int(number), "cut_cny": cny(None if cut == "-" else int(cut))}
         return error
 
     async def _help_result(
@@ -356,8 +313,8 @@ class AssistService:
             number=reply.number,
             needed=reply.needed,
             completed=reply.completed,
-            cut_cny=_cny(reply.cut_cents),
-            price_cny=_cny(reply.price_cents),
+            cut_cny=cny(reply.cut_cents),
+            price_cny=cny(reply.price_cents),
             helper_reward=reward,
             helper_reward_status=reward_status,
         )
@@ -385,38 +342,18 @@ class AssistService:
             await self.activities.load_if_missing(activity.id)
             fields = await self.store.initiative(activity.id, initiative_id)
         if fields is not None:
-            return _from_redis(initiative_id, fields)
+            return from_redis(initiative_id, fields)
         stored = await self.repository.initiative(initiative_id)
         if stored is None or stored[0].activity_id != activity.id:
             return None
         row, outcome, helps = stored
-        return _from_sql(row, outcome, helps)
+        return from_sql(row, outcome, helps)
 
     def _view(
         self, activity: Activity, rules: AssistRules, found: Initiative, *, with_helpers: bool, replayed: bool = False
     ) -> InitiativeView:
-        tz = activity.tz
-        price, floor = found.price_cents, found.floor_cents
-        return InitiativeView(
-            initiative_id=found.initiative_id,
-            activity_id=activity.id,
-            kind=rules.kind,
-            status=found.status,
-            initiator=found.initiator,
-            share_token=self.share_token(activity.id, found.initiative_id),
-            helps=len(found.helps),
-            needed=found.needed,
-            started_at=from_ms(found.started_ms, tz),
-            deadline=from_ms(found.deadline_ms, tz),
-            reward=rules.reward_name,
-            price_cny=_cny(price),
-            floor_cny=_cny(floor),
-            original_price_cny=_cny(None if floor is None else floor + sum(found.cuts)),
-            helpers=[HelperView(h.helper, h.number, _cny(h.cut_cents), from_ms(h.at_ms, tz)) for h in found.helps]
-            if with_helpers
-            else None,
-            replayed=replayed,
-        )
+        token = self.share_token(activity.id, found.initiative_id)
+        return initiative_view(activity, rules, found, token, with_helpers=with_helpers, replayed=replayed)
 
     # --- the kernel's questions: live state, audit rows, reconciliation ---------------------------
 
@@ -424,7 +361,7 @@ class AssistService:
         rules = self.rules(activity)
 
         async def read() -> AssistSnapshot:
-            return await self._snapshot(activity, rules)
+            return await snapshot(activity, rules, self.repository, self.clock.now_ms())
 
         async def recover(snapshot: AssistSnapshot, epoch: str) -> AssistSnapshot:
             """After a loss of Redis state: hold back units the unwritten window may have taken."""
@@ -441,110 +378,12 @@ class AssistService:
     async def release_held(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
         return await self.store.release(activity_id, epoch, counter, units)
 
-    async def _snapshot(self, activity: Activity, rules: AssistRules) -> AssistSnapshot:
-        now_ms = self.clock.now_ms()
-        today = local_day(now_ms, activity.tz)
-        repo = self.repository
-        totals = await repo.totals(activity.id)
-        helper_stock = rules.helper_reward.stock if rules.helper_reward else 0
-        user_day, device_day, ip_day = await repo.day_counts(activity.id, today)
-        snapshot = AssistSnapshot(
-            state={
-                "status": activity.status,
-                "starts_at_ms": int(activity.starts_at.timestamp() * 1000),
-                "ends_at_ms": int(activity.ends_at.timestamp() * 1000),
-                "rules": rules.script_rules(),
-                "initiatives_total": totals.initiatives,
-                "helps_total": totals.helps,
-                "completed_total": totals.completed,
-                "expired_total": totals.expired,
-                "helper_rewards_total": totals.helper_rewards,
-            },
-            # A started initiative holds its unit until it expires; a completed one has won it.
-            stock={
-                "prize": rules.stock - (totals.initiatives - totals.expired),
-                "helper": helper_stock - totals.helper_rewards,
-            },
-            today=today,
-            day_ttl_ms=day_end_ms(today, activity.tz) + DAY_KEY_GRACE_MS - now_ms,
-            initiators=await repo.initiatives_by_user(activity.id),
-            helped=await repo.helpers(activity.id),
-            invitees=await repo.invitees(activity.id),
-            user_day=dict(user_day),
-            device_day=dict(device_day),
-            ip_day=dict(ip_day),
-        )
-        open_rows = await repo.open_initiatives(activity.id)
-        helps_by_initiative: dict[str, list[HelpRow]] = {}
-        for help_row in await repo.helps_of([row.initiative_id for row in open_rows]):
-            helps_by_initiative.setdefault(help_row.initiative_id, []).append(help_row)
-        for row in open_rows:
-            found = _from_sql(row, None, helps_by_initiative.get(row.initiative_id, []))
-            snapshot.initiatives[row.initiative_id] = _redis_fields(found)
-            snapshot.deadlines[row.initiative_id] = row.deadline_ms
-            snapshot.open[row.initiator] = row.initiative_id
-        return snapshot
-
     def audit_handlers(self) -> dict[str, EventHandler]:
         return dict.fromkeys(EVENT_TYPES, self.audit_rows)
 
     async def audit_rows(self, activity_id: int | None, entry_id: str, fields: dict[str, str]) -> list[Row]:
-        """The SQL rows of the assist events: a start, a help (with the outcome when it completed
-        the initiative), an expiry."""
-        if activity_id is None:
-            raise ValueError(f"assist event {entry_id} outside an activity stream")
-        kind, initiative_id, at_ms = fields["type"], fields["initiative_id"], fields.get("at_ms", "0")
-        if kind == "assist_start":
-            return [
-                (
-                    assist_initiatives,
-                    {
-                        "initiative_id": initiative_id,
-                        "activity_id": activity_id,
-                        "initiator": fields["initiator"],
-                        "needed": int(fields["needed"]),
-                        "started_at_ms": int(fields["started_at_ms"]),
-                        "deadline_ms": int(fields["deadline_ms"]),
-                        "price_cents": _int_or_none(fields["price_cents"]),
-                        "floor_cents": _int_or_none(fields["floor_cents"]),
-                        "cuts": fields["cuts"] or None,
-                        "seed": _int_or_none(fields["seed"]),
-                        "stream_id": entry_id,
-                    },
-                )
-            ]
-        outcome_row = {
-            "initiative_id": initiative_id,
-            "activity_id": activity_id,
-            "at_ms": int(at_ms),
-            "stream_id": entry_id,
-        }
-        if kind == "assist_outcome":
-            return [(assist_outcomes, {**outcome_row, "outcome": fields["outcome"]})]
-        rows: list[Row] = [
-            (
-                assist_helps,
-                {
-                    "help_id": fields["help_id"],
-                    "activity_id": activity_id,
-                    "initiative_id": initiative_id,
-                    "helper": fields["helper"],
-                    "kind": fields["kind"],
-                    "number": int(fields["number"]),
-                    "cut_cents": _int_or_none(fields["cut_cents"]),
-                    "price_after_cents": _int_or_none(fields["price_after_cents"]),
-                    "device_id": fields["device_id"] or None,
-                    "ip": fields["ip"] or None,
-                    "day": fields["day"],
-                    "helper_reward": fields["helper_reward"] == "1",
-                    "at_ms": int(at_ms),
-                    "stream_id": entry_id,
-                },
-            )
-        ]
-        if fields["completed"] == "1":
-            rows.append((assist_outcomes, {**outcome_row, "outcome": "completed"}))
-        return rows
+        """The SQL rows of an assist event (assist/audit.py)."""
+        return assist_rows(activity_id, entry_id, fields)
 
     async def reconcile(self) -> int:
         """Credit points helper rewards whose credit never reached the ledger."""
@@ -557,67 +396,3 @@ class AssistService:
             if rules.helper_reward and isinstance(rules.helper_reward.reward, PointsReward):
                 credited += await self._deliver_helper_reward(activity, rules, row.helper, row.help_id) == "granted"
         return credited
-
-
-def _from_redis(initiative_id: str, fields: dict[str, str]) -> Initiative:
-    helps = []
-    for name, value in fields.items():
-        if name.startswith("h:"):
-            number, cut, at_ms = value.split()
-            helps.append(Help(name[2:], int(number), None if cut == "-" else int(cut), int(at_ms)))
-    return Initiative(
-        initiative_id=initiative_id,
-        initiator=fields["initiator"],
-        status=fields["status"],
-        needed=int(fields["needed"]),
-        started_ms=int(fields["started_ms"]),
-        deadline_ms=int(fields["deadline_ms"]),
-        helps=sorted(helps, key=lambda h: h.number),
-        cuts=[int(c) for c in fields["cuts"].split(",")] if fields.get("cuts") else [],
-        floor_cents=_int_or_none(fields.get("floor", "")),
-    )
-
-
-def _from_sql(row: InitiativeRow, outcome: str | None, helps: list[HelpRow]) -> Initiative:
-    return Initiative(
-        initiative_id=row.initiative_id,
-        initiator=row.initiator,
-        status=outcome or "open",
-        needed=row.needed,
-        started_ms=row.started_at_ms,
-        deadline_ms=row.deadline_ms,
-        helps=[Help(h.helper, h.number, h.cut_cents, h.at_ms) for h in sorted(helps, key=lambda h: h.number)],
-        cuts=[int(c) for c in row.cuts.split(",")] if row.cuts else [],
-        floor_cents=row.floor_cents,
-    )
-
-
-def _redis_fields(found: Initiative) -> dict[str, str | int]:
-    """The hash start.lua and help.lua keep for an open initiative."""
-    fields: dict[str, str | int] = {
-        "initiator": found.initiator,
-        "status": found.status,
-        "needed": found.needed,
-        "helps": len(found.helps),
-        "started_ms": found.started_ms,
-        "deadline_ms": found.deadline_ms,
-        "price": "" if found.price_cents is None else found.price_cents,
-        "floor": "" if found.floor_cents is None else found.floor_cents,
-        "cuts": ",".join(map(str, found.cuts)),
-    }
-    for h in found.helps:
-        fields[f"h:{h.helper}"] = f"{h.number} {'-' if h.cut_cents is None else h.cut_cents} {h.at_ms}"
-    return fields
-
-
-def _cny(cents: int | None) -> str | None:
-    return None if cents is None else f"{bargain.from_cents(cents):.2f}"
-
-
-def _int_or_none(text: str) -> int | None:
-    return int(text) if text else None
-
-
-def _masked(member_id: str) -> str:
-    """What a friend sees of the initiator's member id."""
-    return member_id[:1] + "***" + member_id[-1:] if len(member_id) > 2 else "***"

@@ -1,4 +1,5 @@
 -- start.lua: a member starts an initiative (发起助力), reserving a unit of the prize (or item).
+-- outside_window(status, starts_at_ms, ends_at_ms, now_ms): activities/window.lua, prepended when loaded.
 --
 -- KEYS[1] state       hash: status, starts_at_ms, ends_at_ms, rules (JSON), counters
 -- KEYS[2] initiative  hash of the new initiative
@@ -26,10 +27,9 @@ if not s[1] then return {'not_loaded'} end
 local user = ARGV[1]
 local open = redis.call('HGET', KEYS[3], user)
 if open then return {'open', open} end
-if s[1] ~= 'live' then return {'refused', 'activity_not_live', s[1]} end
 local now = tonumber(ARGV[3])
-if now < tonumber(s[2]) then return {'refused', 'not_started'} end
-if now >= tonumber(s[3]) then return {'refused', 'already_ended'} end
+local outside = outside_window(s[1], s[2], s[3], now)
+if outside then return outside end
 
 local rules = cjson.decode(s[4])
 if tonumber(redis.call('HGET', KEYS[4], user) or '0') >= rules.per_user then

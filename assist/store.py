@@ -10,12 +10,12 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from activities.keys import ActivityKeys
-from activities.scripts import ScriptBatcher, script_beside
+from activities.scripts import WINDOW, ScriptBatcher, script_beside
 from activities.store import AuditStore, hset_chunks, load_activity, release_units
+from assist.keys import AssistKeys
 
-_start = script_beside(__file__, "start.lua")
-_help = script_beside(__file__, "help.lua")
+_start = script_beside(__file__, "start.lua", prelude=WINDOW)
+_help = script_beside(__file__, "help.lua", prelude=WINDOW)
 _expire = script_beside(__file__, "expire.lua")
 CLOSED_TTL_S = 7 * 24 * 3600  # a completed or expired initiative stays readable in Redis this long
 
@@ -41,6 +41,7 @@ class StartReply:
     kind: str
     initiative_id: str = ""
     code: str | None = None
+    detail: str | None = None  # activity_not_live: the activity's status
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class AssistStore:
         return self.batcher.redis
 
     async def start(self, request: StartRequest) -> StartReply:
-        keys = ActivityKeys(request.activity_id)
+        keys = AssistKeys(request.activity_id)
         reply = await self.batcher.call(
             _start,
             [
@@ -136,11 +137,11 @@ class AssistStore:
             ],
         )
         if reply[0] == "refused":
-            return StartReply(reply[0], code=reply[1])
+            return StartReply(reply[0], code=reply[1], detail=reply[2] if len(reply) > 2 else None)
         return StartReply(reply[0], initiative_id=reply[1] if len(reply) > 1 else "")
 
     async def help(self, request: HelpRequest) -> HelpReply:
-        keys = ActivityKeys(request.activity_id)
+        keys = AssistKeys(request.activity_id)
         reply = await self.batcher.call(
             _help,
             [
@@ -189,7 +190,7 @@ class AssistStore:
         return HelpReply(kind)
 
     async def expire(self, activity_id: int, initiative_id: str, now_ms: int) -> str:
-        keys = ActivityKeys(activity_id)
+        keys = AssistKeys(activity_id)
         reply = await self.batcher.call(
             _expire,
             [
@@ -206,11 +207,11 @@ class AssistStore:
 
     async def initiative(self, activity_id: int, initiative_id: str) -> dict[str, str] | None:
         """The initiative's hash, or None if Redis does not hold it (closed long ago, or not loaded)."""
-        found = await self.redis.hgetall(ActivityKeys(activity_id).initiative(initiative_id))
+        found = await self.redis.hgetall(AssistKeys(activity_id).initiative(initiative_id))
         return {str(k): str(v) for k, v in found.items()} or None
 
     async def counters(self, activity_id: int) -> AssistCountersLive:
-        keys = ActivityKeys(activity_id)
+        keys = AssistKeys(activity_id)
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(keys.state)
         pipe.hgetall(keys.stock)
@@ -231,7 +232,7 @@ class AssistStore:
     ) -> bool:
         """Rebuild the activity's live state from SQL unless Redis has it (see `load_activity`;
         `recover` holds back units after a loss of Redis state)."""
-        keys = ActivityKeys(activity_id)
+        keys = AssistKeys(activity_id)
 
         def write(pipe: Any, snapshot: AssistSnapshot) -> None:
             day_keys = [keys.user_day(snapshot.today), keys.device_day(snapshot.today), keys.ip_day(snapshot.today)]
@@ -259,7 +260,7 @@ class AssistStore:
     async def release(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
         """Give back `units` held back on `counter` ("stock:<prize or helper>")
         by a fail-closed rebuild, if the live state is still that load's."""
-        keys = ActivityKeys(activity_id)
+        keys = AssistKeys(activity_id)
         return await release_units(self.redis, keys, keys.stock, counter.partition(":")[2], units, epoch)
 
 

@@ -10,7 +10,7 @@ from activities.model import Activity
 from checkin.db import checkin_rewards, checkins
 from checkin.model import CheckinRules, CheckinSpec, rules_of
 from checkin.repository import CheckinRepository
-from checkin.results import CheckinCounters
+from checkin.schemas import CheckinCounters
 from checkin.service import ACTIVITY_TYPE, CheckinService
 from checkin.store import CheckinStore
 from lottery.service import DrawService

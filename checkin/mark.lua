@@ -1,4 +1,5 @@
 -- mark.lua: one sign-in (签到) or make-up (补签) of one member, atomically.
+-- outside_window(status, starts_at_ms, ends_at_ms, now_ms): activities/window.lua, prepended when loaded.
 -- Mirrors checkin/streak.py (longest_run, marked_count, current_streak, newly_reached).
 --
 -- KEYS[1] state   hash: status, starts_at_ms, ends_at_ms, rules (JSON, below),
@@ -87,10 +88,9 @@ if seen then
   return {'replay', f[1], f[2], f[3], f[4], f[5], f[6], tostring(count(marks, MADE_UP))}
 end
 
-if s[1] ~= 'live' then return {'refused', 'activity_not_live', s[1]} end
 local now = tonumber(ARGV[3])
-if now < tonumber(s[2]) then return {'refused', 'not_started'} end
-if now >= tonumber(s[3]) then return {'refused', 'already_ended'} end
+local outside = outside_window(s[1], s[2], s[3], now)
+if outside then return outside end
 
 local rules = cjson.decode(s[4])
 local before = redis.call('HGET', KEYS[2], user) or string.rep('0', length)

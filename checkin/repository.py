@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities import db
 from checkin.db import checkin_rewards, checkins
+from lottery import db as lottery_db
 
 
 class MarkRow(msgspec.Struct, kw_only=True):
@@ -94,7 +95,7 @@ class CheckinRepository:
     async def undelivered_rewards(self, since_ms: int, before_ms: int) -> list[RewardRow]:
         """Rewards granted in [since_ms, before_ms) whose delivery is not in SQL: points without
         their wallet credit, chances without their chance credit, prizes without their grant."""
-        ledger, chances, draws = db.points_ledger, db.chance_ledger, db.draws
+        ledger, chances, draws = db.points_ledger, lottery_db.chance_ledger, lottery_db.draws
         delivered = sa.or_(
             sa.and_(checkin_rewards.c.type == "points", sa.exists().where(ledger.c.ref == checkin_rewards.c.ref)),
             sa.and_(checkin_rewards.c.type == "chances", sa.exists().where(chances.c.ref == checkin_rewards.c.ref)),

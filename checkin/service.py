@@ -11,57 +11,31 @@ SQL audit trail, as points prizes of draws are.
 
 from __future__ import annotations
 
-import calendar
-import logging
 from dataclasses import replace
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import date
 
 from activities.audit import Row
 from activities.audit_rows import EventHandler
 from activities.auth import Identity
-from activities.clock import Clock, day_end_ms, from_ms, local_day
+from activities.clock import Clock, from_ms, local_day
 from activities.errors import Kind, PromoError, invalid, refusal
 from activities.ids import new_id
 from activities.model import Activity, validate_common
 from activities.points import RECONCILE_AFTER_MS, PointsService
-from activities.rewards import ChancesReward, CouponReward, PointsReward, PrizeReward, Reward
-from activities.service import (
-    DAY_KEY_GRACE_MS,
-    FROZEN,
-    REFERENCE_TTL_S,
-    ActivityService,
-    check_audience,
-    loading_error,
-)
-from checkin.db import checkin_rewards, checkins
+from activities.rewards import PrizeReward
+from activities.service import FROZEN, REFERENCE_TTL_S, ActivityService, check_audience, loading_error
+from checkin.audit import has_rewards, mark_rows
+from checkin.cycles import first_day, key_ttls_ms, makeups_left, month_bounds, period_of
+from checkin.db import checkins
 from checkin.model import CheckinRules, CheckinSpec, config_of, validate_rules
+from checkin.month import marked_days, month_view
+from checkin.rebuild import snapshot
 from checkin.repository import CheckinRepository, RewardRow
-from checkin.results import (
-    Calendar,
-    CalendarDay,
-    CheckinCounters,
-    MarkResult,
-    NextRewardView,
-    RewardGranted,
-    RewardView,
-)
-from checkin.store import CheckinSnapshot, CheckinStore, MarkRecord, MarkReply, MarkRequest, MemberCycle, ScriptKind
-from checkin.streak import (
-    MISSED,
-    Period,
-    current_streak,
-    cycle_of,
-    day_status,
-    made_up_count,
-    makeup_refusal,
-    marked_count,
-    next_rewards,
-    set_mark,
-)
+from checkin.rewards import REDELIVER_WITHIN_MS, RewardDelivery
+from checkin.schemas import Calendar, CheckinCounters, MarkResult
+from checkin.store import CheckinSnapshot, CheckinStore, MarkReply, MarkRequest, MemberCycle, ScriptKind
+from checkin.streak import Period, makeup_refusal
 from lottery.service import DrawService
-
-log = logging.getLogger("promo.checkin")
 
 ACTIVITY_TYPE = "checkin"
 _REFUSALS: dict[str, tuple[Kind, str]] = {
@@ -75,13 +49,6 @@ _MAKEUP_MESSAGES = {
     "makeup_outside_cycle": "only a day of the current cycle can be made up",
     "makeup_too_far_back": "that day is too far back to be made up",
 }
-# A replay this recent delivers its rewards again (each once per reference): the first request
-# may have died between the mark and the deliveries. Older ones are left to `reconcile`.
-REDELIVER_WITHIN_MS = 3600 * 1000
-
-
-def reward_ref(mark_id: str, index: int) -> str:
-    return f"ck:{mark_id}:{index}"
 
 
 def makeup_cost_ref(mark_id: str) -> str:
@@ -104,6 +71,7 @@ class CheckinService:
         self.draws = draws
         self.points = points
         self.clock = clock
+        self.rewards = RewardDelivery(points, draws)
 
     # --- operators ---------------------------------------------------------------------------
 
@@ -116,8 +84,8 @@ class CheckinService:
     async def _check_linked_lottery(self, rules: CheckinRules) -> None:
         if rules.linked_lottery_id is None:
             return
-        lottery = await self.activities.repository.get(rules.linked_lottery_id)
-        if lottery is None or not lottery.is_lottery:
+        lottery = await self.draws.find(rules.linked_lottery_id)
+        if lottery is None:
             raise invalid(
                 "linked_lottery_invalid",
                 f"activity {rules.linked_lottery_id} is not a lottery",
@@ -188,8 +156,8 @@ class CheckinService:
             raise refusal("makeup_disabled", None, _REFUSALS)
         now_ms = self.clock.now_ms()
         today = local_day(now_ms, activity.tz)
-        period = self.period(activity, rules, today)
-        why = makeup_refusal(day, today, period, self.first_day(activity), rules.makeup.max_days_back)
+        period = period_of(activity, rules, today)
+        why = makeup_refusal(day, today, period, first_day(activity), rules.makeup.max_days_back)
         if why is not None:
             raise invalid(why, _MAKEUP_MESSAGES[why], field="day", max_days_back=rules.makeup.max_days_back)
         cost = rules.makeup.points_cost
@@ -210,78 +178,19 @@ class CheckinService:
 
     async def calendar(self, player: Identity, activity_id: int, month: str | None) -> Calendar:
         """A month of the member's sign-ins: signed, made up, missed, today; the current streak
-        and what comes next."""
+        and what comes next (checkin/month.py)."""
         activity, rules = await self._checkin(activity_id)
         today = local_day(self.clock.now_ms(), activity.tz)
-        first, last = _month(month, today)
-        period = self.period(activity, rules, today)
+        first, last = month_bounds(month, today)
+        period = period_of(activity, rules, today)
         member = await self._member_cycle(activity, period, player.subject)
-        marked = await self._marked_days(activity, player.subject, first, last, period, member)
-        open_from, open_until = self.first_day(activity), self.last_day(activity)
-        makeups_left = _makeups_left(rules, made_up_count(member.marks))
-        can_make_up_now = activity.status == "live" and open_from <= today <= open_until and bool(makeups_left)
-        rewards = rules.rewards()
-        days = []
-        for offset in range((last - first).days + 1):
-            day = first + timedelta(days=offset)
-            kind, indexes = marked.get(day, ("", []))
-            status = day_status(day, kind, today, open_from, open_until)
-            can_make_up = (
-                status == "missed"
-                and can_make_up_now
-                and rules.makeup is not None
-                and makeup_refusal(day, today, period, open_from, rules.makeup.max_days_back) is None
-            )
-            views = [RewardView(*rewards[i]) for i in indexes]
-            days.append(CalendarDay(day, status, day == today, can_make_up, views))
-        today_offset = period.offset(today)
-        return Calendar(
-            activity_id=activity.id,
-            month=first.strftime("%Y-%m"),
-            today=today,
-            cycle_start=period.start,
-            cycle_end=period.end - timedelta(days=1),
-            streak=current_streak(member.marks, today_offset),
-            cumulative=marked_count(member.marks),
-            signed_today=member.marks[today_offset] != MISSED,
-            makeups_left=makeups_left,
-            makeup_cost=rules.makeup.points_cost if rules.makeup else None,
-            days=days,
-            next_rewards=[
-                NextRewardView(n.rule, n.at, rewards[n.reward_index][2], n.sign_ins_needed, n.reachable)
-                for n in next_rewards(member.marks, today_offset, rules.thresholds())
-            ],
-        )
-
-    async def _marked_days(
-        self, activity: Activity, user_id: str, first: date, last: date, period: Period, member: MemberCycle
-    ) -> dict[date, tuple[str, list[int]]]:
-        """(kind, reward indexes) of the member's marked days from `first` to `last`: the current
-        cycle live from Redis, days before it from SQL (only those the activity was open: later
-        days cannot be marked yet)."""
-        marked: dict[date, tuple[str, list[int]]] = {}
-        since, until = max(first, self.first_day(activity)), min(last, period.start - timedelta(days=1))
-        if since <= until:
-            for row in await self.repository.marks_of_member(activity.id, user_id, since, until):
-                marked[date.fromisoformat(row.day)] = (row.kind, _indexes(row.rewards))
-        for offset, record in member.records.items():
-            marked[period.day(offset)] = (record.kind, record.rewards)
-        return marked
+        marked = await marked_days(self.repository, activity, player.subject, first, last, period, member)
+        return month_view(activity, rules, today, first, last, period, member, marked)
 
     # --- rules, days and cycles ----------------------------------------------------------------
 
     def rules(self, activity: Activity) -> CheckinRules:
         return self.activities.settings(activity, CheckinRules)
-
-    def first_day(self, activity: Activity) -> date:
-        return local_day(int(activity.starts_at.timestamp() * 1000), activity.tz)
-
-    def last_day(self, activity: Activity) -> date:
-        return local_day(int(activity.ends_at.timestamp() * 1000) - 1, activity.tz)
-
-    def period(self, activity: Activity, rules: CheckinRules, day: date) -> Period:
-        cycle = rules.cycle
-        return cycle_of(day, cycle.kind, rolling_days=cycle.days or 0, first_day=self.first_day(activity))
 
     async def _checkin(self, activity_id: int) -> tuple[Activity, CheckinRules]:
         activity = await self.activities.published(activity_id, (ACTIVITY_TYPE,), "a sign-in")
@@ -296,8 +205,8 @@ class CheckinService:
         self, activity: Activity, rules: CheckinRules, user_id: str, kind: ScriptKind, day: date, now_ms: int
     ) -> MarkRequest:
         today = local_day(now_ms, activity.tz)
-        period = self.period(activity, rules, today)
-        last_day = period.end - timedelta(days=1)
+        period = period_of(activity, rules, today)
+        cycle_ttl_ms, day_ttl_ms = key_ttls_ms(activity, period, today, now_ms)
         return MarkRequest(
             activity_id=activity.id,
             user_id=user_id,
@@ -307,8 +216,8 @@ class CheckinService:
             cycle=period,
             day=day,
             today=today,
-            cycle_ttl_ms=day_end_ms(last_day, activity.tz) + DAY_KEY_GRACE_MS - now_ms,
-            day_ttl_ms=day_end_ms(today, activity.tz) + DAY_KEY_GRACE_MS - now_ms,
+            cycle_ttl_ms=cycle_ttl_ms,
+            day_ttl_ms=day_ttl_ms,
         )
 
     # --- the script and its answer ------------------------------------------------------------
@@ -335,35 +244,13 @@ class CheckinService:
             day=request.day,
             streak=record.streak,
             cumulative=record.cumulative,
-            rewards=[await self._deliver(activity, rules, user_id, record.mark_id, i, deliver) for i in record.rewards],
+            rewards=[
+                await self.rewards.deliver(activity, rules, user_id, record.mark_id, i, deliver) for i in record.rewards
+            ],
             marked_at=from_ms(record.at_ms, activity.tz),
-            makeups_left=_makeups_left(rules, reply.made_up),
+            makeups_left=makeups_left(rules, reply.made_up),
             replayed=reply.kind == "replay",
         )
-
-    async def _deliver(
-        self, activity: Activity, rules: CheckinRules, user_id: str, mark_id: str, index: int, deliver: bool
-    ) -> RewardGranted:
-        """Deliver reward `index` of a mark (once per reference, so a second delivery is harmless)."""
-        rule, at, reward = rules.rewards()[index]
-        granted = RewardGranted(rule, at, reward, "granted")
-        if not deliver or isinstance(reward, CouponReward):
-            return granted  # coupons are issued by the brand's CRM from the audit trail
-        ref = reward_ref(mark_id, index)
-        try:
-            if isinstance(reward, PointsReward):
-                await self.points.credit(user_id, reward.points, ref, "checkin_reward", activity.id)
-            elif isinstance(reward, ChancesReward):
-                assert rules.linked_lottery_id is not None
-                await self.draws.credit_chances(rules.linked_lottery_id, user_id, reward.chances, ref, "checkin_reward")
-            else:
-                assert rules.linked_lottery_id is not None
-                prize = await self.draws.grant_prize(rules.linked_lottery_id, user_id, reward.prize_id, ref)
-                granted.prize, granted.fallback = prize.prize, prize.fallback
-        except Exception:  # the mark stands; `reconcile` completes the delivery
-            log.exception("reward %s not delivered yet; the reconciler will", ref)
-            granted.status = "pending"
-        return granted
 
     async def _member_cycle(self, activity: Activity, period: Period, user_id: str) -> MemberCycle:
         for _ in range(2):
@@ -379,7 +266,7 @@ class CheckinService:
         rules = self.rules(activity)
 
         async def read() -> CheckinSnapshot:
-            return await self._snapshot(activity, rules)
+            return await snapshot(activity, rules, self.repository, self.clock.now_ms())
 
         async def recover(snapshot: CheckinSnapshot, epoch: str) -> CheckinSnapshot:
             """After a loss of Redis state: recorded for operators; a sign-in holds no units of
@@ -393,39 +280,6 @@ class CheckinService:
     async def release_held(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
         return "nothing_held"
 
-    async def _snapshot(self, activity: Activity, rules: CheckinRules) -> CheckinSnapshot:
-        now_ms = self.clock.now_ms()
-        today = local_day(now_ms, activity.tz)
-        period = self.period(activity, rules, today)
-        totals = await self.repository.totals(activity.id)
-        request = self._request(activity, rules, "-", "signin", today, now_ms)
-        snapshot = CheckinSnapshot(
-            state={
-                "status": activity.status,
-                "starts_at_ms": int(activity.starts_at.timestamp() * 1000),
-                "ends_at_ms": int(activity.ends_at.timestamp() * 1000),
-                "rules": rules.script_rules(),
-                "signins_total": totals.signins,
-                "makeups_total": totals.makeups,
-                "rewards_total": totals.rewards,
-            },
-            cycle=period,
-            cycle_ttl_ms=request.cycle_ttl_ms,
-            today=today,
-            day_ttl_ms=request.day_ttl_ms,
-            today_counts=await self.repository.counts_between(
-                activity.id, day_end_ms(today - timedelta(days=1), activity.tz), day_end_ms(today, activity.tz)
-            ),
-        )
-        for row in await self.repository.marks_of_cycle(activity.id, period.start):
-            offset = period.offset(date.fromisoformat(row.day))
-            marks = snapshot.marks.get(row.user_id, MISSED * period.length)
-            snapshot.marks[row.user_id] = set_mark(marks, offset, "signin" if row.kind == "signin" else "makeup")
-            snapshot.records[(row.user_id, offset)] = MarkRecord(
-                row.mark_id, row.kind, row.streak, row.cumulative, _indexes(row.rewards), row.at_ms
-            )
-        return snapshot
-
     def audit_handlers(self) -> dict[str, EventHandler]:
         return {"checkin": self.audit_rows}
 
@@ -434,36 +288,13 @@ class CheckinService:
         return 0
 
     async def audit_rows(self, activity_id: int | None, entry_id: str, fields: dict[str, str]) -> list[Row]:
-        """The SQL rows of a "checkin" event: the marked day, and one row per reward."""
+        """The SQL rows of a "checkin" event (checkin/audit.py)."""
         if activity_id is None:
             raise ValueError(f"checkin event {entry_id} outside an activity stream")
-        mark_id, user_id, at_ms = fields["mark_id"], fields["user_id"], int(fields["at_ms"])
-        indexes = _indexes(fields["rewards"])
-        rows: list[Row] = [
-            (
-                checkins,
-                {
-                    "mark_id": mark_id,
-                    "activity_id": activity_id,
-                    "user_id": user_id,
-                    "day": fields["day"],
-                    "kind": fields["kind"],
-                    "cycle_start": fields["cycle_start"],
-                    "streak": int(fields["streak"]),
-                    "cumulative": int(fields["cumulative"]),
-                    "rewards": ",".join(map(str, indexes)),
-                    "at_ms": at_ms,
-                    "stream_id": entry_id,
-                },
-            )
-        ]
-        if indexes:
-            activity = await self.activities.get_published(activity_id, max_age_s=FROZEN)
-            rules = self.rules(activity)
-            for index in indexes:
-                reward = rules.rewards()[index][2]
-                rows.append((checkin_rewards, _reward_row(mark_id, activity_id, user_id, index, reward, rules, at_ms)))
-        return rows
+        rules = None
+        if has_rewards(fields):
+            rules = self.rules(await self.activities.get_published(activity_id, max_age_s=FROZEN))
+        return mark_rows(activity_id, entry_id, fields, rules)
 
     async def reconcile(self) -> int:
         """Complete what a lost reply left half done: refund make-up costs whose make-up never
@@ -479,53 +310,7 @@ class CheckinService:
 
     async def _redeliver(self, row: RewardRow) -> bool:
         activity = await self.activities.get_published(row.activity_id, max_age_s=FROZEN)
-        granted = await self._deliver(
+        granted = await self.rewards.deliver(
             activity, self.rules(activity), row.user_id, row.mark_id, row.reward_index, deliver=True
         )
         return granted.status == "granted"
-
-
-def _reward_row(
-    mark_id: str, activity_id: int, user_id: str, index: int, reward: Reward, rules: CheckinRules, at_ms: int
-) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "ref": reward_ref(mark_id, index),
-        "mark_id": mark_id,
-        "activity_id": activity_id,
-        "user_id": user_id,
-        "reward_index": index,
-        "type": type(reward).__struct_config__.tag,
-        "amount": None,
-        "coupon": None,
-        "lottery_id": None,
-        "prize_id": None,
-        "at_ms": at_ms,
-    }
-    if isinstance(reward, PointsReward):
-        row["amount"] = reward.points
-    elif isinstance(reward, CouponReward):
-        row["coupon"] = reward.coupon
-    elif isinstance(reward, ChancesReward):
-        row |= {"amount": reward.chances, "lottery_id": rules.linked_lottery_id}
-    else:
-        row |= {"prize_id": reward.prize_id, "lottery_id": rules.linked_lottery_id}
-    return row
-
-
-def _makeups_left(rules: CheckinRules, made_up: int) -> int | None:
-    return None if rules.makeup is None else max(rules.makeup.per_cycle - made_up, 0)
-
-
-def _indexes(rewards: str) -> list[int]:
-    return [int(i) for i in rewards.split(",") if i and i != "-"]
-
-
-def _month(month: str | None, today: date) -> tuple[date, date]:
-    """The first and last day of "YYYY-MM" (default: this month)."""
-    first = today.replace(day=1)
-    if month is not None:
-        try:
-            first = datetime.strptime(month, "%Y-%m").date()
-        except ValueError as exc:
-            raise PromoError(Kind.MALFORMED, "invalid_parameter", "month must be YYYY-MM", field="month") from exc
-    return first, first.replace(day=calendar.monthrange(first.year, first.month)[1])

@@ -10,12 +10,12 @@ from typing import Any, Literal
 
 import redis.asyncio as aioredis
 
-from activities.keys import ActivityKeys
-from activities.scripts import ScriptBatcher, script_beside
+from activities.scripts import WINDOW, ScriptBatcher, script_beside
 from activities.store import AuditStore, hset_chunks, load_activity
+from checkin.keys import CheckinKeys
 from checkin.streak import Period
 
-_mark = script_beside(__file__, "mark.lua")
+_mark = script_beside(__file__, "mark.lua", prelude=WINDOW)
 ScriptKind = Literal["signin", "makeup", "quote"]  # see mark.lua, ARGV[4]
 
 
@@ -113,7 +113,7 @@ class CheckinStore:
         return self.batcher.redis
 
     async def mark(self, request: MarkRequest) -> MarkReply:
-        keys = ActivityKeys(request.activity_id)
+        keys = CheckinKeys(request.activity_id)
         reply = await self.batcher.call(
             _mark,
             [keys.state, keys.cycle(request.cycle.start), keys.day(request.today), keys.events],
@@ -140,7 +140,7 @@ class CheckinStore:
 
     async def member_cycle(self, activity_id: int, cycle: Period, user_id: str) -> MemberCycle | None:
         """The member's marks of `cycle`, or None if the activity is not loaded."""
-        keys = ActivityKeys(activity_id)
+        keys = CheckinKeys(activity_id)
         pipe = self.redis.pipeline(transaction=False)
         pipe.exists(keys.state)
         pipe.hmget(keys.cycle(cycle.start), [user_id, *(f"{user_id}|{o}" for o in range(cycle.length))])
@@ -154,7 +154,7 @@ class CheckinStore:
         )
 
     async def counters(self, activity_id: int, today: date) -> CheckinCountersLive:
-        keys = ActivityKeys(activity_id)
+        keys = CheckinKeys(activity_id)
         pipe = self.redis.pipeline(transaction=False)
         pipe.hmget(keys.state, ["status", "signins_total", "makeups_total", "rewards_total"])
         pipe.hgetall(keys.day(today))
@@ -176,7 +176,7 @@ class CheckinStore:
     ) -> bool:
         """Rebuild the activity's live state from SQL unless Redis has it (see `load_activity`;
         `recover` holds back units after a loss of Redis state)."""
-        keys = ActivityKeys(activity_id)
+        keys = CheckinKeys(activity_id)
 
         def write(pipe: Any, snapshot: CheckinSnapshot) -> None:
             cycle_key, day_key = keys.cycle(snapshot.cycle.start), keys.day(snapshot.today)

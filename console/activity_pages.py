@@ -18,7 +18,7 @@ from activities.errors import PromoError
 from activities.model import Activity
 from api.gameplays import GAMEPLAY_BY_TYPE
 from api.params import Id
-from api.schemas import activity_view
+from api.schemas import activity_view, spec_of
 from api.security import platform_of
 from console.dashboard import dashboard
 from console.web import gate, render
@@ -116,7 +116,7 @@ async def edit_wheel(request: Request[Any, Any, Any], activity_id: Id) -> Respon
     if isinstance(session, Response):
         return session
     activity = await _activity(request, activity_id)
-    spec = drafts.spec_dict(activity, GAMEPLAY_BY_TYPE[activity.type].spec)
+    spec = await spec_of(platform_of(request), activity)
     if not _has_prizes(activity.type):
         return render(
             request, "json_form.html", session, activity=activity, kind=activity.type, spec_text=_pretty(spec)
@@ -134,7 +134,7 @@ async def activity_detail(request: Request[Any, Any, Any], activity_id: Id) -> R
     if isinstance(session, Response):
         return session
     activity = await _activity(request, activity_id)
-    view = msgspec.to_builtins(activity_view(activity, operator=True))
+    view = msgspec.to_builtins(await activity_view(platform_of(request), activity, operator=True))
     return render(
         request,
         "activity.html",

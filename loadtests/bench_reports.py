@@ -29,6 +29,7 @@ from analytics import db as adb
 from analytics.ab import assign
 from analytics.export import events_csv
 from analytics.reports import REPORTS, Reports
+from lottery import db as ldb
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 6, 1, tzinfo=TZ)
@@ -60,7 +61,7 @@ async def generate(url: str, actions: int, members: int, seed: int = 1) -> int:
         ).inserted_primary_key[0]  # type: ignore[index]
         for pid, name, cents, thanks, weight in PRIZES:
             await conn.execute(
-                sa.insert(db.prizes).values(
+                sa.insert(ldb.prizes).values(
                     id=pid + 1000 * (activity_id - 1),
                     activity_id=activity_id,
                     position=pid,
@@ -124,9 +125,9 @@ async def generate(url: str, actions: int, members: int, seed: int = 1) -> int:
         prize_rows[(activity_id, day, variant, prize_id, "wins")] += 1
         prize_rows[(activity_id, day, variant, prize_id, "cost_cents")] += cents
         if len(batch) >= 50_000:
-            await _insert(engine, db.draws, batch)
+            await _insert(engine, ldb.draws, batch)
             batch = []
-    await _insert(engine, db.draws, batch)
+    await _insert(engine, ldb.draws, batch)
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     for (*day_key, name), value in daily.items():
         row = rows.setdefault(
@@ -165,7 +166,7 @@ async def bench(url: str, activity_id: int, actions: int) -> None:
         print(f"  {name:<11} {best * 1000:8.1f} ms  ({len(report['rows'])} rows)")
     first = START.date().isoformat()
     started, lines = time.perf_counter(), 0
-    async for chunk in events_csv(engine, activity, [db.draws], first, (START + timedelta(days=2)).date().isoformat()):
+    async for chunk in events_csv(engine, activity, [ldb.draws], first, (START + timedelta(days=2)).date().isoformat()):
         lines += chunk.count("\n")
     took = time.perf_counter() - started
     print(f"  raw events CSV, 3 days: {lines - 1:,} rows streamed in {took:.2f} s")

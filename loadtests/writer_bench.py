@@ -26,10 +26,10 @@ from activities.auth import Identity
 from activities.config import Settings
 from activities.keys import ActivityKeys
 from activities.migrate import upgrade
-from activities.model import ActivitySpec
 from activities.redis_server import EmbeddedRedis
 from api.platform import Platform
 from loadtests.harness import wheel_spec
+from lottery.model import LotterySpec
 from lottery.service import DrawBody, DrawService
 
 
@@ -71,8 +71,8 @@ async def bench(args: argparse.Namespace, folder: Path) -> tuple[list[str], floa
     )
     platform = Platform.build(settings)
     try:
-        spec = msgspec.convert(wheel_spec(top_stock=50_000_000), ActivitySpec)
-        activity = await platform.activities.create(spec, "bench")
+        spec = msgspec.convert(wheel_spec(top_stock=50_000_000), LotterySpec)
+        activity = await platform.service(DrawService).create(spec, "bench")
         await platform.activities.transition(activity.id, "publish", "bench")
         writer = platform.audit_writer
         await writer.drain()

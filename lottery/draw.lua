@@ -1,4 +1,5 @@
 -- draw.lua: one draw, atomically. Mirrors lottery/odds.py (pick, is_available, decide).
+-- outside_window(status, starts_at_ms, ends_at_ms, now_ms): activities/window.lua, prepended when loaded.
 --
 -- KEYS[1] state       hash: status, starts_at_ms, ends_at_ms, per_user_daily, per_user_total,
 --                     global_daily (0 = no limit), prizes (JSON), draws_total
@@ -50,10 +51,9 @@ end
 local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms',
   'per_user_daily', 'per_user_total', 'global_daily', 'prizes')
 if not s[1] then return {'not_loaded'} end
-if s[1] ~= 'live' then return {'refused', 'activity_not_live', s[1]} end
 local now = tonumber(ARGV[4])
-if now < tonumber(s[2]) then return {'refused', 'not_started'} end
-if now >= tonumber(s[3]) then return {'refused', 'already_ended'} end
+local outside = outside_window(s[1], s[2], s[3], now)
+if outside then return outside end
 
 local per_user_daily, per_user_total, global_daily = tonumber(s[4]), tonumber(s[5]), tonumber(s[6])
 local user_today = tonumber(redis.call('HGET', KEYS[6], user) or '0')

@@ -5,30 +5,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from activities import db
 from activities.gameplay import Gameplay, GameplayService, Kernel, ViewSection
-from activities.model import LOTTERY_TYPES, ActivitySpec, Limits
-from activities.service import ActivityCounters
+from activities.model import Activity
+from lottery import db
+from lottery.admin import ActivityCounters
+from lottery.back_office import of_member
+from lottery.model import LOTTERY_TYPES, Limits, LotterySpec, variant_view
+from lottery.repository import LotteryRepository
 from lottery.service import DrawService
 from lottery.store import DrawStore
 from lottery.views import PrizeView, lottery_view
 
 
 def build(kernel: Kernel) -> GameplayService:
-    return DrawService(kernel.activities, DrawStore(kernel.batcher), kernel.repository, kernel.points, kernel.clock)
+    repository = LotteryRepository(kernel.engine)
+    return DrawService(kernel.activities, DrawStore(kernel.batcher), repository, kernel.points, kernel.clock)
+
+
+async def load_view(service: GameplayService, activity: Activity, operator: bool) -> Activity:
+    """The lottery behind an activity's view (its prizes, limits and points cost)."""
+    assert isinstance(service, DrawService)
+    return await service.view_of(activity, operator)
 
 
 def routes() -> Sequence[Any]:
     from lottery.controllers import ROUTES
-    from lottery.simulation_controller import simulate_activity
 
-    return [*ROUTES, simulate_activity]
+    return ROUTES
 
 
 GAMEPLAY = Gameplay(
     name="lottery",
     types=tuple(sorted(LOTTERY_TYPES)),
-    spec=ActivitySpec,
+    spec=LotterySpec,
     build=build,
     counters=ActivityCounters,
     summary="Wheel, golden egg and blind box draws (大转盘, 砸金蛋, 盲盒): odds, stock, chances",
@@ -43,5 +52,8 @@ GAMEPLAY = Gameplay(
             ("odds_rule", str | None, None),  # how the odds and the fallback work
         ],
         read=lottery_view,
+        load=load_view,
+        variant=variant_view,  # an A/B variant's odds
     ),
+    member=of_member,
 )

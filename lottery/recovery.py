@@ -2,13 +2,13 @@
 
 Counters: "stock:<prize>" (units left), "daily:<prize>:<day>" (units left of the prize's daily
 stock), "draws:<day>" (draws left under the global daily limit). A prize with a per-member cap is
-held entirely: a member's wins of the lost window cannot be known. The kernel's ActivityStore
+held entirely: a member's wins of the lost window cannot be known. The lottery's DrawStore
 gives units back (`release`) once an operator confirmed.
 """
 
 from __future__ import annotations
 
-from activities.store import Snapshot
+from lottery.snapshot import Snapshot
 
 
 def scarce_units(snapshot: Snapshot) -> tuple[dict[str, int], set[str]]:

@@ -3,6 +3,7 @@ activities hand out from a lottery: prizes from its pool, draw chances."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -12,28 +13,28 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from activities import listing
 from activities.audit_rows import EventHandler
 from activities.auth import Identity
 from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, PromoError, refusal
-from activities.experiment import variant_activity, variant_of
+from activities.experiment import variant_of
 from activities.ids import new_id
-from activities.model import LOTTERY_TYPES, Activity, ActivitySpec, DeviceId, Prize
+from activities.model import Activity, DeviceId
 from activities.pages import Page, cut, decode_cursor
 from activities.points import PointsService, draw_cost_ref
-from activities.repository import ActivityRepository
 from activities.service import (
     DAY_KEY_GRACE_MS,
-    FROZEN,
     IDEMPOTENCY_TTL_S,
     REFERENCE_TTL_S,
-    ActivityCounters,
     ActivityService,
     R,
     check_audience,
 )
+from lottery.admin import ActivityCounters, LotteryAdmin
+from lottery.audit import HANDLERS
+from lottery.model import LOTTERY_TYPES, Lottery, LotterySpec, Prize, variant_lottery
 from lottery.odds import new_rand
+from lottery.repository import LotteryRepository
 from lottery.store import DrawRecord, DrawReply, DrawRequest, DrawStore, GrantReply
 
 log = logging.getLogger("promo.lottery")
@@ -91,11 +92,14 @@ def fingerprint(activity_id: int, body: DrawBody) -> str:
 
 
 class DrawService:
+    """The lottery's service: draws and rewards for players and other gameplays here, the
+    operators' side in `admin` (lottery/admin.py)."""
+
     def __init__(
         self,
         activities: ActivityService,
         store: DrawStore,
-        repository: ActivityRepository,
+        repository: LotteryRepository,
         points: PointsService,
         clock: Clock,
     ) -> None:
@@ -104,40 +108,51 @@ class DrawService:
         self.points = points
         self.repository = repository
         self.clock = clock
+        self.admin = LotteryAdmin(activities, store, repository, points, clock)
         self._in_flight: set[tuple[int, str, str]] = set()
+        # activity id -> (the kernel's cached activity it was read for, the lottery)
+        self._lotteries: dict[int, tuple[Activity, Lottery]] = {}
+        self._reading: dict[int, asyncio.Future[Lottery]] = {}
 
     # --- the platform's contract (activities/gameplay.py) -------------------------------------
-    # The lottery's create, rebuild and counters still live in the kernel's ActivityService
-    # (moving here: issue 12); these delegate to it.
 
-    async def create(self, spec: ActivitySpec, operator_id: str) -> Activity:
-        return await self.activities.create(spec, operator_id)
+    async def create(self, spec: LotterySpec, operator_id: str) -> Lottery:
+        return await self.admin.create(spec, operator_id)
 
     async def check_publishable(self, activity: Activity) -> None:
         """A lottery's spec was checked whole at creation: nothing more to check."""
 
     async def load(self, activity: Activity) -> None:
-        await self.activities.load_lottery(activity)
+        await self.admin.load(activity)
 
     async def release_held(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
-        return await self.activities.store.release(activity_id, epoch, counter, units)
+        return await self.store.release(activity_id, epoch, counter, units)
 
     async def counters(self, activity: Activity) -> ActivityCounters:
-        return await self.activities.counters(activity.id)
+        return await self.admin.counters(activity)
 
     def audit_handlers(self) -> dict[str, EventHandler]:
-        return {}  # "draw" and "chances" are still the kernel's (activities/audit_rows.py)
+        return dict(HANDLERS)
 
     async def sweep(self) -> int:
         return 0
 
     async def reconcile(self) -> int:
-        return await self.activities.sync_stock()
+        return await self.admin.sync_stock() + await self.admin.reconcile_points()
+
+    async def view_of(self, activity: Activity, operator: bool) -> Lottery:
+        """The lottery behind an activity's view: as SQL has it now for operators (its stock
+        changes), from the draws' cache for players (what they see cannot change)."""
+        if operator or activity.status == "draft":
+            return await self.admin.read(activity)
+        return await self.lottery(activity.id)
+
+    # --- players ----------------------------------------------------------------------------
 
     async def draw(self, player: Identity, activity_id: int, idempotency_key: str, body: DrawBody) -> DrawResult:
         activity = await self.lottery(activity_id)
         variant = variant_of(activity, player.subject)  # an A/B variant's odds and cost
-        activity = variant_activity(activity, variant)
+        activity = variant_lottery(activity, variant)
         check_audience(activity, player)
         flight = (activity_id, player.subject, idempotency_key)
         if flight in self._in_flight:
@@ -167,9 +182,33 @@ class DrawService:
             )
         return _result(activity, reply.record, replayed=reply.kind == "replay", chances_left=reply.chances_left)
 
-    async def lottery(self, activity_id: int) -> Activity:
-        """A published lottery (of any skin); other activities are not drawn from."""
-        return await self.activities.published(activity_id, LOTTERY_TYPES, "a lottery")
+    async def lottery(self, activity_id: int) -> Lottery:
+        """A published lottery (of any skin); other activities are not drawn from. Read once per
+        copy of the kernel's cached activity (the hot path: no SQL round trip of its own); what
+        a draw reads of it (prizes, limits, points cost) cannot change after publishing."""
+        activity = await self.activities.published(activity_id, LOTTERY_TYPES, "a lottery")
+        cached = self._lotteries.get(activity_id)
+        if cached is not None and cached[0] is activity:
+            return cached[1]
+        reading = self._reading.get(activity_id)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read(activity))
+            self._reading[activity_id] = reading
+            reading.add_done_callback(lambda _: self._reading.pop(activity_id, None))
+        return await asyncio.shield(reading)
+
+    async def find(self, activity_id: int) -> Lottery | None:
+        """A lottery (drafts included) as SQL has it now, or None if there is no lottery of that
+        id (another gameplay links to it: a sign-in's rewards)."""
+        activity = await self.activities.repository.get(activity_id)
+        if activity is None or activity.type not in LOTTERY_TYPES:
+            return None
+        return await self.admin.read(activity)
+
+    async def _read(self, activity: Activity) -> Lottery:
+        lottery = await self.admin.read(activity)
+        self._lotteries[activity.id] = (activity, lottery)
+        return lottery
 
     async def _credit_points_prize(self, prize: Prize, user_id: str, draw_id: str, activity_id: int) -> None:
         """A won "points" prize goes to the wallet (another Redis slot, so another script). The
@@ -182,7 +221,7 @@ class DrawService:
             log.exception("points prize of draw %s not credited yet; the reconciler will", draw_id)
 
     async def _draw(
-        self, activity: Activity, user_id: str, idempotency_key: str, body: DrawBody, variant: str = ""
+        self, activity: Lottery, user_id: str, idempotency_key: str, body: DrawBody, variant: str = ""
     ) -> DrawReply:
         """Run the draw script: with a draw chance if the member has one, otherwise within the
         limits and, if the activity costs points, paid for.
@@ -283,11 +322,11 @@ class DrawService:
         SQL audit trail (a draw shows up there once the audit writer has written it, normally
         within a fraction of a second)."""
         after = decode_cursor(cursor, (int, int))
-        rows = await listing.draws_of(self.repository.engine, activity_id, user_id, limit + 1, after)
+        rows = await self.repository.draws_of(activity_id, user_id, limit + 1, after)
         kept, next_cursor = cut(rows, limit, lambda pair: (pair[1].drawn_at_ms, pair[0]))
         results = []
         for _, row in kept:
-            activity = await self.activities.get_published(row.activity_id, max_age_s=FROZEN)
+            activity = await self.lottery(row.activity_id)
             record = DrawRecord(
                 draw_id=row.draw_id,
                 prize_id=row.prize_id,
@@ -312,7 +351,7 @@ def _prize_won(prize: Prize) -> PrizeWon:
     )
 
 
-def _result(activity: Activity, record: DrawRecord, *, replayed: bool, chances_left: int | None = None) -> DrawResult:
+def _result(activity: Lottery, record: DrawRecord, *, replayed: bool, chances_left: int | None = None) -> DrawResult:
     return DrawResult(
         draw_id=record.draw_id,
         activity_id=activity.id,

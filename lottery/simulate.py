@@ -1,7 +1,7 @@
 """The pre-launch simulator: a lottery's cost, stock-outs and fairness, by Monte-Carlo, before launch.
 
-Pure (numpy; no web, no database). Given a lottery (`SimConfig`, from an `Activity` or an
-`ActivitySpec`) and a traffic model (`Traffic`), `simulate` runs many campaigns at once and
+Pure (numpy; no web, no database). Given a lottery (`SimConfig`, from a `Lottery` or an
+`LotterySpec`) and a traffic model (`Traffic`), `simulate` runs many campaigns at once and
 `lottery/simulate_report.py` summarises them. The engine's rules are followed as `lottery/odds.py`
 and `draw.lua` apply them:
 
@@ -54,7 +54,7 @@ import numpy as np
 import numpy.typing as npt
 
 from activities.errors import invalid
-from activities.model import Activity, ActivitySpec
+from lottery.model import Lottery, LotterySpec
 from lottery.odds import RAND_RANGE
 
 I64 = npt.NDArray[np.int64]
@@ -115,7 +115,7 @@ class SimConfig:
     timezone: str
 
     @classmethod
-    def of_activity(cls, activity: Activity) -> SimConfig:
+    def of_activity(cls, activity: Lottery) -> SimConfig:
         prizes = tuple(
             SimPrize(p.id, p.name, p.weight, p.stock, p.daily_stock, p.per_user_cap, float(p.value_cny),
                      p.points or 0, p.is_consolation)
@@ -124,7 +124,7 @@ class SimConfig:
         return cls._with(prizes, activity.limits, activity.points_cost, activity)
 
     @classmethod
-    def of_spec(cls, spec: ActivitySpec) -> SimConfig:
+    def of_spec(cls, spec: LotterySpec) -> SimConfig:
         prizes = tuple(
             SimPrize(i + 1, p.name, p.weight, p.stock, p.daily_stock, p.per_user_cap, float(p.value_cny),
                      p.points or 0, p.type == "thanks")
@@ -133,7 +133,7 @@ class SimConfig:
         return cls._with(prizes, spec.limits, spec.points_cost, spec)
 
     @classmethod
-    def _with(cls, prizes: tuple[SimPrize, ...], limits: object, cost: int, src: Activity | ActivitySpec) -> SimConfig:
+    def _with(cls, prizes: tuple[SimPrize, ...], limits: object, cost: int, src: Lottery | LotterySpec) -> SimConfig:
         return cls(
             prizes=prizes,
             per_user_daily=getattr(limits, "per_user_daily", None),

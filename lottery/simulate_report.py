@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from activities.errors import Kind, PromoError
-from activities.model import LOTTERY_TYPES, Activity
+from lottery.model import LOTTERY_TYPES, Lottery
 from lottery.simulate import Runs, SimConfig, Traffic, simulate
 
 
@@ -79,7 +79,7 @@ class Simulation(msgspec.Struct):
     notes: list[str]
 
 
-def simulate_lottery(activity: Activity, traffic: Traffic) -> Simulation:
+def simulate_lottery(activity: Lottery, traffic: Traffic) -> Simulation:
     """The simulation of a lottery activity (409 `wrong_activity_type` for another gameplay)."""
     if activity.type not in LOTTERY_TYPES:
         raise PromoError(

@@ -1,19 +1,26 @@
-"""Redis access of the lottery: the draw script (sent through the per-tick pipeline batcher), and
-the two ways other activities reward members from a lottery: a prize granted from its pool, and
-draw chances."""
+"""Redis access of the lottery (its only Redis caller): the draw script (sent through the per-tick
+pipeline batcher), the two ways other activities reward members from a lottery (a prize granted
+from its pool, draw chances), and its live state: rebuilt from SQL, stock added, counters read."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from functools import partial
+from typing import Any, Literal
 
-from activities.keys import ActivityKeys
-from activities.scripts import ScriptBatcher, script_beside
+import redis.asyncio as aioredis
 
-_draw = script_beside(__file__, "draw.lua")
+from activities.scripts import WINDOW, ScriptBatcher, script_beside
+from activities.store import AuditStore, hset_chunks, load_activity, release_units
+from lottery.keys import LotteryKeys
+from lottery.snapshot import Snapshot, state_fields
+
+_draw = script_beside(__file__, "draw.lua", prelude=WINDOW)
 _grant = script_beside(__file__, "grant.lua")
 _chances = script_beside(__file__, "chances.lua")
+_add_stock = script_beside(__file__, "add_stock.lua")
 Payment = Literal["chance_or_free", "chance_or_pay", "paid"]  # see draw.lua, ARGV[10]
 
 
@@ -44,7 +51,7 @@ class DrawRecord:
     left_today: int | None
     left_total: int | None
     drawn_at_ms: int
-    kind: str = "draw"  # draw | chance (paid with a draw chance) | grant (see db.DRAW_KINDS)
+    kind: str = "draw"  # draw | chance (paid with a draw chance) | grant (see lottery/db.py DRAW_KINDS)
 
 
 @dataclass(frozen=True)
@@ -79,12 +86,28 @@ def _limit(raw: str) -> int | None:
     return None if value < 0 else value
 
 
+@dataclass(frozen=True)
+class LiveCounters:
+    status: str | None  # None: not loaded in Redis
+    draws_total: int
+    draws_today: int
+    stock_left: dict[int, int]
+    granted: dict[int, int]
+    granted_today: dict[int, int]
+    audit_backlog: int
+    audit_lag_ms: int = 0  # age of the oldest event not yet in SQL
+
+
 class DrawStore:
     def __init__(self, batcher: ScriptBatcher) -> None:
         self.batcher = batcher
 
+    @property
+    def redis(self) -> aioredis.Redis:
+        return self.batcher.redis
+
     async def draw(self, request: DrawRequest) -> DrawReply:
-        keys = ActivityKeys(request.activity_id)
+        keys = LotteryKeys(request.activity_id)
         reply = await self.batcher.call(
             _draw,
             [
@@ -145,7 +168,7 @@ class DrawStore:
         ref: str,
         ref_ttl_s: int,
     ) -> GrantReply:
-        keys = ActivityKeys(activity_id)
+        keys = LotteryKeys(activity_id)
         reply = await self.batcher.call(
             _grant,
             [keys.state, keys.stock, keys.granted, keys.user_prize, keys.day(day), keys.grant_ref(ref), keys.events],
@@ -158,7 +181,7 @@ class DrawStore:
     async def credit_chances(
         self, activity_id: int, user_id: str, chances: int, ref: str, reason: str, now_ms: int, ref_ttl_s: int
     ) -> ChancesReply:
-        keys = ActivityKeys(activity_id)
+        keys = LotteryKeys(activity_id)
         reply = await self.batcher.call(
             _chances,
             [keys.state, keys.chances, keys.chance_ref(ref), keys.events],
@@ -167,4 +190,83 @@ class DrawStore:
         return ChancesReply(reply[0], int(reply[1]) if len(reply) > 1 else 0)
 
     async def chances_left(self, activity_id: int, user_id: str) -> int:
-        return int(await self.batcher.redis.hget(ActivityKeys(activity_id).chances, user_id) or 0)
+        return int(await self.redis.hget(LotteryKeys(activity_id).chances, user_id) or 0)
+
+    async def load(
+        self,
+        activity_id: int,
+        read_snapshot: Callable[[], Awaitable[Snapshot]],
+        recover: Callable[[Snapshot, str], Awaitable[Snapshot]] | None = None,
+    ) -> bool:
+        """Load a lottery's state from SQL unless it is already there (see `load_once`)."""
+        keys = LotteryKeys(activity_id)
+        return await load_activity(self.redis, keys, read_snapshot, partial(_write_snapshot, keys), recover)
+
+    async def release(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
+        """Give back `units` a fail-closed rebuild held back (lottery/recovery.py names the
+        counters: "stock:<prize>", "daily:<prize>:<day>", "draws:<day>")."""
+        keys = LotteryKeys(activity_id)
+        kind, _, rest = counter.partition(":")
+        if kind == "stock":
+            return await release_units(self.redis, keys, keys.stock, rest, units, epoch)
+        prize, _, day = rest.rpartition(":")
+        field = "draws" if kind == "draws" else prize
+        return await release_units(self.redis, keys, keys.day(date.fromisoformat(day)), field, -units, epoch)
+
+    async def add_stock(self, activity_id: int, prize_id: int, total: int, units: int = 0) -> int:
+        """Bring the prize's live stock up to its SQL `total` (idempotent: see add_stock.lua).
+        Returns the units it added (-1: the activity is not loaded)."""
+        keys = LotteryKeys(activity_id)
+        return int(await _add_stock(self.redis, [keys.state, keys.stock], [prize_id, total, units]))
+
+    async def counters(self, activity_id: int, day: date) -> LiveCounters:
+        keys = LotteryKeys(activity_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hmget(keys.state, ["status", "draws_total"])
+        pipe.hgetall(keys.stock)
+        pipe.hgetall(keys.granted)
+        pipe.hgetall(keys.day(day))
+        status_total, stock, granted, today = await pipe.execute()
+        backlog = (await AuditStore(self.redis).backlog_many([keys.events]))[keys.events]
+        draws_today = int(today.pop("draws", 0))
+        return LiveCounters(
+            status=status_total[0],
+            draws_total=int(status_total[1] or 0),
+            draws_today=draws_today,
+            stock_left=_int_map(stock),
+            granted=_int_map(granted),
+            granted_today=_int_map(today),
+            audit_backlog=backlog.entries,
+            audit_lag_ms=backlog.lag_ms,
+        )
+
+
+def _write_snapshot(keys: LotteryKeys, pipe: Any, snapshot: Snapshot) -> None:
+    """Queue the commands that replace a lottery's live state with `snapshot`."""
+    pipe.delete(*keys.all_static)
+    hset_chunks(pipe, keys.stock, snapshot.stock_left())
+    hset_chunks(pipe, keys.granted, snapshot.granted)
+    hset_chunks(pipe, keys.user_total, snapshot.user_total)
+    hset_chunks(pipe, keys.user_prize, {f"{u}|{p}": n for (u, p), n in snapshot.user_prize.items()})
+    hset_chunks(pipe, keys.chances, snapshot.chances)
+    day_key, user_day_key = keys.day(snapshot.day), keys.user_day(snapshot.day)
+    pipe.delete(day_key, user_day_key)
+    day_fields: dict[str, int] = {str(p): n for p, n in snapshot.granted_today.items()}
+    day_fields["draws"] = snapshot.draws_today
+    hset_chunks(pipe, day_key, day_fields)
+    hset_chunks(pipe, user_day_key, snapshot.user_today)
+    pipe.pexpire(day_key, snapshot.day_ttl_ms)
+    pipe.pexpire(user_day_key, snapshot.day_ttl_ms)
+    for user_id, key, record, ttl_s in snapshot.idempotency:
+        pipe.set(keys.idempotency(user_id, key), record, ex=ttl_s, nx=True)
+    for ref, record, ttl_s in snapshot.grant_refs:
+        pipe.set(keys.grant_ref(ref), record, ex=ttl_s, nx=True)
+    for ref, ttl_s in snapshot.chance_refs:
+        pipe.set(keys.chance_ref(ref), 1, ex=ttl_s, nx=True)
+    state: dict[Any, Any] = state_fields(snapshot.activity)
+    state["draws_total"] = snapshot.draws_total
+    pipe.hset(keys.state, mapping=state)  # last: the scripts treat it as "loaded"
+
+
+def _int_map(raw: dict[str, str]) -> dict[int, int]:
+    return {int(k): int(v) for k, v in raw.items()}

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from activities.model import Activity
+from lottery.model import Lottery
 
 ODDS_RULE = (
     "Each draw picks a prize with the odds shown. If the picked prize is out of stock, or you "
@@ -29,7 +30,9 @@ class PrizeView(msgspec.Struct):
 
 
 def lottery_view(activity: Activity, operator: bool) -> dict[str, Any]:
-    """The fields a lottery adds to its activity's view (operators see stock and weights too)."""
+    """The fields a lottery adds to its activity's view (operators see stock and weights too):
+    `activity` is the `Lottery` the section's `load` read."""
+    assert isinstance(activity, Lottery)
     odds = activity.odds()
     return {
         "limits": activity.limits,

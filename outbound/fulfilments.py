@@ -14,6 +14,7 @@ from activities import db
 from activities.clock import Clock, from_ms
 from activities.errors import Kind, PromoError, conflict
 from activities.pages import Page, cut, decode_cursor
+from lottery import db as lottery_db
 from outbound.crypto import Sealer, mask
 from outbound.db import fulfilments, webhook_deliveries, webhook_events
 from outbound.model import EDITABLE, Address, FulfilmentView, MyPrize, PrizeRef, iso_utc
@@ -43,9 +44,9 @@ class Fulfilments:
 
     def _query(self) -> sa.Select[Any]:
         f = fulfilments
-        return sa.select(f, db.activities.c.timezone, db.prizes.c.value_cny).select_from(
+        return sa.select(f, db.activities.c.timezone, lottery_db.prizes.c.value_cny).select_from(
             f.join(db.activities, db.activities.c.id == f.c.activity_id).outerjoin(
-                db.prizes, db.prizes.c.id == f.c.prize_id
+                lottery_db.prizes, lottery_db.prizes.c.id == f.c.prize_id
             )
         )
 

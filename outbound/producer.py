@@ -18,9 +18,9 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from activities import db
 from activities.audit_rows import Row
 from checkin.db import checkin_rewards
+from lottery import db as lottery_db
 from outbound.db import fulfilments, webhook_endpoints, webhook_events
 from outbound.model import OutboundConfig, iso_utc
 
@@ -92,11 +92,11 @@ class GrantProducer:
     ) -> list[Row]:
         out: list[Row] = []
         if time.monotonic() - self._subscribed_at >= self.refresh_s and any(
-            table is db.draws or table is checkin_rewards for table, _ in rows
+            table is lottery_db.draws or table is checkin_rewards for table, _ in rows
         ):
             await self._refresh_subscriptions()
         for table, row in rows:
-            if table is db.draws:
+            if table is lottery_db.draws:
                 prize = self._prizes.get(row["prize_id"]) or await self._load(row["prize_id"])
                 if prize is not None and prize.type != "thanks":
                     grant = Grant(
@@ -157,7 +157,9 @@ class GrantProducer:
         self._subscribed_at = time.monotonic()
 
     async def _load(self, prize_id: int) -> PrizeInfo | None:
-        query = sa.select(db.prizes.c.type, db.prizes.c.name, db.prizes.c.value_cny).where(db.prizes.c.id == prize_id)
+        query = sa.select(lottery_db.prizes.c.type, lottery_db.prizes.c.name, lottery_db.prizes.c.value_cny).where(
+            lottery_db.prizes.c.id == prize_id
+        )
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).first()
         if row is None:

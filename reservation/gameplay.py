@@ -10,7 +10,7 @@ from activities.model import Activity
 from reservation.db import reservation_changes, reservations
 from reservation.model import ReservationRules, ReservationSpec, rules_of
 from reservation.repository import ReservationRepository
-from reservation.results import ReservationCounters
+from reservation.schemas import ReservationCounters
 from reservation.service import ACTIVITY_TYPE, ReservationService
 from reservation.store import ReservationStore
 

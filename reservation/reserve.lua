@@ -1,4 +1,5 @@
 -- reserve.lua: a member reserves one unit of a date's pool (热门商品预约), atomically.
+-- outside_window(status, starts_at_ms, ends_at_ms, now_ms): activities/window.lua, prepended when loaded.
 --
 -- KEYS[1] state        hash: status, starts_at_ms, ends_at_ms, rules (JSON), counters
 -- KEYS[2] pools        hash "<date>|<store or all>" -> units left
@@ -33,10 +34,9 @@ if seen then
 end
 local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms', 'rules')
 if not s[1] then return {'not_loaded'} end
-if s[1] ~= 'live' then return {'refused', 'activity_not_live', s[1]} end
 local now = tonumber(ARGV[3])
-if now < tonumber(s[2]) then return {'refused', 'not_started'} end
-if now >= tonumber(s[3]) then return {'refused', 'already_ended'} end
+local outside = outside_window(s[1], s[2], s[3], now)
+if outside then return outside end
 if now < tonumber(ARGV[7]) then return {'refused', 'not_open_yet', ARGV[7]} end
 if now >= tonumber(ARGV[8]) then return {'refused', 'date_closed'} end
 

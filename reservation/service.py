@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 from functools import partial
-from typing import Any
 
 from activities.audit import Row
 from activities.audit_rows import EventHandler
 from activities.auth import Identity, Tokens
-from activities.clock import Clock, day_end_ms, from_ms, local_day
+from activities.clock import Clock, day_end_ms, from_ms, local_day, to_ms
 from activities.errors import Kind, PromoError, invalid, refusal
 from activities.model import Activity, validate_common
 from activities.pages import Page, cut, decode_cursor
 from activities.service import IDEMPOTENCY_TTL_S, ActivityService, check_audience
+from reservation.audit import EVENT_TYPES, reservation_rows
 from reservation.db import reservation_changes, reservations
 from reservation.model import (
     SHARED,
@@ -33,12 +32,12 @@ from reservation.model import (
     ReservationSpec,
     cancel_until_ms,
     config_of,
-    day_start_ms,
     opens_at_ms,
     validate_rules,
 )
+from reservation.rebuild import KEEP_DAYS, snapshot
 from reservation.repository import ReservationRepository
-from reservation.results import (
+from reservation.schemas import (
     DateStoreCounters,
     ItemView,
     PoolCounters,
@@ -51,12 +50,10 @@ from reservation.results import (
 from reservation.store import ReservationSnapshot, ReservationStore, ReserveRequest, ScriptReply
 
 ACTIVITY_TYPE = "reservation"
-EVENT_TYPES = ("reservation", "reservation_change")  # written to SQL by audit_rows
 QR = "reservation-qr"  # what QR payloads are sealed for
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed at a till
 CODE_LENGTH = 12  # 60 random bits
 STATES = ("reserved", "cancelled", "redeemed", "expired")  # "reserved": made, whatever became of it
-KEEP_DAYS = 30  # a reservation stays in Redis (and in the member's list) 30 days after its date
 _REFUSALS: dict[str, tuple[Kind, str]] = {
     "not_open_yet": (Kind.CONFLICT, "reservations for this date are not open yet"),
     "date_closed": (Kind.CONFLICT, "this date can no longer be reserved"),
@@ -188,7 +185,7 @@ class ReservationService:
             date=body.date.isoformat(),
             store=store,
             pool=rules.pool_of(body.date, body.store_id),
-            opens_at_ms=opens_at_ms(body.date, rules, tz, int(activity.starts_at.timestamp() * 1000)),
+            opens_at_ms=opens_at_ms(body.date, rules, tz, to_ms(activity.starts_at)),
             closes_at_ms=closes_at,
             cancel_until_ms=cancel_until_ms(body.date, rules, tz),
             purchase=rules.purchase,
@@ -352,7 +349,7 @@ class ReservationService:
         rules = self.rules(activity)
 
         async def read() -> ReservationSnapshot:
-            return await self._snapshot(activity, rules)
+            return await snapshot(activity, rules, self.repository, self.clock.now_ms())
 
         async def recover(snapshot: ReservationSnapshot, epoch: str) -> ReservationSnapshot:
             """After a loss of Redis state: hold back pool units the unwritten window may have taken."""
@@ -371,54 +368,6 @@ class ReservationService:
     async def release_held(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
         return await self.store.release(activity_id, epoch, counter, units)
 
-    async def _snapshot(self, activity: Activity, rules: ReservationRules) -> ReservationSnapshot:
-        now_ms, tz = self.clock.now_ms(), activity.tz
-        rows = await self.repository.all_of(activity.id)
-        stats: Counter[str] = Counter()
-        held_per_pool: Counter[str] = Counter()
-        user_dates: Counter[str] = Counter()
-        user_total: Counter[str] = Counter()
-        totals: Counter[str] = Counter(reservations_total=len(rows))
-        snapshot = ReservationSnapshot(state={}, pools={})
-        oldest = local_day(now_ms, tz) - timedelta(days=KEEP_DAYS)
-        for row in rows:
-            day = date.fromisoformat(row.date)
-            stats[f"{row.date}|{row.store}|reserved"] += 1
-            if row.status != "reserved":
-                stats[f"{row.date}|{row.store}|{row.status}"] += 1
-                totals[f"{row.status}_total"] += 1
-            if row.status != "cancelled":  # held: it keeps its unit and counts for the member's limits
-                held_per_pool[row.pool] += 1
-                user_dates[f"{row.user_id}|{row.date}"] += 1
-                user_total[row.user_id] += 1
-            if row.status == "reserved":
-                snapshot.deadlines[row.code] = day_end_ms(day, tz)
-            if day >= oldest:
-                fields: dict[str, str | int] = {
-                    "user_id": row.user_id,
-                    "date": row.date,
-                    "store": row.store,
-                    "pool": row.pool,
-                    "status": row.status,
-                    "purchase": row.purchase,
-                    "cancel_until_ms": row.cancel_until_ms,
-                    "created_ms": row.created_at_ms,
-                }
-                if row.changed_at_ms is not None:
-                    fields["changed_ms"] = row.changed_at_ms
-                snapshot.reservations[row.code] = fields
-                snapshot.ttl_s[row.code] = max((day_start_ms(day, tz) - now_ms) // 1000, 0) + (KEEP_DAYS + 1) * 86400
-        snapshot.state = {
-            "status": activity.status,
-            "starts_at_ms": int(activity.starts_at.timestamp() * 1000),
-            "ends_at_ms": int(activity.ends_at.timestamp() * 1000),
-            "rules": rules.script_rules(),
-            **totals,
-        }
-        snapshot.pools = {pool: n - held_per_pool[pool] for pool, n in rules.pools().items()}
-        snapshot.user_dates, snapshot.user_total, snapshot.stats = dict(user_dates), dict(user_total), dict(stats)
-        return snapshot
-
     def audit_handlers(self) -> dict[str, EventHandler]:
         return dict.fromkeys(EVENT_TYPES, self.audit_rows)
 
@@ -427,26 +376,5 @@ class ReservationService:
         return 0
 
     async def audit_rows(self, activity_id: int | None, entry_id: str, fields: dict[str, str]) -> list[Row]:
-        if activity_id is None:
-            raise ValueError(f"reservation event {entry_id} outside an activity stream")
-        if fields["type"] == "reservation":
-            row: dict[str, Any] = {
-                name: fields[name]
-                for name in ("code", "user_id", "date", "store", "pool", "purchase", "idempotency_key", "fingerprint")
-            }
-            row |= {
-                "activity_id": activity_id,
-                "cancel_until_ms": int(fields["cancel_until_ms"]),
-                "created_at_ms": int(fields["created_at_ms"]),
-                "stream_id": entry_id,
-            }
-            return [(reservations, row)]
-        change = {
-            "code": fields["code"],
-            "activity_id": activity_id,
-            "status": fields["status"],
-            "actor": fields["actor"],
-            "at_ms": int(fields["at_ms"]),
-            "stream_id": entry_id,
-        }
-        return [(reservation_changes, change)]
+        """The SQL rows of a reservation event (reservation/audit.py)."""
+        return reservation_rows(activity_id, entry_id, fields)

@@ -9,11 +9,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from activities.keys import ActivityKeys
-from activities.scripts import ScriptBatcher, script_beside
+from activities.scripts import WINDOW, ScriptBatcher, script_beside
 from activities.store import AuditStore, hset_chunks, load_activity, release_units
+from reservation.keys import ReservationKeys
 
-_reserve = script_beside(__file__, "reserve.lua")
+_reserve = script_beside(__file__, "reserve.lua", prelude=WINDOW)
 _change = script_beside(__file__, "change.lua")
 
 
@@ -79,7 +79,7 @@ class ReservationStore:
         return self.batcher.redis
 
     async def reserve(self, r: ReserveRequest) -> ScriptReply:
-        keys = ActivityKeys(r.activity_id)
+        keys = ReservationKeys(r.activity_id)
         reply = await self.batcher.call(
             _reserve,
             [
@@ -104,7 +104,7 @@ class ReservationStore:
     async def change(
         self, activity_id: int, mode: str, code: str, now_ms: int, actor: str, today: str = "", store: str = ""
     ) -> ScriptReply:
-        keys = ActivityKeys(activity_id)
+        keys = ReservationKeys(activity_id)
         reply = await self.batcher.call(
             _change,
             [
@@ -122,12 +122,12 @@ class ReservationStore:
         return _reply(reply)
 
     async def reservation(self, activity_id: int, code: str) -> dict[str, str] | None:
-        found = await self.redis.hgetall(ActivityKeys(activity_id).reservation(code))
+        found = await self.redis.hgetall(ReservationKeys(activity_id).reservation(code))
         return {str(k): str(v) for k, v in found.items()} or None
 
     async def member_reservations(self, activity_id: int, user_id: str) -> dict[str, dict[str, str]]:
         """code -> fields of the member's reservations Redis still holds."""
-        keys = ActivityKeys(activity_id)
+        keys = ReservationKeys(activity_id)
         codes = sorted(str(code) for code in await self.redis.smembers(keys.member_reservations(user_id)))
         pipe = self.redis.pipeline(transaction=False)
         for code in codes:
@@ -140,7 +140,7 @@ class ReservationStore:
         }
 
     async def counters(self, activity_id: int) -> ReservationCountersLive:
-        keys = ActivityKeys(activity_id)
+        keys = ReservationKeys(activity_id)
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(keys.state)
         pipe.hgetall(keys.pools)
@@ -162,7 +162,7 @@ class ReservationStore:
     ) -> bool:
         """Rebuild the activity's live state from SQL unless Redis has it (see `load_activity`;
         `recover` holds back units after a loss of Redis state)."""
-        keys = ActivityKeys(activity_id)
+        keys = ReservationKeys(activity_id)
 
         def write(pipe: Any, snapshot: ReservationSnapshot) -> None:
             pipe.delete(
@@ -191,7 +191,7 @@ class ReservationStore:
     async def release(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
         """Give back `units` held back on `counter` ("pool:<date>|<store>")
         by a fail-closed rebuild, if the live state is still that load's."""
-        keys = ActivityKeys(activity_id)
+        keys = ReservationKeys(activity_id)
         return await release_units(self.redis, keys, keys.pools, counter.partition(":")[2], units, epoch)
 
 

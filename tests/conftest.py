@@ -43,6 +43,44 @@ def _platform_environment_kept() -> Iterator[None]:
     os.environ.update(before)
 
 
+# Every (method, route, status, code) an error answer of the in-process app carried during the
+# session (api/telemetry.ERROR_OBSERVER), checked at the end against the codes the OpenAPI
+# document lists for the route (api/openapi.py): a code a route answers must be documented.
+NOT_PER_ROUTE = {405, 500}  # method_not_allowed (any path), internal_error (a bug: its own tests)
+
+
+def undocumented_errors(seen: set[tuple[str, str, int, str]], tmp: Path) -> list[str]:
+    from api.openapi import UNDECLARED_ERRORS, handlers
+
+    app = create_app(settings=make_settings(tmp, "unix:///nowhere"))
+    document = app.openapi_schema.to_schema()
+    allowed = {(m, p) for m, p, h in handlers(app) if (m, p) in UNDECLARED_ERRORS and "errors" not in h.opt}
+    problems = []
+    for method, route, status, code in sorted(seen):
+        operation = document["paths"].get(route, {}).get(method.lower())
+        if operation is None or status in NOT_PER_ROUTE or (method, route) in allowed:
+            continue
+        listed = operation.get("x-error-codes", {}).get(str(status), [])
+        if code not in listed:
+            problems.append(f"{method} {route} answered {status} {code}; its document lists {listed}")
+    return problems
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _error_codes_are_documented(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    from api import telemetry
+
+    seen: set[tuple[str, str, int, str]] = set()
+    telemetry.ERROR_OBSERVER = lambda method, route, status, code: seen.add((method, route, status, code))
+    yield
+    telemetry.ERROR_OBSERVER = None
+    if seen and (problems := undocumented_errors(seen, tmp_path_factory.mktemp("codes"))):
+        pytest.fail(
+            "error codes answered but not documented (add them to the route's opt['errors']):\n" + "\n".join(problems),
+            pytrace=False,
+        )
+
+
 @pytest.fixture
 def restore_process_state() -> Iterator[None]:
     """main() sets the umask and the root logger for the process: put them back."""

@@ -15,12 +15,13 @@ from litestar.params import QueryParameter
 
 from activities import drafts, templates
 from activities.auth import Identity
+from activities.clock import to_ms
 from activities.errors import invalid
 from activities.model import Activity, AwareDatetime, Name
 from api.body import decode
 from api.gameplays import GAMEPLAY_BY_TYPE
 from api.params import Id
-from api.schemas import ActivityView, activity_view
+from api.schemas import ActivityView, activity_view, spec_of
 from api.security import platform_of, provide_operator
 
 _operator = {"operator": Provide(provide_operator)}
@@ -75,8 +76,8 @@ async def _create(request: Request[Any, Any, Any], spec: dict[str, Any], operato
     return await platform_of(request).services[gameplay.name].create(decoded, operator.subject)
 
 
-def _spec_of(activity: Activity) -> dict[str, Any]:
-    return drafts.spec_dict(activity, GAMEPLAY_BY_TYPE[activity.type].spec)
+async def _spec_of(request: Request[Any, Any, Any], activity: Activity) -> dict[str, Any]:
+    return await spec_of(platform_of(request), activity)
 
 
 def _redated(spec: dict[str, Any], body: CloneBody, default_name: str) -> dict[str, Any]:
@@ -101,7 +102,7 @@ async def edit_draft(
         raise drafts.not_a_draft()
     changes = decode(await request.body(), dict[str, Any])
     gameplay = GAMEPLAY_BY_TYPE[activity.type]
-    spec = {**_spec_of(activity), **changes}
+    spec = {**await _spec_of(request, activity), **changes}
     if GAMEPLAY_BY_TYPE.get(str(spec.get("type"))) is not gameplay:
         raise invalid("type_change", f"a {activity.type} stays a {gameplay.name} activity", field="type")
     decoded = decode(msgspec.json.encode(spec), gameplay.spec)
@@ -110,7 +111,7 @@ async def edit_draft(
         edited = await platform.services[gameplay.name].create(decoded, operator.subject)
     finally:
         drafts.EDITING.reset(token)
-    return activity_view(edited, operator=True)
+    return await activity_view(platform_of(request), edited, operator=True)
 
 
 @delete("/operator/activities/{activity_id:int}", dependencies=_operator, opt=_any)
@@ -125,8 +126,8 @@ async def clone(request: Request[Any, Any, Any], operator: NamedDependency[Ident
     """A new draft with the activity's settings (any status): optional `name`, `starts_at`, `ends_at`."""
     activity = await platform_of(request).activities.get(activity_id)
     body = decode(await request.body(), CloneBody)
-    spec = _redated(_spec_of(activity), body, f"{activity.name} (copy)"[:100])
-    return activity_view(await _create(request, spec, operator), operator=True)
+    spec = _redated(await _spec_of(request, activity), body, f"{activity.name} (copy)"[:100])
+    return await activity_view(platform_of(request), await _create(request, spec, operator), operator=True)
 
 
 @post("/operator/activities/{activity_id:int}/template", dependencies=_operator, opt=_any)
@@ -139,11 +140,14 @@ async def save_template(
     body = decode(await request.body(), TemplateBody)
     name = body.name or activity.name
     now = platform.activities.clock.now_ms()
-    return await templates.save(platform.engine, name, _spec_of(activity), activity_id, operator.subject, now)
+    return await templates.save(
+        platform.engine, name, await _spec_of(request, activity), activity_id, operator.subject, now
+    )
 
 
 @get("/operator/templates", dependencies=_operator)
 async def list_templates(request: Request[Any, Any, Any], operator: NamedDependency[Identity]) -> Templates:
+    """List the saved activity templates."""
     return Templates(items=await templates.all_templates(platform_of(request).engine))
 
 
@@ -155,7 +159,7 @@ async def from_template(
     template = await templates.get(platform_of(request).engine, template_id)
     body = decode(await request.body(), CloneBody)
     spec = _redated(template.spec, body, template.name)
-    return activity_view(await _create(request, spec, operator), operator=True)
+    return await activity_view(platform_of(request), await _create(request, spec, operator), operator=True)
 
 
 @patch("/operator/activities/{activity_id:int}/window", dependencies=_operator, opt=_any)
@@ -168,9 +172,9 @@ async def extend_window(
     body = decode(await request.body(), WindowBody)
     now = platform.activities.clock.now_ms()
     await drafts.extend(platform.engine, activity_id, body.ends_at, operator.subject, now)
-    await platform.activity_store.set_ends_at(activity_id, int(body.ends_at.timestamp() * 1000))
+    await platform.activity_store.set_ends_at(activity_id, to_ms(body.ends_at))
     platform.activities.forget(activity_id)
-    return activity_view(await platform.activities.get(activity_id), operator=True)
+    return await activity_view(platform_of(request), await platform.activities.get(activity_id), operator=True)
 
 
 Month = Annotated[str, QueryParameter(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$")]

@@ -7,15 +7,17 @@ from litestar import Request, get
 from api.security import platform_of
 
 
-@get("/health", sync_to_thread=False)
+@get("/health", sync_to_thread=False, tags=["operations"])
 def health() -> dict[str, str]:
-    """Trivial liveness probe; also the baseline of `make bench`."""
+    """Liveness: the process answers.
+
+    Also the baseline of `make bench`."""
     return {"status": "ok"}
 
 
-@get("/health/ready")
+@get("/health/ready", tags=["operations"])
 async def ready(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """Readiness: Redis answers and SQL answers."""
+    """Readiness: Redis and SQL answer."""
     platform = platform_of(request)
     await platform.redis.ping()
     async with platform.engine.connect() as conn:

@@ -21,6 +21,7 @@ from activities.db import make_engine
 from activities.repository import ActivityRepository
 from analytics import db as adb
 from analytics.rollup import Rollups
+from lottery import db as ldb
 
 TZ = ZoneInfo("Asia/Shanghai")
 T0 = int(datetime(2026, 6, 1, 9, tzinfo=TZ).timestamp() * 1000)
@@ -72,7 +73,7 @@ async def _run(events: list[tuple[Any, ...]], cuts: list[int], again: list[int])
             )
             for pid, (ptype, cents) in PRIZES.items():
                 await conn.execute(
-                    sa.insert(db.prizes).values(
+                    sa.insert(ldb.prizes).values(
                         id=pid, activity_id=1, position=pid, name=str(pid), type=ptype, weight=1, value_cny=cents / 100
                     )
                 )

@@ -9,9 +9,9 @@ from collections import Counter, defaultdict
 
 import sqlalchemy as sa
 
-from activities import db
 from analytics import db as adb
 from analytics.rollup import Rollups
+from lottery import db as ldb
 from tests.conftest import Env, wheel
 
 
@@ -34,7 +34,7 @@ async def test_rollups_equal_a_recount_of_random_draws(env: Env) -> None:
             assert response.status_code == 201, response.text
         await env.platform.audit_writer.drain()
     async with env.platform.engine.connect() as conn:
-        draws = (await conn.execute(sa.select(db.draws).where(db.draws.c.activity_id == aid))).all()
+        draws = (await conn.execute(sa.select(ldb.draws).where(ldb.draws.c.activity_id == aid))).all()
     prizes = {p["id"]: p for p in activity["prizes"]}
     actions: Counter[str] = Counter()
     members: dict[str, set[str]] = defaultdict(set)
@@ -92,7 +92,7 @@ async def test_channel_and_source_are_stored_with_the_draw(env: Env) -> None:
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_body"
     await env.platform.audit_writer.drain()
     async with env.platform.engine.connect() as conn:
-        query = sa.select(db.draws.c.user_id, db.draws.c.channel, db.draws.c.source).order_by(db.draws.c.user_id)
+        query = sa.select(ldb.draws.c.user_id, ldb.draws.c.channel, ldb.draws.c.source).order_by(ldb.draws.c.user_id)
         stored = [tuple(r) for r in (await conn.execute(query)).all()]
     assert stored == [("u1", "mini_program", "wx-moments"), ("u2", None, None)]
     by_source = {r["source"]: r for r in (await _channel_rows(env, aid))}

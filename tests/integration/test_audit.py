@@ -6,15 +6,16 @@ from __future__ import annotations
 import msgspec
 import sqlalchemy as sa
 
-from activities import db
-from activities.audit import AuditWriter, draw_row
+from activities.audit import AuditWriter
 from activities.keys import AUDIT_GROUP, ActivityKeys
+from lottery import db as lottery_db
+from lottery.audit import draw_row
 from tests.conftest import Env, wheel
 
 
 async def _sql_draws(env: Env) -> int:
     async with env.platform.engine.connect() as conn:
-        return int((await conn.execute(sa.select(sa.func.count()).select_from(db.draws))).scalar_one())
+        return int((await conn.execute(sa.select(sa.func.count()).select_from(lottery_db.draws))).scalar_one())
 
 
 async def test_entries_of_a_dead_consumer_are_claimed_and_written_once(env: Env) -> None:
@@ -26,7 +27,13 @@ async def test_entries_of_a_dead_consumer_are_claimed_and_written_once(env: Env)
     # A consumer reads 20 entries and dies before writing or acknowledging them.
     taken = await store.read_new(stream, "dead-consumer", count=100)
     assert len(taken) == 20
-    live = AuditWriter(store, env.platform.activities.repository, consumer="live", claim_idle_ms=0)
+    live = AuditWriter(
+        store,
+        env.platform.activities.repository,
+        handlers=env.platform.audit_writer.handlers,
+        consumer="live",
+        claim_idle_ms=0,
+    )
     await live.drain()
     assert await _sql_draws(env) == 20
     assert await store.backlog(stream) == 0
@@ -40,7 +47,9 @@ async def test_redelivered_entries_do_not_duplicate_rows(env: Env) -> None:
     stream = ActivityKeys(activity["id"]).events
     entries = await store.read_new(stream, "c1", count=100)
     rows = {
-        db.draws: [msgspec.structs.asdict(draw_row(activity["id"], entry_id, fields)) for entry_id, fields in entries]
+        lottery_db.draws: [
+            msgspec.structs.asdict(draw_row(activity["id"], entry_id, fields)) for entry_id, fields in entries
+        ]
     }
     repository = env.platform.activities.repository
     await repository.insert_rows(rows)

@@ -24,6 +24,7 @@ from activities.config import idempotency_ttl_s
 from activities.keys import AUDIT_GROUP, ActivityKeys
 from activities.metrics import AUDIT_QUARANTINED
 from api.app import create_app
+from lottery import db as lottery_db
 from tests.conftest import Env, checkin_spec, wheel
 
 
@@ -68,7 +69,7 @@ async def test_an_entry_that_cannot_be_converted_is_quarantined_not_retried_fore
     await _draws(env, activity["id"], 5)
     before = AUDIT_QUARANTINED._value.get()
     await env.platform.audit_writer.drain()
-    assert await _count(env, db.draws) == 10  # the entries behind it were written
+    assert await _count(env, lottery_db.draws) == 10  # the entries behind it were written
     assert AUDIT_QUARANTINED._value.get() == before + 1
     counters = await env.counters(activity["id"])
     assert counters["quarantined"] == 1
@@ -170,7 +171,10 @@ async def test_the_backlog_is_counted_with_bounded_reads(env: Env, monkeypatch: 
     assert backlog.pending == 30
     assert backlog.entries == total  # nothing acknowledged yet: the upper bound is exact
     assert backlog.lag_ms > 0  # the oldest pending entry was appended a moment ago
-    await AuditWriter(store, env.platform.activities.repository, claim_idle_ms=0).drain()  # "reader" died
+    handlers = env.platform.audit_writer.handlers
+    await AuditWriter(
+        store, env.platform.activities.repository, handlers=handlers, claim_idle_ms=0
+    ).drain()  # "reader" died
     after = (await store.backlog_many([stream]))[stream]
     assert (after.entries, after.lag_ms) == (0, 0)
 
@@ -245,7 +249,13 @@ async def test_after_a_failed_write_the_writer_reads_all_its_own_unacknowledged_
     activity = await env.create(wheel(limits={}))
     ids = await _draws(env, activity["id"], 23, users=23)
     repository = env.platform.activities.repository
-    writer = AuditWriter(env.platform.audit_writer.store, repository, consumer="small", batch_size=5)
+    writer = AuditWriter(
+        env.platform.audit_writer.store,
+        repository,
+        handlers=env.platform.audit_writer.handlers,
+        consumer="small",
+        batch_size=5,
+    )
     original, calls = repository.insert_rows, 0
 
     async def flaky(rows: Any) -> None:

@@ -134,7 +134,7 @@ def _routes() -> Iterator[tuple[str, str, dict[str, type], list[str]]]:
             query = [
                 name
                 for name in signature
-                if name not in params and name not in dependencies and name not in ("request", "self")
+                if name not in params and name not in dependencies and name not in ("request", "self", "data")
             ]
             yield method, route.path, params, query
 
@@ -303,20 +303,20 @@ async def test_every_integer_of_every_body_is_bounded(env: Env) -> None:
 
 
 def _body_types() -> list[type]:
-    from activities.model import ActivitySpec
     from api.routes.audit import Lookup
     from api.routes.points import Grant
     from assist.model import AssistSpec
-    from assist.results import HelpBody, InviteEvent
-    from checkin.controllers import MakeupBody
+    from assist.schemas import HelpBody, InviteEvent
     from checkin.model import CheckinSpec
+    from checkin.schemas import MakeupBody
     from lottery.controllers import AddStock
+    from lottery.model import LotterySpec
     from lottery.service import DrawBody
     from reservation.model import ReservationSpec
-    from reservation.results import RedeemBody, ReserveBody
+    from reservation.schemas import RedeemBody, ReserveBody
 
     return [
-        ActivitySpec,
+        LotterySpec,
         CheckinSpec,
         AssistSpec,
         ReservationSpec,

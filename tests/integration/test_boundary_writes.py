@@ -12,6 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from activities import db
+from lottery import db as lottery_db
+from lottery.service import DrawService
 from tests.conftest import Env, assist_spec, checkin_spec, reservation_spec, wheel
 from tests.integration.test_boundary import _expect, _listed
 
@@ -49,7 +51,9 @@ async def test_stock_columns_refuse_floats_and_out_of_range_values(env: Env, val
         with pytest.raises(sa.exc.IntegrityError):
             async with env.platform.engine.begin() as conn:
                 await conn.execute(
-                    sa.update(db.prizes).where(db.prizes.c.activity_id == activity["id"]).values({column: value})
+                    sa.update(lottery_db.prizes)
+                    .where(lottery_db.prizes.c.activity_id == activity["id"])
+                    .values({column: value})
                 )
 
 
@@ -60,7 +64,7 @@ async def test_a_stock_addition_whose_redis_write_fails_is_repaired_by_the_recon
 
     activity = await env.create(wheel())
     prize = activity["prizes"][0]
-    store = env.platform.activities.store
+    store = env.platform.service(DrawService).store
 
     async def down(*_: Any, **__: Any) -> int:
         raise RedisConnectionError("Redis went away")
@@ -74,9 +78,9 @@ async def test_a_stock_addition_whose_redis_write_fails_is_repaired_by_the_recon
         )
     assert response.status_code == 200, response.text  # SQL has it: never send it twice
     assert await _stock(env, activity["id"], prize["id"]) == (5, 2)
-    assert await env.platform.activities.sync_stock() == 1
+    assert await env.platform.service(DrawService).admin.sync_stock() == 1
     assert await _stock(env, activity["id"], prize["id"]) == (5, 5)
-    assert await env.platform.activities.sync_stock() == 0  # idempotent
+    assert await env.platform.service(DrawService).admin.sync_stock() == 0  # idempotent
 
 
 async def test_a_stock_addition_whose_sql_write_fails_changes_nothing(
@@ -89,7 +93,7 @@ async def test_a_stock_addition_whose_sql_write_fails_changes_nothing(
         raise sa.exc.OperationalError("UPDATE prizes", {}, Exception("database is locked"))
 
     with monkeypatch.context() as patch:
-        patch.setattr(env.platform.activities.repository, "add_stock", fails)
+        patch.setattr(env.platform.service(DrawService).repository, "add_stock", fails)
         response = await env.client.post(
             f"/operator/activities/{activity['id']}/prizes/{prize['id']}/stock",
             json={"units": 3},

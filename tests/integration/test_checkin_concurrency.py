@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from activities import db
 from checkin.db import checkin_rewards, checkins
+from lottery import db as lottery_db
 from tests.conftest import SHANGHAI, Env, checkin_spec, wheel
 
 MONDAY = datetime(2026, 6, 1, 9, 0, tzinfo=SHANGHAI)
@@ -96,5 +97,5 @@ async def test_concurrent_draws_spend_each_chance_once(env: Env) -> None:
     assert {r.json()["code"] for r in responses if r.status_code == 409} == {"points_insufficient"}
     await env.platform.audit_writer.drain()
     async with env.platform.engine.connect() as conn:
-        balance = (await conn.execute(sa.select(sa.func.sum(db.chance_ledger.c.delta)))).scalar_one()
+        balance = (await conn.execute(sa.select(sa.func.sum(lottery_db.chance_ledger.c.delta)))).scalar_one()
     assert balance == 0

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from activities import db
+from lottery import db as lottery_db
 from tests.conftest import SHANGHAI, Env, checkin_spec, wheel
 
 MONDAY = datetime(2026, 6, 1, 9, 0, tzinfo=SHANGHAI)
@@ -62,9 +62,11 @@ async def test_draw_chances_are_spent_by_the_draw_before_the_daily_allowance(env
     await env.platform.audit_writer.drain()
     async with env.platform.engine.connect() as conn:
         ledger = (
-            (await conn.execute(sa.select(db.chance_ledger.c.delta).order_by(db.chance_ledger.c.id))).scalars().all()
+            (await conn.execute(sa.select(lottery_db.chance_ledger.c.delta).order_by(lottery_db.chance_ledger.c.id)))
+            .scalars()
+            .all()
         )
-        kinds = (await conn.execute(sa.select(db.draws.c.kind).order_by(db.draws.c.id))).scalars().all()
+        kinds = (await conn.execute(sa.select(lottery_db.draws.c.kind).order_by(lottery_db.draws.c.id))).scalars().all()
     assert sorted(ledger) == [-1, -1, 2] and kinds == ["chance", "chance", "draw"]
     counters = await env.counters(lottery["id"])
     assert counters["draws_total"] == counters["draws_in_sql"] == 3

@@ -8,7 +8,7 @@ from collections import Counter
 
 import sqlalchemy as sa
 
-from activities import db
+from lottery import db as lottery_db
 from tests.conftest import Env, wheel
 
 CLIENTS, USERS, TOP_STOCK, PER_USER_DAILY, CAP = 500, 50, 100, 9, 3
@@ -62,7 +62,11 @@ async def test_500_concurrent_clients_never_oversell(env: Env) -> None:
         assert prize["granted_in_sql"] == prize["granted"], prize
     assert by_id[thanks_id]["granted"] + by_id[capped_id]["granted"] + TOP_STOCK == len(wins)
     async with env.platform.engine.connect() as conn:
-        rows = (await conn.execute(sa.select(db.draws.c.user_id, sa.func.count()).group_by(db.draws.c.user_id))).all()
+        rows = (
+            await conn.execute(
+                sa.select(lottery_db.draws.c.user_id, sa.func.count()).group_by(lottery_db.draws.c.user_id)
+            )
+        ).all()
     assert len(rows) == USERS and all(n == PER_USER_DAILY for _, n in rows)
 
 

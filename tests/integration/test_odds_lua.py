@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from activities.keys import ActivityKeys
+from lottery.keys import LotteryKeys
 from lottery.odds import RAND_RANGE, Availability, PrizeRule, decide, is_available
 from lottery.service import DrawService
 from lottery.store import DrawRequest
@@ -47,7 +47,7 @@ async def random_availability(
         granted_today={daily: rng.choice([0, 4, 5])},
         user_wins={capped: rng.choice([0, 1, 2])},
     )
-    keys, redis = ActivityKeys(activity_id), env.platform.redis
+    keys, redis = LotteryKeys(activity_id), env.platform.redis
     await redis.hset(keys.stock, mapping={str(k): v for k, v in state.stock_left.items()})
     await redis.hset(keys.day(AGREE_DAY), mapping={str(daily): state.granted_today[daily]})
     await redis.hset(keys.user_prize, f"{user}|{capped}", state.user_wins[capped])

@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 from activities.logs import JsonFormatter
 from api.app import create_app
 from api.proxies import Proxies, trusted_networks
-from api.telemetry import ACTION_ROUTES
+from api.telemetry import action_routes
 from tests.conftest import Env, asgi_client, assist_spec, make_settings, wheel
 
 DRAWS = "/activities/{activity_id}/draws"
@@ -85,15 +85,29 @@ async def test_unrouted_paths_share_one_label(env: Env) -> None:
     assert sample("promo_http_requests_total", **labels) == before + 3
 
 
-def test_every_action_route_exists(tmp_path: Path) -> None:
-    """ACTIONS is keyed by route template: a renamed route must not silently stop counting."""
+def test_every_action_is_counted(tmp_path: Path) -> None:
+    """ACTIONS is labelled from the routes' `opt["action"]` and their gameplay's router: every
+    member action of every gameplay is counted, under its route template."""
     app = create_app(settings=make_settings(tmp_path, "unix:///nowhere"))
     routes = {
         (method, re.sub(r":\w+}", "}", route.path))
         for route in app.routes
         for method in getattr(route, "route_handler_map", {})
     }
-    assert set(ACTION_ROUTES) <= routes
+    actions = action_routes(app)
+    assert set(actions) <= routes
+    assert sorted(actions.values()) == [
+        ("assist", "help"),
+        ("assist", "invite"),
+        ("assist", "start"),
+        ("checkin", "makeup"),
+        ("checkin", "signin"),
+        ("lottery", "draw"),
+        ("points", "grant"),
+        ("reservation", "cancel"),
+        ("reservation", "redeem"),
+        ("reservation", "reserve"),
+    ]
 
 
 async def test_metrics_behind_a_token(env: Env) -> None:
@@ -144,7 +158,7 @@ async def test_one_json_line_per_error_with_its_code_and_no_traceback_for_4xx(en
 async def test_a_500_logs_one_line_with_its_traceback(
     env: Env, api_log: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(*_: Any) -> Any:
+    async def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(env.platform.activities, "get_published", broken)

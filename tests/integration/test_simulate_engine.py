@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from api.cli import main
+from lottery.service import DrawService
 from lottery.simulate import SimConfig, Traffic, simulate
 from tests.conftest import Env, checkin_spec, wheel
 
@@ -49,9 +50,10 @@ async def test_the_real_engine_lands_inside_the_simulators_band(env: Env, monkey
             assert response.status_code == 201, response.text
     assert refused == MEMBERS * (TRIES - 3)
     await env.platform.audit_writer.drain()
-    observed = await env.platform.activities.repository.granted_by_prize(activity["id"])
+    draws = env.platform.service(DrawService)
+    observed = await draws.repository.granted_by_prize(activity["id"])
 
-    stored = await env.platform.activities.get(activity["id"])
+    stored = await draws.admin.get(activity["id"])
     traffic = Traffic(members=MEMBERS, runs=2000, draws_per_day=TRIES, distribution="fixed", days=1, seed=7)
     runs = simulate(SimConfig.of_activity(stored), traffic)
     assert (runs.draws == MEMBERS * 3).all()

@@ -18,8 +18,9 @@ from activities import service as service_module
 from activities.clock import FixedClock
 from activities.keys import ActivityKeys
 from activities.recovery import activity_epochs
-from activities.store import Snapshot
 from api.platform import Platform
+from lottery.service import DrawService
+from lottery.snapshot import Snapshot
 from tests.conftest import Env, asgi_client, wheel
 
 
@@ -31,15 +32,15 @@ async def loads(env: Env, activity_id: int) -> int:
 
 def slow_snapshots(platform: Platform, monkeypatch: pytest.MonkeyPatch, seen: list[int]) -> None:
     """Make the SQL read of a rebuild slow, and note how many Redis connections are in use then."""
-    activities = platform.activities
-    original = activities._snapshot
+    admin = platform.service(DrawService).admin
+    original = admin.snapshot
 
     async def snapshot(activity: Any) -> Snapshot:
         await asyncio.sleep(0.3)
         seen.append(len(platform.redis.connection_pool._in_use_connections))
         return await original(activity)
 
-    monkeypatch.setattr(activities, "_snapshot", snapshot)
+    monkeypatch.setattr(admin, "snapshot", snapshot)
 
 
 def check_answers(answers: list[Any]) -> Counter[int]:

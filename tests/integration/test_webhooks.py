@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from activities import db
+from lottery import db as lottery_db
 from outbound.db import fulfilments, webhook_deliveries, webhook_events
 from outbound.dispatcher import Dispatcher
 from outbound.model import RETRY_SCHEDULE_S
@@ -79,8 +79,8 @@ async def test_grant_writes_its_fulfilment_and_events_with_it(env: Env) -> None:
     assert events == {"prize.won": 3, "fulfilment.requested": 3}
     # A second delivery of the same stream entries (the writer's at-least-once) adds nothing.
     writer = env.platform.audit_writer
-    for draw in await rows(env, sa.select(db.draws)):
-        extra = await writer.producers[0](lottery["id"], "1-1", {}, [(db.draws, dict(draw._mapping))])
+    for draw in await rows(env, sa.select(lottery_db.draws)):
+        extra = await writer.producers[0](lottery["id"], "1-1", {}, [(lottery_db.draws, dict(draw._mapping))])
         await writer.repository.insert_rows({table: [row] for table, row in extra})
     assert len(await rows(env, sa.select(fulfilments.c.id))) == 3
     assert len(await rows(env, sa.select(webhook_events.c.id))) == 6

@@ -163,7 +163,7 @@ async def test_member_lookup(env: Env) -> None:
         await ok(await env.draw(live["id"], user="m9"), 201)
     await env.platform.audit_writer.drain()
     member = await ok(await env.client.get("/operator/members/m9", headers=env.operator()))
-    assert member["draws_total"] == 3 and len(member["draws"]) == 3
-    assert member["wins_total"] == sum(1 for d in member["draws"] if d["prize_id"] != live["prizes"][2]["id"])
-    assert set(member["gameplays"]) == {"checkin", "assist", "reservation"}
+    draws = member["gameplays"]["lottery"]
+    assert len(draws) == 3 and all(d["won"] == (d["prize_id"] != live["prizes"][2]["id"]) for d in draws)
+    assert set(member["gameplays"]) == {"lottery", "checkin", "assist", "reservation"}
     assert (await env.client.get("/operator/members/bad|id", headers=env.operator())).status_code == 422

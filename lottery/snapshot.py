@@ -1,6 +1,6 @@
 """A lottery's live state as SQL rebuilds it: what the draw scripts need (the state hash's
-fields, stock left, counters, idempotency records), read from the audit trail. The kernel's
-store writes it to Redis; lottery/recovery.py holds back units of it after a loss."""
+fields, stock left, counters, idempotency records), read from the audit trail. lottery/store.py
+writes it to Redis; lottery/recovery.py holds back units of it after a loss."""
 
 from __future__ import annotations
 
@@ -8,21 +8,17 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 
-from activities.clock import day_end_ms, local_day
-from activities.config import idempotency_ttl_s
-from activities.model import Activity
-from activities.repository import ActivityRepository
-
-IDEMPOTENCY_TTL_S = idempotency_ttl_s()  # PROMO_IDEMPOTENCY_TTL_S, a day by default
-REFERENCE_TTL_S = 7 * 24 * 3600  # how long a grant or a credit remembers its reference in Redis
-DAY_KEY_GRACE_MS = 24 * 3600 * 1000  # day counters outlive their day by one day, for reporting
+from activities.clock import day_end_ms, local_day, to_ms
+from activities.service import DAY_KEY_GRACE_MS, IDEMPOTENCY_TTL_S, REFERENCE_TTL_S
+from lottery.model import Lottery
+from lottery.repository import LotteryRepository
 
 
 @dataclass
 class Snapshot:
     """Everything the lottery scripts need, recomputed from the SQL audit trail."""
 
-    activity: Activity
+    activity: Lottery
     day: date
     day_ttl_ms: int
     draws_total: int = 0  # draws, with or without a chance (not grants)
@@ -48,7 +44,7 @@ class Snapshot:
         }
 
 
-def state_fields(activity: Activity) -> dict[str, str | int]:
+def state_fields(activity: Lottery) -> dict[str, str | int]:
     """The state hash the draw script reads (0 means no limit)."""
     prizes = [
         {
@@ -64,8 +60,8 @@ def state_fields(activity: Activity) -> dict[str, str | int]:
     totals = {f"total:{p.id}": p.stock for p in activity.prizes if p.stock is not None}  # see add_stock.lua
     return totals | {
         "status": activity.status,
-        "starts_at_ms": int(activity.starts_at.timestamp() * 1000),
-        "ends_at_ms": int(activity.ends_at.timestamp() * 1000),
+        "starts_at_ms": to_ms(activity.starts_at),
+        "ends_at_ms": to_ms(activity.ends_at),
         "per_user_daily": activity.limits.per_user_daily or 0,
         "per_user_total": activity.limits.per_user_total or 0,
         "global_daily": activity.limits.global_daily or 0,
@@ -73,7 +69,7 @@ def state_fields(activity: Activity) -> dict[str, str | int]:
     }
 
 
-async def read_snapshot(repo: ActivityRepository, activity: Activity, now_ms: int) -> Snapshot:
+async def read_snapshot(repo: LotteryRepository, activity: Lottery, now_ms: int) -> Snapshot:
     """A lottery's live state as the SQL audit trail has it at `now_ms`."""
     day = local_day(now_ms, activity.tz)
     capped = [p.id for p in activity.prizes if p.per_user_cap]

@@ -1,4 +1,6 @@
-"""What the sign-in API answers: a sign-in or make-up, the month calendar, the operator's counters."""
+"""The sign-in API's request and response bodies: a make-up request; a sign-in or make-up, the
+month calendar, the operator's counters. (The rules an operator sends are the domain model:
+checkin/model.py.)"""
 
 from __future__ import annotations
 
@@ -7,10 +9,18 @@ from typing import Literal
 
 import msgspec
 
+from activities.model import check_day
 from activities.rewards import Reward
 from checkin.model import RewardRule
 from checkin.streak import DayStatus
 from lottery.service import PrizeWon
+
+
+class MakeupBody(msgspec.Struct, forbid_unknown_fields=True):
+    day: date  # the missed day, YYYY-MM-DD in the activity's time zone
+
+    def __post_init__(self) -> None:
+        check_day(self.day, "day")
 
 
 class RewardView(msgspec.Struct):

@@ -1,0 +1,156 @@
+"""The lottery's shapes: what an operator sends (`LotterySpec`: limits and a prize pool), the
+rules it must satisfy (`validate_spec`), and what we keep (`Lottery`: the kernel's `Activity`
+with its limits, points cost and prizes, read by lottery/repository.py)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from activities.errors import invalid
+from activities.model import Activity, ActivityBase, Name, NonNegative, Positive, validate_common
+
+# Anti-Unfair Competition Law art. 10: a lottery prize may be worth at most 50,000 CNY.
+TOP_PRIZE_MAX_CNY = Decimal(50_000)
+# Weights are integers; their sum stays below 2**21 so that `u * total` with a 32-bit random u
+# is exact in a double, which is what Lua computes with (see lottery/odds.py).
+MAX_TOTAL_WEIGHT = 2**21 - 1
+
+LotteryType = Literal["wheel", "blind_box", "golden_egg"]  # one draw engine, three skins
+LOTTERY_TYPES: frozenset[str] = frozenset(("wheel", "blind_box", "golden_egg"))
+PrizeType = Literal["coupon", "points", "goods", "thanks"]
+
+
+class PrizeSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Name
+    type: PrizeType
+    weight: NonNegative
+    stock: NonNegative | None = None  # total stock; None means unlimited (only for "thanks")
+    daily_stock: NonNegative | None = None
+    per_user_cap: Positive | None = None
+    value_cny: Decimal = Decimal(0)
+    points: Positive | None = None  # what a "points" prize credits to the member's wallet
+
+
+class Limits(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    per_user_daily: Positive | None = None
+    per_user_total: Positive | None = None
+    global_daily: Positive | None = None
+
+
+class LotterySpec(ActivityBase, kw_only=True):
+    """A lottery: wheel, blind box or golden egg."""
+
+    type: LotteryType
+    limits: Limits = msgspec.field(default_factory=Limits)
+    points_cost: NonNegative = 0
+    prizes: Annotated[list[PrizeSpec], msgspec.Meta(max_length=50)]
+
+
+def validate_spec(spec: LotterySpec) -> None:
+    """Raise an `invalid` PromoError naming the first broken rule."""
+    validate_common(spec)
+    if not spec.prizes:
+        raise invalid("no_prizes", "an activity needs at least one prize", field="prizes")
+    if len(spec.prizes) > 50:
+        raise invalid("too_many_prizes", "at most 50 prizes per activity", field="prizes")
+    thanks = [p for p in spec.prizes if p.type == "thanks"]
+    if len(thanks) != 1:
+        raise invalid(
+            "consolation_prize_required",
+            'exactly one consolation prize (type "thanks") is required',
+            field="prizes",
+        )
+    if thanks[0].stock is not None or thanks[0].daily_stock is not None or thanks[0].per_user_cap:
+        raise invalid(
+            "consolation_must_be_unlimited",
+            "the consolation prize has unlimited stock and no caps",
+            field="prizes",
+        )
+    for index, prize in enumerate(spec.prizes):
+        if prize.type != "thanks" and prize.stock is None:
+            raise invalid("stock_required", f"prize {prize.name!r} needs a total stock", field=f"prizes[{index}]")
+        if (prize.type == "points") != (prize.points is not None):
+            raise invalid(
+                "points_amount_mismatch",
+                'a "points" prize needs a points amount, and only a "points" prize has one',
+                field=f"prizes[{index}].points",
+            )
+        if not prize.value_cny.is_finite() or prize.value_cny < 0:
+            raise invalid(
+                "prize_value_invalid", "value_cny must be a non-negative amount", field=f"prizes[{index}].value_cny"
+            )
+        if prize.value_cny > TOP_PRIZE_MAX_CNY:
+            raise invalid(
+                "prize_value_too_high",
+                f"prize {prize.name!r} is worth more than {TOP_PRIZE_MAX_CNY} CNY",
+                field=f"prizes[{index}].value_cny",
+            )
+    total = sum(p.weight for p in spec.prizes)
+    if total == 0:
+        raise invalid("weights_all_zero", "at least one prize needs a positive weight", field="prizes")
+    if total > MAX_TOTAL_WEIGHT:
+        raise invalid("weights_too_large", f"the weights must add up to at most {MAX_TOTAL_WEIGHT}", field="prizes")
+
+
+class Prize(msgspec.Struct, kw_only=True):
+    id: int
+    name: str
+    type: PrizeType
+    weight: int
+    stock: int | None
+    daily_stock: int | None
+    per_user_cap: int | None
+    value_cny: Decimal
+    points: int | None = None
+
+    @property
+    def is_consolation(self) -> bool:
+        return self.type == "thanks"
+
+
+class Lottery(Activity, kw_only=True):
+    """A lottery as we keep it: the kernel's activity, its limits, points cost and prizes."""
+
+    limits: Limits
+    points_cost: int
+    prizes: list[Prize]
+
+    @classmethod
+    def of(cls, activity: Activity, limits: Limits, points_cost: int, prizes: list[Prize]) -> Lottery:
+        shared: dict[str, Any] = {name: getattr(activity, name) for name in Activity.__struct_fields__}
+        return cls(**shared, limits=limits, points_cost=points_cost, prizes=prizes)
+
+    @property
+    def consolation(self) -> Prize:
+        return next(p for p in self.prizes if p.is_consolation)
+
+    def prize(self, prize_id: int) -> Prize:
+        return next(p for p in self.prizes if p.id == prize_id)
+
+    def odds(self) -> dict[int, float]:
+        """The disclosed probability of each prize being picked (before any out-of-stock fallback)."""
+        total = sum(p.weight for p in self.prizes)
+        return {p.id: p.weight / total for p in self.prizes} if total else {}
+
+
+def variant_view(activity: Activity, variant: str) -> Activity:
+    """The view section's `variant`: the loaded lottery as its A/B `variant` sees it."""
+    return variant_lottery(activity, variant) if isinstance(activity, Lottery) else activity
+
+
+def variant_lottery(activity: Lottery, variant: str) -> Lottery:
+    """The lottery as members of its A/B `variant` see and play it: odds and points cost overridden."""
+    if not variant or activity.experiment is None:
+        return activity
+    overrides = activity.experiment.variant(variant).overrides
+    changes: dict[str, object] = {}
+    if overrides.weights is not None and len(overrides.weights) == len(activity.prizes):
+        changes["prizes"] = [
+            msgspec.structs.replace(p, weight=w) for p, w in zip(activity.prizes, overrides.weights, strict=True)
+        ]
+    if overrides.points_cost is not None:
+        changes["points_cost"] = overrides.points_cost
+    return msgspec.structs.replace(activity, **changes) if changes else activity

@@ -1,0 +1,228 @@
+"""SQL access of the lottery: its settings and prizes (written by operators), its draws and chance
+changes (written by the audit writer), the aggregates a rebuild of its live state needs, and the
+keyset list of a member's draws."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from activities import db as kernel_db
+from activities.listing import newest_first
+from activities.model import MAX_COUNT, Activity
+from activities.pages import Key
+from activities.repository import clamped, log_action, stored
+from lottery import db
+from lottery.model import Limits, Lottery, LotterySpec, Prize
+
+
+class DrawRow(msgspec.Struct, kw_only=True):
+    draw_id: str
+    kind: str  # draw | chance | grant (see lottery/db.py DRAW_KINDS)
+    activity_id: int
+    user_id: str
+    prize_id: int
+    picked_prize_id: int
+    rand: int
+    day: str
+    drawn_at_ms: int
+    idempotency_key: str
+    fingerprint: str
+    left_today: int | None
+    left_total: int | None
+    stream_id: str
+    channel: str | None = None  # analytics: where the draw came from, its A/B variant
+    source: str | None = None
+    variant: str | None = None
+
+
+class LotteryRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @staticmethod
+    def columns(spec: LotterySpec) -> dict[str, Any]:
+        """A new lottery's own columns of the activities table."""
+        return {"limits": msgspec.to_builtins(spec.limits), "points_cost": spec.points_cost}
+
+    @staticmethod
+    async def insert_prizes(conn: AsyncConnection, activity_id: int, spec: LotterySpec) -> None:
+        """The prizes of a new lottery, or of a draft being edited (they replace its prizes), in
+        the transaction that writes the activity."""
+        await conn.execute(db.prizes.delete().where(db.prizes.c.activity_id == activity_id))
+        await conn.execute(
+            sa.insert(db.prizes),
+            [
+                {
+                    "activity_id": activity_id,
+                    "position": index,
+                    "name": p.name,
+                    "type": p.type,
+                    "weight": p.weight,
+                    "stock": p.stock,
+                    "daily_stock": p.daily_stock,
+                    "per_user_cap": p.per_user_cap,
+                    "value_cny": p.value_cny,
+                    "points": p.points,
+                }
+                for index, p in enumerate(spec.prizes)
+            ],
+        )
+
+    async def read(self, activity: Activity) -> Lottery | None:
+        """The lottery of the kernel's `activity`: its limits, points cost and prizes, as SQL has
+        them now (None: the activity's row is gone)."""
+        activities = kernel_db.activities
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(activities.c.limits, activities.c.points_cost).where(activities.c.id == activity.id)
+                )
+            ).first()
+            if row is None:
+                return None
+            prize_rows = (
+                await conn.execute(
+                    sa.select(db.prizes).where(db.prizes.c.activity_id == activity.id).order_by(db.prizes.c.position)
+                )
+            ).all()
+        limits = stored({k: clamped(v) for k, v in (row.limits or {}).items()}, Limits)
+        return Lottery.of(activity, limits, clamped(row.points_cost), [_prize(p._mapping) for p in prize_rows])
+
+    async def add_stock(self, activity_id: int, prize_id: int, units: int, operator_id: str, now_ms: int) -> int | None:
+        """Add `units` to the prize's stock in one transaction with the operator log; returns the
+        new total, or None (nothing changed) if it would exceed MAX_COUNT."""
+        prize = (db.prizes.c.id == prize_id, db.prizes.c.activity_id == activity_id)
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                sa.update(db.prizes)
+                .where(*prize, db.prizes.c.stock + units <= MAX_COUNT)
+                .values(stock=db.prizes.c.stock + units)
+            )
+            if result.rowcount != 1:
+                return None
+            total = (await conn.execute(sa.select(db.prizes.c.stock).where(*prize))).scalar_one()
+            await log_action(
+                conn, activity_id, operator_id, "add_stock", {"prize_id": prize_id, "units": units}, now_ms
+            )
+        return int(total)
+
+    async def uncredited_points_prizes(self, before_ms: int) -> list[tuple[str, int, str, int]]:
+        """(draw_id, activity_id, user_id, points) of points prizes won before `before_ms` whose
+        credit is not in the ledger."""
+        ledger = kernel_db.points_ledger
+        query = (
+            sa.select(db.draws.c.draw_id, db.draws.c.activity_id, db.draws.c.user_id, db.prizes.c.points)
+            .join(db.prizes, db.prizes.c.id == db.draws.c.prize_id)
+            .where(
+                db.prizes.c.type == "points",
+                db.draws.c.drawn_at_ms < before_ms,
+                ~sa.exists().where(ledger.c.ref == sa.literal("prize:") + db.draws.c.draw_id),
+            )
+            .limit(1000)
+        )
+        async with self.engine.connect() as conn:
+            return [(str(d), int(a), str(u), int(p)) for d, a, u, p in (await conn.execute(query)).all()]
+
+    # --- what a rebuild of a lottery's live state reads ------------------------------------------
+
+    async def granted_by_prize(self, activity_id: int, day: date | None = None) -> dict[int, int]:
+        """Units handed out per prize, by draws and grants alike (they all used stock)."""
+        query = sa.select(db.draws.c.prize_id, sa.func.count()).where(db.draws.c.activity_id == activity_id)
+        if day is not None:
+            query = query.where(db.draws.c.day == day.isoformat())
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query.group_by(db.draws.c.prize_id))).all()
+        return {int(p): int(n) for p, n in rows}
+
+    async def draws_by_user(
+        self, activity_id: int, day: date | None = None, kinds: Sequence[str] = ("draw",)
+    ) -> dict[str, int]:
+        """Draws per member; by default only those that count against the per-member limits
+        (a draw paid with a chance does not)."""
+        query = sa.select(db.draws.c.user_id, sa.func.count()).where(
+            db.draws.c.activity_id == activity_id, db.draws.c.kind.in_(kinds)
+        )
+        if day is not None:
+            query = query.where(db.draws.c.day == day.isoformat())
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query.group_by(db.draws.c.user_id))).all()
+        return {str(u): int(n) for u, n in rows}
+
+    async def count_draws(self, activity_id: int, day: date | None = None) -> int:
+        """Draws (with or without a chance; not grants), as the draws_total counter counts them."""
+        query = sa.select(sa.func.count()).where(
+            db.draws.c.activity_id == activity_id, db.draws.c.kind.in_(("draw", "chance"))
+        )
+        if day is not None:
+            query = query.where(db.draws.c.day == day.isoformat())
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def wins_by_user_prize(self, activity_id: int, prize_ids: Sequence[int]) -> dict[tuple[str, int], int]:
+        if not prize_ids:
+            return {}
+        query = (
+            sa.select(db.draws.c.user_id, db.draws.c.prize_id, sa.func.count())
+            .where(db.draws.c.activity_id == activity_id, db.draws.c.prize_id.in_(prize_ids))
+            .group_by(db.draws.c.user_id, db.draws.c.prize_id)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {(str(u), int(p)): int(n) for u, p, n in rows}
+
+    async def draws_since(self, activity_id: int, since_ms: int, kinds: Sequence[str]) -> list[DrawRow]:
+        """Draws (or grants) since `since_ms`: their idempotency records are rebuilt."""
+        query = sa.select(*[db.draws.c[name] for name in DrawRow.__struct_fields__]).where(
+            db.draws.c.activity_id == activity_id, db.draws.c.drawn_at_ms >= since_ms, db.draws.c.kind.in_(kinds)
+        )
+        async with self.engine.connect() as conn:
+            return [DrawRow(**row._mapping) for row in (await conn.execute(query)).all()]
+
+    async def chance_balances(self, activity_id: int) -> dict[str, int]:
+        ledger = db.chance_ledger
+        query = (
+            sa.select(ledger.c.user_id, sa.func.sum(ledger.c.delta))
+            .where(ledger.c.activity_id == activity_id)
+            .group_by(ledger.c.user_id)
+        )
+        async with self.engine.connect() as conn:
+            return {str(u): int(n) for u, n in (await conn.execute(query)).all() if n}
+
+    async def chance_credits_since(self, activity_id: int, since_ms: int) -> list[str]:
+        """References of the chance credits since `since_ms`: their idempotency markers are rebuilt."""
+        ledger = db.chance_ledger
+        query = sa.select(ledger.c.ref).where(
+            ledger.c.activity_id == activity_id, ledger.c.delta > 0, ledger.c.at_ms >= since_ms
+        )
+        async with self.engine.connect() as conn:
+            return [str(r) for r in (await conn.scalars(query)).all()]
+
+    async def draws_of(
+        self, activity_id: int | None, user_id: str, limit: int, after: Key | None
+    ) -> list[tuple[int, DrawRow]]:
+        """A member's draws, newest first: (row id, row) pairs, `limit` of them strictly after the
+        keyset `after` = (drawn_at_ms, id) (activities/pages.py)."""
+        draws = db.draws
+        where = [draws.c.user_id == user_id] + ([draws.c.activity_id == activity_id] if activity_id is not None else [])
+        return await newest_first(self.engine, draws, DrawRow, draws.c.drawn_at_ms, where, limit, after)
+
+
+def _prize(p: Any) -> Prize:
+    return Prize(
+        id=p["id"],
+        name=p["name"],
+        type=p["type"],
+        weight=p["weight"],
+        stock=p["stock"],
+        daily_stock=p["daily_stock"],
+        per_user_cap=p["per_user_cap"],
+        value_cny=Decimal(p["value_cny"]),
+        points=p["points"],
+    )
