@@ -173,8 +173,8 @@ def route_codes(
         add(401, ("token_missing", "token_invalid", "token_expired"))
         if role is not None:
             add(403, (f"{role}_token_required",))
-        if role == "operator":  # operators' accounts: a session, a role, CSRF for a session's changes
-            add(401, ("session_expired",))
+        if role in ("operator", None):  # operators' accounts (also on routes anyone may call): a
+            add(401, ("session_expired",))  # session, a role, CSRF for a session's changes
             add(403, ("role_forbidden", "csrf_failed"))
     if has_parameters or needs_token:
         add(400, ("invalid_parameter",))

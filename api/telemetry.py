@@ -37,17 +37,7 @@ UNMATCHED = "<unmatched>"  # the route label of a path no route matches (bounded
 # (`opt={"gameplay": ...}`, see api/app.py). `action_routes` reads them from the app's routes.
 # Routes whose gameplay has not moved to `opt["action"]` yet keep their label here (issue 12, phase 2:
 # the lead empties this once every gameplay's controllers carry it).
-PENDING_ACTIONS: dict[tuple[str, str], tuple[str, str]] = {
-    ("POST", "/activities/{activity_id}/draws"): ("lottery", "draw"),
-    ("POST", "/activities/{activity_id}/signins"): ("checkin", "signin"),
-    ("POST", "/activities/{activity_id}/makeups"): ("checkin", "makeup"),
-    ("POST", "/activities/{activity_id}/initiatives"): ("assist", "start"),
-    ("POST", "/assists/{share_token}/helps"): ("assist", "help"),
-    ("POST", "/operator/activities/{activity_id}/invites"): ("assist", "invite"),
-    ("POST", "/activities/{activity_id}/reservations"): ("reservation", "reserve"),
-    ("POST", "/activities/{activity_id}/reservations/{code}/cancel"): ("reservation", "cancel"),
-    ("POST", "/operator/activities/{activity_id}/redemptions"): ("reservation", "redeem"),
-}
+PENDING_ACTIONS: dict[tuple[str, str], tuple[str, str]] = {}
 
 
 def action_routes(app: Any) -> dict[tuple[str, str], tuple[str, str]]:

@@ -85,7 +85,7 @@ class LotteryController(Controller):
         key = check_idempotency_key(request.headers.get("idempotency-key"))
         return await draws.draw(player, activity_id, key, data or DrawBody())
 
-    @get("/me/draws")
+    @get("/me/draws", opt={"errors": ("invalid_cursor",)})
     async def my_draws(
         self,
         player: NamedDependency[Identity],

@@ -48,7 +48,7 @@ def _grant(grant_id: str) -> str:
     return grant_id
 
 
-@post("/operator/webhooks", status_code=201, dependencies=_operator)
+@post("/operator/webhooks", status_code=201, dependencies=_operator, opt={"errors": ("too_many_endpoints",)})
 async def create_webhook(request: Request[Any, Any, Any], operator: NamedDependency[Identity]) -> EndpointView:
     """A webhook endpoint: {"url", "event_types", "description"?, "enabled"?, "max_in_flight"?}.
     The answer holds its signing secret (`whsec_...`): shown this once."""
@@ -56,7 +56,7 @@ async def create_webhook(request: Request[Any, Any, Any], operator: NamedDepende
     return await outbound_of(request).endpoints.create(spec, operator.subject)
 
 
-@get("/operator/webhooks", dependencies=_operator)
+@get("/operator/webhooks", dependencies=_operator, opt={"errors": ("invalid_cursor",)})
 async def list_webhooks(
     request: Request[Any, Any, Any], operator: NamedDependency[Identity], limit: Limit = 50, cursor: Cursor = None
 ) -> Page[EndpointView]:
@@ -64,7 +64,7 @@ async def list_webhooks(
     return await outbound_of(request).endpoints.list(limit, cursor)
 
 
-@patch("/operator/webhooks/{endpoint_id:int}", dependencies=_operator)
+@patch("/operator/webhooks/{endpoint_id:int}", dependencies=_operator, opt={"errors": ("endpoint_not_found",)})
 async def update_webhook(
     request: Request[Any, Any, Any], operator: NamedDependency[Identity], endpoint_id: Id
 ) -> EndpointView:
@@ -74,7 +74,12 @@ async def update_webhook(
     return await endpoints.update(endpoint_id, decode(await request.body(), EndpointPatch))
 
 
-@post("/operator/webhooks/{endpoint_id:int}/rotate", status_code=200, dependencies=_operator)
+@post(
+    "/operator/webhooks/{endpoint_id:int}/rotate",
+    status_code=200,
+    dependencies=_operator,
+    opt={"errors": ("endpoint_not_found",)},
+)
 async def rotate_webhook(
     request: Request[Any, Any, Any], operator: NamedDependency[Identity], endpoint_id: Id
 ) -> EndpointView:
@@ -86,7 +91,7 @@ async def rotate_webhook(
     return await outbound.endpoints.rotate(endpoint_id, body)
 
 
-@get("/operator/deliveries", dependencies=_operator)
+@get("/operator/deliveries", dependencies=_operator, opt={"errors": ("invalid_cursor",)})
 async def list_deliveries(
     request: Request[Any, Any, Any],
     operator: NamedDependency[Identity],
@@ -98,7 +103,12 @@ async def list_deliveries(
     return await outbound_of(request).endpoints.deliveries(status, limit, cursor)
 
 
-@post("/operator/deliveries/{delivery_id:int}/resend", status_code=200, dependencies=_operator)
+@post(
+    "/operator/deliveries/{delivery_id:int}/resend",
+    status_code=200,
+    dependencies=_operator,
+    opt={"errors": ("delivery_not_found", "delivery_cancelled")},
+)
 async def resend_delivery(
     request: Request[Any, Any, Any], operator: NamedDependency[Identity], delivery_id: Id
 ) -> ResendResult:
@@ -106,7 +116,7 @@ async def resend_delivery(
     return await outbound_of(request).endpoints.resend(delivery_id)
 
 
-@get("/me/prizes", dependencies=_player)
+@get("/me/prizes", dependencies=_player, opt={"errors": ("invalid_cursor",)})
 async def my_prizes(
     request: Request[Any, Any, Any], player: NamedDependency[Identity], limit: Limit = 50, cursor: Cursor = None
 ) -> Page[MyPrize]:
@@ -115,7 +125,12 @@ async def my_prizes(
     return await outbound_of(request).fulfilments.mine(player.subject, limit, cursor)
 
 
-@put("/me/prizes/{grant_id:str}/address", status_code=200, dependencies=_player)
+@put(
+    "/me/prizes/{grant_id:str}/address",
+    status_code=200,
+    dependencies=_player,
+    opt={"errors": ("prize_grant_not_found", "address_locked", "address_not_needed", "address_changed_meanwhile")},
+)
 async def set_address(
     request: Request[Any, Any, Any], player: NamedDependency[Identity], grant_id: FromPath[str]
 ) -> MyPrize:
@@ -126,7 +141,7 @@ async def set_address(
     return await fulfilments.set_address(player.subject, grant_id, address)
 
 
-@get("/operator/fulfilments", dependencies=_operator)
+@get("/operator/fulfilments", dependencies=_operator, opt={"errors": ("invalid_cursor",)})
 async def list_fulfilments(
     request: Request[Any, Any, Any],
     operator: NamedDependency[Identity],
@@ -138,7 +153,12 @@ async def list_fulfilments(
     return await outbound_of(request).fulfilments.list(status, limit, cursor)
 
 
-@post("/operator/fulfilments/{grant_id:str}/issue", status_code=200, dependencies=_operator)
+@post(
+    "/operator/fulfilments/{grant_id:str}/issue",
+    status_code=200,
+    dependencies=_operator,
+    opt={"errors": ("prize_grant_not_found", "fulfilment_closed")},
+)
 async def issue_fulfilment(
     request: Request[Any, Any, Any], operator: NamedDependency[Identity], grant_id: FromPath[str]
 ) -> FulfilmentView:
@@ -149,7 +169,12 @@ async def issue_fulfilment(
     return await fulfilments.issue(grant_id, body.code)
 
 
-@post("/operator/fulfilments/{grant_id:str}/cancel", status_code=200, dependencies=_operator)
+@post(
+    "/operator/fulfilments/{grant_id:str}/cancel",
+    status_code=200,
+    dependencies=_operator,
+    opt={"errors": ("prize_grant_not_found", "fulfilment_closed")},
+)
 async def cancel_fulfilment(
     request: Request[Any, Any, Any], operator: NamedDependency[Identity], grant_id: FromPath[str]
 ) -> FulfilmentView:
@@ -157,7 +182,12 @@ async def cancel_fulfilment(
     return await outbound_of(request).fulfilments.cancel(_grant(grant_id), operator.subject)
 
 
-@post("/operator/fulfilments/{grant_id:str}/reveal", status_code=200, dependencies=_operator)
+@post(
+    "/operator/fulfilments/{grant_id:str}/reveal",
+    status_code=200,
+    dependencies=_operator,
+    opt={"errors": ("prize_grant_not_found",)},
+)
 async def reveal_address(
     request: Request[Any, Any, Any], operator: NamedDependency[Identity], grant_id: FromPath[str]
 ) -> FulfilmentView:

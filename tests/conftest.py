@@ -74,6 +74,8 @@ def _error_codes_are_documented(tmp_path_factory: pytest.TempPathFactory) -> Ite
     telemetry.ERROR_OBSERVER = lambda method, route, status, code: seen.add((method, route, status, code))
     yield
     telemetry.ERROR_OBSERVER = None
+    if dump := os.environ.get("PROMO_DUMP_ERROR_CODES"):  # what each route answered, for declaring them
+        Path(dump).write_text("\n".join(" ".join(map(str, row)) for row in sorted(seen)) + "\n")
     if seen and (problems := undocumented_errors(seen, tmp_path_factory.mktemp("codes"))):
         pytest.fail(
             "error codes answered but not documented (add them to the route's opt['errors']):\n" + "\n".join(problems),

@@ -33,13 +33,26 @@ class Accounts(msgspec.Struct):
     items: list[Account]
 
 
-@get("/operator/accounts", dependencies=_operator)
+@get("/operator/accounts", dependencies=_operator, opt={"errors": ()})
 async def list_accounts(request: Request[Any, Any, Any], operator: NamedDependency[Identity]) -> Accounts:
     """Every operator account with its role and stores (admin)."""
     return Accounts(items=await platform_of(request).accounts.list())
 
 
-@post("/operator/accounts", dependencies=_operator)
+@post(
+    "/operator/accounts",
+    dependencies=_operator,
+    opt={
+        "errors": (
+            "account_exists",
+            "invalid_role",
+            "invalid_username",
+            "password_too_short",
+            "stores_invalid",
+            "stores_required",
+        )
+    },
+)
 async def create_account(request: Request[Any, Any, Any], operator: NamedDependency[Identity]) -> Account:
     """A new operator account (admin): {"username", "password" (10+ characters), "role", "stores"}."""
     body = decode(await request.body(), NewAccount)
@@ -49,7 +62,7 @@ async def create_account(request: Request[Any, Any, Any], operator: NamedDepende
 Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
 
 
-@get("/operator/log", dependencies=_operator)
+@get("/operator/log", dependencies=_operator, opt={"errors": ("invalid_cursor",)})
 async def operator_log(
     request: Request[Any, Any, Any],
     operator: NamedDependency[Identity],

@@ -19,6 +19,7 @@ from activities.clock import to_ms
 from activities.errors import invalid
 from activities.model import Activity, AwareDatetime, Name
 from api.body import decode
+from api.error_codes import spec_errors
 from api.gameplays import GAMEPLAY_BY_TYPE
 from api.params import Id
 from api.schemas import ActivityView, activity_view, spec_of
@@ -26,6 +27,15 @@ from api.security import platform_of, provide_operator
 
 _operator = {"operator": Provide(provide_operator)}
 _any = {"activity": "any"}  # api/lookup.py: 404 first for an unknown activity, drafts included
+
+
+def _edit_errors() -> tuple[str, ...]:
+    """An edit is a create of the draft's gameplay: its spec checks, and the edit's own."""
+    return ("not_a_draft", "type_change", *spec_errors())
+
+
+def _template_errors() -> tuple[str, ...]:
+    return ("template_not_found", *spec_errors())
 
 
 class DraftChanges(msgspec.Struct):
@@ -89,7 +99,7 @@ def _redated(spec: dict[str, Any], body: CloneBody, default_name: str) -> dict[s
     return spec
 
 
-@patch("/operator/activities/{activity_id:int}", dependencies=_operator, opt=_any)
+@patch("/operator/activities/{activity_id:int}", dependencies=_operator, opt={**_any, "errors": _edit_errors})
 async def edit_draft(
     request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: Id
 ) -> ActivityView:
@@ -114,14 +124,14 @@ async def edit_draft(
     return await activity_view(platform_of(request), edited, operator=True)
 
 
-@delete("/operator/activities/{activity_id:int}", dependencies=_operator, opt=_any)
+@delete("/operator/activities/{activity_id:int}", dependencies=_operator, opt={**_any, "errors": ("not_a_draft",)})
 async def delete_draft(request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: Id) -> None:
     """Delete a draft (a published activity: 409 `not_a_draft`)."""
     platform = platform_of(request)
     await drafts.delete(platform.engine, activity_id, operator.subject, platform.activities.clock.now_ms())
 
 
-@post("/operator/activities/{activity_id:int}/clone", dependencies=_operator, opt=_any)
+@post("/operator/activities/{activity_id:int}/clone", dependencies=_operator, opt={**_any, "errors": spec_errors})
 async def clone(request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: Id) -> ActivityView:
     """A new draft with the activity's settings (any status): optional `name`, `starts_at`, `ends_at`."""
     activity = await platform_of(request).activities.get(activity_id)
@@ -130,7 +140,7 @@ async def clone(request: Request[Any, Any, Any], operator: NamedDependency[Ident
     return await activity_view(platform_of(request), await _create(request, spec, operator), operator=True)
 
 
-@post("/operator/activities/{activity_id:int}/template", dependencies=_operator, opt=_any)
+@post("/operator/activities/{activity_id:int}/template", dependencies=_operator, opt={**_any, "errors": ()})
 async def save_template(
     request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: Id
 ) -> templates.Template:
@@ -145,13 +155,13 @@ async def save_template(
     )
 
 
-@get("/operator/templates", dependencies=_operator)
+@get("/operator/templates", dependencies=_operator, opt={"errors": ()})
 async def list_templates(request: Request[Any, Any, Any], operator: NamedDependency[Identity]) -> Templates:
     """List the saved activity templates."""
     return Templates(items=await templates.all_templates(platform_of(request).engine))
 
 
-@post("/operator/templates/{template_id:int}/activities", dependencies=_operator)
+@post("/operator/templates/{template_id:int}/activities", dependencies=_operator, opt={"errors": _template_errors})
 async def from_template(
     request: Request[Any, Any, Any], operator: NamedDependency[Identity], template_id: Id
 ) -> ActivityView:
@@ -162,7 +172,11 @@ async def from_template(
     return await activity_view(platform_of(request), await _create(request, spec, operator), operator=True)
 
 
-@patch("/operator/activities/{activity_id:int}/window", dependencies=_operator, opt=_any)
+@patch(
+    "/operator/activities/{activity_id:int}/window",
+    dependencies=_operator,
+    opt={**_any, "errors": ("activity_not_live", "end_not_later")},
+)
 async def extend_window(
     request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: Id
 ) -> ActivityView:
@@ -180,7 +194,7 @@ async def extend_window(
 Month = Annotated[str, QueryParameter(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$")]
 
 
-@get("/operator/calendar", dependencies=_operator)
+@get("/operator/calendar", dependencies=_operator, opt={"errors": ()})
 async def calendar(request: Request[Any, Any, Any], operator: NamedDependency[Identity], month: Month) -> Calendar:
     """The activities whose window overlaps the month (YYYY-MM, in Asia/Shanghai), by start."""
     from zoneinfo import ZoneInfo

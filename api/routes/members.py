@@ -25,7 +25,11 @@ class Member(msgspec.Struct):
     gameplays: dict[str, Any]  # gameplay name -> its records of the member (draws, sign-ins, initiatives...)
 
 
-@get("/operator/members/{user_id:str}", dependencies={"operator": Provide(provide_operator)})
+@get(
+    "/operator/members/{user_id:str}",
+    dependencies={"operator": Provide(provide_operator)},
+    opt={"errors": ("invalid_member_id",)},
+)
 async def member_lookup(
     request: Request[Any, Any, Any], operator: NamedDependency[Identity], user_id: FromPath[str]
 ) -> Member:
