@@ -31,7 +31,7 @@ _OPERATOR = {"operator": Provide(provide_operator)}
 @get(
     "/operator/activities/{activity_id:int}/reports/{name:str}",
     dependencies=_OPERATOR,
-    opt={"activity": "any", "also_csv": True, "errors": ("invalid_parameter",)},  # a day out of bounds
+    opt={"activity": "any", "also_csv": True, "errors": ("invalid_parameter", "range_invalid")},  # a bad day, from > to
 )
 async def read_report(
     request: Request[Any, Any, Any],
@@ -63,7 +63,7 @@ async def read_report(
     "/operator/activities/{activity_id:int}/events",
     media_type="text/csv",
     dependencies=_OPERATOR,
-    opt={"activity": "any", "errors": ("invalid_parameter",)},  # a day out of bounds
+    opt={"activity": "any", "errors": ("invalid_parameter", "range_invalid")},  # a bad day, from > to
 )
 async def export_events(
     request: Request[Any, Any, Any],

@@ -47,7 +47,8 @@ def day_range(activity: Activity, first: str | None, last: str | None) -> tuple[
 
     start, end = parse(first, activity.starts_at, "from"), parse(last, activity.ends_at, "to")
     if start > end:
-        raise bad_parameter("from must not be after to", "from")
+        # each day is valid on its own (the schema's): the pair is refused as a 422
+        raise PromoError(Kind.INVALID, "range_invalid", "from must not be after to", field="from")
     return start, end
 
 
