@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser serve worker test test-unit lint pytest bench bench-writer loadtest fuzz clean
+.PHONY: install browser serve worker test test-unit lint pytest bench bench-reports bench-writer loadtest fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -60,6 +60,10 @@ fuzz: install
 ## same server, side by side; pools sized to the run. make bench [BENCH_ARGS="--workers 4 --connections 256"]
 bench: install
 	$(BIN)/python -m loadtests.bench $(BENCH_ARGS)
+
+## Every analytics report on a generated campaign of 1,000,000 actions written straight to SQLite.
+bench-reports: install
+	$(BIN)/python -m loadtests.bench_reports $(BENCH_ARGS)
 
 ## The audit writer alone: drain N pre-filled draw events, entries/s and Redis bytes per draw.
 bench-writer: install

@@ -3,6 +3,7 @@ each) and the dead-letter table of the entries it quarantined."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any
@@ -21,9 +22,15 @@ async def insert_rows(engine: AsyncEngine, rows: Mapping[sa.Table, Sequence[Mapp
     rows = {table: batch for table, batch in rows.items() if batch}
     if not rows:
         return
+    stored: list[str] = []
     async with engine.begin() as conn:
+        counted = {table: batch for table, batch in rows.items() if table.info.get("increments")}
         for table, batch in rows.items():
-            await _insert_many(conn, table, batch)
+            if table not in counted:
+                await _insert_many(conn, table, batch)
+        if counted:
+            stored = await increment_many(conn, counted)
+    _remember(engine, stored)  # committed: these guards are stored for good
 
 
 async def dead_letters(engine: AsyncEngine, limit: int, activity_id: int | None = None) -> list[dict[str, Any]]:
@@ -73,3 +80,123 @@ async def _insert_many(conn: AsyncConnection, table: sa.Table, batch: Sequence[M
     else:
         values = itemgetter(*order)
         await conn.exec_driver_sql(sql, [values(row) for row in batch])
+
+
+# --- increment rows ---------------------------------------------------------------------------
+# A table whose `info["increments"]` names columns (and `info["key"]` its unique key) is a
+# counter table: its rows are added to the stored row of the same unique key
+# (INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n),
+# each only once: a row carries a `GUARD` (a string naming the fact it counts: a stream entry, a
+# member's first action of a day...), and it counts only if that guard was never stored before
+# (`db.increment_guards`). A second delivery of an entry, or a second action of a member on a day,
+# adds nothing. A guard names one counted fact of one row key (the producer makes them so): only
+# its first row in a step counts.
+
+GUARD = "_guard"
+
+
+CLAIM = "_claim"
+
+
+def increment_row(
+    table: sa.Table, guard: str, key: Mapping[str, Any], amounts: Mapping[str, int], claim: str | None = None
+) -> dict[str, Any]:
+    """A counter row for `table` (its `info["increments"]` columns not given add 0). Rows with the
+    same guard and `claim` (a stream entry counted in several rows) count together."""
+    row = {**key, **amounts, GUARD: guard}
+    if claim is not None:
+        row[CLAIM] = claim
+    return row
+
+
+# Guards known to be stored (committed) in each engine's database, so not sent again: a member's
+# day and first action recur with every action. Bounded; forgetting one only costs a lookup.
+_KNOWN: weakref.WeakKeyDictionary[Any, dict[str, None]] = weakref.WeakKeyDictionary()
+_KNOWN_MAX = 200_000
+
+
+def _known(engine: AsyncEngine | AsyncConnection) -> dict[str, None]:
+    return _KNOWN.setdefault(engine.sync_engine, {})
+
+
+def _remember(engine: AsyncEngine, guards: list[str]) -> None:
+    known = _known(engine)
+    for guard in guards:
+        known[guard] = None
+    while len(known) > _KNOWN_MAX:
+        del known[next(iter(known))]
+
+
+async def increment_many(conn: AsyncConnection, rows: Mapping[sa.Table, Sequence[Mapping[str, Any]]]) -> list[str]:
+    """Add the rows whose guard is new; returns the guards now stored (to remember once committed)."""
+    known = _known(conn)
+    guards = [g for g in dict.fromkeys(row[GUARD] for batch in rows.values() for row in batch) if g not in known]
+    fresh = await _new_guards(conn, guards)
+    owner: dict[str, object] = {}
+    for table, batch in rows.items():
+        amounts: list[str] = list(table.info["increments"])
+        keys: list[str] = list(table.info["key"])  # the columns of its unique key
+        index = {name: i for i, name in enumerate(amounts)}
+        totals: dict[tuple[Any, ...], list[int]] = {}
+        for row in batch:
+            guard = row[GUARD]
+            if guard not in fresh:
+                continue
+            claim = row.get(CLAIM) or object()  # rows of one claim (one entry) share their guard
+            if owner.setdefault(guard, claim) != claim:
+                continue  # a guard counts once: for its first claim in the step
+            key = tuple(row[k] for k in keys)
+            total = totals.get(key)
+            if total is None:
+                total = totals[key] = [0] * len(amounts)
+            for name, value in row.items():
+                i = index.get(name)
+                if i is not None:
+                    total[i] += value
+        if totals:
+            await _upsert(conn, table, keys, amounts, totals)
+    return guards
+
+
+async def _upsert(
+    conn: AsyncConnection,
+    table: sa.Table,
+    keys: list[str],
+    amounts: list[str],
+    totals: dict[tuple[Any, ...], list[int]],
+) -> None:
+    upsert = _insert_for(conn, table)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[table.c[k] for k in keys],
+        set_={name: table.c[name] + upsert.excluded[name] for name in amounts},
+    )
+    values = [
+        dict(zip(keys, key, strict=True)) | dict(zip(amounts, total, strict=True)) for key, total in totals.items()
+    ]
+    await conn.execute(upsert, values)
+
+
+async def _new_guards(conn: AsyncConnection, guards: list[str]) -> set[str]:
+    """Store the guards; those that were not stored before. On SQLite one multi-row statement per
+    chunk straight to the driver (SQLAlchemy's per-row processing would double the writer's time)."""
+    fresh: set[str] = set()
+    if conn.dialect.name == "sqlite":
+        for start in range(0, len(guards), _GUARD_CHUNK):
+            params = tuple(guards[start : start + _GUARD_CHUNK])
+            values = ",".join(["(?)"] * len(params))
+            sql = f"INSERT INTO increment_guards (guard) VALUES {values} ON CONFLICT DO NOTHING RETURNING guard"
+            fresh.update(row[0] for row in (await conn.exec_driver_sql(sql, params)).all())
+        return fresh
+    insert = _insert_for(conn, db.increment_guards).on_conflict_do_nothing()
+    column = db.increment_guards.c.guard
+    for start in range(0, len(guards), _GUARD_CHUNK):
+        chunk = [{"guard": guard} for guard in guards[start : start + _GUARD_CHUNK]]
+        fresh.update((await conn.execute(insert.returning(column), chunk)).scalars())
+    return fresh
+
+
+_GUARD_CHUNK = 2000  # SQLite takes up to 32,766 parameters a statement
+
+
+def _insert_for(conn: AsyncConnection, table: sa.Table) -> Any:
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)

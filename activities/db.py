@@ -42,6 +42,7 @@ activities = sa.Table(
     sa.Column("limits", sa.JSON, nullable=False, default=lambda: {}),
     sa.Column("points_cost", sa.Integer, nullable=False, default=0),
     sa.Column("config", sa.JSON),  # a gameplay's own settings (sign-in cycle and rewards...); NULL for lotteries
+    sa.Column("experiment", sa.JSON),  # A/B variants (activities/experiment.py); NULL: none
     sa.Column("created_at_ms", sa.BigInteger, nullable=False),
     sa.Column("updated_at_ms", sa.BigInteger, nullable=False),
 )
@@ -121,3 +122,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+# Facts already counted by the counter tables (activities/audit_sql.py increment rows): a stream
+# entry, a member's first action of a day... A counter row counts only if its guard is new here.
+increment_guards = sa.Table(
+    "increment_guards",
+    metadata,
+    sa.Column("guard", sa.String(255), primary_key=True),
+)

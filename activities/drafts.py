@@ -30,7 +30,7 @@ from activities.repository import WriteRows
 # The draft a gameplay's `create` replaces (set by the PATCH route around the call), or None.
 EDITING: ContextVar[int | None] = ContextVar("promo_editing_draft", default=None)
 
-_SHARED = {"type", "name", "starts_at", "ends_at", "timezone", "skin", "audience"}
+_SHARED = {"type", "name", "starts_at", "ends_at", "timezone", "skin", "audience", "experiment"}
 
 
 def spec_dict(activity: Activity, spec: type[ActivityBase], loaded: Any = None) -> dict[str, Any]:
@@ -47,6 +47,7 @@ def spec_dict(activity: Activity, spec: type[ActivityBase], loaded: Any = None) 
         "timezone": activity.timezone,
         "skin": activity.skin,
         "audience": msgspec.to_builtins(activity.audience),
+        "experiment": msgspec.to_builtins(activity.experiment),  # A/B variants (activities/experiment.py)
     }
     for info in msgspec.inspect.type_info(spec).fields:  # type: ignore[attr-defined]
         if info.name in _SHARED:
@@ -100,6 +101,7 @@ async def replace(
                 skin=spec.skin,
                 audience=msgspec.to_builtins(spec.audience),
                 config=config,
+                experiment=msgspec.to_builtins(spec.experiment) if spec.experiment else None,
                 **(columns or {}),
                 updated_at_ms=now_ms,
             )

@@ -77,6 +77,8 @@ class ViewSection:
     fields: Sequence[tuple[str, Any, Any]]
     read: Callable[[Activity, bool], Mapping[str, Any]]
     load: Callable[[GameplayService, Activity, bool], Awaitable[Activity]] | None = None
+    # The (loaded) activity as a member of an A/B variant sees it (activities/experiment.py).
+    variant: Callable[[Activity, str], Activity] | None = None
 
 
 @dataclass(frozen=True)

@@ -126,3 +126,18 @@ class WalletKeys:
     def events(self) -> str:
         """Stream of wallet changes, consumed by the SQL audit writer."""
         return f"{self._p}:events"
+
+
+@dataclass(frozen=True)
+class ViewKeys:
+    """Public page views of an activity (analytics/store.py), per local day; in the activity's slot."""
+
+    activity_id: int
+
+    def visitors(self, day: str, channel: str) -> str:
+        """HyperLogLog of the visitor ids that viewed the page that day through `channel`."""
+        return f"{tag(self.activity_id)}:uv:{day}:{channel}"
+
+    def views(self, day: str) -> str:
+        """Hash channel -> page views that day."""
+        return f"{tag(self.activity_id)}:views:{day}"

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, available_timezones
 import msgspec
 
 from activities.errors import invalid
+from activities.experiment import Experiment, validate_experiment
 
 # No amount of money a spec carries (a price, a prize's value) is above this.
 MAX_CNY = Decimal(100_000_000)
@@ -85,6 +86,7 @@ class ActivityBase(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timezone: TimeZoneName = "Asia/Shanghai"
     skin: ShortText | None = None
     audience: Audience = msgspec.field(default_factory=Audience)
+    experiment: Experiment | None = None  # A/B variants (activities/experiment.py)
 
     def __post_init__(self) -> None:
         check_time(self.starts_at, "starts_at")
@@ -97,6 +99,9 @@ def validate_common(spec: ActivityBase) -> None:
         raise invalid("unknown_timezone", f"unknown time zone {spec.timezone!r}", field="timezone")
     if spec.ends_at <= spec.starts_at:
         raise invalid("window_invalid", "ends_at must be after starts_at", field="ends_at")
+    if spec.experiment is not None:
+        prizes = getattr(spec, "prizes", None)
+        validate_experiment(spec.experiment, None if prizes is None else len(prizes))
 
 
 _TIMEZONES: set[str] | None = None
@@ -120,6 +125,7 @@ class Activity(msgspec.Struct, kw_only=True):
     skin: str | None
     audience: Audience
     config: dict[str, Any] = msgspec.field(default_factory=dict)  # a gameplay's own settings (JSON)
+    experiment: Experiment | None = None
 
     @property
     def tz(self) -> ZoneInfo:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from activities import audit_sql, db
 from activities.clock import to_ms
+from activities.experiment import Experiment
 from activities.model import MAX_COUNT, Activity, ActivityBase, Audience, Status
 
 # A gameplay's own rows of a new activity, written in the transaction that creates it.
@@ -70,6 +71,7 @@ class ActivityRepository:
                     skin=spec.skin,
                     audience=msgspec.to_builtins(spec.audience),
                     config=config,
+                    experiment=msgspec.to_builtins(spec.experiment) if spec.experiment else None,
                     created_at_ms=now_ms,
                     updated_at_ms=now_ms,
                     **(columns or {}),
@@ -185,10 +187,15 @@ def _activity(row: Any) -> Activity:
         skin=row["skin"],
         audience=stored(row["audience"], Audience),
         config=row["config"] or {},
+        experiment=_experiment(row.get("experiment")),
     )
 
 
 S = TypeVar("S")
+
+
+def _experiment(value: Any) -> Experiment | None:
+    return None if value is None else msgspec.convert(value, Experiment)
 
 
 def stored(value: dict[str, Any], shape: type[S]) -> S:

@@ -22,6 +22,7 @@ from activities.errors import OutcomeUnknown, PromoError
 from activities.gameplay import Gameplay
 from activities.logs import setup_logging
 from activities.metrics import RECONCILED
+from analytics.controllers import ROUTES as ANALYTICS_ROUTES
 from api.action_log import action_log_middleware
 from api.body import StrictBody
 from api.errors import (
@@ -135,6 +136,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             PointsController,
             AuditController,
             RecoveryController,
+            Router("/", route_handlers=list(ANALYTICS_ROUTES), tags=["analytics"]),
             *(gameplay_router(gameplay) for gameplay in GAMEPLAYS),
             Router("/", route_handlers=list(OUTBOUND_ROUTES), tags=["outbound"]),
             Router("/", route_handlers=[list_accounts, create_account, operator_log, member_lookup], tags=["accounts"]),

@@ -29,6 +29,8 @@ from api.security import needed_role
 
 # Every answer through api/errors.py that is not a PromoError (Litestar's own refusals, Redis or SQL away).
 _FIXED = {"invalid_parameter": 400, "service_unavailable": 503, "database_busy": 503, "outcome_unknown": 503}
+# Codes built at run time (outbound/endpoints.py `_not_found(what)`), out of the scanner's sight.
+_FIXED |= {"endpoint_not_found": 404, "delivery_not_found": 404}
 _KIND = r"Kind\.(?P<kind>[A-Z_]+)"
 _CODE = r"\"(?P<code>[a-z][a-z0-9_]*)\""
 _RAISED = (
@@ -106,7 +108,7 @@ def spec_errors() -> tuple[str, ...]:
     kernel's shared checks (activities/model.py), each registered gameplay's spec module and its
     `model.py`, and its service's `create` (and the methods it calls) raise with a 422. The create
     route's `opt["errors"]`."""
-    modules = {"activities.model", *(g.spec.__module__ for g in GAMEPLAYS)}
+    modules = {"activities.model", "activities.experiment", *(g.spec.__module__ for g in GAMEPLAYS)}  # A/B checks
     paths = {Path(sys.modules[name].__file__ or "") for name in modules if name in sys.modules}
     paths |= {path for path in _gameplay_sources() if path.name == "model.py"}
     found = _raised(paths)

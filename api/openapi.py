@@ -87,6 +87,7 @@ KERNEL_TAGS = {
     "outbound": "Webhooks and their deliveries, prize fulfilment, members' prizes and addresses",
     "accounts": "Operator accounts, the operator action log, member lookup",
     "events": "Members' events from the brands' systems (system tokens) and the event types operators declare",
+    "analytics": "An activity's reports (JSON or CSV) and its raw events export",
 }
 
 # Bodies that work, for the docs UI and as the fuzzer's starting points (its examples phase sends
@@ -386,7 +387,7 @@ def document(app: Litestar) -> None:
         if (method, path) in UNDECLARED_ERRORS and "errors" not in handler.opt:
             codes = {status: codes.get(status, []) for status in ERRORS if needs_token or status not in (401, 403)}
         _error_responses(operation, codes)
-        if (method, path) in ALSO_CSV:  # ?format=csv
+        if (method, path) in ALSO_CSV or handler.opt.get("also_csv"):  # ?format=csv (analytics/controllers.py)
             ok = (operation.responses or {}).get("200")
             if isinstance(ok, OpenAPIResponse):
                 ok.content = {

@@ -26,6 +26,9 @@ from activities.repository import ActivityRepository
 from activities.scripts import ScriptBatcher
 from activities.service import ActivityService
 from activities.store import ActivityStore, AuditStore, WalletStore
+from analytics.rollup import Rollups
+from analytics.store import ViewStore
+from analytics.views import Views
 from api.gameplays import GAMEPLAYS
 from events.actions import PlatformActions
 from events.service import EventService
@@ -57,6 +60,7 @@ class Platform:
     accounts: Accounts  # operator accounts and console sessions (issue 13)
     events: EventService  # members' events from the brand's systems (events/)
     _by_class: dict[type[Any], Any] = field(default_factory=dict)
+    views: Views | None = None  # public page views (analytics), persisted by `sweep`
 
     @classmethod
     def build(
@@ -103,6 +107,7 @@ class Platform:
                 producers=[
                     outbound.producer,  # the outbox rows of a grant, in the grant's transaction
                     PlatformActions(events, wants).producer,  # sign-ins, helps, draws count for tasks
+                    Rollups(repository, engine),  # analytics, in the events' transaction
                 ],
                 streams=event_streams(),  # members' events (events/)
                 shutdown_drain_s=settings.shutdown_drain_s,
@@ -111,6 +116,7 @@ class Platform:
             outbound=outbound,
             accounts=Accounts(engine, clock),
             events=events,
+            views=Views(ViewStore(redis), engine, repository, clock),
         )
 
     def service(self, kind: type[S]) -> S:
@@ -131,7 +137,10 @@ class Platform:
     async def sweep(self) -> int:
         """Close what ran out of time (initiatives past their deadline, reservations not redeemed
         by the end of their day...): every gameplay's sweep."""
-        return sum([await service.sweep() for service in self.services.values()])
+        swept = sum([await service.sweep() for service in self.services.values()])
+        if self.views is not None:
+            await self.views.persist()  # at most once a minute
+        return swept
 
     async def reconcile(self) -> int:
         """Complete or undo what lost replies left half done: every gameplay's (a lottery's draw costs

@@ -42,6 +42,8 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", f"{A}/{{activity_id}}/{{action}}"): WRITE,  # publish | pause | resume | end
     ("PATCH", f"{A}/{{activity_id}}/window"): WRITE,  # extend the end time, live
     ("GET", f"{A}/{{activity_id}}/counters"): READ,
+    ("GET", f"{A}/{{activity_id}}/reports/{{name}}"): READ,  # analytics (issue 14)
+    ("GET", f"{A}/{{activity_id}}/events"): READ,
     ("GET", f"{A}/{{activity_id}}/dashboard"): READ,
     ("GET", f"{A}/{{activity_id}}/reservations"): READ,
     ("GET", f"{A}/{{activity_id}}/recovery"): READ,

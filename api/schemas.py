@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 
 from activities import drafts
+from activities.experiment import Experiment, variant_of
 from activities.model import Activity, Audience, Status
 from api.gameplays import GAMEPLAY_BY_TYPE, GAMEPLAYS, SPECS_BY_TYPE
 
@@ -25,6 +26,8 @@ _SHARED: list[tuple[str, Any] | tuple[str, Any, Any]] = [
     ("ends_at", datetime),
     ("timezone", str),
     ("audience", Audience),
+    ("experiment", Experiment | None, None),  # operators: the A/B variants declared
+    ("variant", str | None, None),  # players sending a token: their A/B variant (the odds shown are its)
 ]
 
 # One struct for every gameplay's activities (the OpenAPI document shows every field): the shared
@@ -42,14 +45,20 @@ else:
     )
 
 
-async def activity_view(platform: Platform, activity: Activity, *, operator: bool) -> ActivityView:
+async def activity_view(
+    platform: Platform, activity: Activity, *, operator: bool, member: str | None = None
+) -> ActivityView:
     """The activity as players (`operator=False`) or operators see it, times in its time zone,
-    with its gameplay's section (read first by the gameplay's service when it has a `load`)."""
+    with its gameplay's section (read first by the gameplay's service when it has a `load`); as
+    `member`'s A/B variant sees it (its odds) when the activity runs an experiment."""
+    variant = variant_of(activity, member) if member is not None and not operator else ""
     tz = activity.tz
     gameplay = GAMEPLAY_BY_TYPE.get(activity.type)
     section = gameplay.view if gameplay else None
     if gameplay and section and section.load:
         activity = await section.load(platform.services[gameplay.name], activity, operator)
+    if variant and section and section.variant:
+        activity = section.variant(activity, variant)
     return ActivityView(
         id=activity.id,
         type=activity.type,
@@ -60,6 +69,8 @@ async def activity_view(platform: Platform, activity: Activity, *, operator: boo
         ends_at=activity.ends_at.astimezone(tz),
         timezone=activity.timezone,
         audience=activity.audience,
+        experiment=activity.experiment if operator else None,
+        variant=variant or None,
         **(section.read(activity, operator) if section else {}),
     )
 

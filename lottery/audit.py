@@ -28,6 +28,9 @@ def draw_row(activity_id: int, entry_id: str, fields: dict[str, str]) -> DrawRow
         left_today=None if left_today < 0 else left_today,
         left_total=None if left_total < 0 else left_total,
         stream_id=entry_id,
+        channel=fields.get("channel"),
+        source=fields.get("source"),
+        variant=fields.get("variant"),
     )
 
 
@@ -54,6 +57,9 @@ async def _draw_rows(activity_id: int | None, entry_id: str, fields: dict[str, s
         "left_today": None if left_today < 0 else left_today,
         "left_total": None if left_total < 0 else left_total,
         "stream_id": entry_id,
+        "channel": fields.get("channel"),  # analytics: where the draw came from, its A/B variant
+        "source": fields.get("source"),
+        "variant": fields.get("variant"),
     }
     rows: list[Row] = [(db.draws, row)]
     if kind == "chance":

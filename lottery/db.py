@@ -46,6 +46,9 @@ draws = sa.Table(
     sa.Column("left_today", sa.Integer),  # NULL: no daily limit
     sa.Column("left_total", sa.Integer),  # NULL: no total limit
     sa.Column("stream_id", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(16)),  # h5 | mini_program | app | other; NULL: not sent
+    sa.Column("source", sa.String(64)),  # the campaign link code sent with the draw
+    sa.Column("variant", sa.String(16)),  # the member's A/B variant; NULL: no experiment
     sa.Index("ix_draws_activity_user", "activity_id", "user_id", "drawn_at_ms"),
     sa.Index("ix_draws_activity_prize", "activity_id", "prize_id"),
     sa.Index("ix_draws_activity_day", "activity_id", "day"),

@@ -22,6 +22,8 @@
 -- ARGV[10] how to pay: "chance_or_free" (a chance if the member has one, else a draw within the
 --          limits), "chance_or_pay" (a chance, else answer payment_required: the caller charges
 --          the points cost and calls again with "paid"), "paid" (a draw within the limits)
+-- ARGV[11] the weights of the member's A/B variant, one per prize in table order ("": the table's)
+-- ARGV[12] A/B variant   ARGV[13] channel   ARGV[14] source   (optional; streamed when not "")
 --
 -- A draw paid with a chance (kind "chance") neither counts against nor is held back by the
 -- per-member limits (the chance is the entitlement); the global daily cap still applies.
@@ -70,6 +72,10 @@ if kind == 'draw' and ARGV[10] == 'chance_or_pay' then return {'payment_required
 
 -- The weighted pick over the disclosed table (odds.pick).
 local prizes = cjson.decode(s[7])
+if ARGV[11] and ARGV[11] ~= '' then
+  local i = 0
+  for w in string.gmatch(ARGV[11], '[^,]+') do i = i + 1; if prizes[i] then prizes[i].w = tonumber(w) end end
+end
 local total = 0
 for _, p in ipairs(prizes) do total = total + p.w end
 local point = math.floor(tonumber(ARGV[3]) * total / 4294967296)
@@ -115,8 +121,13 @@ if per_user_total > 0 then left_total = per_user_total - user_all end
 
 local result = {ARGV[2], wid, pid, tostring(left_today), tostring(left_total), ARGV[4], kind}
 redis.call('SET', KEYS[8], ARGV[7] .. ' ' .. table.concat(result, ' '), 'EX', ARGV[9])
-redis.call('XADD', KEYS[9], '*', 'type', 'draw', 'kind', kind, 'draw_id', ARGV[2], 'user_id', user,
+local event = {'type', 'draw', 'kind', kind, 'draw_id', ARGV[2], 'user_id', user,
   'prize_id', wid, 'picked_prize_id', pid, 'rand', ARGV[3], 'day', ARGV[5], 'drawn_at_ms', ARGV[4],
-  'idempotency_key', ARGV[8], 'fingerprint', ARGV[7], 'left_today', left_today, 'left_total', left_total)
+  'idempotency_key', ARGV[8], 'fingerprint', ARGV[7], 'left_today', left_today, 'left_total', left_total}
+for i, name in ipairs({'variant', 'channel', 'source'}) do
+  local value = ARGV[11 + i]
+  if value and value ~= '' then event[#event + 1] = name; event[#event + 1] = value end
+end
+redis.call('XADD', KEYS[9], '*', unpack(event))
 result[#result + 1] = tostring(chances)
 return {'ok', unpack(result)}

@@ -10,7 +10,7 @@ from activities.model import Activity
 from lottery import db
 from lottery.admin import ActivityCounters
 from lottery.back_office import of_member
-from lottery.model import LOTTERY_TYPES, Limits, LotterySpec
+from lottery.model import LOTTERY_TYPES, Limits, LotterySpec, variant_view
 from lottery.repository import LotteryRepository
 from lottery.service import DrawService
 from lottery.store import DrawStore
@@ -53,6 +53,7 @@ GAMEPLAY = Gameplay(
         ],
         read=lottery_view,
         load=load_view,
+        variant=variant_view,  # an A/B variant's odds
     ),
     member=of_member,
 )

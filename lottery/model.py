@@ -134,3 +134,23 @@ class Lottery(Activity, kw_only=True):
         """The disclosed probability of each prize being picked (before any out-of-stock fallback)."""
         total = sum(p.weight for p in self.prizes)
         return {p.id: p.weight / total for p in self.prizes} if total else {}
+
+
+def variant_view(activity: Activity, variant: str) -> Activity:
+    """The view section's `variant`: the loaded lottery as its A/B `variant` sees it."""
+    return variant_lottery(activity, variant) if isinstance(activity, Lottery) else activity
+
+
+def variant_lottery(activity: Lottery, variant: str) -> Lottery:
+    """The lottery as members of its A/B `variant` see and play it: odds and points cost overridden."""
+    if not variant or activity.experiment is None:
+        return activity
+    overrides = activity.experiment.variant(variant).overrides
+    changes: dict[str, object] = {}
+    if overrides.weights is not None and len(overrides.weights) == len(activity.prizes):
+        changes["prizes"] = [
+            msgspec.structs.replace(p, weight=w) for p, w in zip(activity.prizes, overrides.weights, strict=True)
+        ]
+    if overrides.points_cost is not None:
+        changes["points_cost"] = overrides.points_cost
+    return msgspec.structs.replace(activity, **changes) if changes else activity

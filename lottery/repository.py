@@ -37,6 +37,9 @@ class DrawRow(msgspec.Struct, kw_only=True):
     left_today: int | None
     left_total: int | None
     stream_id: str
+    channel: str | None = None  # analytics: where the draw came from, its A/B variant
+    source: str | None = None
+    variant: str | None = None
 
 
 class LotteryRepository:

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -17,6 +17,7 @@ from activities.audit_rows import EventHandler
 from activities.auth import Identity
 from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, PromoError, refusal
+from activities.experiment import variant_of
 from activities.ids import new_id
 from activities.model import Activity, DeviceId
 from activities.pages import Page, cut, decode_cursor
@@ -31,7 +32,7 @@ from activities.service import (
 )
 from lottery.admin import ActivityCounters, LotteryAdmin
 from lottery.audit import HANDLERS
-from lottery.model import LOTTERY_TYPES, Lottery, LotterySpec, Prize
+from lottery.model import LOTTERY_TYPES, Lottery, LotterySpec, Prize, variant_lottery
 from lottery.odds import new_rand
 from lottery.repository import LotteryRepository
 from lottery.store import DrawRecord, DrawReply, DrawRequest, DrawStore, GrantReply
@@ -45,11 +46,15 @@ _REFUSALS: dict[str, tuple[Kind, str]] = {
 }
 
 
+Source = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:~-]{1,64}$")]
+
+
 class DrawBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Optional context a front end sends with a draw."""
 
-    channel: Literal["h5", "mini_program", "app"] | None = None
+    channel: Literal["h5", "mini_program", "app", "other"] | None = None
     device_id: DeviceId | None = None
+    source: Source | None = None  # a campaign link code (analytics)
 
 
 class PrizeWon(msgspec.Struct):
@@ -146,6 +151,8 @@ class DrawService:
 
     async def draw(self, player: Identity, activity_id: int, idempotency_key: str, body: DrawBody) -> DrawResult:
         activity = await self.lottery(activity_id)
+        variant = variant_of(activity, player.subject)  # an A/B variant's odds and cost
+        activity = variant_lottery(activity, variant)
         check_audience(activity, player)
         flight = (activity_id, player.subject, idempotency_key)
         if flight in self._in_flight:
@@ -156,7 +163,7 @@ class DrawService:
             )
         self._in_flight.add(flight)
         try:
-            reply = await self._draw(activity, player.subject, idempotency_key, body)
+            reply = await self._draw(activity, player.subject, idempotency_key, body, variant)
         finally:
             self._in_flight.discard(flight)
 
@@ -213,7 +220,9 @@ class DrawService:
         except Exception:
             log.exception("points prize of draw %s not credited yet; the reconciler will", draw_id)
 
-    async def _draw(self, activity: Lottery, user_id: str, idempotency_key: str, body: DrawBody) -> DrawReply:
+    async def _draw(
+        self, activity: Lottery, user_id: str, idempotency_key: str, body: DrawBody, variant: str = ""
+    ) -> DrawReply:
         """Run the draw script: with a draw chance if the member has one, otherwise within the
         limits and, if the activity costs points, paid for.
 
@@ -238,6 +247,10 @@ class DrawService:
             idempotency_key=idempotency_key,
             idempotency_ttl_s=IDEMPOTENCY_TTL_S,
             payment="chance_or_pay" if activity.points_cost else "chance_or_free",
+            weights=",".join(str(p.weight) for p in activity.prizes) if variant else "",
+            variant=variant,
+            channel=body.channel or "",
+            source=body.source or "",
         )
         reply = await self._loaded(activity.id, lambda: self.store.draw(request))
         if reply.kind != "payment_required":

@@ -37,6 +37,10 @@ class DrawRequest:
     idempotency_key: str
     idempotency_ttl_s: int
     payment: Payment = "chance_or_free"
+    weights: str = ""  # the member's A/B variant's weights, "w1,w2,..." in prize order ("": the table's)
+    variant: str = ""
+    channel: str = ""
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,10 @@ class DrawStore:
                 request.idempotency_key,
                 request.idempotency_ttl_s,
                 request.payment,
+                request.weights,
+                request.variant,
+                request.channel,
+                request.source,
             ],
         )
         kind = reply[0]

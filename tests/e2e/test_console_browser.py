@@ -219,6 +219,22 @@ async def test_console_flow(console: Console, browser: Any, tmp_path: Path) -> N
     assert await page.is_visible("text=publish")
     await shot(page, tmp_path, "log")
 
+    # 3b. the analytics page (issue 14): the overview drawn with ECharts once the draws are in SQL
+    draws_cell = "#totals tbody td:nth-child(4)"
+    for _ in range(60):
+        await page.goto(f"{url}/console/activities/{activity_id}/analytics")
+        if await page.text_content(draws_cell) == "6":
+            break
+        await asyncio.sleep(0.5)
+    assert await page.text_content(draws_cell) == "6"
+    for chart in ("chart-days", "chart-channels", "chart-prizes"):
+        assert await page.locator(f"#{chart} canvas").count() >= 1
+    legend = await page.evaluate(
+        "echarts.getInstanceByDom(document.querySelector('#chart-days')).getOption().legend[0].data"
+    )
+    assert legend == ["participants", "actions"]
+    await shot(page, tmp_path, "analytics", docs=True)
+
     # 5. a clerk made with `promo operator create` redeems at its store
     today = datetime.now(SHANGHAI).date().isoformat()
     spec = {

@@ -6,7 +6,7 @@ writer from the event streams) and `event_types` (operators' custom types); of `
 `task_claims`; of `quiz/db.py`: the question bank, sessions and results.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-11-26
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
