@@ -185,6 +185,13 @@ class Lottery(Activity, kw_only=True):
         return next(p for p in self.prizes if p.is_consolation)
 
     @property
+    def pity(self) -> PitySpec | None:
+        """The pity rule as the spec states it (prizes by position), to edit, clone or show."""
+        if not self.pity_after:
+            return None
+        return PitySpec(after=self.pity_after, prizes=[i for i, p in enumerate(self.prizes) if p.pity])
+
+    @property
     def pity_prizes(self) -> list[Prize]:
         """The prizes a pity draw picks from (empty: no pity rule)."""
         return [p for p in self.prizes if p.pity] if self.pity_after else []
