@@ -4,7 +4,9 @@ and the public view discloses both rules."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -169,3 +171,45 @@ async def test_the_public_view_discloses_pity_and_tiers(env: Env) -> None:
 async def test_a_bad_pity_rule_is_refused_with_its_code(env: Env, pity: dict[str, Any], code: str) -> None:
     response = await env.client.post("/operator/activities", json=_spec(pity=pity), headers=env.operator())
     assert response.status_code == 422 and response.json()["code"] == code, response.text
+
+
+async def test_concurrent_draws_keep_the_pity_counter_and_the_stock_exact(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """80 members x 3 draws, all 240 at once, every random number on the consolation prize, pity
+    after 2 on a prize with 30 units: each member's third draw (whichever request it is) is the
+    guaranteed one while units last, so exactly 30 are won, never more; the others keep counting.
+    Then the invariants: the pity counter of each member in Redis equals its rebuild from SQL."""
+    members, stock = 80, 30
+    spec = wheel(
+        limits={"per_user_daily": 3},
+        prizes=[
+            {"name": "Guaranteed", "type": "coupon", "weight": 10, "stock": stock},
+            {"name": "Thanks", "type": "thanks", "weight": 990},
+        ],
+        pity={"after": 2, "prizes": [0]},
+    )
+    activity = await env.create(spec)
+    activity_id, (prize_id, thanks_id) = activity["id"], [p["id"] for p in activity["prizes"]]
+    monkeypatch.setattr("lottery.service.new_rand", lambda: RAND_RANGE - 1)
+    responses = await asyncio.gather(
+        *(env.draw(activity_id, f"c{m}", key=f"k{m}-{i}") for m in range(members) for i in range(3))
+    )
+    assert all(r.status_code == 201 for r in responses)
+    won = Counter(r.json()["prize"]["id"] for r in responses)
+    assert won == {prize_id: stock, thanks_id: 3 * members - stock}
+    keys = LotteryKeys(activity_id)
+    streaks = {u: int(n) for u, n in (await env.platform.redis.hgetall(keys.pity)).items()}
+    assert sorted(streaks.values()) == [3] * (members - stock)  # the winners' counters restarted
+    await env.platform.audit_writer.drain()
+    repository = env.platform.service(DrawService).repository
+    assert await repository.consolation_streaks(activity_id, thanks_id) == streaks
+    async with env.platform.engine.connect() as conn:
+        pity_rows = (
+            await conn.execute(
+                sa.select(sa.func.count()).where(
+                    lottery_db.draws.c.activity_id == activity_id, lottery_db.draws.c.pity.is_(True)
+                )
+            )
+        ).scalar_one()
+    assert pity_rows == stock
