@@ -50,7 +50,7 @@ def unlock_rule(after: int) -> str:
 
 def pity_view(lottery: Lottery) -> PityView | None:
     """The pity rule in plain terms (the SAMR blind-box guideline: a guarantee is disclosed)."""
-    prizes = lottery.pity_prizes
+    prizes = [p for p in lottery.pity_prizes if p.weight > 0]  # an A/B variant may zero a weight
     if not prizes or not lottery.pity_after:
         return None
     total = sum(p.weight for p in prizes)

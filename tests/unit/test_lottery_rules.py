@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import math
 import random
+from decimal import Decimal
 from typing import Any
 
 import msgspec
 import pytest
 
 from activities.errors import PromoError
-from lottery.model import LotterySpec, validate_spec
+from activities.model import Activity, Audience
+from lottery.model import Limits, Lottery, LotterySpec, PitySpec, Prize, validate_spec
 from lottery.odds import RAND_RANGE, Availability, PrizeRule, decide, is_unlocked, next_streak, pick, pity_pick
+from lottery.views import pity_view
 
 WINDOW = {"starts_at": "2026-12-01T00:00:00+08:00", "ends_at": "2027-12-01T00:00:00+08:00"}
 TOP = {"name": "Top", "type": "goods", "weight": 10, "stock": 5}
@@ -128,3 +131,36 @@ def test_a_members_draws_under_pity_match_the_renewal_law() -> None:
     expected = {1: n / 4, 2: n / 4, 3: n / 2}
     chi2 = sum((ordinary[i] - expected[i]) ** 2 / expected[i] for i in ordinary)
     assert chi2 < 13.82, (chi2, ordinary)  # 2 degrees of freedom, the 0.999 quantile
+
+
+def test_the_disclosed_pity_rule_leaves_out_prizes_a_variant_weighs_zero() -> None:
+    spec = msgspec.convert(
+        {
+            "type": "wheel",
+            "name": "W",
+            **WINDOW,
+            "prizes": [TOP, COUPON, THANKS],
+            "pity": {"after": 3, "prizes": [0, 1]},
+        },
+        LotterySpec,
+    )
+    prizes = [
+        Prize(id=i + 1, name=p.name, type=p.type, weight=p.weight, stock=p.stock, daily_stock=None,
+              per_user_cap=None, value_cny=Decimal(0), pity=i < 2)
+        for i, p in enumerate(spec.prizes)
+    ]  # fmt: skip
+    activity = Activity(
+        id=1, type="wheel", name="W", status="live", starts_at=spec.starts_at, ends_at=spec.ends_at,
+        timezone=spec.timezone, skin=None, audience=Audience(),
+    )  # fmt: skip
+    lottery = Lottery.of(activity, Limits(), 0, prizes, pity_after=3)
+    view = pity_view(lottery)
+    assert view is not None and view.shares == {"1": "0.100000", "2": "0.900000"} and "last 3 draws" in view.rule
+    assert lottery.pity == PitySpec(after=3, prizes=[0, 1])
+    zeroed = msgspec.structs.replace(lottery, prizes=[msgspec.structs.replace(prizes[0], weight=0), *prizes[1:]])
+    zeroed_view = pity_view(zeroed)
+    assert zeroed_view is not None and list(zeroed_view.shares) == ["2"]
+    none_left = msgspec.structs.replace(
+        lottery, prizes=[msgspec.structs.replace(p, weight=0) if p.pity else p for p in prizes]
+    )
+    assert pity_view(none_left) is None
