@@ -41,6 +41,7 @@ activities = sa.Table(
     # gameplays' activities take these defaults.
     sa.Column("limits", sa.JSON, nullable=False, default=lambda: {}),
     sa.Column("points_cost", sa.Integer, nullable=False, default=0),
+    sa.Column("pity_after", sa.Integer),  # a lottery's pity rule (migration 0017); NULL: none
     sa.Column("config", sa.JSON),  # a gameplay's own settings (sign-in cycle and rewards...); NULL for lotteries
     sa.Column("experiment", sa.JSON),  # A/B variants (activities/experiment.py); NULL: none
     sa.Column("created_at_ms", sa.BigInteger, nullable=False),

@@ -31,6 +31,7 @@ def draw_row(activity_id: int, entry_id: str, fields: dict[str, str]) -> DrawRow
         channel=fields.get("channel"),
         source=fields.get("source"),
         variant=fields.get("variant"),
+        pity=fields.get("pity") == "1",
     )
 
 
@@ -60,6 +61,7 @@ async def _draw_rows(activity_id: int | None, entry_id: str, fields: dict[str, s
         "channel": fields.get("channel"),  # analytics: where the draw came from, its A/B variant
         "source": fields.get("source"),
         "variant": fields.get("variant"),
+        "pity": fields.get("pity") == "1",  # won by the pity rule (lottery/odds.py)
     }
     rows: list[Row] = [(db.draws, row)]
     if kind == "chance":

@@ -21,7 +21,12 @@ prizes = sa.Table(
     sa.Column("per_user_cap", sa.Integer),
     sa.Column("value_cny", sa.Numeric(12, 2), nullable=False),
     sa.Column("points", sa.Integer),  # points credited by a "points" prize
-    *(bounded_integer("prizes", c) for c in ("stock", "daily_stock", "per_user_cap", "weight", "points")),
+    sa.Column("unlock_after_draws", sa.Integer),  # unlock tier (lottery/odds.py); NULL: from the first draw
+    sa.Column("pity", sa.Boolean, nullable=False, server_default=sa.false()),  # one of the pity rule's prizes
+    *(
+        bounded_integer("prizes", c)
+        for c in ("stock", "daily_stock", "per_user_cap", "weight", "points", "unlock_after_draws")
+    ),
 )
 
 # Everything handed out from a lottery's prize pool: draws, draws paid with a chance, and prizes
@@ -49,6 +54,7 @@ draws = sa.Table(
     sa.Column("channel", sa.String(16)),  # h5 | mini_program | app | other; NULL: not sent
     sa.Column("source", sa.String(64)),  # the campaign link code sent with the draw
     sa.Column("variant", sa.String(16)),  # the member's A/B variant; NULL: no experiment
+    sa.Column("pity", sa.Boolean, nullable=False, server_default=sa.false()),  # won by the pity rule
     sa.Index("ix_draws_activity_user", "activity_id", "user_id", "drawn_at_ms"),
     sa.Index("ix_draws_activity_prize", "activity_id", "prize_id"),
     sa.Index("ix_draws_activity_day", "activity_id", "day"),

@@ -13,6 +13,8 @@
 --                     <drawn_at_ms> <kind>"
 -- KEYS[9] events      stream read by the SQL audit writer
 -- KEYS[10] chances    hash user_id -> draw chances left
+-- KEYS[11] pity       hash user_id -> consecutive consolation draws (kept when the state's
+--                     pity_after > 0; see "Pity" below and lottery/odds.py)
 --
 -- ARGV[1] user_id          ARGV[2] draw_id (fresh, used only if this is a new draw)
 -- ARGV[3] rand (0 <= rand < 2^32, from Python's secrets)
@@ -24,6 +26,9 @@
 --          the points cost and calls again with "paid"), "paid" (a draw within the limits)
 -- ARGV[11] the weights of the member's A/B variant, one per prize in table order ("": the table's)
 -- ARGV[12] A/B variant   ARGV[13] channel   ARGV[14] source   (optional; streamed when not "")
+--
+-- The state's prizes JSON carries per prize: id, w (weight), limited, daily, cap, c (consolation),
+-- u (unlock tier: drawable from the member's u-th draw on, 0: always), p (1: a pity prize).
 --
 -- A draw paid with a chance (kind "chance") neither counts against nor is held back by the
 -- per-member limits (the chance is the entitlement); the global daily cap still applies.
@@ -98,6 +103,37 @@ elseif picked.cap > 0 and tonumber(redis.call('HGET', KEYS[5], user .. '|' .. pi
   won = consolation
 end
 
+-- Unlock tiers (odds.is_unlocked): a pick still locked for this member falls back too.
+if won ~= consolation and (picked.u or 0) > user_all + 1 then won = consolation end
+
+-- Pity (odds.pity_pick): after pity_after consecutive consolation draws, the member's draw picks
+-- among the pity prizes still available and unlocked, by their weights, with the same rand.
+local function available(p)
+  local id = tostring(p.id)
+  if p.limited == 1 and tonumber(redis.call('HGET', KEYS[2], id) or '0') <= 0 then return false end
+  if p.daily > 0 and tonumber(redis.call('HGET', KEYS[7], id) or '0') >= p.daily then return false end
+  if p.cap > 0 and tonumber(redis.call('HGET', KEYS[5], user .. '|' .. id) or '0') >= p.cap then return false end
+  return (p.u or 0) <= user_all + 1
+end
+local pity_after = tonumber(redis.call('HGET', KEYS[1], 'pity_after') or '0')
+local guaranteed = false
+if pity_after > 0 and tonumber(redis.call('HGET', KEYS[11], user) or '0') >= pity_after then
+  local pool, subtotal = {}, 0
+  for _, p in ipairs(prizes) do
+    if p.p == 1 and p.w > 0 and available(p) then pool[#pool + 1] = p; subtotal = subtotal + p.w end
+  end
+  if subtotal > 0 then
+    local at, upto = math.floor(tonumber(ARGV[3]) * subtotal / 4294967296), 0
+    for _, p in ipairs(pool) do
+      upto = upto + p.w
+      if at < upto then picked, won, pid, guaranteed = p, p, tostring(p.id), true; break end
+    end
+  end
+end
+if pity_after > 0 then
+  if won.c == 1 then redis.call('HINCRBY', KEYS[11], user, 1) else redis.call('HDEL', KEYS[11], user) end
+end
+
 local wid = tostring(won.id)
 if won.limited == 1 then redis.call('HINCRBY', KEYS[2], wid, -1) end
 if won.cap > 0 then redis.call('HINCRBY', KEYS[5], user .. '|' .. wid, 1) end
@@ -128,6 +164,7 @@ for i, name in ipairs({'variant', 'channel', 'source'}) do
   local value = ARGV[11 + i]
   if value and value ~= '' then event[#event + 1] = name; event[#event + 1] = value end
 end
+if guaranteed then event[#event + 1] = 'pity'; event[#event + 1] = '1' end
 redis.call('XADD', KEYS[9], '*', unpack(event))
 result[#result + 1] = tostring(chances)
 return {'ok', unpack(result)}

@@ -14,7 +14,7 @@ from lottery.model import LOTTERY_TYPES, Limits, LotterySpec, variant_view
 from lottery.repository import LotteryRepository
 from lottery.service import DrawService
 from lottery.store import DrawStore
-from lottery.views import PrizeView, lottery_view
+from lottery.views import PityView, PrizeView, lottery_view
 
 
 def build(kernel: Kernel) -> GameplayService:
@@ -50,6 +50,7 @@ GAMEPLAY = Gameplay(
             ("points_cost", int, 0),
             ("prizes", list[PrizeView], []),
             ("odds_rule", str | None, None),  # how the odds and the fallback work
+            ("pity", PityView | None, None),  # the pity rule (保底), disclosed
         ],
         read=lottery_view,
         load=load_view,

@@ -32,6 +32,16 @@ class PrizeSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     per_user_cap: Positive | None = None
     value_cny: Decimal = Decimal(0)
     points: Positive | None = None  # what a "points" prize credits to the member's wallet
+    # Unlock tier: drawable from the member's Kth draw on (lottery/odds.py); None: from the first.
+    unlock_after_draws: Positive | None = None
+
+
+class PitySpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Pity (保底): after `after` consecutive consolation draws, a member's next draw wins one of
+    `prizes` (positions in the spec's prize list, 0-based) by their relative weights."""
+
+    after: Positive
+    prizes: Annotated[list[NonNegative], msgspec.Meta(min_length=1, max_length=50)]
 
 
 class Limits(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -47,6 +57,7 @@ class LotterySpec(ActivityBase, kw_only=True):
     limits: Limits = msgspec.field(default_factory=Limits)
     points_cost: NonNegative = 0
     prizes: Annotated[list[PrizeSpec], msgspec.Meta(max_length=50)]
+    pity: PitySpec | None = None
 
 
 def validate_spec(spec: LotterySpec) -> None:
@@ -93,6 +104,47 @@ def validate_spec(spec: LotterySpec) -> None:
         raise invalid("weights_all_zero", "at least one prize needs a positive weight", field="prizes")
     if total > MAX_TOTAL_WEIGHT:
         raise invalid("weights_too_large", f"the weights must add up to at most {MAX_TOTAL_WEIGHT}", field="prizes")
+    validate_rules(spec)
+
+
+def validate_rules(spec: LotterySpec) -> None:
+    """Pity and unlock tiers (lottery/odds.py): a pity rule names distinct non-consolation prizes
+    of the list with a positive weight; a tier is for a prize other than the consolation, and within
+    reach of the per-member total limit."""
+    total_limit = spec.limits.per_user_total
+    for index, prize in enumerate(spec.prizes):
+        if prize.unlock_after_draws is None:
+            continue
+        field = f"prizes[{index}].unlock_after_draws"
+        if prize.type == "thanks":
+            raise invalid("unlock_on_consolation", "the consolation prize is always drawable", field=field)
+        if total_limit and prize.unlock_after_draws > total_limit:
+            raise invalid(
+                "unlock_beyond_total_limit",
+                f"prize {prize.name!r} unlocks after the per-member total limit of {total_limit} draws",
+                field=field,
+            )
+    if spec.pity is None:
+        return
+    seen: set[int] = set()
+    for index, position in enumerate(spec.pity.prizes):
+        field = f"pity.prizes[{index}]"
+        if position >= len(spec.prizes):
+            raise invalid(
+                "pity_prize_unknown", f"no prize at position {position} (positions count from 0)", field=field
+            )
+        prize = spec.prizes[position]
+        if prize.type == "thanks":
+            raise invalid(
+                "pity_prize_consolation", "the pity rule guarantees a prize other than the consolation", field=field
+            )
+        if prize.weight == 0:
+            raise invalid(
+                "pity_prize_zero_weight", f"prize {prize.name!r} has weight 0: it cannot be picked", field=field
+            )
+        if position in seen:
+            raise invalid("pity_prize_duplicate", f"prize position {position} is named twice", field=field)
+        seen.add(position)
 
 
 class Prize(msgspec.Struct, kw_only=True):
@@ -105,6 +157,8 @@ class Prize(msgspec.Struct, kw_only=True):
     per_user_cap: int | None
     value_cny: Decimal
     points: int | None = None
+    unlock_after_draws: int | None = None  # unlock tier (lottery/odds.py)
+    pity: bool = False  # one of the pity rule's prizes
 
     @property
     def is_consolation(self) -> bool:
@@ -117,15 +171,30 @@ class Lottery(Activity, kw_only=True):
     limits: Limits
     points_cost: int
     prizes: list[Prize]
+    pity_after: int | None = None  # pity: consecutive consolation draws before a guaranteed win
 
     @classmethod
-    def of(cls, activity: Activity, limits: Limits, points_cost: int, prizes: list[Prize]) -> Lottery:
+    def of(
+        cls, activity: Activity, limits: Limits, points_cost: int, prizes: list[Prize], pity_after: int | None = None
+    ) -> Lottery:
         shared: dict[str, Any] = {name: getattr(activity, name) for name in Activity.__struct_fields__}
-        return cls(**shared, limits=limits, points_cost=points_cost, prizes=prizes)
+        return cls(**shared, limits=limits, points_cost=points_cost, prizes=prizes, pity_after=pity_after)
 
     @property
     def consolation(self) -> Prize:
         return next(p for p in self.prizes if p.is_consolation)
+
+    @property
+    def pity(self) -> PitySpec | None:
+        """The pity rule as the spec states it (prizes by position), to edit, clone or show."""
+        if not self.pity_after:
+            return None
+        return PitySpec(after=self.pity_after, prizes=[i for i, p in enumerate(self.prizes) if p.pity])
+
+    @property
+    def pity_prizes(self) -> list[Prize]:
+        """The prizes a pity draw picks from (empty: no pity rule)."""
+        return [p for p in self.prizes if p.pity] if self.pity_after else []
 
     def prize(self, prize_id: int) -> Prize:
         return next(p for p in self.prizes if p.id == prize_id)

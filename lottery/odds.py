@@ -1,4 +1,4 @@
-"""The pure rules of a draw: the weighted pick and the out-of-stock fallback.
+"""The pure rules of a draw: the weighted pick, the out-of-stock fallback, pity and unlock tiers.
 
 `draw.lua` implements exactly the same arithmetic; tests run both on the same inputs.
 
@@ -28,6 +28,8 @@ class PrizeRule:
     daily_stock: int = 0  # 0: no daily stock
     per_user_cap: int = 0  # 0: no cap
     consolation: bool = False
+    unlock_after: int = 0  # unlock tier: drawable from the member's Kth draw on (0: from the first)
+    pity: bool = False  # one of the pity rule's prizes
 
 
 def pick(rules: Sequence[PrizeRule], rand: int) -> PrizeRule:
@@ -51,6 +53,8 @@ class Availability:
     stock_left: Mapping[int, int]
     granted_today: Mapping[int, int]
     user_wins: Mapping[int, int]
+    user_draws: int = 0  # the member's draws so far that count against the limits (user_total)
+    streak: int = 0  # the member's consecutive consolation draws (the pity counter)
 
 
 def is_available(rule: PrizeRule, state: Availability) -> bool:
@@ -61,10 +65,46 @@ def is_available(rule: PrizeRule, state: Availability) -> bool:
     return not (rule.per_user_cap and state.user_wins.get(rule.id, 0) >= rule.per_user_cap)
 
 
-def decide(rules: Sequence[PrizeRule], rand: int, state: Availability) -> tuple[PrizeRule, PrizeRule]:
-    """(picked, won): the pick follows the disclosed odds; an unavailable pick falls back to the
-    consolation prize, so no other prize's odds ever rise above what was disclosed."""
+def decide(
+    rules: Sequence[PrizeRule], rand: int, state: Availability, pity_after: int = 0
+) -> tuple[PrizeRule, PrizeRule]:
+    """(picked, won): the pick follows the disclosed odds; an unavailable pick (or one still
+    locked for this member) falls back to the consolation prize, so no other prize's odds ever
+    rise above what was disclosed. A draw the pity rule guarantees picks from its prizes instead."""
+    guaranteed = pity_pick(rules, rand, state, pity_after)
+    if guaranteed is not None:
+        return guaranteed, guaranteed
     picked = pick(rules, rand)
-    if is_available(picked, state):
+    if is_available(picked, state) and is_unlocked(picked, state):
         return picked, picked
     return picked, next(rule for rule in rules if rule.consolation)
+
+
+# --- pity (保底) and unlock tiers -------------------------------------------------------------
+#
+# Unlock tier: a prize with ``unlock_after = K`` is drawable from the member's Kth draw on, the
+# draws counted as the per-member total limit counts them (draws paid with a chance do not count:
+# the `user_total` counter). Before that, a pick of it falls back to the consolation prize, like
+# an out-of-stock pick: the disclosed odds of every other prize stay as they are.
+#
+# Pity: with ``pity_after = N``, once a member's last N draws (of any kind) all won the consolation
+# prize, their next draw picks among the pity prizes that are available and unlocked, by their
+# relative weights, with the same random number (``rand * subtotal // 2**32``). If none is, it is
+# a normal draw. The streak counts every draw won by the consolation prize and restarts at 0 on
+# any other win (`next_streak`); grants are not draws and leave it alone.
+
+
+def is_unlocked(rule: PrizeRule, state: Availability) -> bool:
+    return state.user_draws + 1 >= rule.unlock_after
+
+
+def pity_pick(rules: Sequence[PrizeRule], rand: int, state: Availability, pity_after: int) -> PrizeRule | None:
+    """The prize a pity draw guarantees, or None (no pity rule, streak too short, nothing left)."""
+    if not pity_after or state.streak < pity_after:
+        return None
+    pool = [r for r in rules if r.pity and r.weight > 0 and is_available(r, state) and is_unlocked(r, state)]
+    return pick(pool, rand) if pool else None
+
+
+def next_streak(streak: int, won: PrizeRule) -> int:
+    return streak + 1 if won.consolation else 0

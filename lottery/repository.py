@@ -40,6 +40,7 @@ class DrawRow(msgspec.Struct, kw_only=True):
     channel: str | None = None  # analytics: where the draw came from, its A/B variant
     source: str | None = None
     variant: str | None = None
+    pity: bool = False  # won by the pity rule (lottery/odds.py)
 
 
 class LotteryRepository:
@@ -49,7 +50,11 @@ class LotteryRepository:
     @staticmethod
     def columns(spec: LotterySpec) -> dict[str, Any]:
         """A new lottery's own columns of the activities table."""
-        return {"limits": msgspec.to_builtins(spec.limits), "points_cost": spec.points_cost}
+        return {
+            "limits": msgspec.to_builtins(spec.limits),
+            "points_cost": spec.points_cost,
+            "pity_after": spec.pity.after if spec.pity else None,
+        }
 
     @staticmethod
     async def insert_prizes(conn: AsyncConnection, activity_id: int, spec: LotterySpec) -> None:
@@ -70,6 +75,8 @@ class LotteryRepository:
                     "per_user_cap": p.per_user_cap,
                     "value_cny": p.value_cny,
                     "points": p.points,
+                    "unlock_after_draws": p.unlock_after_draws,
+                    "pity": spec.pity is not None and index in spec.pity.prizes,
                 }
                 for index, p in enumerate(spec.prizes)
             ],
@@ -82,7 +89,9 @@ class LotteryRepository:
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    sa.select(activities.c.limits, activities.c.points_cost).where(activities.c.id == activity.id)
+                    sa.select(activities.c.limits, activities.c.points_cost, activities.c.pity_after).where(
+                        activities.c.id == activity.id
+                    )
                 )
             ).first()
             if row is None:
@@ -93,7 +102,8 @@ class LotteryRepository:
                 )
             ).all()
         limits = stored({k: clamped(v) for k, v in (row.limits or {}).items()}, Limits)
-        return Lottery.of(activity, limits, clamped(row.points_cost), [_prize(p._mapping) for p in prize_rows])
+        prizes = [_prize(p._mapping) for p in prize_rows]
+        return Lottery.of(activity, limits, clamped(row.points_cost), prizes, row.pity_after)
 
     async def add_stock(self, activity_id: int, prize_id: int, units: int, operator_id: str, now_ms: int) -> int | None:
         """Add `units` to the prize's stock in one transaction with the operator log; returns the
@@ -177,6 +187,30 @@ class LotteryRepository:
             rows = (await conn.execute(query)).all()
         return {(str(u), int(p)): int(n) for u, p, n in rows}
 
+    async def consolation_streaks(self, activity_id: int, consolation_id: int) -> dict[str, int]:
+        """Per member, the consolation draws at the tail of their draws (with or without a chance;
+        not grants): the pity rule's counter, recomputed. A draw counts when no later draw of the
+        member won something else (later: by drawn_at_ms, then by the audit writer's order)."""
+        d, later = db.draws.alias("d"), db.draws.alias("later")
+        draw_kinds = ("draw", "chance")
+        won_later = sa.exists().where(
+            later.c.activity_id == d.c.activity_id,
+            later.c.user_id == d.c.user_id,
+            later.c.kind.in_(draw_kinds),
+            later.c.prize_id != consolation_id,
+            sa.or_(
+                later.c.drawn_at_ms > d.c.drawn_at_ms,
+                sa.and_(later.c.drawn_at_ms == d.c.drawn_at_ms, later.c.id > d.c.id),
+            ),
+        )
+        query = (
+            sa.select(d.c.user_id, sa.func.count())
+            .where(d.c.activity_id == activity_id, d.c.kind.in_(draw_kinds), d.c.prize_id == consolation_id, ~won_later)
+            .group_by(d.c.user_id)
+        )
+        async with self.engine.connect() as conn:
+            return {str(u): int(n) for u, n in (await conn.execute(query)).all()}
+
     async def draws_since(self, activity_id: int, since_ms: int, kinds: Sequence[str]) -> list[DrawRow]:
         """Draws (or grants) since `since_ms`: their idempotency records are rebuilt."""
         query = sa.select(*[db.draws.c[name] for name in DrawRow.__struct_fields__]).where(
@@ -225,4 +259,6 @@ def _prize(p: Any) -> Prize:
         per_user_cap=p["per_user_cap"],
         value_cny=Decimal(p["value_cny"]),
         points=p["points"],
+        unlock_after_draws=p["unlock_after_draws"],
+        pity=bool(p["pity"]),
     )

@@ -36,6 +36,9 @@ How it is computed (and what is approximated):
 6. Members' view (win rate per decile, share winning anything): the member sample, its draws thinned
    by the global cap's share, each pick granted with its campaign day's availability, then capped.
 
+7. Pity and unlock tiers (per member: a draw's number, the consolations before it) make each day's
+   pick probabilities: `lottery/simulate_rules.py` plays the sampled members' draws in order.
+
 Not modelled: draw chances handed out by other activities (every draw is a member's own, within the
 limits), paused days, stock added during the campaign, and the global cap's effect on a member's
 total limit (a draw refused by the global cap still counts against the member's total here).
@@ -44,7 +47,7 @@ total limit (a draw refused by the global cap still counts against the member's 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -56,6 +59,7 @@ import numpy.typing as npt
 from activities.errors import invalid
 from lottery.model import Lottery, LotterySpec
 from lottery.odds import RAND_RANGE
+from lottery.simulate_rules import mean_probs, rule_probs
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -101,6 +105,8 @@ class SimPrize:
     value_cny: float
     points: int
     consolation: bool
+    unlock_after: int = 0  # unlock tier (lottery/simulate_rules.py); 0: from the first draw
+    pity: bool = False  # one of the pity rule's prizes
 
 
 @dataclass(frozen=True)
@@ -113,24 +119,28 @@ class SimConfig:
     starts_at: datetime
     ends_at: datetime
     timezone: str
+    pity_after: int = 0  # the pity rule (lottery/simulate_rules.py); 0: none
 
     @classmethod
     def of_activity(cls, activity: Lottery) -> SimConfig:
         prizes = tuple(
             SimPrize(p.id, p.name, p.weight, p.stock, p.daily_stock, p.per_user_cap, float(p.value_cny),
-                     p.points or 0, p.is_consolation)
+                     p.points or 0, p.is_consolation, p.unlock_after_draws or 0, p.pity)
             for p in activity.prizes
         )  # fmt: skip
-        return cls._with(prizes, activity.limits, activity.points_cost, activity)
+        config = cls._with(prizes, activity.limits, activity.points_cost, activity)
+        return replace(config, pity_after=activity.pity_after or 0)
 
     @classmethod
     def of_spec(cls, spec: LotterySpec) -> SimConfig:
         prizes = tuple(
             SimPrize(i + 1, p.name, p.weight, p.stock, p.daily_stock, p.per_user_cap, float(p.value_cny),
-                     p.points or 0, p.type == "thanks")
+                     p.points or 0, p.type == "thanks", p.unlock_after_draws or 0,
+                     spec.pity is not None and i in spec.pity.prizes)
             for i, p in enumerate(spec.prizes)
         )  # fmt: skip
-        return cls._with(prizes, spec.limits, spec.points_cost, spec)
+        config = cls._with(prizes, spec.limits, spec.points_cost, spec)
+        return replace(config, pity_after=spec.pity.after if spec.pity else 0)
 
     @classmethod
     def _with(cls, prizes: tuple[SimPrize, ...], limits: object, cost: int, src: Lottery | LotterySpec) -> SimConfig:
@@ -272,7 +282,9 @@ def simulate(config: SimConfig, traffic: Traffic) -> Runs:
         normal = rng.multivariate_normal(traffic.members * mean, traffic.members * cov, traffic.runs, method="eigh")
         daily = np.clip(np.rint(normal), 0, None).astype(np.int64)
         campaign = np.arange(len(sample)) % min(traffic.runs, 20)  # spread over the first campaigns
-    caps = _cap_curves(sample, probs, prizes)
+    day_probs = rule_probs(rng, config, sample, probs)  # pity and unlock tiers: each day's odds
+    outcome = probs if day_probs is None else mean_probs(day_probs, sample)
+    caps = _cap_curves(sample, outcome, prizes)
 
     day_weight = hour_weight.sum(axis=1, keepdims=True)
     hour_probs = hour_weight / np.where(day_weight > 0, day_weight, 1.0)
@@ -280,8 +292,10 @@ def simulate(config: SimConfig, traffic: Traffic) -> Runs:
     if config.global_daily:
         arrivals = np.diff(np.minimum(np.cumsum(arrivals, axis=2), config.global_daily), axis=2, prepend=0)
     accepted = arrivals.sum(axis=2)
-    wins, granted_share, out_h = _consume(rng, arrivals, probs, caps, traffic.members, prizes)
-    m_draws, m_wins = _members(rng, sample, campaign, accepted, daily, probs, granted_share, prizes)
+    wins, granted_share, out_h = _consume(
+        rng, arrivals, probs if day_probs is None else day_probs, caps, traffic.members, prizes
+    )
+    m_draws, m_wins = _members(rng, sample, campaign, accepted, daily, outcome, granted_share, prizes)
     return Runs(config, traffic, cal, probs, accepted, wins, out_h, m_draws, m_wins, exact)
 
 
@@ -334,8 +348,9 @@ def _consume(
 ) -> tuple[I64, F64, F64]:
     """Day by day, hour by hour in order: the first picks of a prize win while its stock and
     today's stock last (the prizes' stocks are independent: an unavailable pick goes to the
-    consolation prize, which never runs out)."""
+    consolation prize, which never runs out). `probs`: (K,) or, with pity or tiers, (D, K)."""
     runs, n_days, _ = arrivals.shape
+    day_probs = np.broadcast_to(probs, (n_days, len(prizes)))
     n_prizes = len(prizes)
     stock = np.array([UNLIMITED if p.stock is None else p.stock for p in prizes], dtype=np.int64)
     daily = np.array([p.daily_stock if p.daily_stock is not None else UNLIMITED for p in prizes], dtype=np.int64)
@@ -348,7 +363,7 @@ def _consume(
     granted = np.zeros((runs, n_prizes), dtype=np.int64)
     limited = stock < UNLIMITED
     for d in range(n_days):
-        picks = _split(rng, arrivals[:, d, :], probs)  # (R, 24, K)
+        picks = _split(rng, arrivals[:, d, :], day_probs[d])  # (R, 24, K)
         fresh = picks.copy()  # picks by members under their cap
         limit = np.minimum(left, daily)  # units that may go today
         # Uncapped prizes, all hours at once: the first `limit` picks of the day win.

@@ -29,6 +29,7 @@ class Snapshot:
     user_today: dict[str, int] = field(default_factory=dict)
     granted_today: dict[int, int] = field(default_factory=dict)
     chances: dict[str, int] = field(default_factory=dict)
+    pity_streak: dict[str, int] = field(default_factory=dict)  # consecutive consolation draws (pity rule)
     # (user_id, idempotency key, stored record, seconds left)
     idempotency: list[tuple[str, str, str, int]] = field(default_factory=list)
     # (reference, stored record, seconds left) of grants, and references of chance credits
@@ -54,6 +55,8 @@ def state_fields(activity: Lottery) -> dict[str, str | int]:
             "daily": p.daily_stock or 0,
             "cap": p.per_user_cap or 0,
             "c": int(p.is_consolation),
+            "u": p.unlock_after_draws or 0,
+            "p": int(p.pity),
         }
         for p in activity.prizes
     ]
@@ -66,6 +69,7 @@ def state_fields(activity: Lottery) -> dict[str, str | int]:
         "per_user_total": activity.limits.per_user_total or 0,
         "global_daily": activity.limits.global_daily or 0,
         "prizes": json.dumps(prizes, separators=(",", ":")),
+        "pity_after": activity.pity_after or 0,
     }
 
 
@@ -86,6 +90,8 @@ async def read_snapshot(repo: LotteryRepository, activity: Lottery, now_ms: int)
         granted_today=await repo.granted_by_prize(activity.id, day),
         chances=await repo.chance_balances(activity.id),
     )
+    if activity.pity_after:
+        snapshot.pity_streak = await repo.consolation_streaks(activity.id, activity.consolation.id)
     idempotency_since = now_ms - IDEMPOTENCY_TTL_S * 1000
     for row in await repo.draws_since(activity.id, idempotency_since, kinds=("draw", "chance")):
         record = " ".join(

@@ -121,6 +121,7 @@ class DrawStore:
                 keys.idempotency(request.user_id, request.idempotency_key),
                 keys.events,
                 keys.chances,
+                keys.pity,
             ],
             [
                 request.user_id,
@@ -249,6 +250,7 @@ def _write_snapshot(keys: LotteryKeys, pipe: Any, snapshot: Snapshot) -> None:
     hset_chunks(pipe, keys.user_total, snapshot.user_total)
     hset_chunks(pipe, keys.user_prize, {f"{u}|{p}": n for (u, p), n in snapshot.user_prize.items()})
     hset_chunks(pipe, keys.chances, snapshot.chances)
+    hset_chunks(pipe, keys.pity, snapshot.pity_streak)
     day_key, user_day_key = keys.day(snapshot.day), keys.user_day(snapshot.day)
     pipe.delete(day_key, user_day_key)
     day_fields: dict[str, int] = {str(p): n for p, n in snapshot.granted_today.items()}

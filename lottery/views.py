@@ -1,4 +1,5 @@
-"""The lottery's part of an activity's view: its prizes with their disclosed odds, its limits."""
+"""The lottery's part of an activity's view: its prizes with their disclosed odds, its limits,
+its pity rule and unlock tiers in plain words."""
 
 from __future__ import annotations
 
@@ -27,6 +28,41 @@ class PrizeView(msgspec.Struct):
     per_user_cap: int | None = None
     weight: int | None = None
     points: int | None = None  # credited by a "points" prize
+    unlock_after_draws: int | None = None  # unlock tier: drawable from the member's Kth draw on
+    unlock_rule: str | None = None  # the tier in plain words
+
+
+class PityView(msgspec.Struct):
+    """The pity rule (保底), disclosed with its prizes and their shares of a guaranteed draw."""
+
+    after: int  # consecutive consolation draws
+    prize_ids: list[int]
+    shares: dict[str, str]  # prize id -> its share of a guaranteed draw, e.g. "0.250000"
+    rule: str  # the rule in plain words
+
+
+def unlock_rule(after: int) -> str:
+    return (
+        f"Drawable from your draw number {after} on (draws paid with a draw chance do not count). "
+        "Before that, if a draw picks this prize you receive the consolation prize instead."
+    )
+
+
+def pity_view(lottery: Lottery) -> PityView | None:
+    """The pity rule in plain terms (the SAMR blind-box guideline: a guarantee is disclosed)."""
+    prizes = [p for p in lottery.pity_prizes if p.weight > 0]  # an A/B variant may zero a weight
+    if not prizes or not lottery.pity_after:
+        return None
+    total = sum(p.weight for p in prizes)
+    shares = {str(p.id): f"{p.weight / total:.6f}" for p in prizes}
+    names = ", ".join(f"{p.name} ({p.weight / total * 100:.2f}%)" for p in prizes)
+    rule = (
+        f"Guarantee: if your last {lottery.pity_after} draws all gave the consolation prize "
+        f"({lottery.consolation.name}), your next draw wins one of: {names}, among those still in "
+        "stock and within their limits (and unlocked for you). If none is, it is an ordinary draw "
+        "and the count goes on. Any other prize starts the count again."
+    )
+    return PityView(after=lottery.pity_after, prize_ids=[p.id for p in prizes], shares=shares, rule=rule)
 
 
 def lottery_view(activity: Activity, operator: bool) -> dict[str, Any]:
@@ -50,8 +86,11 @@ def lottery_view(activity: Activity, operator: bool) -> dict[str, Any]:
                 per_user_cap=p.per_user_cap,
                 weight=p.weight if operator else None,
                 points=p.points,
+                unlock_after_draws=p.unlock_after_draws,
+                unlock_rule=unlock_rule(p.unlock_after_draws) if p.unlock_after_draws else None,
             )
             for p in activity.prizes
         ],
         "odds_rule": ODDS_RULE,
+        "pity": pity_view(activity),
     }

@@ -42,6 +42,7 @@
     const spec = JSON.parse(document.getElementById("spec").textContent);
     const body = document.querySelector("#prize-table tbody");
     const TYPES = ["goods", "coupon", "points", "thanks"];
+    const HIDDEN = ["daily_stock", "per_user_cap", "points", "unlock_after_draws"];
 
     function row(prize) {
       const tr = document.createElement("tr");
@@ -60,6 +61,10 @@
       tr.querySelector('[data-f="weight"]').value = prize.weight ?? 0;
       tr.querySelector('[data-f="stock"]').value = prize.stock ?? "";
       tr.querySelector('[data-f="value_cny"]').value = prize.value_cny ?? "";
+      // What the table does not show (caps, daily stock, points, an unlock tier) is kept as it was.
+      const kept = {};
+      HIDDEN.forEach((f) => { if (prize[f] !== undefined && prize[f] !== null) kept[f] = prize[f]; });
+      tr.dataset.kept = JSON.stringify(kept);
       tr.querySelector(".remove").addEventListener("click", () => { tr.remove(); recompute(); });
       body.appendChild(tr);
     }
@@ -67,7 +72,7 @@
     function prizes() {
       return [...body.querySelectorAll("tr.prize")].map((tr) => {
         const get = (f) => tr.querySelector(`[data-f="${f}"]`).value.trim();
-        const prize = { name: get("name"), type: get("type"), weight: parseInt(get("weight") || "0", 10) };
+        const prize = { ...JSON.parse(tr.dataset.kept || "{}"), name: get("name"), type: get("type"), weight: parseInt(get("weight") || "0", 10) };
         if (get("stock") !== "") prize.stock = parseInt(get("stock"), 10);
         if (get("value_cny") !== "") prize.value_cny = get("value_cny");
         return prize;

@@ -8,6 +8,7 @@ import json
 import random
 from typing import Any
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -142,3 +143,49 @@ async def test_promo_simulate_reads_the_activity_from_sql(
     assert "no activity 999999" in capsys.readouterr().err
     assert await asyncio.to_thread(main, [*args[:3], "--members", "0"]) == 2
     assert "members" in capsys.readouterr().err
+
+
+def _rules_spec() -> dict[str, Any]:
+    """Pity after 2 consolations in a row (Phone or Coupon guaranteed), a coupon locked until the
+    member's 3rd draw: both rules bind often in 450 draws."""
+    return wheel(
+        limits={"per_user_daily": 3},
+        prizes=[
+            {"name": "Phone", "type": "goods", "weight": 10, "stock": 30, "value_cny": 999},
+            {"name": "Coupon", "type": "coupon", "weight": 90, "stock": 1000, "value_cny": 10},
+            {"name": "Late", "type": "coupon", "weight": 200, "stock": 1000, "value_cny": 5, "unlock_after_draws": 3},
+            {"name": "Thanks", "type": "thanks", "weight": 700},
+        ],
+        pity={"after": 2, "prizes": [0, 1]},
+    )
+
+
+async def test_the_engine_with_pity_and_tiers_lands_inside_the_simulators_band(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, for a lottery with a pity rule and an unlock tier: the simulator plays both rules
+    (lottery/simulate_rules.py), and the engine's units granted lie within its P5-P95 band; the
+    rules moved the counts far from what the plain table would give."""
+    seeded = random.Random(22)
+    monkeypatch.setattr("lottery.service.new_rand", lambda: seeded.getrandbits(32))
+    activity = await env.create(_rules_spec())
+    tries = [f"m{m}" for m in range(MEMBERS) for _ in range(3)]
+    seeded.shuffle(tries)
+    for member in tries:
+        response = await env.draw(activity["id"], member)
+        assert response.status_code == 201, response.text
+    await env.platform.audit_writer.drain()
+    draws = env.platform.service(DrawService)
+    observed = await draws.repository.granted_by_prize(activity["id"])
+
+    stored = await draws.admin.get(activity["id"])
+    traffic = Traffic(members=MEMBERS, runs=2000, draws_per_day=3, distribution="fixed", days=1, seed=7)
+    config = SimConfig.of_activity(stored)
+    assert config.pity_after == 2 and [p.pity for p in config.prizes] == [True, True, False, False]
+    units = simulate(config, traffic).wins.sum(axis=1)
+    for k, prize in enumerate(stored.prizes):
+        low, high = np.percentile(units[:, k], [5, 95])
+        assert low <= observed.get(prize.id, 0) <= high, (prize.name, observed, low, high)
+    plain = simulate(SimConfig.of_activity(msgspec.structs.replace(stored, pity_after=None)), traffic)
+    coupon = stored.prizes[1].id
+    assert observed[coupon] > np.percentile(plain.wins.sum(axis=1)[:, 1], 95)  # pity gave Coupons

@@ -118,11 +118,15 @@ const Demo = (() => {
   // The odds disclosure every lottery must show (Anti-Unfair Competition Law art. 10), from
   // GET /activities/{id}: each prize with its odds, and the fallback rule.
   function showOdds(activity) {
-    const rows = activity.prizes.map((p) => el("tr", {}, el("td", {}, p.name), el("td", {}, p.odds_percent)));
+    // An unlock tier and the pity rule (保底) are disclosed with them, in the view's plain words.
+    const rows = activity.prizes.map((p) =>
+      el("tr", {}, el("td", {}, p.name, p.unlock_rule ? el("div", { class: "muted" }, p.unlock_rule) : null),
+        el("td", {}, p.odds_percent)));
     $("#odds").replaceChildren(
       el("h2", {}, "Prizes and odds"),
       el("table", { class: "odds" }, el("tr", {}, el("th", {}, "Prize"), el("th", {}, "Odds")), ...rows),
       activity.odds_rule ? el("p", { class: "muted" }, activity.odds_rule) : null,
+      activity.pity ? el("p", { class: "muted" }, activity.pity.rule) : null,
       el("p", { class: "muted" }, `Open ${when(activity.starts_at)} to ${when(activity.ends_at)} (${activity.timezone})`),
     );
   }
