@@ -175,6 +175,8 @@ class Reports:
         t = {k: sum(d[k] for d in days) for k in columns}
         done = await rollup.details(["assist_completed"], ("kind",))
         completed, took_ms = (int(done[0]["count"]), int(done[0]["total_ms"])) if done else (0, 0)
+        by_depth = sorted((int(r["item"]), int(r["count"])) for r in await rollup.details(["share_depth"]))
+        depth_helps = sum(n for _, n in by_depth)
         return {
             "totals": {
                 "initiatives": t["initiatives"],
@@ -185,10 +187,16 @@ class Reports:
                 "expired": t["assist_expiries"],
                 "mean_time_to_complete_s": round(took_ms / completed / 1000, 1) if completed else None,
                 "new_members_brought": t["helpers_new"],
-                "viral_coefficient": ratio(t["helpers_new"], t["initiatives"]),
+                "new_members_per_initiative": ratio(t["helpers_new"], t["initiatives"]),
                 "helpers_who_became_initiators": t["helper_initiators"],
-                "share_tree_depth": None,  # needs the share parent recorded with each help
+                # K: initiatives that helpers went on to start, per initiative (helpers per initiator
+                # x the share of them who became initiators); above 1 the campaign spreads itself
+                "viral_coefficient": ratio(t["helper_initiators"], t["initiatives"]),
+                "share_tree_depth": by_depth[-1][0] if by_depth else None,  # the deepest help
+                "mean_share_depth": ratio(sum(d * n for d, n in by_depth), depth_helps),
+                "reshared_helps": sum(n for d, n in by_depth if d > 1),  # through a helper's link
             },
+            "share_depths": [{"depth": d, "helps": n} for d, n in by_depth],
             "rows": [{"day": d["day"], **{k: d[k] for k in columns}} for d in days],
         }
 

@@ -103,7 +103,36 @@ class Rollups:
             rows += await self._continued(activity_id, day, fields.get("variant", "")[:16], facts.member)
         elif fields["type"] in ("assist_help", "assist_start") and facts.member is not None:
             rows += await self._viral(activity_id, day, fields, facts.member)
+            if fields["type"] == "assist_help":
+                depth = await self._depth(fields["initiative_id"], fields.get("parent", ""))
+                _remember(self._seen, f"hp:{fields['initiative_id']}:{facts.member}", fields.get("parent", ""))
+                key = {"activity_id": activity_id, "day": day, "variant": fields.get("variant", "")[:16]}
+                key |= {"kind": "share_depth", "item": str(depth)}
+                claim = f"{activity_id}:{entry_id}"
+                rows.append((db.details, increment_row(db.details, f"e:{claim}", key, {"count": 1}, claim=claim)))
         return rows
+
+    async def _depth(self, initiative_id: str, parent: str) -> int:
+        """A help's depth in its initiative's share tree: 1 through the initiator's own link (or
+        no parent said), one more than its parent's when a helper passed the link on. Parents are
+        the initiator or earlier helpers (help.lua drops any other), so the walk ends."""
+        from assist.db import assist_helps as table
+
+        depth = 1
+        for _ in range(_MAX_DEPTH):
+            if not parent:
+                break
+            found = self._seen.get(f"hp:{initiative_id}:{parent}")
+            if found is None:  # not seen lately: SQL (None there too: the initiator)
+                where = (table.c.initiative_id == initiative_id, table.c.helper == parent)
+                query = sa.select(table.c.parent).where(*where)
+                async with self.engine.connect() as conn:
+                    row = (await conn.execute(query)).first()
+                if row is None:
+                    break
+                found = row[0] or ""
+            depth, parent = depth + 1, found
+        return depth
 
     async def _viral(self, activity_id: int, day: str, fields: dict[str, str], member: str) -> list[Row]:
         """A helper leaves a mark (guard `h:`); an initiator who left one counts once as a helper who
@@ -244,6 +273,7 @@ class Rollups:
 
 
 _SEEN_MAX = 100_000
+_MAX_DEPTH = 1000
 
 
 def _remember(seen: dict[str, str], key: str, value: str) -> None:
