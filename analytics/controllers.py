@@ -24,7 +24,7 @@ Day = Annotated[date | None, QueryParameter(description="a local day, YYYY-MM-DD
 From = Annotated[date | None, QueryParameter(name="from", description="a local day, YYYY-MM-DD")]
 Name = Literal["overview", "funnel", "checkin", "assist", "points", "experiment"]
 Format = Annotated[Literal["json", "csv"], QueryParameter()]
-Metric = Annotated[Literal["win", "redemption", "d7"], QueryParameter()]
+Metric = Annotated[Literal["win", "redemption", "d7", "participation"], QueryParameter()]
 _OPERATOR = {"operator": Provide(provide_operator)}
 
 

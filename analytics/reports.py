@@ -67,8 +67,10 @@ class Reports:
         days = await rollup.daily()
         visitors = await rollup.visitors()
         rows = []
+        spent = 0
         for d in days:
             uv = visitors.get((d["day"],), 0)
+            spent += d["cost_cents"]
             rows.append(
                 {
                     "day": d["day"],
@@ -81,6 +83,7 @@ class Reports:
                     "draws": d["draws"],
                     "wins": d["wins"],
                     "cost_cny": cny(d["cost_cents"]),
+                    "cost_to_date_cny": cny(spent),  # since the start of the range: against the budget
                 }
             )
         total = {k: sum(d[k] for d in days) for k in ("actions", "first_timers", "draws", "wins", "cost_cents")}
@@ -108,7 +111,7 @@ class Reports:
                 "wins": total["wins"],
                 "win_rate": ratio(total["wins"], total["draws"]),
                 "cost_cny": cny(total["cost_cents"]),
-                "budget_cny": None,  # no budget is declared on an activity yet
+                **_budget(lottery, total["cost_cents"]),
             },
             "by_channel": [_share(r, "channel") for r in await rollup.daily(("channel",), all_channels=False)],
             "by_source": [_share(r, "source") for r in await rollup.daily(("source",), all_channels=False)],
@@ -216,6 +219,20 @@ class Reports:
 
     async def _experiment(self, activity: Activity, rollup: Rollup, metric: str = "win") -> Report:
         return await experiment_report(activity, rollup, metric)
+
+
+def _budget(lottery: Any, cost_cents: int) -> dict[str, Any]:
+    """Cost so far against the lottery's declared budget (`budget_cny`, when its spec has one;
+    null otherwise): what is left and the share used."""
+    budget = getattr(lottery, "budget_cny", None) if lottery is not None else None
+    if budget is None:
+        return {"budget_cny": None, "budget_left_cny": None, "budget_used": None}
+    budget_cents = int(Decimal(budget) * 100)
+    return {
+        "budget_cny": cny(budget_cents),
+        "budget_left_cny": cny(budget_cents - cost_cents),
+        "budget_used": ratio(cost_cents, budget_cents),
+    }
 
 
 def _share(row: dict[str, Any], by: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from activities.experiment import variant_of
 from activities.model import Activity
 from activities.repository import ActivityRepository
 from analytics import db
-from lottery.model import Prize
+from lottery.model import Prize, variant_lottery
 from lottery.repository import LotteryRepository
 
 COHORT_DAYS = (1, 7, 30)  # D1/D7/D30 continuation of sign-ins
@@ -59,6 +59,7 @@ class Rollups:
         self.repository = repository
         self.engine = engine
         self._activities: dict[int, tuple[ZoneInfo, dict[int, tuple[bool, int]], Activity]] = {}
+        self._variants: dict[tuple[int, str], dict[int, tuple[bool, int]]] = {}
         # What recent entries said (a reservation's store, an initiative's start, a helper), for
         # later entries of the same step, whose rows are not committed yet; SQL otherwise.
         self._seen: dict[str, str] = {}
@@ -91,6 +92,8 @@ class Rollups:
         tz, values, activity = found
         if activity.experiment is not None and "variant" not in fields and facts.member is not None:
             fields = {**fields, "variant": variant_of(activity, facts.member)}  # stable: the same as when it acted
+        if facts.prize is not None and fields.get("variant") and activity.experiment is not None:
+            values = await self._variant_values(activity, fields["variant"])  # its reward amounts
         if facts.prize is not None:
             consolation, cents = values.get(facts.prize[0], (True, 0))
             facts.prize = (facts.prize[0], cents)
@@ -165,6 +168,17 @@ class Rollups:
             lottery = await LotteryRepository(self.engine).read(activity)  # its prizes, if a lottery
             prizes = lottery.prizes if lottery is not None else []
             found = self._activities[activity_id] = (activity.tz, prize_values(prizes), activity)
+        return found
+
+    async def _variant_values(self, activity: Activity, variant: str) -> dict[int, tuple[bool, int]]:
+        """Prize values as an A/B variant overrides them (a coupon's face value...)."""
+        found = self._variants.get((activity.id, variant))
+        if found is None:
+            lottery = await LotteryRepository(self.engine).read(activity)
+            experiment = lottery.experiment if lottery is not None else None
+            if lottery is None or experiment is None or variant not in {v.name for v in experiment.variants}:
+                return self._activities[activity.id][1]
+            found = self._variants[(activity.id, variant)] = prize_values(variant_lottery(lottery, variant).prizes)
         return found
 
     async def _draw(self, fields: dict[str, str]) -> Facts:
