@@ -13,7 +13,7 @@ from litestar.response import Stream
 
 from activities import db as kernel_db
 from activities.auth import Identity
-from analytics.console_page import analytics_page
+from analytics.console_page import analytics_page, report_page
 from analytics.export import events_csv, report_csv
 from analytics.reports import Reports, day_range
 from api.gameplays import GAMEPLAY_BY_TYPE
@@ -89,4 +89,4 @@ def _iso(day: date | None) -> str | None:
     return None if day is None else day.isoformat()
 
 
-ROUTES = (read_report, export_events, analytics_page)
+ROUTES = (read_report, export_events, analytics_page, report_page)

@@ -83,6 +83,9 @@ class Rollups:
         facts = await extract(fields)
         if facts is None:
             return []
+        entry = f"{activity_id}:{entry_id}"
+        if activity_id is None:  # a wallet shard's entry: its id may equal one of the activity's own
+            entry = f"{facts.activity_id}:w:{fields.get('user_id', '')}:{entry_id}"
         activity_id = activity_id or facts.activity_id
         if not activity_id:
             return []
@@ -101,7 +104,7 @@ class Rollups:
             if not consolation:
                 facts.counts["wins"] = 1
         day = local_day(facts.at_ms, tz)
-        rows = rows_of(activity_id, f"{activity_id}:{entry_id}", day, fields, facts)
+        rows = rows_of(activity_id, entry, day, fields, facts)
         if fields["type"] == "checkin" and facts.member is not None:
             rows += await self._continued(activity_id, day, fields.get("variant", "")[:16], facts.member)
         elif fields["type"] in ("assist_help", "assist_start") and facts.member is not None:
@@ -111,8 +114,7 @@ class Rollups:
                 _remember(self._seen, f"hp:{fields['initiative_id']}:{facts.member}", fields.get("parent", ""))
                 key = {"activity_id": activity_id, "day": day, "variant": fields.get("variant", "")[:16]}
                 key |= {"kind": "share_depth", "item": str(depth)}
-                claim = f"{activity_id}:{entry_id}"
-                rows.append((db.details, increment_row(db.details, f"e:{claim}", key, {"count": 1}, claim=claim)))
+                rows.append((db.details, increment_row(db.details, f"e:{entry}", key, {"count": 1}, claim=entry)))
         return rows
 
     async def _depth(self, initiative_id: str, parent: str) -> int:
