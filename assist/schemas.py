@@ -83,8 +83,9 @@ class HelpResult(msgspec.Struct, omit_defaults=True):
     helper_reward_status: Literal["granted", "pending"] | None = None
 
 
-class InviteEvent(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """The host reports an invitee's action (operator token)."""
+class InviteEvent(Origin, forbid_unknown_fields=True, kw_only=True):
+    """The host reports an invitee's action (operator token); `channel` and `source`: where the
+    invitee came from (analytics)."""
 
     share_token: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=SAFE_TEXT)]
     invitee_id: MemberId

@@ -136,7 +136,10 @@ class AssistService:
         shared_activity, initiative_id = self._unseal(event.share_token)
         if shared_activity != activity_id:
             raise PromoError(Kind.NOT_FOUND, "share_token_invalid", "this share token is not of this activity")
-        reply = await self._help(activity, rules, initiative_id, event.invitee_id, "invite", event.device_id, event.ip)
+        origin = (*origin_args(event), "")
+        reply = await self._help(
+            activity, rules, initiative_id, event.invitee_id, "invite", event.device_id, event.ip, origin=origin
+        )
         return InviteResult(
             counted=True, help=await self._help_result(activity, rules, initiative_id, event.invitee_id, reply)
         )
@@ -217,7 +220,15 @@ class AssistService:
                 Kind.CONFLICT, "invitees_count_by_event", "invitees count when the host reports their action"
             )
         reply = await self._help(
-            activity, rules, initiative_id, player.subject, "help", device_id, ip, new_user=player.new_user, body=body
+            activity,
+            rules,
+            initiative_id,
+            player.subject,
+            "help",
+            device_id,
+            ip,
+            new_user=player.new_user,
+            origin=(*origin_args(body), (body.via or "") if body else ""),
         )
         return await self._help_result(activity, rules, initiative_id, player.subject, reply)
 
@@ -276,7 +287,7 @@ class AssistService:
         ip: str | None,
         *,
         new_user: bool = False,
-        body: HelpBody | None = None,
+        origin: tuple[str, str, str] = ("", "", ""),  # channel, source, share parent ("": not sent)
     ) -> HelpReply:
         now_ms = self.clock.now_ms()
         day = local_day(now_ms, activity.tz)
@@ -293,7 +304,7 @@ class AssistService:
             ip=ip or "",
             new_user=new_user,
             helper_reward=rules.helper_reward is not None,
-            origin=(*origin_args(body), (body.via or "") if body else ""),
+            origin=origin,
         )
         reply = await self._run(activity, lambda: self.store.help(request))
         if reply.kind == "refused":

@@ -141,3 +141,16 @@ async def test_reservations_cancellations_redemptions_carry_their_channel(env: E
     assert await _by_channel(env, aid, "reservations") == {("app", "push-7"): 1, ("other", ""): 1, ("h5", ""): 1}
     assert await _by_channel(env, aid, "cancellations") == {("mini_program", ""): 1}
     assert await _by_channel(env, aid, "redemptions") == {("app", ""): 1}
+
+
+async def test_an_invite_reported_by_the_host_carries_the_invitee_channel(env: Env) -> None:
+    aid = (await env.create(assist_spec("invite")))["id"]
+    token = (await env.start(aid, user="u1")).json()["share_token"]
+    event = {"share_token": token, "invitee_id": "new1", "action": "registration", "channel": "app", "source": "sms"}
+    counted = await env.client.post(f"/operator/activities/{aid}/invites", json=event, headers=env.operator())
+    assert counted.status_code == 200 and counted.json()["counted"] is True, counted.text
+    await env.platform.audit_writer.drain()
+    t = assist_helps
+    assert await _rows(env, sa.select(t.c.helper, t.c.kind, t.c.channel, t.c.source)) == [
+        ("new1", "invite", "app", "sms")
+    ]
