@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
 import msgspec
@@ -22,11 +23,20 @@ _Name = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,16}$")]
 _Count = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)]
 
 
+class RewardOverride(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
+    """A prize's reward amounts as a variant gives them (beyond the odds)."""
+
+    points: Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)] | None = None  # a "points" prize's credit
+    value_cny: Decimal | None = None  # the prize's value (a coupon's face value): what it costs
+
+
 class Overrides(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
     """What a variant changes; nothing for a control that is "no change"."""
 
     weights: Annotated[list[_Count], msgspec.Meta(max_length=50)] | None = None  # a lottery's odds, in prize order
     points_cost: _Count | None = None  # a lottery's points per draw
+    # a lottery's reward amounts, in prize order (null: the prize as declared)
+    rewards: Annotated[list[RewardOverride | None], msgspec.Meta(max_length=50)] | None = None
 
 
 class Variant(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -63,10 +73,17 @@ def validate_experiment(experiment: Experiment, prizes: int | None) -> None:
     for i, variant in enumerate(experiment.variants):
         weights = variant.overrides.weights
         field = f"experiment.variants[{i}].overrides"
-        if (weights is not None or variant.overrides.points_cost is not None) and prizes is None:
-            raise invalid("experiment_invalid", "odds and points cost overrides are a lottery's", field=field)
+        rewards = variant.overrides.rewards
+        if (weights is not None or variant.overrides.points_cost is not None or rewards is not None) and prizes is None:
+            raise invalid("experiment_invalid", "odds, points cost and reward overrides are a lottery's", field=field)
         if weights is not None and (len(weights) != prizes or not any(weights)):
             raise invalid("experiment_invalid", "weights: one per prize, not all zero", field=f"{field}.weights")
+        if rewards is not None and len(rewards) != prizes:
+            raise invalid("experiment_invalid", "rewards: one per prize (null: unchanged)", field=f"{field}.rewards")
+        for k, reward in enumerate(rewards or ()):
+            value = reward.value_cny if reward is not None else None
+            if value is not None and (not value.is_finite() or value < 0 or value > 10_000_000):
+                raise invalid("experiment_invalid", "value_cny: a non-negative amount", field=f"{field}.rewards[{k}]")
 
 
 def bucket(salt: str, member: str) -> float:

@@ -17,6 +17,7 @@ METRICS = {
     "win": ("winners", "first_timers"),  # members who won a prize other than the consolation
     "redemption": ("redemptions", "reservations"),  # reservations redeemed at the store
     "d7": ("d7", "signins"),  # sign-ins continued 7 days later
+    "participation": ("first_timers", "viewers"),  # members out of the variant's share of the visitors
 }
 
 
@@ -38,8 +39,15 @@ async def experiment_report(activity: Activity, rollup: Rollup, metric: str) -> 
         shares = [1.0] * len(names)
         control = names[0] if names else ""
     members = [int(by_variant.get(n, {}).get("first_timers", 0)) for n in names]
+    # A visitor has no variant until they sign in (assignment hashes the member id), so a
+    # variant's viewers are estimated as the visitors times its share of the split.
+    visitors = sum((await rollup.visitors(("activity_id",))).values())
+    viewers = [round(visitors * share / sum(shares)) for share in shares] if shares else []
+    for name, n in zip(names, viewers, strict=True):
+        by_variant.setdefault(name, {})["viewers"] = n
     xs = [int(by_variant.get(n, {}).get(success, 0)) for n in names]
     ns = [int(by_variant.get(n, {}).get(trials, 0)) for n in names]
+    ns = [max(n, x) for n, x in zip(ns, xs, strict=True)]  # an estimate of trials (viewers) may fall short
     srm_p, srm = sample_ratio_mismatch(members, shares)
     _, p_all = chi_square_independence(xs, ns)
     c = names.index(control) if control in names else 0
@@ -50,6 +58,8 @@ async def experiment_report(activity: Activity, rollup: Rollup, metric: str) -> 
             "control": i == c,
             "expected_share": round(shares[i] / sum(shares), 6) if shares else None,
             "members": members[i],
+            "viewers_estimated": viewers[i],
+            "participation_rate": round(members[i] / viewers[i], 6) if viewers[i] else None,
             "trials": ns[i],
             "conversions": xs[i],
             "rate": round(xs[i] / ns[i], 6) if ns[i] else None,

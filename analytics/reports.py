@@ -67,8 +67,10 @@ class Reports:
         days = await rollup.daily()
         visitors = await rollup.visitors()
         rows = []
+        spent = 0
         for d in days:
             uv = visitors.get((d["day"],), 0)
+            spent += d["cost_cents"]
             rows.append(
                 {
                     "day": d["day"],
@@ -81,6 +83,7 @@ class Reports:
                     "draws": d["draws"],
                     "wins": d["wins"],
                     "cost_cny": cny(d["cost_cents"]),
+                    "cost_to_date_cny": cny(spent),  # since the start of the range: against the budget
                 }
             )
         total = {k: sum(d[k] for d in days) for k in ("actions", "first_timers", "draws", "wins", "cost_cents")}
@@ -108,7 +111,7 @@ class Reports:
                 "wins": total["wins"],
                 "win_rate": ratio(total["wins"], total["draws"]),
                 "cost_cny": cny(total["cost_cents"]),
-                "budget_cny": None,  # no budget is declared on an activity yet
+                **_budget(lottery, total["cost_cents"]),
             },
             "by_channel": [_share(r, "channel") for r in await rollup.daily(("channel",), all_channels=False)],
             "by_source": [_share(r, "source") for r in await rollup.daily(("source",), all_channels=False)],
@@ -175,6 +178,8 @@ class Reports:
         t = {k: sum(d[k] for d in days) for k in columns}
         done = await rollup.details(["assist_completed"], ("kind",))
         completed, took_ms = (int(done[0]["count"]), int(done[0]["total_ms"])) if done else (0, 0)
+        by_depth = sorted((int(r["item"]), int(r["count"])) for r in await rollup.details(["share_depth"]))
+        depth_helps = sum(n for _, n in by_depth)
         return {
             "totals": {
                 "initiatives": t["initiatives"],
@@ -185,10 +190,16 @@ class Reports:
                 "expired": t["assist_expiries"],
                 "mean_time_to_complete_s": round(took_ms / completed / 1000, 1) if completed else None,
                 "new_members_brought": t["helpers_new"],
-                "viral_coefficient": ratio(t["helpers_new"], t["initiatives"]),
+                "new_members_per_initiative": ratio(t["helpers_new"], t["initiatives"]),
                 "helpers_who_became_initiators": t["helper_initiators"],
-                "share_tree_depth": None,  # needs the share parent recorded with each help
+                # K: initiatives that helpers went on to start, per initiative (helpers per initiator
+                # x the share of them who became initiators); above 1 the campaign spreads itself
+                "viral_coefficient": ratio(t["helper_initiators"], t["initiatives"]),
+                "share_tree_depth": by_depth[-1][0] if by_depth else None,  # the deepest help
+                "mean_share_depth": ratio(sum(d * n for d, n in by_depth), depth_helps),
+                "reshared_helps": sum(n for d, n in by_depth if d > 1),  # through a helper's link
             },
+            "share_depths": [{"depth": d, "helps": n} for d, n in by_depth],
             "rows": [{"day": d["day"], **{k: d[k] for k in columns}} for d in days],
         }
 
@@ -208,6 +219,20 @@ class Reports:
 
     async def _experiment(self, activity: Activity, rollup: Rollup, metric: str = "win") -> Report:
         return await experiment_report(activity, rollup, metric)
+
+
+def _budget(lottery: Any, cost_cents: int) -> dict[str, Any]:
+    """Cost so far against the lottery's declared budget (`budget_cny`, when its spec has one;
+    null otherwise): what is left and the share used."""
+    budget = getattr(lottery, "budget_cny", None) if lottery is not None else None
+    if budget is None:
+        return {"budget_cny": None, "budget_left_cny": None, "budget_used": None}
+    budget_cents = int(Decimal(budget) * 100)
+    return {
+        "budget_cny": cny(budget_cents),
+        "budget_left_cny": cny(budget_cents - cost_cents),
+        "budget_used": ratio(cost_cents, budget_cents),
+    }
 
 
 def _share(row: dict[str, Any], by: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from activities.experiment import variant_of
 from activities.model import Activity
 from activities.repository import ActivityRepository
 from analytics import db
-from lottery.model import Prize
+from lottery.model import Prize, variant_lottery
 from lottery.repository import LotteryRepository
 
 COHORT_DAYS = (1, 7, 30)  # D1/D7/D30 continuation of sign-ins
@@ -59,6 +59,7 @@ class Rollups:
         self.repository = repository
         self.engine = engine
         self._activities: dict[int, tuple[ZoneInfo, dict[int, tuple[bool, int]], Activity]] = {}
+        self._variants: dict[tuple[int, str], dict[int, tuple[bool, int]]] = {}
         # What recent entries said (a reservation's store, an initiative's start, a helper), for
         # later entries of the same step, whose rows are not committed yet; SQL otherwise.
         self._seen: dict[str, str] = {}
@@ -82,6 +83,9 @@ class Rollups:
         facts = await extract(fields)
         if facts is None:
             return []
+        entry = f"{activity_id}:{entry_id}"
+        if activity_id is None:  # a wallet shard's entry: its id may equal one of the activity's own
+            entry = f"{facts.activity_id}:w:{fields.get('user_id', '')}:{entry_id}"
         activity_id = activity_id or facts.activity_id
         if not activity_id:
             return []
@@ -91,6 +95,8 @@ class Rollups:
         tz, values, activity = found
         if activity.experiment is not None and "variant" not in fields and facts.member is not None:
             fields = {**fields, "variant": variant_of(activity, facts.member)}  # stable: the same as when it acted
+        if facts.prize is not None and fields.get("variant") and activity.experiment is not None:
+            values = await self._variant_values(activity, fields["variant"])  # its reward amounts
         if facts.prize is not None:
             consolation, cents = values.get(facts.prize[0], (True, 0))
             facts.prize = (facts.prize[0], cents)
@@ -98,12 +104,40 @@ class Rollups:
             if not consolation:
                 facts.counts["wins"] = 1
         day = local_day(facts.at_ms, tz)
-        rows = rows_of(activity_id, f"{activity_id}:{entry_id}", day, fields, facts)
+        rows = rows_of(activity_id, entry, day, fields, facts)
         if fields["type"] == "checkin" and facts.member is not None:
             rows += await self._continued(activity_id, day, fields.get("variant", "")[:16], facts.member)
         elif fields["type"] in ("assist_help", "assist_start") and facts.member is not None:
             rows += await self._viral(activity_id, day, fields, facts.member)
+            if fields["type"] == "assist_help":
+                depth = await self._depth(fields["initiative_id"], fields.get("parent", ""))
+                _remember(self._seen, f"hp:{fields['initiative_id']}:{facts.member}", fields.get("parent", ""))
+                key = {"activity_id": activity_id, "day": day, "variant": fields.get("variant", "")[:16]}
+                key |= {"kind": "share_depth", "item": str(depth)}
+                rows.append((db.details, increment_row(db.details, f"e:{entry}", key, {"count": 1}, claim=entry)))
         return rows
+
+    async def _depth(self, initiative_id: str, parent: str) -> int:
+        """A help's depth in its initiative's share tree: 1 through the initiator's own link (or
+        no parent said), one more than its parent's when a helper passed the link on. Parents are
+        the initiator or earlier helpers (help.lua drops any other), so the walk ends."""
+        from assist.db import assist_helps as table
+
+        depth = 1
+        for _ in range(_MAX_DEPTH):
+            if not parent:
+                break
+            found = self._seen.get(f"hp:{initiative_id}:{parent}")
+            if found is None:  # not seen lately: SQL (None there too: the initiator)
+                where = (table.c.initiative_id == initiative_id, table.c.helper == parent)
+                query = sa.select(table.c.parent).where(*where)
+                async with self.engine.connect() as conn:
+                    row = (await conn.execute(query)).first()
+                if row is None:
+                    break
+                found = row[0] or ""
+            depth, parent = depth + 1, found
+        return depth
 
     async def _viral(self, activity_id: int, day: str, fields: dict[str, str], member: str) -> list[Row]:
         """A helper leaves a mark (guard `h:`); an initiator who left one counts once as a helper who
@@ -136,6 +170,17 @@ class Rollups:
             lottery = await LotteryRepository(self.engine).read(activity)  # its prizes, if a lottery
             prizes = lottery.prizes if lottery is not None else []
             found = self._activities[activity_id] = (activity.tz, prize_values(prizes), activity)
+        return found
+
+    async def _variant_values(self, activity: Activity, variant: str) -> dict[int, tuple[bool, int]]:
+        """Prize values as an A/B variant overrides them (a coupon's face value...)."""
+        found = self._variants.get((activity.id, variant))
+        if found is None:
+            lottery = await LotteryRepository(self.engine).read(activity)
+            experiment = lottery.experiment if lottery is not None else None
+            if lottery is None or experiment is None or variant not in {v.name for v in experiment.variants}:
+                return self._activities[activity.id][1]
+            found = self._variants[(activity.id, variant)] = prize_values(variant_lottery(lottery, variant).prizes)
         return found
 
     async def _draw(self, fields: dict[str, str]) -> Facts:
@@ -244,6 +289,7 @@ class Rollups:
 
 
 _SEEN_MAX = 100_000
+_MAX_DEPTH = 1000
 
 
 def _remember(seen: dict[str, str], key: str, value: str) -> None:

@@ -394,6 +394,11 @@ def document(app: Litestar) -> None:
                     **(ok.content or {}),
                     "text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
                 }
+        if handler.opt.get("also_xlsx"):  # ?format=xlsx (analytics/controllers.py)
+            ok = (operation.responses or {}).get("200")
+            if isinstance(ok, OpenAPIResponse):
+                xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                ok.content = {**(ok.content or {}), xlsx: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))}
 
 
 def _error_responses(operation: CodedOperation, codes: Mapping[int | None, list[str]]) -> None:

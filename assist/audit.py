@@ -4,6 +4,7 @@ the initiative), an expiry. Pure."""
 from __future__ import annotations
 
 from activities.audit import Row
+from activities.channels import origin_columns
 from assist.db import assist_helps, assist_initiatives, assist_outcomes
 from assist.initiatives import int_or_none
 
@@ -32,6 +33,7 @@ def assist_rows(activity_id: int | None, entry_id: str, fields: dict[str, str]) 
                     "cuts": fields["cuts"] or None,
                     "seed": int_or_none(fields["seed"]),
                     "stream_id": entry_id,
+                    **origin_columns(fields),
                 },
             )
         ]
@@ -61,6 +63,8 @@ def assist_rows(activity_id: int | None, entry_id: str, fields: dict[str, str]) 
                 "helper_reward": fields["helper_reward"] == "1",
                 "at_ms": int(at_ms),
                 "stream_id": entry_id,
+                **origin_columns(fields),
+                "parent": fields.get("parent") or None,
             },
         )
     ]

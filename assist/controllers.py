@@ -18,10 +18,9 @@ from litestar.params import FromPath, JSONBody
 
 from activities.auth import Identity
 from activities.pages import Page
-from api.body import NoBody
 from api.params import Cursor, Id, Limit
 from api.security import platform_of, provide_anyone, provide_operator, provide_player, service, service_for
-from assist.schemas import HelpBody, HelpResult, InitiativeView, InviteEvent, InviteResult, ProgressView
+from assist.schemas import HelpBody, HelpResult, InitiativeView, InviteEvent, InviteResult, ProgressView, StartBody
 from assist.service import AssistService
 
 
@@ -76,15 +75,15 @@ class InitiativeController(Controller):
         player: NamedDependency[Identity],
         assists: NamedDependency[AssistService],
         activity_id: Id,
-        data: JSONBody[NoBody | None] = None,
+        data: JSONBody[StartBody | None] = None,
     ) -> InitiativeView:
         """Start an initiative.
 
         Starts an initiative (an assist, a bargain or an invite drive) and answers its share token:
         friends open `GET /assists/{share_token}` and help with `POST /assists/{share_token}/helps`.
         A member with an open initiative gets that one back (`replayed: true`), so a retry never
-        starts a second one."""
-        return await assists.start(player, activity_id)
+        starts a second one. The optional body says where it came from (`channel`, `source`)."""
+        return await assists.start(player, activity_id, data)
 
     @get(
         "/",
@@ -164,9 +163,10 @@ class ShareController(Controller):
 
         Helps once (a bargain: cuts the price by this help's share). The optional body names the
         helper's device (`device_id`); the address is taken from the connection. Both count
-        against the activity's daily anti-abuse limits; a first help may earn the helper reward."""
+        against the activity's daily anti-abuse limits; a first help may earn the helper reward.
+        `channel` and `source` say where it came from, `via` who shared the link (analytics)."""
         ip = request.client.host if request.client else None
-        return await assists.help(player, share_token, data.device_id if data else None, ip)
+        return await assists.help(player, share_token, data.device_id if data else None, ip, data)
 
 
 class InviteController(Controller):

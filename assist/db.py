@@ -24,6 +24,8 @@ assist_initiatives = sa.Table(
     sa.Column("cuts", sa.Text),  # bargain: the cut of each help, "120,35,...", drawn from `seed`
     sa.Column("seed", sa.BigInteger),
     sa.Column("stream_id", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(16)),  # h5 | mini_program | app | other; NULL: not sent (analytics)
+    sa.Column("source", sa.String(64)),  # the campaign link code sent with the start
     sa.Index("ix_assist_initiatives_activity_initiator", "activity_id", "initiator"),
 )
 
@@ -45,6 +47,9 @@ assist_helps = sa.Table(
     sa.Column("helper_reward", sa.Boolean, nullable=False),
     sa.Column("at_ms", sa.BigInteger, nullable=False),
     sa.Column("stream_id", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(16)),  # h5 | mini_program | app | other; NULL: not sent (analytics)
+    sa.Column("source", sa.String(64)),  # the campaign link code sent with the help
+    sa.Column("parent", sa.String(64)),  # who shared the link: the initiator or an earlier helper
     sa.UniqueConstraint("initiative_id", "helper", name="uq_assist_helps_initiative_helper"),
     sa.UniqueConstraint("initiative_id", "number", name="uq_assist_helps_initiative_number"),
     sa.Index("ix_assist_helps_activity_day", "activity_id", "day"),

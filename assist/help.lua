@@ -20,6 +20,8 @@
 -- ARGV[6] device_id ("" if unknown)   ARGV[7] ip ("" if unknown)   ARGV[8] "1" if a new user
 -- ARGV[9] help | invite   ARGV[10] initiative_id
 -- ARGV[11] seconds a closed initiative stays in Redis   ARGV[12] "1" if the activity has a helper reward
+-- ARGV[13] channel   ARGV[14] source   ARGV[15] share parent: who shared the link (streamed only
+-- if the initiator or a helper of this initiative)   (optional; streamed when not "")
 --
 -- rules: {"helper_daily", "device_daily", "ip_daily": caps per day (0: none), "new_only": 0 | 1}
 --
@@ -108,8 +110,17 @@ if number >= needed then
   if redis.call('HGET', KEYS[9], i[1]) == ARGV[10] then redis.call('HDEL', KEYS[9], i[1]) end
   redis.call('HINCRBY', KEYS[1], 'completed_total', 1)
 end
-redis.call('XADD', KEYS[11], '*', 'type', 'assist_help', 'help_id', ARGV[2], 'initiative_id', ARGV[10],
+local event = {'type', 'assist_help', 'help_id', ARGV[2], 'initiative_id', ARGV[10],
   'helper', helper, 'kind', mode, 'number', number, 'cut_cents', cut, 'price_after_cents', price,
   'device_id', device, 'ip', ip, 'day', ARGV[4], 'helper_reward', reward, 'completed', completed,
-  'at_ms', ARGV[3])
+  'at_ms', ARGV[3]}
+local parent = ARGV[15]
+if parent and parent ~= '' and parent ~= i[1] and redis.call('HEXISTS', KEYS[2], 'h:' .. parent) == 0 then
+  parent = ''
+end
+for k, name in ipairs({'channel', 'source', 'parent'}) do
+  local value = k == 3 and parent or ARGV[12 + k]
+  if value and value ~= '' then event[#event + 1] = name; event[#event + 1] = value end
+end
+redis.call('XADD', KEYS[11], '*', unpack(event))
 return {'ok', ARGV[2], tostring(number), tostring(needed), cut, price, completed, reward}

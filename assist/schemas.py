@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from activities.auth import SUBJECT
+from activities.channels import Origin
 from activities.model import SAFE_TEXT, DeviceId
 from activities.rewards import LocalReward
 
@@ -59,8 +60,15 @@ class ProgressView(msgspec.Struct):
     original_price_cny: str | None = None
 
 
-class HelpBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class StartBody(Origin, forbid_unknown_fields=True, kw_only=True):
+    """Optional: where the start came from (`channel`, `source`)."""
+
+
+class HelpBody(Origin, forbid_unknown_fields=True, kw_only=True):
     device_id: DeviceId | None = None
+    # The member who shared the link the helper came through (the initiator, or a helper who
+    # passed it on): the share tree of the assist report. Ignored unless one of those.
+    via: MemberId | None = None
 
 
 class HelpResult(msgspec.Struct, omit_defaults=True):
@@ -75,8 +83,9 @@ class HelpResult(msgspec.Struct, omit_defaults=True):
     helper_reward_status: Literal["granted", "pending"] | None = None
 
 
-class InviteEvent(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """The host reports an invitee's action (operator token)."""
+class InviteEvent(Origin, forbid_unknown_fields=True, kw_only=True):
+    """The host reports an invitee's action (operator token); `channel` and `source`: where the
+    invitee came from (analytics)."""
 
     share_token: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=SAFE_TEXT)]
     invitee_id: MemberId

@@ -20,6 +20,7 @@ from typing import Literal
 from activities.audit import Row
 from activities.audit_rows import EventHandler
 from activities.auth import Identity, Tokens
+from activities.channels import Origin, origin_args
 from activities.clock import Clock, day_end_ms, local_day, to_ms
 from activities.errors import Kind, PromoError, refusal
 from activities.ids import new_id
@@ -37,6 +38,7 @@ from assist.rebuild import snapshot
 from assist.repository import AssistRepository
 from assist.schemas import (
     AssistCounters,
+    HelpBody,
     HelpResult,
     InitiativeView,
     InviteEvent,
@@ -134,14 +136,17 @@ class AssistService:
         shared_activity, initiative_id = self._unseal(event.share_token)
         if shared_activity != activity_id:
             raise PromoError(Kind.NOT_FOUND, "share_token_invalid", "this share token is not of this activity")
-        reply = await self._help(activity, rules, initiative_id, event.invitee_id, "invite", event.device_id, event.ip)
+        origin = (*origin_args(event), "")
+        reply = await self._help(
+            activity, rules, initiative_id, event.invitee_id, "invite", event.device_id, event.ip, origin=origin
+        )
         return InviteResult(
             counted=True, help=await self._help_result(activity, rules, initiative_id, event.invitee_id, reply)
         )
 
     # --- players -----------------------------------------------------------------------------
 
-    async def start(self, player: Identity, activity_id: int) -> InitiativeView:
+    async def start(self, player: Identity, activity_id: int, origin: Origin | None = None) -> InitiativeView:
         """Start an initiative (or get back the member's open one) and its share token."""
         activity, rules = await self._assist(activity_id)
         check_audience(activity, player)
@@ -154,6 +159,7 @@ class AssistService:
             now_ms=now_ms,
             deadline_ms=min(now_ms + rules.hours * 3600 * 1000, ends_ms),
             needed=rules.helps_needed,
+            origin=origin_args(origin),
         )
         if rules.item is not None:
             price, floor = bargain.to_cents(rules.item.price_cny), bargain.to_cents(rules.item.floor_cny)
@@ -198,7 +204,14 @@ class AssistService:
         activity_id, _ = self._unseal(share_token)
         await self._assist(activity_id)
 
-    async def help(self, player: Identity, share_token: str, device_id: str | None, ip: str | None) -> HelpResult:
+    async def help(
+        self,
+        player: Identity,
+        share_token: str,
+        device_id: str | None,
+        ip: str | None,
+        body: HelpBody | None = None,
+    ) -> HelpResult:
         """Help a friend's initiative, once."""
         activity_id, initiative_id = self._unseal(share_token)
         activity, rules = await self._assist(activity_id)
@@ -207,7 +220,15 @@ class AssistService:
                 Kind.CONFLICT, "invitees_count_by_event", "invitees count when the host reports their action"
             )
         reply = await self._help(
-            activity, rules, initiative_id, player.subject, "help", device_id, ip, new_user=player.new_user
+            activity,
+            rules,
+            initiative_id,
+            player.subject,
+            "help",
+            device_id,
+            ip,
+            new_user=player.new_user,
+            origin=(*origin_args(body), (body.via or "") if body else ""),
         )
         return await self._help_result(activity, rules, initiative_id, player.subject, reply)
 
@@ -266,6 +287,7 @@ class AssistService:
         ip: str | None,
         *,
         new_user: bool = False,
+        origin: tuple[str, str, str] = ("", "", ""),  # channel, source, share parent ("": not sent)
     ) -> HelpReply:
         now_ms = self.clock.now_ms()
         day = local_day(now_ms, activity.tz)
@@ -282,6 +304,7 @@ class AssistService:
             ip=ip or "",
             new_user=new_user,
             helper_reward=rules.helper_reward is not None,
+            origin=origin,
         )
         reply = await self._run(activity, lambda: self.store.help(request))
         if reply.kind == "refused":

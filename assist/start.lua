@@ -12,6 +12,7 @@
 -- ARGV[1] user_id   ARGV[2] initiative_id (fresh)   ARGV[3] now_ms   ARGV[4] deadline_ms
 -- ARGV[5] helps needed   ARGV[6] price (cents; "" unless a bargain)   ARGV[7] floor (cents; "")
 -- ARGV[8] cuts ("120,35,..."; "" unless a bargain)   ARGV[9] seed of the cuts ("")
+-- ARGV[10] channel   ARGV[11] source   (optional; streamed when not "")
 --
 -- rules: {"per_user": initiatives a member may start, ...}
 --
@@ -44,7 +45,12 @@ redis.call('HSET', KEYS[3], user, ARGV[2])
 redis.call('HINCRBY', KEYS[4], user, 1)
 redis.call('ZADD', KEYS[6], ARGV[4], ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'initiatives_total', 1)
-redis.call('XADD', KEYS[7], '*', 'type', 'assist_start', 'initiative_id', ARGV[2], 'initiator', user,
+local event = {'type', 'assist_start', 'initiative_id', ARGV[2], 'initiator', user,
   'needed', ARGV[5], 'started_at_ms', ARGV[3], 'deadline_ms', ARGV[4], 'price_cents', ARGV[6],
-  'floor_cents', ARGV[7], 'cuts', ARGV[8], 'seed', ARGV[9])
+  'floor_cents', ARGV[7], 'cuts', ARGV[8], 'seed', ARGV[9]}
+for i, name in ipairs({'channel', 'source'}) do
+  local value = ARGV[9 + i]
+  if value and value ~= '' then event[#event + 1] = name; event[#event + 1] = value end
+end
+redis.call('XADD', KEYS[7], '*', unpack(event))
 return {'ok', ARGV[2]}

@@ -32,6 +32,7 @@ class StartRequest:
     floor_cents: int | None = None
     cuts: list[int] | None = None
     seed: int | None = None
+    origin: tuple[str, str] = ("", "")  # channel, source ("" when not sent)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class HelpRequest:
     ip: str = ""
     new_user: bool = False
     helper_reward: bool = False  # the activity has a helper reward
+    origin: tuple[str, str, str] = ("", "", "")  # channel, source, share parent ("" when not sent)
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,7 @@ class AssistStore:
                 _blank(request.floor_cents),
                 ",".join(map(str, request.cuts or [])),
                 _blank(request.seed),
+                *request.origin,
             ],
         )
         if reply[0] == "refused":
@@ -170,6 +173,7 @@ class AssistStore:
                 request.initiative_id,
                 CLOSED_TTL_S,
                 int(request.helper_reward),
+                *request.origin,
             ],
         )
         kind = reply[0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from activities.audit import Row
+from activities.channels import origin_columns
 from activities.rewards import ChancesReward, CouponReward, PointsReward, Reward
 from checkin.cycles import reward_indexes
 from checkin.db import checkin_rewards, checkins
@@ -32,6 +33,7 @@ def mark_rows(activity_id: int, entry_id: str, fields: dict[str, str], rules: Ch
                 "rewards": ",".join(map(str, indexes)),
                 "at_ms": at_ms,
                 "stream_id": entry_id,
+                **origin_columns(fields),
             },
         )
     ]

@@ -14,10 +14,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, QueryParameter
 
 from activities.auth import Identity
-from api.body import NoBody
 from api.params import Id
 from api.security import provide_player, service_for
-from checkin.schemas import Calendar, MakeupBody, MarkResult
+from checkin.schemas import Calendar, MakeupBody, MarkResult, SigninBody
 from checkin.service import CheckinService
 
 # What the activity's own script refuses about it, whatever the gameplay (activities/errors.py).
@@ -53,15 +52,16 @@ class CheckinController(Controller):
         player: NamedDependency[Identity],
         checkins: NamedDependency[CheckinService],
         activity_id: Id,
-        data: JSONBody[NoBody | None] = None,
+        data: JSONBody[SigninBody | None] = None,
     ) -> MarkResult:
         """Sign in today.
 
         Signs the member in on the activity's local day, once: signing in again that day returns
         the same sign-in with `replayed: true`, so a retry is always safe. The answer carries the
         streak, the cumulative count of the cycle and the rewards this sign-in earned (`pending`
-        while a delivery is being completed)."""
-        return await checkins.sign_in(player, activity_id)
+        while a delivery is being completed). The optional body says where it came from
+        (`channel`, `source`: analytics)."""
+        return await checkins.sign_in(player, activity_id, data)
 
     @post("/makeups", opt={"activity": "published", "action": "makeup", "errors": _ACTIVITY + _MAKEUP})
     async def make_up(
@@ -76,7 +76,7 @@ class CheckinController(Controller):
         Marks a missed day of the current cycle, paying the make-up cost in points if the activity
         sets one. Making up the same day again returns the same make-up (`replayed: true`),
         uncharged."""
-        return await checkins.make_up(player, activity_id, data.day)
+        return await checkins.make_up(player, activity_id, data.day, data)
 
     @get("/calendar", opt={"activity": "published", "errors": ("wrong_activity_type", "invalid_parameter")})
     async def calendar(

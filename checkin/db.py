@@ -25,6 +25,8 @@ checkins = sa.Table(
     sa.Column("rewards", sa.String(200), nullable=False),  # reward indexes granted, "3,5"; "" for none
     sa.Column("at_ms", sa.BigInteger, nullable=False),
     sa.Column("stream_id", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(16)),  # h5 | mini_program | app | other; NULL: not sent (analytics)
+    sa.Column("source", sa.String(64)),  # the campaign link code sent with the mark
     sa.UniqueConstraint("activity_id", "user_id", "day", name="uq_checkins_activity_user_day"),
     sa.Index("ix_checkins_activity_cycle", "activity_id", "cycle_start"),
 )

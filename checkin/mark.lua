@@ -17,6 +17,7 @@
 -- ARGV[5] offset in the cycle of the day to mark (today for a sign-in)   ARGV[6] offset of today
 -- ARGV[7] cycle length (days)   ARGV[8] cycle start (YYYY-MM-DD)   ARGV[9] day to mark (YYYY-MM-DD)
 -- ARGV[10] cycle hash time to live (ms)   ARGV[11] day hash time to live (ms)
+-- ARGV[12] channel   ARGV[13] source   (optional; streamed when not "")
 --
 -- rules: {"d": daily reward index or -1, "s": [[days, index], ...] by ascending days,
 --         "c": [[count, index], ...] by ascending count, "m": make-ups allowed per cycle (0: none)}
@@ -126,8 +127,13 @@ redis.call('HINCRBY', KEYS[1], kind == 'signin' and 'signins_total' or 'makeups_
 redis.call('HINCRBY', KEYS[1], 'rewards_total', #rewards)
 redis.call('HINCRBY', KEYS[3], kind, 1)
 redis.call('PEXPIRE', KEYS[3], ARGV[11])
-redis.call('XADD', KEYS[4], '*', 'type', 'checkin', 'mark_id', ARGV[2], 'user_id', user, 'kind', kind,
+local event = {'type', 'checkin', 'mark_id', ARGV[2], 'user_id', user, 'kind', kind,
   'day', ARGV[9], 'cycle_start', ARGV[8], 'streak', streak, 'cumulative', count_after,
-  'rewards', reward_list, 'at_ms', ARGV[3])
+  'rewards', reward_list, 'at_ms', ARGV[3]}
+for i, name in ipairs({'channel', 'source'}) do
+  local value = ARGV[11 + i]
+  if value and value ~= '' then event[#event + 1] = name; event[#event + 1] = value end
+end
+redis.call('XADD', KEYS[4], '*', unpack(event))
 result[#result + 1] = tostring(count(after, MADE_UP))
 return {'ok', unpack(result)}

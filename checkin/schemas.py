@@ -9,6 +9,7 @@ from typing import Literal
 
 import msgspec
 
+from activities.channels import Origin
 from activities.model import check_day
 from activities.rewards import Reward
 from checkin.model import RewardRule
@@ -16,7 +17,11 @@ from checkin.streak import DayStatus
 from lottery.service import PrizeWon
 
 
-class MakeupBody(msgspec.Struct, forbid_unknown_fields=True):
+class SigninBody(Origin, forbid_unknown_fields=True, kw_only=True):
+    """Optional: where the sign-in came from (`channel`, `source`)."""
+
+
+class MakeupBody(Origin, forbid_unknown_fields=True, kw_only=True):
     day: date  # the missed day, YYYY-MM-DD in the activity's time zone
 
     def __post_init__(self) -> None:

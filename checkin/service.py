@@ -17,6 +17,7 @@ from datetime import date
 from activities.audit import Row
 from activities.audit_rows import EventHandler
 from activities.auth import Identity
+from activities.channels import Origin, origin_args
 from activities.clock import Clock, from_ms, local_day
 from activities.errors import Kind, PromoError, invalid, refusal
 from activities.ids import new_id
@@ -136,15 +137,15 @@ class CheckinService:
 
     # --- players -----------------------------------------------------------------------------
 
-    async def sign_in(self, player: Identity, activity_id: int) -> MarkResult:
+    async def sign_in(self, player: Identity, activity_id: int, origin: Origin | None = None) -> MarkResult:
         """Sign in today. Signing in again the same day answers the first sign-in (replayed)."""
         activity, rules = await self._playable(player, activity_id)
         now_ms = self.clock.now_ms()
         today = local_day(now_ms, activity.tz)
-        request = self._request(activity, rules, player.subject, "signin", today, now_ms)
+        request = self._request(activity, rules, player.subject, "signin", today, now_ms, origin)
         return await self._answer(activity, rules, request, await self._mark(activity, request))
 
-    async def make_up(self, player: Identity, activity_id: int, day: date) -> MarkResult:
+    async def make_up(self, player: Identity, activity_id: int, day: date, origin: Origin | None = None) -> MarkResult:
         """Make up a missed day of the current cycle (补签), paying its points cost if any.
 
         The cost is charged only once the script has checked everything (`quote`), under a
@@ -161,7 +162,8 @@ class CheckinService:
         if why is not None:
             raise invalid(why, _MAKEUP_MESSAGES[why], field="day", max_days_back=rules.makeup.max_days_back)
         cost = rules.makeup.points_cost
-        request = self._request(activity, rules, player.subject, "quote" if cost else "makeup", day, now_ms)
+        kind: ScriptKind = "quote" if cost else "makeup"
+        request = self._request(activity, rules, player.subject, kind, day, now_ms, origin)
         reply = await self._mark(activity, request)
         if reply.kind == "quoted":
             cost_ref = makeup_cost_ref(request.mark_id)
@@ -202,7 +204,14 @@ class CheckinService:
         return activity, rules
 
     def _request(
-        self, activity: Activity, rules: CheckinRules, user_id: str, kind: ScriptKind, day: date, now_ms: int
+        self,
+        activity: Activity,
+        rules: CheckinRules,
+        user_id: str,
+        kind: ScriptKind,
+        day: date,
+        now_ms: int,
+        origin: Origin | None = None,
     ) -> MarkRequest:
         today = local_day(now_ms, activity.tz)
         period = period_of(activity, rules, today)
@@ -218,6 +227,7 @@ class CheckinService:
             today=today,
             cycle_ttl_ms=cycle_ttl_ms,
             day_ttl_ms=day_ttl_ms,
+            origin=origin_args(origin),
         )
 
     # --- the script and its answer ------------------------------------------------------------

@@ -59,6 +59,7 @@ class MarkRequest:
     today: date
     cycle_ttl_ms: int
     day_ttl_ms: int
+    origin: tuple[str, str] = ("", "")  # channel, source ("" when not sent)
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class CheckinStore:
                 request.day.isoformat(),
                 request.cycle_ttl_ms,
                 request.day_ttl_ms,
+                *request.origin,
             ],
         )
         kind = reply[0]

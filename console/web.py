@@ -38,6 +38,7 @@ PAGES: dict[str, frozenset[str] | None] = {  # None: no login needed
     "/console/activities/{activity_id}/edit": WRITE,
     "/console/activities/{activity_id}/dashboard": READ,
     "/console/activities/{activity_id}/analytics": READ,  # analytics/console_page.py
+    "/console/activities/{activity_id}/analytics/{name}": READ,  # the other reports' pages
     "/console/activities/{activity_id}/reservations": READ,
     "/console/calendar": READ,
     "/console/redeem": REDEEM,

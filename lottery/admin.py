@@ -17,7 +17,7 @@ from activities.points import RECONCILE_AFTER_MS, PointsService
 from activities.repository import ActivityRepository
 from activities.service import ActivityService
 from lottery import db
-from lottery.model import LOTTERY_TYPES, Lottery, LotterySpec, Prize, validate_spec
+from lottery.model import LOTTERY_TYPES, Lottery, LotterySpec, Prize, validate_spec, variant_lottery
 from lottery.recovery import hold, scarce_units
 from lottery.repository import LotteryRepository
 from lottery.snapshot import Snapshot, read_snapshot
@@ -144,7 +144,10 @@ class LotteryAdmin:
         audit trail. Returns the changes made."""
         refunded = await self.points.refund_orphan_costs("draw_cost", "draw:", db.draws.c.draw_id)
         uncredited = await self.repository.uncredited_points_prizes(self.clock.now_ms() - RECONCILE_AFTER_MS)
-        for draw_id, activity_id, user_id, points in uncredited:
+        for draw_id, activity_id, user_id, points, prize_id, variant in uncredited:
+            if variant:  # the member's A/B variant may credit other points
+                won = variant_lottery(await self.get(activity_id), variant).prize(prize_id)
+                points = won.points or points
             await self.points.credit_prize(user_id, points, draw_id, activity_id)
         return refunded + len(uncredited)
 

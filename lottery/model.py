@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from activities.errors import invalid
+from activities.experiment import RewardOverride
 from activities.model import Activity, ActivityBase, Name, NonNegative, Positive, validate_common
 
 # Anti-Unfair Competition Law art. 10: a lottery prize may be worth at most 50,000 CNY.
@@ -211,15 +212,30 @@ def variant_view(activity: Activity, variant: str) -> Activity:
 
 
 def variant_lottery(activity: Lottery, variant: str) -> Lottery:
-    """The lottery as members of its A/B `variant` see and play it: odds and points cost overridden."""
+    """The lottery as members of its A/B `variant` see and play it: odds, points cost and reward
+    amounts (a points prize's credit, a prize's value) overridden."""
     if not variant or activity.experiment is None:
         return activity
     overrides = activity.experiment.variant(variant).overrides
     changes: dict[str, object] = {}
-    if overrides.weights is not None and len(overrides.weights) == len(activity.prizes):
-        changes["prizes"] = [
-            msgspec.structs.replace(p, weight=w) for p, w in zip(activity.prizes, overrides.weights, strict=True)
-        ]
+    prizes = activity.prizes
+    if overrides.weights is not None and len(overrides.weights) == len(prizes):
+        prizes = [msgspec.structs.replace(p, weight=w) for p, w in zip(prizes, overrides.weights, strict=True)]
+    if overrides.rewards is not None and len(overrides.rewards) == len(prizes):
+        prizes = [_rewarded(p, r) for p, r in zip(prizes, overrides.rewards, strict=True)]
+    if prizes is not activity.prizes:
+        changes["prizes"] = prizes
     if overrides.points_cost is not None:
         changes["points_cost"] = overrides.points_cost
     return msgspec.structs.replace(activity, **changes) if changes else activity
+
+
+def _rewarded(prize: Prize, override: RewardOverride | None) -> Prize:
+    if override is None:
+        return prize
+    changes: dict[str, object] = {}
+    if override.points is not None and prize.type == "points":
+        changes["points"] = override.points
+    if override.value_cny is not None:
+        changes["value_cny"] = override.value_cny
+    return msgspec.structs.replace(prize, **changes) if changes else prize

@@ -123,12 +123,13 @@ class LotteryRepository:
             )
         return int(total)
 
-    async def uncredited_points_prizes(self, before_ms: int) -> list[tuple[str, int, str, int]]:
-        """(draw_id, activity_id, user_id, points) of points prizes won before `before_ms` whose
-        credit is not in the ledger."""
+    async def uncredited_points_prizes(self, before_ms: int) -> list[tuple[str, int, str, int, int, str]]:
+        """(draw_id, activity_id, user_id, points, prize_id, A/B variant or "") of points prizes won
+        before `before_ms` whose credit is not in the ledger (a variant may credit other points)."""
         ledger = kernel_db.points_ledger
+        d = db.draws.c
         query = (
-            sa.select(db.draws.c.draw_id, db.draws.c.activity_id, db.draws.c.user_id, db.prizes.c.points)
+            sa.select(d.draw_id, d.activity_id, d.user_id, db.prizes.c.points, d.prize_id, d.variant)
             .join(db.prizes, db.prizes.c.id == db.draws.c.prize_id)
             .where(
                 db.prizes.c.type == "points",
@@ -138,7 +139,8 @@ class LotteryRepository:
             .limit(1000)
         )
         async with self.engine.connect() as conn:
-            return [(str(d), int(a), str(u), int(p)) for d, a, u, p in (await conn.execute(query)).all()]
+            found = (await conn.execute(query)).all()
+        return [(str(r[0]), int(r[1]), str(r[2]), int(r[3]), int(r[4]), r[5] or "") for r in found]
 
     # --- what a rebuild of a lottery's live state reads ------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from activities.audit import Row
+from activities.channels import origin_columns
 from reservation.db import reservation_changes, reservations
 
 EVENT_TYPES = ("reservation", "reservation_change")  # written to SQL by reservation_rows
@@ -24,6 +25,7 @@ def reservation_rows(activity_id: int | None, entry_id: str, fields: dict[str, s
             "cancel_until_ms": int(fields["cancel_until_ms"]),
             "created_at_ms": int(fields["created_at_ms"]),
             "stream_id": entry_id,
+            **origin_columns(fields),
         }
         return [(reservations, row)]
     change = {
@@ -33,5 +35,6 @@ def reservation_rows(activity_id: int | None, entry_id: str, fields: dict[str, s
         "actor": fields["actor"],
         "at_ms": int(fields["at_ms"]),
         "stream_id": entry_id,
+        **origin_columns(fields),
     }
     return [(reservation_changes, change)]

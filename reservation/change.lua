@@ -9,6 +9,7 @@
 -- ARGV[1] cancel | redeem | expire   ARGV[2] code   ARGV[3] now_ms
 -- ARGV[4] actor: the member (cancel), the operator (redeem), "sweep" (expire)
 -- ARGV[5] today, the activity's local day (redeem)   ARGV[6] the redeeming store ("" if not said)
+-- ARGV[7] channel   ARGV[8] source   (optional; streamed when not "")
 --
 -- Returns one of
 --   {"ok", status}      the new status
@@ -46,6 +47,10 @@ redis.call('HSET', KEYS[2], 'status', status, 'changed_ms', ARGV[3])
 redis.call('ZREM', KEYS[6], code)
 redis.call('HINCRBY', KEYS[7], r[2] .. '|' .. r[3] .. '|' .. status, 1)
 redis.call('HINCRBY', KEYS[1], status .. '_total', 1)
-redis.call('XADD', KEYS[8], '*', 'type', 'reservation_change', 'code', code, 'status', status, 'actor', ARGV[4],
-  'at_ms', ARGV[3])
+local event = {'type', 'reservation_change', 'code', code, 'status', status, 'actor', ARGV[4], 'at_ms', ARGV[3]}
+for i, name in ipairs({'channel', 'source'}) do
+  local value = ARGV[6 + i]
+  if value and value ~= '' then event[#event + 1] = name; event[#event + 1] = value end
+end
+redis.call('XADD', KEYS[8], '*', unpack(event))
 return {'ok', status}

@@ -18,11 +18,11 @@ from litestar.params import FromPath, JSONBody
 
 from activities.auth import Identity
 from activities.pages import Page
-from api.body import NoBody, check_idempotency_key
+from api.body import check_idempotency_key
 from api.params import Cursor, Id, Limit
 from api.roles import check_store
 from api.security import platform_of, provide_operator, provide_player, service_for
-from reservation.schemas import RedeemBody, ReservationView, ReserveBody
+from reservation.schemas import CancelBody, RedeemBody, ReservationView, ReserveBody
 from reservation.service import ReservationService
 
 
@@ -126,12 +126,13 @@ class ReservationController(Controller):
         reservations: NamedDependency[ReservationService],
         activity_id: Id,
         code: FromPath[str],
-        data: JSONBody[NoBody | None] = None,
+        data: JSONBody[CancelBody | None] = None,
     ) -> ReservationView:
         """Cancel a reservation.
 
-        Cancels one's own reservation before its cutoff; its unit returns to the pool at once."""
-        return await reservations.cancel(player, activity_id, code)
+        Cancels one's own reservation before its cutoff; its unit returns to the pool at once.
+        The optional body says where it came from (`channel`, `source`: analytics)."""
+        return await reservations.cancel(player, activity_id, code, data)
 
 
 class RedemptionController(Controller):

@@ -26,6 +26,8 @@ reservations = sa.Table(
     sa.Column("fingerprint", sa.String(64), nullable=False),
     sa.Column("created_at_ms", sa.BigInteger, nullable=False),
     sa.Column("stream_id", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(16)),  # h5 | mini_program | app | other; NULL: not sent (analytics)
+    sa.Column("source", sa.String(64)),  # the campaign link code sent with the reservation
     sa.Index("ix_reservations_activity_date_store", "activity_id", "date", "store"),
     sa.Index("ix_reservations_activity_user", "activity_id", "user_id"),
 )
@@ -40,5 +42,7 @@ reservation_changes = sa.Table(
     sa.Column("actor", sa.String(64), nullable=False),  # the member, the store operator, or "sweep"
     sa.Column("at_ms", sa.BigInteger, nullable=False),
     sa.Column("stream_id", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(16)),  # where a cancellation or redemption came from (analytics)
+    sa.Column("source", sa.String(64)),
     sa.Index("ix_reservation_changes_activity", "activity_id"),
 )

@@ -16,7 +16,7 @@
 -- ARGV[6] pool field   ARGV[7] opens_at_ms (the date opens)   ARGV[8] closes_at_ms (the date ends)
 -- ARGV[9] cancel_until_ms   ARGV[10] purchase (prepay | in_store)   ARGV[11] fingerprint
 -- ARGV[12] idempotency key   ARGV[13] idempotency TTL (s)   ARGV[14] how long the reservation
--- stays in Redis (s)
+-- stays in Redis (s)   ARGV[15] channel   ARGV[16] source   (optional; streamed when not "")
 --
 -- rules: {"per_date": reservations a member may hold per date, "total": in all (0: no limit)}
 --
@@ -64,7 +64,12 @@ redis.call('ZADD', KEYS[7], ARGV[8], ARGV[2])
 redis.call('HINCRBY', KEYS[8], day .. '|' .. store .. '|reserved', 1)
 redis.call('HINCRBY', KEYS[1], 'reservations_total', 1)
 redis.call('SET', KEYS[9], ARGV[11] .. ' ' .. ARGV[2], 'EX', ARGV[13])
-redis.call('XADD', KEYS[10], '*', 'type', 'reservation', 'code', ARGV[2], 'user_id', user, 'date', day,
+local event = {'type', 'reservation', 'code', ARGV[2], 'user_id', user, 'date', day,
   'store', store, 'pool', pool, 'purchase', ARGV[10], 'cancel_until_ms', ARGV[9], 'idempotency_key', ARGV[12],
-  'fingerprint', ARGV[11], 'created_at_ms', ARGV[3])
+  'fingerprint', ARGV[11], 'created_at_ms', ARGV[3]}
+for i, name in ipairs({'channel', 'source'}) do
+  local value = ARGV[14 + i]
+  if value and value ~= '' then event[#event + 1] = name; event[#event + 1] = value end
+end
+redis.call('XADD', KEYS[10], '*', unpack(event))
 return {'ok', ARGV[2]}

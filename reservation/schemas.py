@@ -8,13 +8,14 @@ from typing import Annotated
 
 import msgspec
 
+from activities.channels import Origin
 from activities.model import SAFE_TEXT, check_day
 from reservation.model import StoreId
 
 Code = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=SAFE_TEXT)]
 
 
-class ReserveBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class ReserveBody(Origin, forbid_unknown_fields=True, kw_only=True):
     date: date
     store_id: StoreId | None = None  # required for pickup
 
@@ -22,7 +23,11 @@ class ReserveBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         check_day(self.date, "date")
 
 
-class RedeemBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class CancelBody(Origin, forbid_unknown_fields=True, kw_only=True):
+    """Optional: where the cancellation came from (`channel`, `source`)."""
+
+
+class RedeemBody(Origin, forbid_unknown_fields=True, kw_only=True):
     """The code as staff type it, or the payload of its QR code; the redeeming store."""
 
     code: Code | None = None

@@ -19,6 +19,7 @@ from functools import partial
 from activities.audit import Row
 from activities.audit_rows import EventHandler
 from activities.auth import Identity, Tokens
+from activities.channels import Origin, origin_args
 from activities.clock import Clock, day_end_ms, from_ms, local_day, to_ms
 from activities.errors import Kind, PromoError, invalid, refusal
 from activities.model import Activity, validate_common
@@ -112,7 +113,7 @@ class ReservationService:
             raise invalid("store_required", "say which store redeems it (store_id)", field="store_id")
         now_ms = self.clock.now_ms()
         today = local_day(now_ms, activity.tz).isoformat()
-        await self._change(activity, "redeem", code, now_ms, operator.subject, today, body.store_id or "")
+        await self._change(activity, "redeem", code, now_ms, operator.subject, today, body.store_id or "", body)
         return await self._view_of(activity, rules, code)
 
     async def counters(self, activity: Activity) -> ReservationCounters:
@@ -193,6 +194,7 @@ class ReservationService:
             idempotency_key=idempotency_key,
             idempotency_ttl_s=IDEMPOTENCY_TTL_S,
             keep_s=max((closes_at - now_ms) // 1000, 0) + KEEP_DAYS * 86400,
+            origin=origin_args(body),
         )
         for _ in range(4):
             reply = await self._run(activity, partial(self.store.reserve, request))
@@ -241,11 +243,13 @@ class ReservationService:
         await self.activities.load_if_missing(activity.id)
         await self._view_of(activity, rules, normalize_code(code))
 
-    async def cancel(self, player: Identity, activity_id: int, code: str) -> ReservationView:
+    async def cancel(
+        self, player: Identity, activity_id: int, code: str, origin: Origin | None = None
+    ) -> ReservationView:
         """Cancel one's own reservation before the cutoff; its unit returns to the pool at once."""
         activity, rules = await self._reservation_activity(activity_id)
         code = normalize_code(code)
-        await self._change(activity, "cancel", code, self.clock.now_ms(), player.subject)
+        await self._change(activity, "cancel", code, self.clock.now_ms(), player.subject, origin=origin)
         return await self._view_of(activity, rules, code)
 
     # --- the expiry sweep --------------------------------------------------------------------
@@ -302,10 +306,19 @@ class ReservationService:
         return await self.activities.run_loaded(activity.id, call, unknown=unknown)
 
     async def _change(
-        self, activity: Activity, mode: str, code: str, now_ms: int, actor: str, today: str = "", store: str = ""
+        self,
+        activity: Activity,
+        mode: str,
+        code: str,
+        now_ms: int,
+        actor: str,
+        today: str = "",
+        store: str = "",
+        origin: Origin | None = None,
     ) -> None:
+        args = origin_args(origin)
         reply = await self._run(
-            activity, lambda: self.store.change(activity.id, mode, code, now_ms, actor, today, store)
+            activity, lambda: self.store.change(activity.id, mode, code, now_ms, actor, today, store, args)
         )
         if reply.kind == "refused":
             error = refusal(reply.code or "refused", None, _REFUSALS)

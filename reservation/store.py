@@ -34,6 +34,7 @@ class ReserveRequest:
     idempotency_key: str
     idempotency_ttl_s: int
     keep_s: int  # how long the reservation stays in Redis
+    origin: tuple[str, str] = ("", "")  # channel, source ("" when not sent)
 
 
 @dataclass(frozen=True)
@@ -97,12 +98,21 @@ class ReservationStore:
             [
                 r.user_id, r.code, r.now_ms, r.date, r.store, r.pool, r.opens_at_ms, r.closes_at_ms,
                 r.cancel_until_ms, r.purchase, r.fingerprint, r.idempotency_key, r.idempotency_ttl_s, r.keep_s,
+                *r.origin,
             ],
         )  # fmt: skip
         return _reply(reply)
 
     async def change(
-        self, activity_id: int, mode: str, code: str, now_ms: int, actor: str, today: str = "", store: str = ""
+        self,
+        activity_id: int,
+        mode: str,
+        code: str,
+        now_ms: int,
+        actor: str,
+        today: str = "",
+        store: str = "",
+        origin: tuple[str, str] = ("", ""),  # channel, source ("" when not sent)
     ) -> ScriptReply:
         keys = ReservationKeys(activity_id)
         reply = await self.batcher.call(
@@ -117,7 +127,7 @@ class ReservationStore:
                 keys.reservation_stats,
                 keys.events,
             ],
-            [mode, code, now_ms, actor, today, store],
+            [mode, code, now_ms, actor, today, store, *origin],
         )
         return _reply(reply)
 

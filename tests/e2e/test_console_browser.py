@@ -297,3 +297,103 @@ async def test_console_flow(console: Console, browser: Any, tmp_path: Path) -> N
     assert response.status == 403
     assert "您的角色无权访问此页面" in await clerk.text_content("#forbidden")
     assert errors == [], errors
+
+
+async def _wait_report(client: httpx.AsyncClient, path: str, headers: dict[str, str], ready: Any) -> dict[str, Any]:
+    """The report once the audit writer has put the actions in SQL (the rollups follow it)."""
+    for _ in range(180):
+        report: dict[str, Any] = (await client.get(path, headers=headers)).json()
+        if ready(report):
+            return report
+        await asyncio.sleep(0.5)
+    pytest.fail(f"{path} never had its data: {report}")
+
+
+async def test_analytics_report_pages(console: Console, browser: Any, tmp_path: Path) -> None:
+    """Issue 14: each report's console page draws its ECharts charts with the data (a canvas per
+    chart, the legend's text) beside its visible totals and table."""
+    errors: list[str] = []
+    page = await new_page(browser, errors)
+    url = console.url
+    admin = console.bearer("ops1", "operator")
+    window = {"starts_at": local(-1) + ":00+08:00", "ends_at": local(30) + ":00+08:00", "timezone": "Asia/Shanghai"}
+    wheel = {
+        "type": "wheel",
+        "name": "A/B wheel",
+        **window,
+        "limits": {},
+        "prizes": [
+            {"name": "Coupon", "type": "coupon", "weight": 300, "stock": 1000, "value_cny": 10},
+            {"name": "Thanks", "type": "thanks", "weight": 700},
+        ],
+        "experiment": {
+            "salt": "e2e",
+            "variants": [{"name": "control"}, {"name": "b", "overrides": {"weights": [900, 100]}}],
+        },
+    }
+    checkin = {
+        "type": "checkin",
+        "name": "Daily sign-in",
+        **window,
+        "checkin": {"cycle": {"kind": "weekly"}, "daily_reward": {"type": "points", "points": 5}},
+    }
+    assist = {
+        "type": "assist",
+        "name": "Help me",
+        **window,
+        "assist": {
+            "kind": "collect",
+            "helps_needed": 3,
+            "hours": 24,
+            "prize": {"name": "Gift", "stock": 10, "value_cny": "49"},
+        },
+    }
+    ids: dict[str, int] = {}
+    async with httpx.AsyncClient(base_url=url) as client:
+        for key, spec in (("wheel", wheel), ("checkin", checkin), ("assist", assist)):
+            created = await client.post("/operator/activities", json=spec, headers=admin)
+            assert created.status_code == 201, created.text
+            ids[key] = created.json()["id"]
+            published = await client.post(f"/operator/activities/{ids[key]}/publish", headers=admin)
+            assert published.status_code == 200, published.text
+        for n in range(12):
+            headers = {**console.bearer(f"m{n}"), "Idempotency-Key": secrets.token_hex(8)}
+            body = {"channel": ("h5", "app", "mini_program")[n % 3]}
+            drawn = await client.post(f"/activities/{ids['wheel']}/draws", json=body, headers=headers)
+            assert drawn.status_code == 201, drawn.text
+            signed = await client.post(
+                f"/activities/{ids['checkin']}/signins", json=body, headers=console.bearer(f"m{n}")
+            )
+            assert signed.status_code in (200, 201), signed.text
+        started = await client.post(f"/activities/{ids['assist']}/initiatives", json={}, headers=console.bearer("m0"))
+        token = started.json()["share_token"]
+        for helper, via in (("m1", "m0"), ("m2", "m1")):
+            helped = await client.post(f"/assists/{token}/helps", json={"via": via}, headers=console.bearer(helper))
+            assert helped.status_code in (200, 201), helped.text
+        base = "/operator/activities/{}/reports/{}"
+        await _wait_report(client, base.format(ids["wheel"], "overview"), admin, lambda r: r["totals"]["actions"] == 12)
+        await _wait_report(
+            client, base.format(ids["checkin"], "checkin"), admin, lambda r: r["totals"]["signins"] == 12
+        )
+        await _wait_report(client, base.format(ids["assist"], "assist"), admin, lambda r: r["totals"]["helps"] == 2)
+
+    await log_in(page, url, "admin", console.admin_password)
+    pages = (
+        ("wheel", "funnel", "chart-funnel", ["viewed", "participated", "won"], "漏斗"),
+        ("checkin", "points", "chart-points", ["granted", "spent", "net"], "积分"),
+        ("wheel", "experiment", "chart-variants", ["rate", "members"], "实验"),
+        ("checkin", "checkin", "chart-signins", ["sign-ins", "make-ups"], "D1 / D7 / D30"),
+        ("assist", "assist", "chart-depths", ["helps"], "share tree depth"),
+    )
+    for activity, name, chart, legend, text in pages:
+        await page.goto(f"{url}/console/activities/{ids[activity]}/analytics/{name}")
+        assert await page.locator(f"#{chart} canvas").count() >= 1, name
+        shown = await page.evaluate(
+            f"echarts.getInstanceByDom(document.querySelector('#{chart}')).getOption().legend[0].data"
+        )
+        assert shown == legend, (name, shown)
+        assert await page.is_visible(f"text={text}"), name
+        await shot(page, tmp_path, f"analytics-{name}", docs=True)
+    depth = await page.text_content("#totals td[data-key=share_tree_depth]")  # the assist page's share tree depth
+    assert depth == "2", depth
+    assert not errors, errors

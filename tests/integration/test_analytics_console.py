@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.conftest import Env, wheel
+from tests.conftest import Env, checkin_spec, wheel
 from tests.integration.test_console import PASSWORD, login
 
 
@@ -31,3 +31,33 @@ async def test_the_analytics_page_carries_the_overview_and_its_charts(env: Env) 
     assert {c["channel"] for c in report["by_channel"]} == {"h5", "app"}
     assert f"/operator/activities/{aid}/reports/funnel?format=csv" in html
     assert (await env.client.get("/console/activities/999/analytics")).status_code == 404
+
+
+CHARTS = {
+    "funnel": ("chart-funnel", "chart-stores"),
+    "checkin": ("chart-signins", "chart-streaks"),
+    "assist": ("chart-assist", "chart-depths"),
+    "points": ("chart-points",),
+    "experiment": ("chart-variants",),
+}
+
+
+async def test_every_report_has_its_page(env: Env) -> None:
+    await env.platform.accounts.create("an1", PASSWORD, "analyst")
+    aid = (await env.create(checkin_spec()))["id"]
+    for user in ("a", "b"):
+        assert (await env.sign_in(aid, user=user)).status_code in (200, 201)
+    await env.platform.audit_writer.drain()
+    assert (await login(env, "an1")).status_code in (200, 303)
+    overview = (await env.client.get(f"/console/activities/{aid}/analytics")).text
+    for name, charts in CHARTS.items():
+        assert f'href="/console/activities/{aid}/analytics/{name}"' in overview
+        page = await env.client.get(f"/console/activities/{aid}/analytics/{name}")
+        assert page.status_code == 200, page.text
+        for chart in charts:
+            assert f'id="{chart}"' in page.text
+        found = re.search(r'<script id="analytics-data" type="application/json">(.*?)</script>', page.text, re.S)
+        assert found and json.loads(found[1])["activity_id"] == aid
+    checkin = (await env.client.get(f"/console/activities/{aid}/analytics/checkin")).text
+    assert "D1 / D7 / D30" in checkin and '<table class="list" id="rows">' in checkin
+    assert (await env.client.get(f"/console/activities/{aid}/analytics/nope")).status_code in (400, 404)

@@ -152,3 +152,26 @@ async def test_funnel_shows_reservations_by_store(env: Env) -> None:
     assert reservations["by_store"] == [
         {"store": "S1", "reserved": 3, "redeemed": 1, "cancelled": 1, "expired": 0, "show_up_rate": 0.5}
     ]
+
+
+async def test_a_report_as_an_xlsx_workbook(env: Env) -> None:
+    import re
+    import zipfile
+
+    aid = (await env.create(wheel(limits={})))["id"]
+    for i in range(8):
+        assert (await env.draw(aid, user=f"u{i % 4}", json={"channel": "h5" if i % 2 else "app"})).status_code == 201
+    await env.platform.audit_writer.drain()
+    response = await env.client.get(
+        f"/operator/activities/{aid}/reports/overview", params={"format": "xlsx"}, headers=env.operator()
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.spreadsheetml")
+    assert response.headers["content-disposition"].endswith('.xlsx"')
+    book = zipfile.ZipFile(io.BytesIO(response.content))
+    names = re.findall(r'<sheet name="([^"]+)"', book.read("xl/workbook.xml").decode())
+    assert names[0] == "summary" and {"rows", "by_channel", "prizes"} <= set(names)
+    by_channel = book.read(f"xl/worksheets/sheet{names.index('by_channel') + 1}.xml").decode()
+    assert by_channel.count("<row ") == 1 + 2  # the header, h5 and app
+    strings = book.read("xl/sharedStrings.xml").decode() if "xl/sharedStrings.xml" in book.namelist() else ""
+    assert "totals.actions" in by_channel + strings + book.read("xl/worksheets/sheet1.xml").decode()

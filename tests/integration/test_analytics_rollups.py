@@ -104,3 +104,30 @@ async def _channel_rows(env: Env, activity_id: int) -> list[dict[str, object]]:
     query = sa.select(t).where(t.c.activity_id == activity_id, t.c.channel != "*")
     async with env.platform.engine.connect() as conn:
         return [dict(row._mapping) for row in (await conn.execute(query)).all()]
+
+
+async def test_a_wallet_entry_with_the_id_of_an_activity_entry_counts_too(env: Env) -> None:
+    """A sign-in and the points it grants land in two streams (the activity's, a wallet shard's),
+    whose entry ids can be equal (the same millisecond): each counts."""
+    from tests.conftest import checkin_spec
+
+    aid = (await env.create(checkin_spec()))["id"]
+    at = str(env.clock.now_ms())
+    signin = {"type": "checkin", "mark_id": "m1", "user_id": "u1", "kind": "signin", "day": "2026-06-01"}
+    signin |= {"cycle_start": "2026-06-01", "streak": "1", "cumulative": "1", "rewards": "0", "at_ms": at}
+    points = {
+        "type": "points",
+        "user_id": "u1",
+        "delta": "5",
+        "reason": "checkin",
+        "activity_id": str(aid),
+        "at_ms": at,
+    }
+    rollups = Rollups(env.platform.activities.repository, env.platform.engine)
+    for activity_id, fields in ((aid, signin), (None, points)):  # written in two steps of the writer
+        rows: dict[sa.Table, list[dict[str, object]]] = defaultdict(list)
+        for table, row in await rollups(activity_id, "1764000000000-0", fields, []):
+            rows[table].append(row)
+        await env.platform.activities.repository.insert_rows(rows)
+    day = next(iter((await _daily(env, aid)).values()))
+    assert (day["signins"], day["points_granted"]) == (1, 5)
