@@ -92,6 +92,7 @@ EXPECTED = [
     ("GET", "/operator/activities/{activity_id}/counters", {"admin", "marketer", "analyst"}),
     ("POST", "/operator/accounts", {"admin"}),
     ("POST", "/operator/activities/{activity_id}/recovery", {"admin"}),
+    ("GET", "/operator/activities/{activity_id}/questions", {"admin", "marketer"}),  # the answers: not analysts'
 ]
 
 
