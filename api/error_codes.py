@@ -156,11 +156,23 @@ def _raised_in(text: str) -> set[str]:
     return codes | {match["code"] for match in _HELPER.finditer(text)}
 
 
+# A code a route declares that brings others with it: the kernel's audience check
+# (`ActivityService.admit`) refuses by levels and tags, then by the audience lists (lists/).
+IMPLIED = {"audience_not_allowed": ("audience_not_in_list", "audience_excluded", "audience_list_loading")}
+
+
 def declared(handler: HTTPRouteHandler) -> dict[int | None, set[str]]:
-    """The route's `opt["errors"]` by status (None: a code whose status the source does not say)."""
+    """The route's `opt["errors"]` by status (None: a code whose status the source does not say),
+    with the codes they imply (`IMPLIED`)."""
     errors: Any = handler.opt.get("errors", ())
     if callable(errors):  # computed when the document is built (the create route: `spec_errors`)
         errors = errors()
+    if isinstance(errors, Mapping):
+        errors = {
+            status: (*codes, *(c for code in codes for c in IMPLIED.get(code, ()))) for status, codes in errors.items()
+        }
+    else:
+        errors = (*errors, *(c for code in errors for c in IMPLIED.get(code, ())))
     by_status: dict[int | None, set[str]] = {}
     if isinstance(errors, Mapping):
         for status, codes in errors.items():

@@ -25,7 +25,7 @@ from activities.keys import ActivityKeys
 from activities.model import Activity, validate_common
 from activities.points import PointsService
 from activities.rewards import ChancesReward, CouponReward, PointsReward, PrizeReward, Reward
-from activities.service import ActivityService, check_audience, loading_error
+from activities.service import ActivityService, loading_error
 from activities.store import AuditStore
 from event_gift.service import MemberEvent
 from lottery.service import DrawService
@@ -154,7 +154,7 @@ class TasksService:
 
     async def _tasks(self, player: Identity, activity_id: int) -> tuple[Activity, TasksRules]:
         activity = await self.activities.published(activity_id, (ACTIVITY_TYPE,), "a task centre")
-        check_audience(activity, player)
+        await self.activities.admit(activity, player)
         return activity, self.rules(activity)
 
     async def list(self, player: Identity, activity_id: int) -> TaskList:
