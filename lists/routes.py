@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, delete, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
-from litestar.params import QueryParameter
+from litestar.params import PathParameter, QueryParameter
 
 from activities.auth import SUBJECT, Identity
 from activities.errors import Kind, PromoError, invalid
@@ -28,6 +28,8 @@ _UPLOAD = {
 }
 _CHANGE = {400: ("content_type_unsupported",), 404: ("list_not_found",), 409: ("list_busy",), 422: _UPLOAD[422][:3]}
 QueryName = Annotated[Name | None, QueryParameter(min_length=1, max_length=100)]
+QueryKind = Annotated[ListKind | None, QueryParameter()]
+MemberId = Annotated[str, PathParameter(min_length=1, max_length=64)]
 
 
 def lists_after_operator(request: Request[Any, Any, Any], operator: NamedDependency[Identity]) -> ListService:
@@ -83,7 +85,7 @@ class ListsController(Controller):
         operator: NamedDependency[Identity],
         lists: NamedDependency[ListService],
         name: QueryName = None,
-        kind: ListKind | None = None,
+        kind: QueryKind = None,
     ) -> ListView:
         """Upload an audience list.
 
@@ -128,7 +130,7 @@ class ListsController(Controller):
         opt={"roles": "read", "errors": ("list_not_found", "member_id_invalid", "audience_list_loading")},
     )
     async def check_member(
-        self, operator: NamedDependency[Identity], lists: NamedDependency[ListService], list_id: Id, member_id: str
+        self, operator: NamedDependency[Identity], lists: NamedDependency[ListService], list_id: Id, member_id: MemberId
     ) -> MembershipView:
         """Whether a member is in the list (as members' requests see it: from Redis)."""
         if not SUBJECT.match(member_id):

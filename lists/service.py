@@ -6,6 +6,7 @@ lists exist, whether a member qualifies. A list's Redis set is rebuilt from SQL 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from datetime import UTC, datetime
 from functools import partial
@@ -15,6 +16,7 @@ import msgspec
 import sqlalchemy as sa
 from redis.exceptions import RedisError
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from activities import db
@@ -158,10 +160,9 @@ class ListService:
         self, conn: AsyncConnection, list_id: int, members: Members, staging: str | None, now_ms: int
     ) -> None:
         """Insert the members in batches (and fill the staging set with them), then the size."""
-        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(audience_list_members)
-        insert = insert.on_conflict_do_nothing()
+        insert = _insert_sql(conn.dialect)
         for batch in members.batches():
-            await conn.execute(insert, [{"list_id": list_id, "member_id": member} for member in batch])
+            await conn.exec_driver_sql(insert, [(list_id, member) for member in batch])
             if staging is not None:
                 await self.store.stage(staging, batch)
         count = sa.select(sa.func.count()).where(audience_list_members.c.list_id == list_id)
@@ -285,6 +286,17 @@ class ListService:
         finally:
             await self.store.discard(staging)
             await self.store.unlock(list_id, token)
+
+
+@functools.cache
+def _insert_sql(dialect: Dialect) -> str:
+    """INSERT ... ON CONFLICT DO NOTHING of (list_id, member_id), compiled once: a million rows go
+    to the driver's executemany as tuples (SQLAlchemy's per-row processing would triple the time)."""
+    insert = (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(audience_list_members)
+    values: dict[str, Any] = {"list_id": sa.bindparam("list_id"), "member_id": sa.bindparam("member_id")}
+    compiled = insert.values(values).on_conflict_do_nothing().compile(dialect=dialect)
+    assert compiled.positional and tuple(compiled.positiontup or ()) == ("list_id", "member_id")
+    return str(compiled)
 
 
 def _forget(flights: dict[int, asyncio.Future[None]], list_id: int, flight: asyncio.Future[None]) -> None:
