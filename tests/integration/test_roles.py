@@ -26,6 +26,8 @@ FILL = {
     "{delivery_id}": "1",
     "{grant_id}": "1",
     "{question_id}": "1",
+    "{list_id}": "1",
+    "{member_id}": "u1",
 }
 
 
