@@ -11,7 +11,7 @@ from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import PathParameter, QueryParameter
 
 from activities.auth import SUBJECT, Identity
-from activities.errors import Kind, PromoError, invalid
+from activities.errors import invalid
 from activities.model import Name
 from activities.pages import Page
 from api.body import decode
@@ -23,10 +23,9 @@ from lists.upload import MAX_BODY_BYTES, Members, from_csv, from_json
 
 _CSV = ("text/csv", "text/plain")
 _UPLOAD = {
-    400: ("content_type_unsupported",),
     422: ("member_id_invalid", "list_empty", "list_too_large", "list_params_required"),
 }
-_CHANGE = {400: ("content_type_unsupported",), 404: ("list_not_found",), 409: ("list_busy",), 422: _UPLOAD[422][:3]}
+_CHANGE = {404: ("list_not_found",), 409: ("list_busy",), 422: _UPLOAD[422][:3]}
 QueryName = Annotated[Name | None, QueryParameter(min_length=1, max_length=100)]
 QueryKind = Annotated[ListKind | None, QueryParameter()]
 MemberId = Annotated[str, PathParameter(min_length=1, max_length=64)]
@@ -37,18 +36,9 @@ def lists_after_operator(request: Request[Any, Any, Any], operator: NamedDepende
     return platform_of(request).lists
 
 
-def _csv(request: Request[Any, Any, Any]) -> bool | None:
-    """True for a CSV body, False for JSON; 400 for anything else."""
-    media_type = request.content_type[0]
-    if media_type in _CSV:
-        return True
-    if media_type in ("application/json", ""):
-        return False
-    raise PromoError(
-        Kind.MALFORMED,
-        "content_type_unsupported",
-        f"send the members as text/csv (one id per line) or application/json, not {media_type}",
-    )
+def _csv(request: Request[Any, Any, Any]) -> bool:
+    """A CSV body (`text/csv` or `text/plain`); anything else is read as JSON, as on every route."""
+    return request.content_type[0] in _CSV
 
 
 async def _csv_members(request: Request[Any, Any, Any]) -> Members:

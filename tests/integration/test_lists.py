@@ -81,7 +81,7 @@ async def test_bad_uploads_are_refused_with_codes_and_write_nothing(env: Env) ->
     too_many = b"".join(b"%d\n" % i for i in range(1_000_001))
     expect(await csv(too_many), 422, "list_too_large")
     response = await env.client.post("/operator/lists", content=b"u1", headers={**ops, "Content-Type": "image/png"})
-    expect(response, 400, "content_type_unsupported")
+    expect(response, 400, "malformed_json")  # not CSV (text/csv, text/plain): read as JSON
     json_bad = {"name": "x", "kind": "deny", "members": ["ok", "not ok"]}
     bad = expect(await env.client.post("/operator/lists", json=json_bad, headers=ops), 422, "member_id_invalid")
     assert bad["details"]["field"] == "members[1]"
