@@ -98,6 +98,13 @@ class ActivityService:
         if lists is not None and self.lists is not None and (lists.require or lists.exclude):
             await self.lists.check(lists, member.subject)
 
+    async def check_excluded(self, activity: Activity, member_id: str) -> None:
+        """403 `audience_excluded` if the member is on one of the audience's deny lists: for
+        those an action concerns who are not its audience (a friend's assist)."""
+        lists = activity.audience.lists
+        if lists is not None and self.lists is not None and lists.exclude:
+            await self.lists.check(AudienceLists(exclude=lists.exclude), member_id)
+
     # --- reading -------------------------------------------------------------------------------
 
     async def get(self, activity_id: int) -> Activity:

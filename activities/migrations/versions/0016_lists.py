@@ -2,6 +2,7 @@
 
 The tables of `lists/db.py`: `audience_lists` (one row per list: name, kind allow/deny, size) and
 `audience_list_members` (one row per member of a list; the Redis sets are rebuilt from it).
+And of `tasks/db.py`: `task_assists` (friends' assists of friend_assist tasks, issue 15 too).
 
 Revision ID: 0016
 Revises: 0015
@@ -39,8 +40,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("list_id", "member_id"),
         sqlite_with_rowid=False,
     )
+    op.create_table(
+        "task_assists",
+        sa.Column("activity_id", sa.Integer(), nullable=False),
+        sa.Column("task_id", sa.String(length=32), nullable=False),
+        sa.Column("period", sa.String(length=10), nullable=False),
+        sa.Column("sharer", sa.String(length=64), nullable=False),
+        sa.Column("friend", sa.String(length=64), nullable=False),
+        sa.Column("at_ms", sa.BigInteger(), nullable=False),
+        sa.Column("stream_id", sa.String(length=40), nullable=False),
+        sa.PrimaryKeyConstraint("activity_id", "task_id", "period", "sharer", "friend"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("task_assists")
     op.drop_table("audience_list_members")
     op.drop_table("audience_lists")
