@@ -97,7 +97,7 @@ class ListsController(Controller):
                 raise invalid("list_empty", "the list has no member ids", field="members")
         return await lists.create(name, kind, members, operator.subject)
 
-    @get("/", opt={"roles": "read"})
+    @get("/", opt={"roles": "read", "errors": ("invalid_cursor",)})
     async def list_lists(
         self,
         operator: NamedDependency[Identity],
