@@ -105,6 +105,20 @@ class ActivityService:
         if lists is not None and self.lists is not None and lists.exclude:
             await self.lists.check(AudienceLists(exclude=lists.exclude), member_id)
 
+    async def in_lists(self, activity: Activity, member_id: str) -> bool:
+        """Whether the audience's lists admit the member (levels and tags aside): for members
+        known by their id only (a member's event from the brand's systems)."""
+        lists = activity.audience.lists
+        if lists is None or self.lists is None or not (lists.require or lists.exclude):
+            return True
+        try:
+            await self.lists.check(lists, member_id)
+        except PromoError as error:
+            if error.kind is Kind.FORBIDDEN:
+                return False
+            raise
+        return True
+
     # --- reading -------------------------------------------------------------------------------
 
     async def get(self, activity_id: int) -> Activity:

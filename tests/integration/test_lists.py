@@ -200,3 +200,15 @@ async def test_lists_on_a_redis_cluster(cluster_env: Env) -> None:
     assert (await env.draw(activity["id"], user="a1")).status_code == 201
     expect(await env.draw(activity["id"], user="a2"), 403, "audience_excluded")
     expect(await env.draw(activity["id"], user="a3"), 403, "audience_not_in_list")
+
+
+async def test_event_gifts_follow_the_lists_by_member_id(env: Env) -> None:
+    from tests.integration.test_event_gift import balance, gift_spec
+    from tests.integration.test_events import event, push
+
+    allow = await upload(env, "Members", "allow", ["m1", "bot1"])
+    deny = await upload(env, "Fraud", "deny", ["bot1"])
+    await env.create(gift_spec() | {"audience": {"lists": {"require": [allow["id"]], "exclude": [deny["id"]]}}})
+    batch = [event(f"o-{m}", m, "order_paid", amount=250) for m in ("m1", "bot1", "m2")]
+    assert (await push(env, batch)).json()["new"] == 3
+    assert [await balance(env, m) for m in ("m1", "bot1", "m2")] == [50, 0, 0]
