@@ -219,6 +219,7 @@ class AssistService:
             raise PromoError(
                 Kind.CONFLICT, "invitees_count_by_event", "invitees count when the host reports their action"
             )
+        await self.activities.check_excluded(activity, player.subject)  # deny lists: fraud accounts
         reply = await self._help(
             activity,
             rules,

@@ -212,3 +212,15 @@ async def test_event_gifts_follow_the_lists_by_member_id(env: Env) -> None:
     batch = [event(f"o-{m}", m, "order_paid", amount=250) for m in ("m1", "bot1", "m2")]
     assert (await push(env, batch)).json()["new"] == 3
     assert [await balance(env, m) for m in ("m1", "bot1", "m2")] == [50, 0, 0]
+
+
+async def test_assist_helpers_on_a_deny_list_are_refused(env: Env) -> None:
+    from tests.conftest import assist_spec
+
+    deny = await upload(env, "Fraud", "deny", ["bot1"])
+    activity = await env.create(assist_spec(audience={"lists": {"exclude": [deny["id"]]}}))
+    started = await env.start(activity["id"], "u1")
+    assert started.status_code == 201, started.text
+    token = started.json()["share_token"]
+    expect(await env.help(token, "bot1"), 403, "audience_excluded")
+    assert (await env.help(token, "f1")).status_code == 201
