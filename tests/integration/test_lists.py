@@ -224,3 +224,26 @@ async def test_assist_helpers_on_a_deny_list_are_refused(env: Env) -> None:
     token = started.json()["share_token"]
     expect(await env.help(token, "bot1"), 403, "audience_excluded")
     assert (await env.help(token, "f1")).status_code == 201
+
+
+async def test_a_replacement_swaps_the_set_whole_and_one_change_runs_at_a_time(env: Env) -> None:
+    members = [f"m{i}" for i in range(20_000)]
+    allow = await upload(env, "Members", "allow", members[:10_000])
+    activity = await env.create(wheel(audience={"lists": {"require": [allow["id"]]}}, limits={"per_user_daily": 100}))
+    body = "\n".join(members).encode()
+    path = f"/operator/lists/{allow['id']}/members"
+
+    async def replace() -> Any:
+        return await env.client.put(path, content=body, headers={**env.operator(), **CSV})
+
+    async def draws() -> list[int]:
+        # Members of both the old and the new list, during the replacement: never refused.
+        return [(await env.draw(activity["id"], user=f"m{i * 97}")).status_code for i in range(40)]
+
+    first, second, seen = await asyncio.gather(replace(), replace(), draws())
+    assert sorted([first.status_code, second.status_code]) == [200, 409], (first.text, second.text)
+    assert expect(first if first.status_code == 409 else second, 409, "list_busy")["details"]["list_id"] == allow["id"]
+    assert set(seen) == {201}, seen
+    got = await env.client.get(f"/operator/lists/{allow['id']}", headers=env.operator())
+    assert got.json()["size"] == 20_000
+    assert await is_member(env, allow["id"], "m19999")
