@@ -83,9 +83,9 @@ class ListService:
     # --- operators' changes ------------------------------------------------------------------
 
     async def create(self, name: str, kind: ListKind, members: Members, operator_id: str) -> ListView:
-        """A new list of `members` (checked already): SQL in one transaction, then its Redis set."""
+        """A new list of `members` (checked already): SQL in one transaction, then its Redis set
+        (no activity can name the list before it exists: nothing checks it meanwhile)."""
         now_ms = self.clock.now_ms()
-        staging = None
         try:
             async with self.engine.begin() as conn:
                 row = {"name": name, "kind": kind, "size": 0, "created_by": operator_id}
@@ -94,13 +94,17 @@ class ListService:
                 )
                 assert inserted.inserted_primary_key is not None
                 list_id = int(inserted.inserted_primary_key[0])
-                staging = self.store.staging(list_id)
-                await self._write(conn, list_id, members, staging, now_ms)
-            await self._swap(list_id, staging)
+                await self._write(conn, list_id, members, now_ms)
+            staging = self.store.staging(list_id)
+            try:
+                await self._stage(staging, members)
+                await self._swap(list_id, staging)
+            except RedisError as exc:  # SQL has it: the first check rebuilds the set
+                log.warning("list %d: its Redis set will be rebuilt from SQL (%s)", list_id, exc)
+            finally:
+                await self.store.discard(staging)
         finally:
             members.close()
-            if staging is not None:
-                await self.store.discard(staging)
         return await self.get(list_id)
 
     async def replace(self, list_id: int, members: Members, operator_id: str) -> ListView:
@@ -129,20 +133,25 @@ class ListService:
             await self.store.unlock(list_id, token)
 
     async def _change(self, list_id: int, members: Members, *, replace: bool) -> ListView:
-        staging = None
+        """Replace or append under the list's lock. A replacement fills a staging set first (no
+        SQL lock held meanwhile), writes SQL in one transaction, dropping the live set just before
+        the commit (checks in between wait for the new set: the lock is ours), then renames the
+        staging set into place: members never see a half-filled list."""
+        staging = self.store.staging(list_id) if replace else None
         try:
             await self.get(list_id)
             token = await self._lock(list_id)
             try:
+                if staging is not None:
+                    await self._stage(staging, members)
                 async with self.engine.begin() as conn:
                     now_ms = self.clock.now_ms()
                     if replace:
-                        staging = self.store.staging(list_id)
                         await conn.execute(
                             sa.delete(audience_list_members).where(audience_list_members.c.list_id == list_id)
                         )
-                    await self._write(conn, list_id, members, staging, now_ms)
-                    if replace:  # checks meanwhile wait for the new set (the lock is ours)
+                    await self._write(conn, list_id, members, now_ms)
+                    if replace:
                         await self.store.drop(list_id)
                 if staging is not None:
                     await self._swap(list_id, staging)
@@ -156,15 +165,15 @@ class ListService:
                 await self.store.discard(staging)
         return await self.get(list_id)
 
-    async def _write(
-        self, conn: AsyncConnection, list_id: int, members: Members, staging: str | None, now_ms: int
-    ) -> None:
-        """Insert the members in batches (and fill the staging set with them), then the size."""
+    async def _stage(self, staging: str, members: Members) -> None:
+        for batch in members.batches():
+            await self.store.stage(staging, batch)
+
+    async def _write(self, conn: AsyncConnection, list_id: int, members: Members, now_ms: int) -> None:
+        """Insert the members in batches, then the list's size."""
         insert = _insert_sql(conn.dialect)
         for batch in members.batches():
             await conn.exec_driver_sql(insert, [(list_id, member) for member in batch])
-            if staging is not None:
-                await self.store.stage(staging, batch)
         count = sa.select(sa.func.count()).where(audience_list_members.c.list_id == list_id)
         size = int((await conn.execute(count)).scalar_one())
         if size > MAX_MEMBERS:
