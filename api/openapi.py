@@ -49,6 +49,7 @@ from litestar.routes import HTTPRoute
 
 from api.error_codes import route_codes
 from api.gameplays import GAMEPLAYS
+from api.openapi_unions import integer_or_number
 from api.security import provide_anyone, provide_operator, provide_player, provide_system
 
 # (method, path as the document writes it) -> what a route that decodes by hand decodes (a tuple:
@@ -344,6 +345,8 @@ def document(app: Litestar) -> None:
     openapi.tags = _tags(app)
     components = openapi.components = openapi.components or Components()
     schemas = components.schemas = dict(components.schemas or {})
+    for component in schemas.values():
+        integer_or_number(component)
     bodies = request_bodies(app)
     refs, body_components = body_schemas(bodies)
     for name, component in body_components.items():
