@@ -247,3 +247,15 @@ async def test_a_replacement_swaps_the_set_whole_and_one_change_runs_at_a_time(e
     got = await env.client.get(f"/operator/lists/{allow['id']}", headers=env.operator())
     assert got.json()["size"] == 20_000
     assert await is_member(env, allow["id"], "m19999")
+
+
+async def test_a_list_whose_rebuild_waits_on_a_lock_answers_503_then_recovers(env: Env) -> None:
+    allow = await upload(env, "VIPs", "allow", ["a1"])
+    activity = await env.create(wheel(audience={"lists": {"require": [allow["id"]]}}))
+    keys = ListKeys(allow["id"])
+    await env.platform.redis.delete(keys.members)
+    await env.platform.redis.set(keys.lock, "another-process", px=60_000)  # a change elsewhere, stuck
+    body = expect(await env.draw(activity["id"], user="a1"), 503, "audience_list_loading")
+    assert body["details"]["retry_after_s"] == 1
+    await env.platform.redis.delete(keys.lock)  # its holder is gone (the lock expires by itself)
+    assert (await env.draw(activity["id"], user="a1")).status_code == 201
