@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from activities import db
 from activities.clock import Clock
 from activities.errors import Kind, PromoError, conflict, invalid, not_found
+from activities.metrics import REBUILDS
 from activities.model import Audience, AudienceLists
 from activities.pages import Page, cut, decode_cursor
 from lists.db import audience_list_members, audience_lists
@@ -291,6 +292,7 @@ class ListService:
                 else:
                     return  # deleted: no set (its activities are over)
             await self.store.swap(list_id, staging)
+            REBUILDS.labels("lists", "lost").inc()
             log.info("list %d: Redis set rebuilt from SQL", list_id)
         finally:
             await self.store.discard(staging)
