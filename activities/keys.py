@@ -141,3 +141,32 @@ class ViewKeys:
     def views(self, day: str) -> str:
         """Hash channel -> page views that day."""
         return f"{tag(self.activity_id)}:views:{day}"
+
+
+@dataclass(frozen=True)
+class ListKeys:
+    """An audience list's members (lists/store.py), under its own hash tag: one slot per list."""
+
+    list_id: int
+
+    @property
+    def _p(self) -> str:
+        return f"{{list:{self.list_id}}}"
+
+    @property
+    def members(self) -> str:
+        """Set of the list's member ids, plus LOADED (the empty string, never a member id): present
+        once the set was loaded from SQL. Absent = rebuild it from SQL (a flushed Redis)."""
+        return f"{self._p}:members"
+
+    def staging(self, token: str) -> str:
+        """Set being filled (an upload, a replacement, a rebuild) before it is renamed onto `members`."""
+        return f"{self._p}:staging:{token}"
+
+    @property
+    def lock(self) -> str:
+        """String lock "<token>" (SET NX PX) held by the one process changing or rebuilding the list."""
+        return f"{self._p}:lock"
+
+
+LOADED = ""  # the marker member of every loaded list set (member ids are never empty)

@@ -65,11 +65,24 @@ def check_day(value: date, field: str) -> None:
         raise ValueError(f"{field} must be between {MIN_DAY} and {MAX_DAY}")
 
 
+ListId = Annotated[int, msgspec.Meta(ge=1, le=MAX_SAFE_INT)]
+
+
+class AudienceLists(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Operators' audience lists (`POST /operator/lists`): a member must be in one of the `require`
+    (allow) lists, if any, and in none of the `exclude` (deny) lists."""
+
+    require: Annotated[list[ListId], msgspec.Meta(max_length=10)] = msgspec.field(default_factory=list)
+    exclude: Annotated[list[ListId], msgspec.Meta(max_length=10)] = msgspec.field(default_factory=list)
+
+
 class Audience(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Empty lists mean everyone. A member qualifies with an allowed level AND any allowed tag."""
+    """Empty lists mean everyone. A member qualifies with an allowed level AND any allowed tag
+    (and, with `lists`, by the audience lists: checked in Redis, `ActivityService.admit`)."""
 
     levels: Annotated[list[Label], msgspec.Meta(max_length=100)] = msgspec.field(default_factory=list)
     tags: Annotated[list[Label], msgspec.Meta(max_length=100)] = msgspec.field(default_factory=list)
+    lists: AudienceLists | None = None
 
     def admits(self, level: str | None, tags: list[str]) -> bool:
         if self.levels and level not in self.levels:

@@ -24,7 +24,7 @@ from activities.clock import Clock
 from activities.config import idempotency_ttl_s
 from activities.errors import Kind, OutcomeUnknown, PromoError, conflict, not_found
 from activities.gameplay import GameplayService
-from activities.model import PUBLISHED_STATUSES, TRANSITIONS, Activity, ActivityBase
+from activities.model import PUBLISHED_STATUSES, TRANSITIONS, Activity, ActivityBase, AudienceLists
 from activities.pages import Page, cut, decode_cursor
 from activities.recovery import Recoveries, Recovery, Resolution
 from activities.repository import ActivityRepository, WriteRows
@@ -59,8 +59,19 @@ S = TypeVar("S")
 
 
 def check_audience(activity: Activity, member: Identity) -> None:
+    """The audience's levels and tags (the token's); `ActivityService.admit` checks the lists too."""
     if not activity.audience.admits(member.level, list(member.tags)):
         raise PromoError(Kind.FORBIDDEN, "audience_not_allowed", "this activity is not open to your membership")
+
+
+class ListMembership(Protocol):
+    """Operators' audience lists (lists/service.py), as the kernel needs them."""
+
+    async def check(self, lists: AudienceLists, member_id: str) -> None:
+        """Raise 403 `audience_not_in_list` / `audience_excluded` unless the member qualifies."""
+
+    async def validate(self, lists: AudienceLists) -> None:
+        """Raise 422 unless every list exists and is of the right kind (allow / deny)."""
 
 
 class ActivityService:
@@ -74,9 +85,39 @@ class ActivityService:
         self._settings: dict[tuple[int, type[Any]], Any] = {}
         self._rebuilds: dict[int, asyncio.Future[None]] = {}
         self.recoveries = Recoveries(repository.engine, clock)
+        self.lists: ListMembership | None = None  # audience lists (set by the platform: lists/)
 
     def register(self, activity_type: str, gameplay: GameplayService) -> None:
         self._gameplays[activity_type] = gameplay
+
+    async def admit(self, activity: Activity, member: Identity) -> None:
+        """403 unless the activity's audience admits the member: levels and tags (the token's),
+        then the audience lists (one SMISMEMBER per list: `lists/store.py`)."""
+        check_audience(activity, member)
+        lists = activity.audience.lists
+        if lists is not None and self.lists is not None and (lists.require or lists.exclude):
+            await self.lists.check(lists, member.subject)
+
+    async def check_excluded(self, activity: Activity, member_id: str) -> None:
+        """403 `audience_excluded` if the member is on one of the audience's deny lists: for
+        those an action concerns who are not its audience (a friend's assist)."""
+        lists = activity.audience.lists
+        if lists is not None and self.lists is not None and lists.exclude:
+            await self.lists.check(AudienceLists(exclude=lists.exclude), member_id)
+
+    async def in_lists(self, activity: Activity, member_id: str) -> bool:
+        """Whether the audience's lists admit the member (levels and tags aside): for members
+        known by their id only (a member's event from the brand's systems)."""
+        lists = activity.audience.lists
+        if lists is None or self.lists is None or not (lists.require or lists.exclude):
+            return True
+        try:
+            await self.lists.check(lists, member_id)
+        except PromoError as error:
+            if error.kind is Kind.FORBIDDEN:
+                return False
+            raise
+        return True
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -168,6 +209,8 @@ class ActivityService:
         """A draft activity of any gameplay; the caller has validated `spec` and `config` (and its
         own `columns` and rows `write` writes in the same transaction: activities/repository.py).
         While a draft is being edited (activities/drafts.py: EDITING), that draft is replaced instead."""
+        if spec.audience.lists is not None and self.lists is not None:
+            await self.lists.validate(spec.audience.lists)
         editing = drafts.EDITING.get()
         now_ms = self.clock.now_ms()
         if editing is not None:

@@ -56,6 +56,7 @@ from api.writer_thread import WriterThread
 from console.routes import routes as console_routes
 from console.web import template_config
 from events.routes import ROUTES as EVENT_ROUTES
+from lists.routes import ROUTES as LIST_ROUTES
 from outbound.routes import ROUTES as OUTBOUND_ROUTES
 
 log = logging.getLogger("promo.api")
@@ -143,6 +144,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
             *DRAFT_ROUTES,  # tagged `activities` by api/openapi.py (they share paths with OperatorController)
             *console_routes(),
             *EVENT_ROUTES,
+            *LIST_ROUTES,  # audience lists (lists/)
             *static_routers(),
         ],
         middleware=[action_log_middleware],  # the operator action log (issue 13)

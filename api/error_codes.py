@@ -115,6 +115,7 @@ def spec_errors() -> tuple[str, ...]:
     known = catalog()
     codes = {code for code, statuses in found.items() if 422 in statuses}
     codes |= {code for code in method_errors("create") if 422 in known.get(code, ())}
+    codes |= set(AUDIENCE_SPEC_ERRORS)
     return tuple(sorted(codes))
 
 
@@ -156,11 +157,25 @@ def _raised_in(text: str) -> set[str]:
     return codes | {match["code"] for match in _HELPER.finditer(text)}
 
 
+# What creating any activity may refuse its audience's lists for (`create_draft` asks lists/service.py).
+AUDIENCE_SPEC_ERRORS = ("audience_list_not_found", "audience_list_wrong_kind")
+# A code a route declares that brings others with it: the kernel's audience check
+# (`ActivityService.admit`) refuses by levels and tags, then by the audience lists (lists/).
+IMPLIED = {"audience_not_allowed": ("audience_not_in_list", "audience_excluded", "audience_list_loading")}
+
+
 def declared(handler: HTTPRouteHandler) -> dict[int | None, set[str]]:
-    """The route's `opt["errors"]` by status (None: a code whose status the source does not say)."""
+    """The route's `opt["errors"]` by status (None: a code whose status the source does not say),
+    with the codes they imply (`IMPLIED`)."""
     errors: Any = handler.opt.get("errors", ())
     if callable(errors):  # computed when the document is built (the create route: `spec_errors`)
         errors = errors()
+    if isinstance(errors, Mapping):
+        errors = {
+            status: (*codes, *(c for code in codes for c in IMPLIED.get(code, ()))) for status, codes in errors.items()
+        }
+    else:
+        errors = (*errors, *(c for code in errors for c in IMPLIED.get(code, ())))
     by_status: dict[int | None, set[str]] = {}
     if isinstance(errors, Mapping):
         for status, codes in errors.items():

@@ -49,6 +49,7 @@ from litestar.routes import HTTPRoute
 
 from api.error_codes import route_codes
 from api.gameplays import GAMEPLAYS
+from api.openapi_unions import integer_or_number
 from api.security import provide_anyone, provide_operator, provide_player, provide_system
 
 # (method, path as the document writes it) -> what a route that decodes by hand decodes (a tuple:
@@ -74,6 +75,16 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/operator/fulfilments/{grant_id}/issue"): "outbound.model:IssueBody",
     ("POST", "/operator/fulfilments/{grant_id}/cancel"): Ignored,
     ("POST", "/operator/fulfilments/{grant_id}/reveal"): Ignored,
+    # audience lists (issue 15): JSON here, or CSV (`CSV_BODIES`), read by hand
+    ("POST", "/operator/lists"): "lists.model:ListSpec",
+    ("PUT", "/operator/lists/{list_id}/members"): "lists.model:MembersBody",
+    ("POST", "/operator/lists/{list_id}/members"): "lists.model:MembersBody",
+}
+# Routes that also take a CSV body (`text/csv`, one value per line): documented beside the JSON one.
+CSV_BODIES = {
+    ("POST", "/operator/lists"),
+    ("PUT", "/operator/lists/{list_id}/members"),
+    ("POST", "/operator/lists/{list_id}/members"),
 }
 # Routes that need an Idempotency-Key without saying so in their `opt` (none: use `"idempotency": True`).
 PENDING_IDEMPOTENCY: set[tuple[str, str]] = set()
@@ -88,6 +99,7 @@ KERNEL_TAGS = {
     "accounts": "Operator accounts, the operator action log, member lookup",
     "events": "Members' events from the brands' systems (system tokens) and the event types operators declare",
     "analytics": "An activity's reports (JSON or CSV) and its raw events export",
+    "lists": "Audience lists: allow and deny lists of member ids (CSV or JSON) for activities' audiences",
 }
 
 # Bodies that work, for the docs UI and as the fuzzer's starting points (its examples phase sends
@@ -333,6 +345,8 @@ def document(app: Litestar) -> None:
     openapi.tags = _tags(app)
     components = openapi.components = openapi.components or Components()
     schemas = components.schemas = dict(components.schemas or {})
+    for component in schemas.values():
+        integer_or_number(component)
     bodies = request_bodies(app)
     refs, body_components = body_schemas(bodies)
     for name, component in body_components.items():
@@ -373,6 +387,10 @@ def document(app: Litestar) -> None:
                 content={"application/json": media},
                 required=_body_required(refs[method, path], body_components),
             )
+            if (method, path) in CSV_BODIES:
+                # Any text (the route checks it line by line): no type, so no value violates it.
+                csv = OpenAPIMediaType(schema=Schema(description="text: one member id per line"))
+                operation.request_body.content["text/csv"] = csv
         elif BODIES.get((method, path)) is Ignored and data_type(handler) is None:
             operation.request_body = RequestBody(
                 content={"application/json": OpenAPIMediaType(schema=Schema(description="ignored"))},

@@ -34,6 +34,8 @@ from events.actions import PlatformActions
 from events.service import EventService
 from events.store import EventStore
 from events.store import streams as event_streams
+from lists.service import ListService
+from lists.store import ListStore
 from outbound.service import Outbound
 
 S = TypeVar("S")
@@ -59,6 +61,7 @@ class Platform:
     outbound: Outbound  # webhooks: fulfilment and notifications (outbound/)
     accounts: Accounts  # operator accounts and console sessions (issue 13)
     events: EventService  # members' events from the brand's systems (events/)
+    lists: ListService  # audience lists (lists/)
     _by_class: dict[type[Any], Any] = field(default_factory=dict)
     views: Views | None = None  # public page views (analytics), persisted by `sweep`
 
@@ -74,6 +77,7 @@ class Platform:
         repository = ActivityRepository(engine)
         activity_store = ActivityStore(redis)
         activities = ActivityService(repository, activity_store, clock)
+        lists = activities.lists = ListService(engine, ListStore(redis), clock)  # audiences' lists
         batcher = ScriptBatcher(redis, enabled=settings.coalesce)
         points = PointsService(WalletStore(batcher), repository, clock)
         tokens = Tokens(settings.jwt_secret)
@@ -116,6 +120,7 @@ class Platform:
             outbound=outbound,
             accounts=Accounts(engine, clock),
             events=events,
+            lists=lists,
             views=Views(ViewStore(redis), engine, repository, clock),
         )
 

@@ -67,12 +67,9 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/operator/fulfilments/{grant_id}/issue"): WRITE,
     ("POST", "/operator/fulfilments/{grant_id}/cancel"): WRITE,
     ("POST", "/operator/fulfilments/{grant_id}/reveal"): WRITE,  # a member's address, to ship a prize
-    # engagement (issue 15): custom event types and quiz question banks are marketing's work
+    # engagement (issue 15): custom event types are marketing's work (quiz question banks: quiz/controllers.py)
     ("GET", "/operator/event-types"): READ,
     ("POST", "/operator/event-types"): WRITE,
-    ("GET", f"{A}/{{activity_id}}/questions"): WRITE,  # the answers: not for analysts
-    ("POST", f"{A}/{{activity_id}}/questions"): WRITE,
-    ("DELETE", f"{A}/{{activity_id}}/questions/{{question_id}}"): WRITE,
 }
 
 

@@ -149,7 +149,11 @@ class ShareController(Controller):
         "/helps",
         dependencies=_as("player", provide_player),
         guards=[known_share_token],
-        opt={"action": "help", "errors": (*_HELP, "invitees_count_by_event")},
+        # helpers on the activity's deny lists (audience lists): audience_excluded
+        opt={
+            "action": "help",
+            "errors": (*_HELP, "invitees_count_by_event", "audience_excluded", "audience_list_loading"),
+        },
     )
     async def help_initiative(
         self,

@@ -28,7 +28,7 @@ from activities.model import Activity, validate_common
 from activities.pages import Page, cut, decode_cursor
 from activities.points import RECONCILE_AFTER_MS, PointsService
 from activities.rewards import PointsReward
-from activities.service import DAY_KEY_GRACE_MS, REFERENCE_TTL_S, ActivityService, R, check_audience
+from activities.service import DAY_KEY_GRACE_MS, REFERENCE_TTL_S, ActivityService, R
 from assist import bargain
 from assist.audit import EVENT_TYPES, assist_rows
 from assist.db import assist_helps, assist_initiatives
@@ -149,7 +149,7 @@ class AssistService:
     async def start(self, player: Identity, activity_id: int, origin: Origin | None = None) -> InitiativeView:
         """Start an initiative (or get back the member's open one) and its share token."""
         activity, rules = await self._assist(activity_id)
-        check_audience(activity, player)
+        await self.activities.admit(activity, player)
         now_ms = self.clock.now_ms()
         ends_ms = to_ms(activity.ends_at)
         request = StartRequest(
@@ -219,6 +219,7 @@ class AssistService:
             raise PromoError(
                 Kind.CONFLICT, "invitees_count_by_event", "invitees count when the host reports their action"
             )
+        await self.activities.check_excluded(activity, player.subject)  # deny lists: fraud accounts
         reply = await self._help(
             activity,
             rules,

@@ -24,7 +24,7 @@ from activities.ids import new_id
 from activities.model import Activity, validate_common
 from activities.points import RECONCILE_AFTER_MS, PointsService
 from activities.rewards import PrizeReward
-from activities.service import FROZEN, REFERENCE_TTL_S, ActivityService, check_audience, loading_error
+from activities.service import FROZEN, REFERENCE_TTL_S, ActivityService, loading_error
 from checkin.audit import has_rewards, mark_rows
 from checkin.cycles import first_day, key_ttls_ms, makeups_left, month_bounds, period_of
 from checkin.db import checkins
@@ -200,7 +200,7 @@ class CheckinService:
 
     async def _playable(self, player: Identity, activity_id: int) -> tuple[Activity, CheckinRules]:
         activity, rules = await self._checkin(activity_id)
-        check_audience(activity, player)
+        await self.activities.admit(activity, player)
         return activity, rules
 
     def _request(

@@ -142,10 +142,15 @@ class EventGiftService:
                 if attributes is None:
                     attributes = msgspec.json.decode(event.attributes)
                 if matches(rules.trigger, event.type, event.occurred_ms, attributes, activity.tz):
-                    firings.append(self.fire(activity, rules, event.member_id, event.event_id))
+                    firings.append(self._fire_if_listed(activity, rules, event.member_id, event.event_id))
         for outcome in await asyncio.gather(*firings, return_exceptions=True):
             if isinstance(outcome, BaseException):
                 log.error("an event gift did not fire: %r", outcome)
+
+    async def _fire_if_listed(self, activity: Activity, rules: EventGiftRules, user_id: str, event_id: str) -> None:
+        """Fire unless the audience's lists leave the member out (deny lists: fraud accounts)."""
+        if await self.activities.in_lists(activity, user_id):
+            await self.fire(activity, rules, user_id, event_id)
 
     async def fire(self, activity: Activity, rules: EventGiftRules, user_id: str, event_id: str) -> FireReply:
         now_ms = self.clock.now_ms()

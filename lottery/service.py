@@ -28,7 +28,6 @@ from activities.service import (
     REFERENCE_TTL_S,
     ActivityService,
     R,
-    check_audience,
 )
 from lottery.admin import ActivityCounters, LotteryAdmin
 from lottery.audit import HANDLERS
@@ -153,7 +152,7 @@ class DrawService:
         activity = await self.lottery(activity_id)
         variant = variant_of(activity, player.subject)  # an A/B variant's odds and cost
         activity = variant_lottery(activity, variant)
-        check_audience(activity, player)
+        await self.activities.admit(activity, player)
         flight = (activity_id, player.subject, idempotency_key)
         if flight in self._in_flight:
             raise PromoError(

@@ -71,6 +71,7 @@ class QuestionsController(Controller):
     """Operators' question bank of a quiz activity (with the answers)."""
 
     path = "/operator/activities/{activity_id:int}/questions"
+    opt = {"roles": "write"}  # noqa: RUF012 (api/roles.py; reading the bank too: it holds the answers, not for analysts)
     dependencies = {  # noqa: RUF012
         "operator": Provide(provide_operator),
         "quiz": Provide(service_for(QuizService, "operator"), sync_to_thread=False),

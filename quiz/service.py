@@ -19,7 +19,7 @@ from activities.errors import Kind, PromoError, invalid, not_found, refusal
 from activities.ids import new_id
 from activities.keys import ActivityKeys
 from activities.model import Activity, validate_common
-from activities.service import ActivityService, check_audience
+from activities.service import ActivityService
 from activities.store import AuditStore
 from lottery.service import DrawService
 from quiz.db import quiz_questions, quiz_results, quiz_sessions
@@ -160,7 +160,7 @@ class QuizService:
 
     async def _quiz(self, player: Identity, activity_id: int) -> tuple[Activity, QuizRules]:
         activity = await self.activities.published(activity_id, (ACTIVITY_TYPE,), "a quiz")
-        check_audience(activity, player)
+        await self.activities.admit(activity, player)
         return activity, self.rules(activity)
 
     async def start(self, player: Identity, activity_id: int) -> QuizSession:

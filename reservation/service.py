@@ -24,7 +24,7 @@ from activities.clock import Clock, day_end_ms, from_ms, local_day, to_ms
 from activities.errors import Kind, PromoError, invalid, refusal
 from activities.model import Activity, validate_common
 from activities.pages import Page, cut, decode_cursor
-from activities.service import IDEMPOTENCY_TTL_S, ActivityService, check_audience
+from activities.service import IDEMPOTENCY_TTL_S, ActivityService
 from reservation.audit import EVENT_TYPES, reservation_rows
 from reservation.db import reservation_changes, reservations
 from reservation.model import (
@@ -170,7 +170,7 @@ class ReservationService:
         """Reserve one unit for a date (and a store). The same Idempotency-Key again returns the
         same reservation."""
         activity, rules = await self._reservation_activity(activity_id)
-        check_audience(activity, player)
+        await self.activities.admit(activity, player)
         quantity = rules.quantity(body.date)
         if quantity is None:
             raise invalid("date_not_offered", f"{body.date} cannot be reserved", field="date")

@@ -35,3 +35,17 @@ task_claims = sa.Table(
     sa.Column("stream_id", sa.String(40), nullable=False),
     sa.UniqueConstraint("activity_id", "task_id", "period", "user_id", name="uq_task_claims_member"),
 )
+
+# Friends' assists of a friend_assist task (tasks/friends.py): one per (task, period, sharer,
+# friend); each also adds a `task_progress` row (delta 1) to the sharer's progress.
+task_assists = sa.Table(
+    "task_assists",
+    metadata,
+    sa.Column("activity_id", sa.Integer, primary_key=True),
+    sa.Column("task_id", sa.String(32), primary_key=True),
+    sa.Column("period", sa.String(10), primary_key=True),
+    sa.Column("sharer", sa.String(64), primary_key=True),
+    sa.Column("friend", sa.String(64), primary_key=True),
+    sa.Column("at_ms", sa.BigInteger, nullable=False),
+    sa.Column("stream_id", sa.String(40), nullable=False),
+)

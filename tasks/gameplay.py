@@ -9,7 +9,7 @@ from typing import Any
 from activities.gameplay import Gameplay, GameplayService, Kernel, ViewSection
 from activities.model import Activity
 from lottery.service import DrawService
-from tasks.db import task_claims, task_progress
+from tasks.db import task_assists, task_claims, task_progress
 from tasks.model import ACTIVITY_TYPE, TasksRules, TasksSpec, rules_of
 from tasks.schemas import TasksCounters
 from tasks.service import TasksService
@@ -18,7 +18,8 @@ from tasks.store import TasksStore
 
 def build(kernel: Kernel) -> GameplayService:
     draws = kernel.service(DrawService)  # chances and prizes of a linked lottery
-    return TasksService(kernel.activities, TasksStore(kernel.batcher), draws, kernel.points, kernel.clock)
+    store = TasksStore(kernel.batcher)
+    return TasksService(kernel.activities, store, draws, kernel.points, kernel.clock, kernel.tokens)
 
 
 def routes() -> Sequence[Any]:
@@ -39,7 +40,7 @@ GAMEPLAY = Gameplay(
     counters=TasksCounters,
     summary="The task centre (任务营销): daily, weekly and one-off tasks counting members' events",
     routes=routes,
-    tables=(task_progress, task_claims),
+    tables=(task_progress, task_claims, task_assists),
     audit_ids={"task_claim": task_claims.c.claim_id},
     view=ViewSection(fields=[("tasks", TasksRules | None, None)], read=view),
     example={

@@ -18,3 +18,7 @@ class TaskKeys(ActivityKeys):
     def task_claims(self, task_id: str, period: str) -> str:
         """Hash user_id -> the claim id of the member's reward of a task in one period."""
         return self.key("tclaim", task_id, period)
+
+    def task_assists(self, task_id: str, period: str) -> str:
+        """Set of "<sharer>|<friend>" pairs counted for a friend_assist task in one period."""
+        return self.key("tassist", task_id, period)

@@ -14,6 +14,9 @@ from activities.rewards import ChancesReward, PrizeReward, Reward
 from tasks.periods import PeriodKind
 
 ACTIVITY_TYPE = "tasks"
+# A task of this `event` counts friends' assists through the member's share link (任务型助力:
+# tasks/friends.py), one per friend per period, never members' events.
+FRIEND_ASSIST = "friend_assist"
 TaskId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_-]{1,32}$")]
 EventType = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 AttributeValue = str | int | float | bool
@@ -59,6 +62,12 @@ def validate_rules(rules: TasksRules) -> None:
     if len(set(ids)) != len(ids):
         raise invalid("task_id_duplicate", "each task needs its own id", field="tasks.tasks")
     for index, task in enumerate(rules.tasks):
+        if task.event == FRIEND_ASSIST and (task.measure != "count" or task.attributes or task.min_amount_cny):
+            raise invalid(
+                "friend_assist_invalid",
+                "a friend_assist task counts friends (measure count, no attributes or min_amount_cny)",
+                field=f"tasks.tasks[{index}]",
+            )
         if isinstance(task.reward, ChancesReward | PrizeReward) and rules.linked_lottery_id is None:
             raise invalid(
                 "linked_lottery_required",
@@ -69,7 +78,7 @@ def validate_rules(rules: TasksRules) -> None:
 
 def progress_of(task: TaskSpec, event_type: str, attributes: dict[str, Any]) -> int:
     """How much an event adds to a task (0: it does not count)."""
-    if event_type != task.event:
+    if event_type != task.event or task.event == FRIEND_ASSIST:
         return 0
     for name, value in task.attributes.items():
         if attributes.get(name) != value:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from activities import db
 from activities.audit_rows import EventHandler, Row
-from activities.auth import Identity
+from activities.auth import Identity, Tokens
 from activities.clock import Clock, from_ms, to_ms
 from activities.errors import Kind, PromoError, invalid, not_found, refusal
 from activities.ids import new_id
@@ -25,14 +25,24 @@ from activities.keys import ActivityKeys
 from activities.model import Activity, validate_common
 from activities.points import PointsService
 from activities.rewards import ChancesReward, CouponReward, PointsReward, PrizeReward, Reward
-from activities.service import ActivityService, check_audience, loading_error
+from activities.service import ActivityService, loading_error
 from activities.store import AuditStore
 from event_gift.service import MemberEvent
 from lottery.service import DrawService
-from tasks.db import task_claims, task_progress
-from tasks.model import ACTIVITY_TYPE, TaskSpec, TasksRules, TasksSpec, config_of, progress_of, validate_rules
+from tasks import friends
+from tasks.db import task_assists, task_claims, task_progress
+from tasks.model import (
+    ACTIVITY_TYPE,
+    FRIEND_ASSIST,
+    TaskSpec,
+    TasksRules,
+    TasksSpec,
+    config_of,
+    progress_of,
+    validate_rules,
+)
 from tasks.periods import TaskPeriod, period_of
-from tasks.schemas import ClaimResult, TaskList, TasksCounters, TaskView
+from tasks.schemas import AssistResult, ClaimResult, TaskList, TasksCounters, TaskView
 from tasks.store import Step, TasksSnapshot, TasksStore
 
 log = logging.getLogger("promo.tasks")
@@ -43,8 +53,15 @@ _REFUSALS = {"task_not_completed": (Kind.CONFLICT, "this task is not completed y
 
 class TasksService:
     def __init__(
-        self, activities: ActivityService, store: TasksStore, draws: DrawService, points: PointsService, clock: Clock
+        self,
+        activities: ActivityService,
+        store: TasksStore,
+        draws: DrawService,
+        points: PointsService,
+        clock: Clock,
+        tokens: Tokens | None = None,  # seals friend_assist tasks' share codes (tasks/friends.py)
     ) -> None:
+        self.tokens = tokens
         self.activities = activities
         self.store = store
         self.draws = draws
@@ -154,7 +171,7 @@ class TasksService:
 
     async def _tasks(self, player: Identity, activity_id: int) -> tuple[Activity, TasksRules]:
         activity = await self.activities.published(activity_id, (ACTIVITY_TYPE,), "a task centre")
-        check_audience(activity, player)
+        await self.activities.admit(activity, player)
         return activity, self.rules(activity)
 
     async def list(self, player: Identity, activity_id: int) -> TaskList:
@@ -185,9 +202,19 @@ class TasksService:
                     claimed=claim is not None,
                     reward=task.reward,
                     resets_at=None if task.period == "once" else from_ms(period.end_ms, activity.tz),
+                    share_code=self._share_code(activity, task, player.subject),
                 )
             )
         return TaskList(activity_id=activity.id, items=items)
+
+    def _share_code(self, activity: Activity, task: TaskSpec, sharer: str) -> str | None:
+        if task.event != FRIEND_ASSIST or self.tokens is None:
+            return None
+        return friends.share_code(self.tokens, activity.id, task.id, sharer)
+
+    async def assist(self, friend: Identity, activity_id: int, task_id: str, share_code: str) -> AssistResult:
+        """A friend's assist toward the sharer's friend_assist task (tasks/friends.py)."""
+        return await friends.assist(self, friend, activity_id, task_id, share_code)
 
     async def claim(self, player: Identity, activity_id: int, task_id: str) -> ClaimResult:
         """Claim a completed task's reward; claiming again in the same period answers the same claim."""
@@ -281,6 +308,14 @@ class TasksService:
             for task_id, period_name, user_id, claim_id in rows.all():
                 if (task_id, period_name) in current:
                     claims[(task_id, period_name)][user_id] = claim_id
+            pairs = sa.select(
+                task_assists.c.task_id, task_assists.c.period, task_assists.c.sharer, task_assists.c.friend
+            )
+            for task_id, period_name, sharer, friend in (
+                await conn.execute(pairs.where(task_assists.c.activity_id == activity.id))
+            ).all():
+                if (task_id, period_name) in current:
+                    snapshot.assists.setdefault((task_id, period_name), []).append(f"{sharer}|{friend}")
         snapshot.progress, snapshot.claims = dict(progress), dict(claims)
         return snapshot
 
@@ -288,7 +323,7 @@ class TasksService:
         return "nothing_held"
 
     def audit_handlers(self) -> Mapping[str, EventHandler]:
-        return {"task_progress": _progress_rows, "task_claim": _claim_rows}
+        return {"task_progress": _progress_rows, "task_claim": _claim_rows, "task_assist": friends.assist_rows}
 
     async def sweep(self) -> int:
         return 0

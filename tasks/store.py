@@ -15,6 +15,7 @@ from tasks.keys import TaskKeys
 
 _progress = script_beside(__file__, "progress.lua")
 _claim = script_beside(__file__, "claim.lua")
+_assist = script_beside(__file__, "assist.lua")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class TasksSnapshot:
     progress: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # (task, period) -> user -> n
     claims: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (task, period) -> user -> id
     ttl_ms: dict[tuple[str, str], int] = field(default_factory=dict)
+    assists: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (task, period) -> pairs
 
 
 class TasksStore:
@@ -80,6 +82,26 @@ class TasksStore:
         )
         return Reply(str(reply[0]), tuple(str(v) for v in reply[1:]))
 
+    async def assist(
+        self,
+        activity_id: int,
+        sharer: str,
+        friend: str,
+        task_id: str,
+        period: str,
+        event_id: str,
+        now_ms: int,
+        ttl_ms: int,
+    ) -> Reply:
+        """A friend's assist toward the sharer's friend_assist task (tasks/assist.lua)."""
+        keys = TaskKeys(activity_id)
+        reply = await self.batcher.call(
+            _assist,
+            [keys.state, keys.task_progress(task_id, period), keys.task_assists(task_id, period), keys.events],
+            [sharer, friend, task_id, period, event_id, now_ms, ttl_ms],
+        )
+        return Reply(str(reply[0]), tuple(str(v) for v in reply[1:]))
+
     async def member(
         self, activity_id: int, user_id: str, periods: Sequence[tuple[str, str]]
     ) -> tuple[bool, list[tuple[int, str | None]]]:
@@ -110,6 +132,13 @@ class TasksStore:
                     pipe.delete(key)
                     hset_chunks(pipe, key, mapping)
                     pipe.pexpire(key, max(ttl_ms, 1))
+                assists = keys.task_assists(task_id, period)
+                pipe.delete(assists)
+                pairs = snapshot.assists.get((task_id, period), [])
+                for start in range(0, len(pairs), 1000):
+                    pipe.sadd(assists, *pairs[start : start + 1000])
+                if pairs:
+                    pipe.pexpire(assists, max(ttl_ms, 1))
             pipe.hset(keys.state, mapping=snapshot.state)  # last: the scripts treat it as "loaded"
 
         return await load_activity(self.redis, keys, read, write)

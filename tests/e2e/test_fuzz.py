@@ -250,6 +250,7 @@ CURSORS = {
     ),
     "/operator/activities/{activity_id}/reservations": encode_cursor((MAX_SAFE_INT,)),
     "/operator/log": encode_cursor((MAX_SAFE_INT,)),
+    "/operator/lists": encode_cursor((MAX_SAFE_INT,)),
     "/activities/{activity_id}/reservations": encode_cursor(("9999-12-31", MAX_SAFE_INT, "Z")),
 }
 CURSOR = encode_cursor((MAX_SAFE_INT, MAX_SAFE_INT))  # draws, points history, initiatives

@@ -34,7 +34,7 @@ def walkthroughs() -> dict[str, str]:
 
 def test_the_readme_marks_its_walkthroughs() -> None:
     found = walkthroughs()
-    assert {"setup", "wheel", "sign-in", "assist", "reservation", "engagement"} <= set(found), sorted(found)
+    assert {"setup", "wheel", "sign-in", "assist", "reservation", "engagement", "lists"} <= set(found), sorted(found)
     for name, text in found.items():
         # Nothing hard-coded that a second run or another day would break (in the commands; the
         # sample answers in comments show real values).
@@ -51,7 +51,7 @@ def promo() -> Iterator[str]:
     yield found
 
 
-NAMES = ["wheel", "sign-in", "assist", "reservation", "engagement"]
+NAMES = ["wheel", "sign-in", "assist", "reservation", "engagement", "lists"]
 
 
 @pytest.mark.parametrize("run", [1, 2])

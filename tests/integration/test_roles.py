@@ -26,6 +26,8 @@ FILL = {
     "{delivery_id}": "1",
     "{grant_id}": "1",
     "{question_id}": "1",
+    "{list_id}": "1",
+    "{member_id}": "u1",
 }
 
 
@@ -92,6 +94,7 @@ EXPECTED = [
     ("GET", "/operator/activities/{activity_id}/counters", {"admin", "marketer", "analyst"}),
     ("POST", "/operator/accounts", {"admin"}),
     ("POST", "/operator/activities/{activity_id}/recovery", {"admin"}),
+    ("GET", "/operator/activities/{activity_id}/questions", {"admin", "marketer"}),  # the answers: not analysts'
 ]
 
 
