@@ -40,6 +40,7 @@ PAGES: dict[str, frozenset[str] | None] = {  # None: no login needed
     "/console/activities/{activity_id}/analytics": READ,  # analytics/console_page.py
     "/console/activities/{activity_id}/analytics/{name}": READ,  # the other reports' pages
     "/console/activities/{activity_id}/reservations": READ,
+    "/console/activities/{activity_id}/questions": WRITE,  # quiz/console_page.py: the bank holds the answers
     "/console/calendar": READ,
     "/console/redeem": REDEEM,
     "/console/members": READ,

@@ -20,9 +20,10 @@ def build(kernel: Kernel) -> GameplayService:
 
 
 def routes() -> Sequence[Any]:
+    from quiz.console_page import ROUTES as CONSOLE
     from quiz.controllers import ROUTES
 
-    return ROUTES
+    return [*ROUTES, *CONSOLE]
 
 
 def view(activity: Activity, operator: bool) -> dict[str, Any]:
