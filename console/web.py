@@ -44,6 +44,7 @@ PAGES: dict[str, frozenset[str] | None] = {  # None: no login needed
     "/console/calendar": READ,
     "/console/redeem": REDEEM,
     "/console/members": READ,
+    "/console/lists": READ,  # lists/console_page.py; uploads and deletions: the API's write rule
     "/console/log": READ,
     "/console/accounts": ADMIN,
 }

@@ -17,6 +17,7 @@ from activities.pages import Page
 from api.body import decode
 from api.params import Cursor, Id, Limit
 from api.security import platform_of, provide_operator
+from lists.console_page import lists_page
 from lists.model import ListKind, ListSpec, ListView, MembersBody, MembershipView
 from lists.service import ListService
 from lists.upload import MAX_BODY_BYTES, Members, from_csv, from_json
@@ -171,4 +172,4 @@ class ListsController(Controller):
         await lists.delete(list_id)
 
 
-ROUTES = [ListsController]
+ROUTES: list[Any] = [ListsController, lists_page]
