@@ -162,7 +162,7 @@ class LotteryAdmin:
 
         async def recover(snapshot: Snapshot, epoch: str) -> Snapshot:
             left, whole = scarce_units(snapshot)
-            events = [(db.draws.c.activity_id, db.draws.c.drawn_at_ms)]
+            events = [(db.lottery_counts.c.activity_id, db.lottery_counts.c.last_ms)]  # not a scan of draws
             recoveries = self.activities.recoveries
             held = await recoveries.begin(activity.id, "lottery", epoch, left, whole=whole, events=events)
             return hold(snapshot, held)
