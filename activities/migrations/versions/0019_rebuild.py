@@ -7,6 +7,11 @@ draw: the count of the rows actually stored, whoever writes them (the audit writ
 INSERT ... ON CONFLICT DO NOTHING skips a second delivery, and its trigger does not fire). A
 rebuild then reads a few hundred rows instead of grouping millions of draws.
 
+Sign-in activities the same way: `checkin_counts`, one row per activity, marked day and kind
+(signin | makeup; "reward" rows, day "", count the rewards granted), kept by triggers on
+`checkins` and `checkin_rewards`; and an index of checkins by (activity_id, kind, at_ms) for the
+make-ups made today (a make-up marks a past day).
+
 Revision ID: 0019
 Revises: 0018
 Create Date: 2026-11-26
@@ -33,6 +38,59 @@ _SQLITE = [
       UPDATE lottery_counts SET draws = draws - (OLD.kind <> 'grant'), units = units - 1
       WHERE activity_id = OLD.activity_id AND day = OLD.day AND prize_id = OLD.prize_id;
     END""",
+]
+
+_SQLITE_CHECKINS = [
+    """CREATE TRIGGER tr_checkins_count AFTER INSERT ON checkins BEGIN
+      INSERT INTO checkin_counts (activity_id, day, kind, marks, last_ms)
+      VALUES (NEW.activity_id, NEW.day, NEW.kind, 1, NEW.at_ms)
+      ON CONFLICT (activity_id, day, kind) DO UPDATE SET
+        marks = marks + 1, last_ms = max(last_ms, excluded.last_ms);
+    END""",
+    """CREATE TRIGGER tr_checkins_uncount AFTER DELETE ON checkins BEGIN
+      UPDATE checkin_counts SET marks = marks - 1
+      WHERE activity_id = OLD.activity_id AND day = OLD.day AND kind = OLD.kind;
+    END""",
+    """CREATE TRIGGER tr_checkin_rewards_count AFTER INSERT ON checkin_rewards BEGIN
+      INSERT INTO checkin_counts (activity_id, day, kind, marks, last_ms)
+      VALUES (NEW.activity_id, '', 'reward', 1, NEW.at_ms)
+      ON CONFLICT (activity_id, day, kind) DO UPDATE SET
+        marks = marks + 1, last_ms = max(last_ms, excluded.last_ms);
+    END""",
+    """CREATE TRIGGER tr_checkin_rewards_uncount AFTER DELETE ON checkin_rewards BEGIN
+      UPDATE checkin_counts SET marks = marks - 1
+      WHERE activity_id = OLD.activity_id AND day = '' AND kind = 'reward';
+    END""",
+]
+
+_POSTGRESQL_CHECKINS = [
+    """CREATE FUNCTION checkin_count_mark() RETURNS trigger AS $$
+    DECLARE
+      row_day varchar(10);
+      row_kind varchar(10);
+    BEGIN
+      IF TG_TABLE_NAME = 'checkins' THEN
+        row_day := CASE WHEN TG_OP = 'INSERT' THEN NEW.day ELSE OLD.day END;
+        row_kind := CASE WHEN TG_OP = 'INSERT' THEN NEW.kind ELSE OLD.kind END;
+      ELSE
+        row_day := '';
+        row_kind := 'reward';
+      END IF;
+      IF TG_OP = 'INSERT' THEN
+        INSERT INTO checkin_counts (activity_id, day, kind, marks, last_ms)
+        VALUES (NEW.activity_id, row_day, row_kind, 1, NEW.at_ms)
+        ON CONFLICT (activity_id, day, kind) DO UPDATE SET
+          marks = checkin_counts.marks + 1, last_ms = GREATEST(checkin_counts.last_ms, EXCLUDED.last_ms);
+        RETURN NEW;
+      END IF;
+      UPDATE checkin_counts SET marks = marks - 1
+      WHERE activity_id = OLD.activity_id AND day = row_day AND kind = row_kind;
+      RETURN OLD;
+    END $$ LANGUAGE plpgsql""",
+    """CREATE TRIGGER tr_checkins_count AFTER INSERT OR DELETE ON checkins
+      FOR EACH ROW EXECUTE FUNCTION checkin_count_mark()""",
+    """CREATE TRIGGER tr_checkin_rewards_count AFTER INSERT OR DELETE ON checkin_rewards
+      FOR EACH ROW EXECUTE FUNCTION checkin_count_mark()""",
 ]
 
 _POSTGRESQL = [
@@ -72,15 +130,41 @@ def upgrade() -> None:
         "SELECT activity_id, day, prize_id, SUM(CASE WHEN kind <> 'grant' THEN 1 ELSE 0 END), COUNT(*), "
         "MAX(drawn_at_ms) FROM draws GROUP BY activity_id, day, prize_id"
     )
-    for statement in _POSTGRESQL if op.get_bind().dialect.name == "postgresql" else _SQLITE:
+    op.create_table(
+        "checkin_counts",
+        sa.Column("activity_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.String(length=10), nullable=False),  # the day marked ("" for rewards)
+        sa.Column("kind", sa.String(length=10), nullable=False),  # signin | makeup | reward
+        sa.Column("marks", sa.BigInteger(), nullable=False),
+        sa.Column("last_ms", sa.BigInteger(), nullable=False),  # the newest at_ms counted
+        sa.PrimaryKeyConstraint("activity_id", "day", "kind"),
+    )
+    op.execute(
+        "INSERT INTO checkin_counts (activity_id, day, kind, marks, last_ms) "
+        "SELECT activity_id, day, kind, COUNT(*), MAX(at_ms) FROM checkins GROUP BY activity_id, day, kind"
+    )
+    op.execute(
+        "INSERT INTO checkin_counts (activity_id, day, kind, marks, last_ms) "
+        "SELECT activity_id, '', 'reward', COUNT(*), MAX(at_ms) FROM checkin_rewards GROUP BY activity_id"
+    )
+    op.create_index("ix_checkins_activity_kind_at", "checkins", ["activity_id", "kind", "at_ms"])
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    for statement in _POSTGRESQL + _POSTGRESQL_CHECKINS if postgresql else _SQLITE + _SQLITE_CHECKINS:
         op.execute(statement)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS tr_draws_count ON draws")
+        for table, trigger in (("draws", "tr_draws_count"), ("checkins", "tr_checkins_count")):
+            op.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
+        op.execute("DROP TRIGGER IF EXISTS tr_checkin_rewards_count ON checkin_rewards")
         op.execute("DROP FUNCTION IF EXISTS lottery_count_draw()")
+        op.execute("DROP FUNCTION IF EXISTS checkin_count_mark()")
     else:
-        op.execute("DROP TRIGGER IF EXISTS tr_draws_count")
-        op.execute("DROP TRIGGER IF EXISTS tr_draws_uncount")
+        for trigger in ("draws_count", "draws_uncount", "checkins_count", "checkins_uncount"):
+            op.execute(f"DROP TRIGGER IF EXISTS tr_{trigger}")
+        op.execute("DROP TRIGGER IF EXISTS tr_checkin_rewards_count")
+        op.execute("DROP TRIGGER IF EXISTS tr_checkin_rewards_uncount")
+    op.drop_index("ix_checkins_activity_kind_at", table_name="checkins")
+    op.drop_table("checkin_counts")
     op.drop_table("lottery_counts")
