@@ -33,9 +33,9 @@ async def test_checkin_counts_equal_the_marks_and_rewards_counted(env: Env) -> N
         totals[kind] += marks
     async with env.platform.engine.connect() as conn:
         by_kind = sa.select(db.checkins.c.kind, sa.func.count()).group_by(db.checkins.c.kind)
-        marks = {str(k): int(n) for k, n in (await conn.execute(by_kind)).all()}
+        stored = {str(k): int(n) for k, n in (await conn.execute(by_kind)).all()}
         rewards = (await conn.execute(sa.select(sa.func.count()).select_from(db.checkin_rewards))).scalar_one()
-    assert totals == Counter({"signin": marks["signin"], "reward": rewards}) and totals["signin"] == 4
+    assert totals == Counter({"signin": stored["signin"], "reward": rewards}) and totals["signin"] == 4
 
 
 async def test_members_keep_their_marks_streaks_and_makeups_across_a_flush(env: Env) -> None:
