@@ -8,7 +8,10 @@ real `promo serve` and its embedded redis-server (loadtests/stack.py). The API s
 first draw's answer, then 100 draws of distinct members Redis has not seen since the flush
 (each loads its member from SQL first). It checks on the way that a member at its daily limit
 before the flush is still refused after it and that a replay of a draw made before the flush
-answers that draw. Timing is printed, never asserted (the machine is shared)."""
+answers that draw. Then the same for a monthly sign-in of the same members (their marks of the
+month so far in SQL): the first sign-in after another FLUSHALL, 100 more of cold members, and a
+member who signed in today before it is answered its sign-in, replayed. Timing is printed, never
+asserted (the machine is shared)."""
 
 from __future__ import annotations
 
@@ -39,6 +42,33 @@ def _timed(client: httpx.Client, stack: Stack, activity_id: int, member: str) ->
     if response.status_code != 201:
         raise RuntimeError(f"draw of {member}: {response.status_code} {response.text}")
     return took_ms
+
+
+def _sign_in(client: httpx.Client, stack: Stack, activity_id: int, member: str) -> tuple[float, httpx.Response]:
+    token = stack.tokens.issue(member, "player", level="gold", ttl_s=3600)
+    started = time.perf_counter()
+    response = client.post(f"/activities/{activity_id}/signins", headers={"Authorization": f"Bearer {token}"})
+    took_ms = (time.perf_counter() - started) * 1000
+    if response.status_code != 201:
+        raise RuntimeError(f"sign-in of {member}: {response.status_code} {response.text}")
+    return took_ms, response
+
+
+def _signins(client: httpx.Client, stack: Stack, campaign: Campaign, cold_members: int) -> None:
+    """The same for the monthly sign-in: a member's first sign-in after the flush loads its marks."""
+    aid = campaign.signin_id
+    _sign_in(client, stack, aid, f"m{campaign.members - 2}")
+    stack.redis_client().flushall()
+    first, _ = _sign_in(client, stack, aid, f"m{HEAVY + 7}")
+    print(f"first sign-in after FLUSHALL: {first:,.0f} ms (target <= 500 ms)")
+    times = [_sign_in(client, stack, aid, f"m{HEAVY + 300 + i}")[0] for i in range(cold_members)]
+    cuts = statistics.quantiles(times, n=100)
+    print(
+        f"next {cold_members} sign-ins of distinct cold members: p50 {statistics.median(times):.1f} ms, "
+        f"p99 {cuts[98]:.1f} ms, max {max(times):.1f} ms"
+    )
+    _, again = _sign_in(client, stack, aid, "m3")
+    print(f"member who signed in today before the flush: replayed {again.json()['replayed']}")
 
 
 def run(campaign: Campaign, cold_members: int = 100) -> None:
@@ -75,6 +105,8 @@ def run(campaign: Campaign, cold_members: int = 100) -> None:
                 replay = _draw(client, stack, aid, "m2", key=row[0]).json()
                 same = replay.get("replayed") is True and replay.get("draw_id") == row[1]
                 print(f"replay of a draw made before the flush: {'the same draw, replayed' if same else replay}")
+            if campaign.signin_id:
+                _signins(client, stack, campaign, cold_members)
 
 
 def main() -> None:
@@ -87,7 +119,8 @@ def main() -> None:
     how = f"generated in {campaign.seconds:.1f} s" if campaign.seconds else f"cached: {campaign.path}"
     print(
         f"campaign: {campaign.members:,} members, {campaign.draws:,} draws and grants, "
-        f"{campaign.chance_rows:,} chance rows, SQLite {campaign.megabytes:,.0f} MB ({how})"
+        f"{campaign.chance_rows:,} chance rows; a monthly sign-in with {campaign.marks:,} sign-ins this month; "
+        f"SQLite {campaign.megabytes:,.0f} MB ({how})"
     )
     run(campaign, args.cold)
 

@@ -1,4 +1,5 @@
-"""A realistic lottery campaign written straight to SQLite, for `make bench-rebuild` (issue 17).
+"""A realistic lottery campaign and a monthly sign-in, written straight to SQLite, for
+`make bench-rebuild` (issue 17).
 
     python -m loadtests.gen_campaign --members 1000000 --draws 5000000 [--db PATH] [--force]
 
@@ -30,7 +31,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
+
 from activities.migrate import upgrade
+from checkin.model import CheckinRules, config_of
 from lottery.service import DrawBody, fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +64,8 @@ class Campaign:
     draws: int
     chance_rows: int
     seconds: float  # to generate (0: cached)
+    signin_id: int = 0  # the monthly sign-in activity
+    marks: int = 0  # its sign-ins of the current month
 
     @property
     def megabytes(self) -> float:
@@ -88,7 +94,11 @@ def generate(members: int, draws: int, path: Path | None = None, *, force: bool 
         "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'draws' AND sql IS NOT NULL "
         "AND type IN ('index', 'trigger')"
     ).fetchall()
-    for kind, name, _ in saved:
+    checkin_saved = conn.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'checkins' AND sql IS NOT NULL "
+        "AND type IN ('index', 'trigger')"
+    ).fetchall()
+    for kind, name, _ in saved + checkin_saved:
         conn.execute(f"DROP {kind.upper()} {name}")
     conn.execute("BEGIN")
     batch: list[tuple[Any, ...]] = []
@@ -103,9 +113,21 @@ def generate(members: int, draws: int, path: Path | None = None, *, force: bool 
         "INSERT INTO chance_ledger (ref, activity_id, user_id, delta, reason, at_ms, stream_id) VALUES (?,?,?,?,?,?,?)",
         _chance_rows(activity_id, members, now_ms),
     )
+    signin_id = _signin_activity(conn, now_ms)
+    conn.executemany(
+        "INSERT INTO checkins (mark_id, activity_id, user_id, day, kind, cycle_start, streak, cumulative, rewards, "
+        "at_ms, stream_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        _marks(signin_id, members, now_ms),
+    )
     conn.execute("COMMIT")
     for _, _, sql in saved:
         conn.execute(sql)
+    for _, _, sql in checkin_saved:
+        conn.execute(sql)
+    conn.execute(
+        "INSERT INTO checkin_counts (activity_id, day, kind, marks, last_ms) "
+        "SELECT activity_id, day, kind, COUNT(*), MAX(at_ms) FROM checkins GROUP BY activity_id, day, kind"
+    )
     conn.execute(
         "INSERT INTO lottery_counts (activity_id, day, prize_id, draws, units, last_ms) "
         "SELECT activity_id, day, prize_id, SUM(kind <> 'grant'), COUNT(*), MAX(drawn_at_ms) FROM draws "
@@ -123,9 +145,14 @@ def _describe(path: Path, members: int, seconds: float) -> Campaign:
             "SELECT activity_id, SUM(units) FROM lottery_counts GROUP BY activity_id ORDER BY activity_id DESC"
         ).fetchone()
         chance_rows = conn.execute("SELECT COUNT(*) FROM chance_ledger").fetchone()[0]
+        signin_id, marks = conn.execute(
+            "SELECT activity_id, SUM(marks) FROM checkin_counts GROUP BY activity_id ORDER BY activity_id DESC"
+        ).fetchone() or (0, 0)
     finally:
         conn.close()
-    return Campaign(path, int(activity_id), members, int(draws), int(chance_rows), seconds)
+    return Campaign(
+        path, int(activity_id), members, int(draws), int(chance_rows), seconds, int(signin_id), int(marks or 0)
+    )
 
 
 def _activity(conn: sqlite3.Connection) -> tuple[int, list[int], int]:
@@ -216,6 +243,56 @@ def _draws(
         )  # fmt: skip
 
 
+def _signin_activity(conn: sqlite3.Connection, now_ms: int) -> int:
+    """A monthly sign-in over the same window: a coupon at 28 days of the month (none reached
+    here: no reward rows), two make-ups a month up to 3 days back."""
+    rules = msgspec.convert(
+        {
+            "cycle": {"kind": "monthly"},
+            "cumulative_rewards": [{"count": 28, "reward": {"type": "coupon", "coupon": "M28", "name": "28 days"}}],
+            "makeup": {"per_cycle": 2, "max_days_back": 3},
+        },
+        CheckinRules,
+    )
+    start = datetime.fromtimestamp(now_ms / 1000, TZ) - timedelta(days=60)
+    cursor = conn.execute(
+        "INSERT INTO activities (type, name, status, starts_at_ms, ends_at_ms, timezone, audience, limits, "
+        "points_cost, config, created_at_ms, updated_at_ms) VALUES ('checkin', 'Generated sign-in', 'live', ?, ?, "
+        "'Asia/Shanghai', '{}', '{}', 0, ?, 0, ?)",
+        (int(start.timestamp() * 1000), now_ms + 60 * 86_400_000, json.dumps(config_of(rules)), now_ms),
+    )
+    activity_id = int(cursor.lastrowid or 0)
+    conn.execute(
+        "INSERT INTO activity_epochs (activity_id, epoch, loaded_at_ms, loads) VALUES (?, 'generated', ?, 1)",
+        (activity_id, now_ms),
+    )
+    return activity_id
+
+
+def _marks(activity_id: int, members: int, now_ms: int) -> Iterator[tuple[Any, ...]]:
+    """Sign-ins of the current month: member m on the days d (1-based) with (m + d) % 5 == 0,
+    today's before now; the first HEAVY members signed in today too."""
+    today = datetime.fromtimestamp(now_ms / 1000, TZ).date()
+    first = today.replace(day=1)
+    midnight_ms = int(datetime.combine(today, datetime.min.time(), TZ).timestamp() * 1000)
+    cumulative = [0] * members
+    n = 0
+    for d in range(today.day):
+        day = (first + timedelta(days=d)).isoformat()
+        day_ms = midnight_ms - (today.day - 1 - d) * 86_400_000
+        span = now_ms - day_ms if d == today.day - 1 else 86_400_000
+        pattern = range((5 - (d + 1) % 5) % 5, members, 5)
+        signed = [*range(HEAVY), *(m for m in pattern if m >= HEAVY)] if d == today.day - 1 else pattern
+        for member in signed:
+            cumulative[member] += 1
+            at_ms = day_ms + (member * 7_919 + n) % max(span - 1, 1)
+            yield (
+                f"m{n:012d}", activity_id, f"m{member}", day, "signin", first.isoformat(), 1, cumulative[member], "",
+                at_ms, f"{at_ms}-2",
+            )  # fmt: skip
+            n += 1
+
+
 def _chance_rows(activity_id: int, members: int, now_ms: int) -> Iterator[tuple[Any, ...]]:
     first_day_ms = now_ms - DAYS * 86_400_000
     for member in range(0, members, 20):
@@ -235,7 +312,8 @@ def main() -> None:
     print(
         f"campaign: activity {campaign.activity_id}, {campaign.members:,} members, "
         f"{campaign.draws:,} draws and grants, "
-        f"{campaign.chance_rows:,} chance rows, {campaign.megabytes:,.0f} MB at {campaign.path} ({how})"
+        f"{campaign.chance_rows:,} chance rows; sign-in {campaign.signin_id}: {campaign.marks:,} sign-ins this month; "
+        f"{campaign.megabytes:,.0f} MB at {campaign.path} ({how})"
     )
 
 
