@@ -7,12 +7,13 @@
 -- KEYS[4] user_day    hash user_id -> draws today
 -- KEYS[5] user_prize  hash "user_id|prize_id" -> wins (capped prizes)
 -- KEYS[6] chances     hash user_id -> draw chances left
--- KEYS[7..] the member's idempotency records, grant references and chance references
+-- KEYS[7] pity        hash user_id -> consecutive consolation draws (the pity rule)
+-- KEYS[8..] the member's idempotency records, grant references and chance references
 --
 -- ARGV[1] user_id   ARGV[2] the load's token (read before SQL was)   ARGV[3] draws since the start
 -- ARGV[4] draws today   ARGV[5] day key time to live (ms)   ARGV[6] chances left
--- ARGV[7] JSON {"prize_id": wins} of the capped prizes
--- ARGV[8 + 2i], ARGV[9 + 2i] the value and time to live (s) of KEYS[7 + i]
+-- ARGV[7] JSON {"prize_id": wins} of the capped prizes   ARGV[8] consecutive consolation draws
+-- ARGV[9 + 2i], ARGV[10 + 2i] the value and time to live (s) of KEYS[8 + i]
 --
 -- Returns "ok" | "loaded" (already) | "stale" (rebuilt since the token was read, or not loaded)
 
@@ -26,8 +27,9 @@ if tonumber(ARGV[4]) ~= 0 then
 end
 if tonumber(ARGV[6]) ~= 0 then redis.call('HSET', KEYS[6], user, ARGV[6]) end
 for prize, wins in pairs(cjson.decode(ARGV[7])) do redis.call('HSET', KEYS[5], user .. '|' .. prize, wins) end
-for i = 7, #KEYS do
-  local at = 8 + (i - 7) * 2
+if tonumber(ARGV[8]) ~= 0 then redis.call('HSET', KEYS[7], user, ARGV[8]) end
+for i = 8, #KEYS do
+  local at = 9 + (i - 8) * 2
   redis.call('SET', KEYS[i], ARGV[at], 'EX', ARGV[at + 1], 'NX')
 end
 redis.call('HSET', KEYS[2], user, 1)

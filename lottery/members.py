@@ -11,7 +11,8 @@ still not loaded), then the script runs again. A member's state in Redis is thus
 SQL had at the load plus what that member did since, as with an eager rebuild:
 
 - `user_total`: draws that count against the limits; `user_day` of today; `user_prize` of the
-  capped prizes (draws and grants alike); `chances` (the ledger's sum);
+  capped prizes (draws and grants alike); `chances` (the ledger's sum); `pity` (its consolation
+  draws since its last other prize, when the lottery has a pity rule);
 - the idempotency records of the member's draws of the last PROMO_IDEMPOTENCY_TTL_S (a replay
   after a flush answers the first draw, as before), and the references of its grants and chance
   credits of the last week (a reward is never granted twice).
@@ -35,7 +36,10 @@ async def read_member(repo: LotteryRepository, activity: Lottery, user_id: str, 
     capped = {p.id for p in activity.prizes if p.per_user_cap}
     idempotency_since = now_ms - IDEMPOTENCY_TTL_S * 1000
     references_since = now_ms - REFERENCE_TTL_S * 1000
+    consolation = activity.consolation.id if activity.pity_after else None
     for row in await repo.member_draws(activity.id, user_id):
+        if consolation is not None and row.kind != "grant":  # repository.consolation_streaks, for one member
+            state.pity_streak = state.pity_streak + 1 if row.prize_id == consolation else 0
         if row.prize_id in capped:
             state.user_prize[row.prize_id] = state.user_prize.get(row.prize_id, 0) + 1
         if row.kind == "draw":

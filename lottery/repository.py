@@ -213,10 +213,11 @@ class LotteryRepository:
     # --- what loading one member reads (lottery/members.py): small indexed queries -------------
 
     async def member_draws(self, activity_id: int, user_id: str) -> list[DrawRow]:
-        """Every draw and grant of one member in the lottery (ix_draws_activity_user)."""
+        """Every draw and grant of one member in the lottery, oldest first (ix_draws_activity_user)."""
         query = sa.select(*[db.draws.c[name] for name in DrawRow.__struct_fields__]).where(
             db.draws.c.activity_id == activity_id, db.draws.c.user_id == user_id
         )
+        query = query.order_by(db.draws.c.drawn_at_ms, db.draws.c.id)  # the audit writer's order
         async with self.engine.connect() as conn:
             return [DrawRow(**row._mapping) for row in (await conn.execute(query)).all()]
 

@@ -233,9 +233,11 @@ class DrawStore:
         records += [(keys.chance_ref(ref), "1", ttl_s) for ref, ttl_s in member.chance_refs]
         wins = json.dumps({str(p): n for p, n in member.user_prize.items()}) if member.user_prize else "{}"
         args: list[str | int] = [user_id, token, member.user_total, member.user_today, day_ttl_ms, member.chances, wins]
+        args.append(member.pity_streak)
         for _, value, ttl_s in records:
             args += [value, ttl_s]
         script_keys = [keys.state, keys.members, keys.user_total, keys.user_day(day), keys.user_prize, keys.chances]
+        script_keys.append(keys.pity)
         return str(await _member(self.redis, script_keys + [key for key, _, _ in records], args))
 
     async def load(

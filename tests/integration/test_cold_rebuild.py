@@ -10,12 +10,14 @@ import asyncio
 from collections import Counter
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from activities.audit_sql import insert_rows
 from activities.clock import local_day
 from lottery import db
 from lottery.keys import LotteryKeys
+from lottery.odds import RAND_RANGE
 from lottery.service import DrawService
 from lottery.snapshot import MemberState
 from tests.conftest import Env, wheel
@@ -180,3 +182,25 @@ async def test_a_member_load_overtaken_by_a_rebuild_changes_nothing(env: Env) ->
     outcome = await store.load_member(activity["id"], "u1", str(token), today, 60_000, MemberState(user_total=0))
     assert outcome == "stale"
     assert not await env.platform.redis.hexists(LotteryKeys(activity["id"]).members, "u1")
+
+
+async def test_the_pity_counter_is_loaded_with_its_member(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pity after 3 consolation draws: two before the flush, one after it (loaded from SQL), and
+    the fourth is the guaranteed one."""
+    spec = wheel(
+        limits={"per_user_daily": 10},
+        prizes=[
+            {"name": "Guaranteed", "type": "coupon", "weight": 10, "stock": 5},
+            {"name": "Thanks", "type": "thanks", "weight": 990},
+        ],
+        pity={"after": 3, "prizes": [0]},
+    )
+    activity = await env.create(spec)
+    activity_id, (prize_id, thanks_id) = activity["id"], [p["id"] for p in activity["prizes"]]
+    monkeypatch.setattr("lottery.service.new_rand", lambda: RAND_RANGE - 1)  # always the consolation
+    assert [(await env.draw(activity_id, user="p")).json()["prize"]["id"] for _ in range(2)] == [thanks_id] * 2
+    await _flush(env, activity_id)
+    third = await env.draw(activity_id, user="p")
+    assert third.json()["prize"]["id"] == thanks_id
+    assert await env.platform.redis.hget(LotteryKeys(activity_id).pity, "p") == "3"
+    assert (await env.draw(activity_id, user="p")).json()["prize"]["id"] == prize_id
