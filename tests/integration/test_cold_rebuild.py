@@ -182,6 +182,12 @@ async def test_a_member_load_overtaken_by_a_rebuild_changes_nothing(env: Env) ->
     outcome = await store.load_member(activity["id"], "u1", str(token), today, 60_000, MemberState(user_total=0))
     assert outcome == "stale"
     assert not await env.platform.redis.hexists(LotteryKeys(activity["id"]).members, "u1")
+    # With the live token: the first load writes, a second one (another process) changes nothing.
+    token = await store.lazy_token(activity["id"])
+    loads = [MemberState(user_total=1, user_today=1), MemberState(user_total=7, user_today=7)]
+    outcomes = [await store.load_member(activity["id"], "u1", str(token), today, 60_000, m) for m in loads]
+    assert outcomes == ["ok", "loaded"]
+    assert await env.platform.redis.hget(LotteryKeys(activity["id"]).user_total, "u1") == "1"
 
 
 async def test_the_pity_counter_is_loaded_with_its_member(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
