@@ -42,12 +42,6 @@ class RewardRow(msgspec.Struct, kw_only=True):
     at_ms: int
 
 
-class CheckinTotals(msgspec.Struct):
-    signins: int
-    makeups: int
-    rewards: int
-
-
 class CheckinRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -69,18 +63,6 @@ class CheckinRepository:
         query = sa.select(*[checkins.c[name] for name in MarkRow.__struct_fields__]).where(*conditions)
         async with self.engine.connect() as conn:
             return [MarkRow(**row._mapping) for row in (await conn.execute(query)).all()]
-
-    async def totals(self, activity_id: int) -> CheckinTotals:
-        marks = (
-            sa.select(checkins.c.kind, sa.func.count())
-            .where(checkins.c.activity_id == activity_id)
-            .group_by(checkins.c.kind)
-        )
-        rewards = sa.select(sa.func.count()).where(checkin_rewards.c.activity_id == activity_id)
-        async with self.engine.connect() as conn:
-            by_kind = {str(k): int(n) for k, n in (await conn.execute(marks)).all()}
-            reward_count = int((await conn.execute(rewards)).scalar_one())
-        return CheckinTotals(by_kind.get("signin", 0), by_kind.get("makeup", 0), reward_count)
 
     async def counts(self, activity_id: int) -> list[tuple[str, str, int]]:
         """(day, kind, marks) of the activity (checkin_counts, kept by triggers: migration 0019)."""

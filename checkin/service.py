@@ -11,6 +11,7 @@ SQL audit trail, as points prizes of draws are.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from datetime import date
 
@@ -119,7 +120,9 @@ class CheckinService:
     async def counters(self, activity: Activity) -> CheckinCounters:
         today = local_day(self.clock.now_ms(), activity.tz)
         live = await self.store.counters(activity.id, today)
-        in_sql = await self.repository.totals(activity.id)
+        in_sql: Counter[str] = Counter()
+        for _, kind, marks in await self.repository.counts(activity.id):  # the aggregates: no scan
+            in_sql[kind] += marks
         return CheckinCounters(
             activity_id=activity.id,
             status=activity.status,
@@ -130,9 +133,9 @@ class CheckinService:
             makeups_total=live.makeups_total,
             makeups_today=live.today.get("makeup", 0),
             rewards_total=live.rewards_total,
-            signins_in_sql=in_sql.signins,
-            makeups_in_sql=in_sql.makeups,
-            rewards_in_sql=in_sql.rewards,
+            signins_in_sql=in_sql["signin"],
+            makeups_in_sql=in_sql["makeup"],
+            rewards_in_sql=in_sql["reward"],
             audit_backlog=live.audit_backlog,
             quarantined=await self.activities.repository.count_dead_letters(activity.id),
         )

@@ -176,8 +176,11 @@ class LotteryAdmin:
         lottery = await self.read(activity)
         day = local_day(self.clock.now_ms(), lottery.tz)
         live: LiveCounters = await self.store.counters(lottery.id, day)
-        in_sql = await self.repository.granted_by_prize(lottery.id)
-        draws_in_sql = await self.repository.count_draws(lottery.id)
+        in_sql: dict[int, int] = {}
+        draws_in_sql = 0
+        for count in await self.repository.counts(lottery.id):  # the aggregates: no scan of the draws
+            in_sql[count.prize_id] = in_sql.get(count.prize_id, 0) + count.units
+            draws_in_sql += count.draws
         return ActivityCounters(
             activity_id=lottery.id,
             status=lottery.status,
