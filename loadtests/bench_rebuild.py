@@ -107,6 +107,12 @@ def run(campaign: Campaign, cold_members: int = 100) -> None:
                 print(f"replay of a draw made before the flush: {'the same draw, replayed' if same else replay}")
             if campaign.signin_id:
                 _signins(client, stack, campaign, cold_members)
+            operator = {"Authorization": f"Bearer {stack.tokens.issue('bench-ops', 'operator', ttl_s=3600)}"}
+            for activity_id in (aid, campaign.signin_id):
+                started = time.perf_counter()
+                answer = client.get(f"/operator/activities/{activity_id}/counters", headers=operator)
+                took_ms = (time.perf_counter() - started) * 1000
+                print(f"operator counters of activity {activity_id}: {answer.status_code} in {took_ms:,.0f} ms")
 
 
 def main() -> None:

@@ -15,11 +15,12 @@ draw fingerprints are those of a draw without a body: a replay of today's draws 
 
 The indexes and triggers of `draws` are dropped during the load and created again after it;
 `lottery_counts` is filled with one GROUP BY. The file is cached by size and day
-(var/bench-rebuild/campaign-m<members>-d<draws>-<day>.db) and reused unless --force."""
+(var/bench-rebuild/campaign-m<members>-d<draws>-<day>-<schema>.db) and reused unless --force."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sqlite3
@@ -33,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from activities.migrate import upgrade
+from activities.migrate import MIGRATIONS, upgrade
 from checkin.model import CheckinRules, config_of
 from lottery.service import DrawBody, fingerprint
 
@@ -73,8 +74,13 @@ class Campaign:
 
 
 def cache_path(members: int, draws: int) -> Path:
+    """By size, day and schema (a digest of the migrations: a cached file of an older schema is
+    not reused)."""
     today = datetime.now(TZ).date().isoformat()
-    return CACHE / f"campaign-m{members}-d{draws}-{today}.db"
+    schema = hashlib.sha256()
+    for migration in sorted(MIGRATIONS.glob("versions/*.py")):
+        schema.update(migration.read_bytes())
+    return CACHE / f"campaign-m{members}-d{draws}-{today}-{schema.hexdigest()[:8]}.db"
 
 
 def generate(members: int, draws: int, path: Path | None = None, *, force: bool = False, seed: int = 17) -> Campaign:
