@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser serve worker test test-unit lint pytest bench bench-reports bench-writer loadtest fuzz clean
+.PHONY: install browser serve worker test test-unit lint pytest bench bench-reports bench-rebuild bench-writer loadtest fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -64,6 +64,12 @@ bench: install
 ## Every analytics report on a generated campaign of 1,000,000 actions written straight to SQLite.
 bench-reports: install
 	$(BIN)/python -m loadtests.bench_reports $(BENCH_ARGS)
+
+## After a FLUSHALL, the first draw's answer and the next 100 draws of cold members, on a
+## generated campaign (1,000,000 members, 5,000,000 draws, cached in var/bench-rebuild/).
+## make bench-rebuild [BENCH_ARGS="--members 15000 --draws 15600"]
+bench-rebuild: install
+	$(BIN)/python -m loadtests.bench_rebuild $(BENCH_ARGS)
 
 ## The audit writer alone: drain N pre-filled draw events, entries/s and Redis bytes per draw.
 bench-writer: install

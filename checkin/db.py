@@ -29,6 +29,7 @@ checkins = sa.Table(
     sa.Column("source", sa.String(64)),  # the campaign link code sent with the mark
     sa.UniqueConstraint("activity_id", "user_id", "day", name="uq_checkins_activity_user_day"),
     sa.Index("ix_checkins_activity_cycle", "activity_id", "cycle_start"),
+    sa.Index("ix_checkins_activity_kind_at", "activity_id", "kind", "at_ms"),  # migration 0019
 )
 
 # One row per reward a mark granted, with what it is, so that a reward whose delivery (a wallet
@@ -50,4 +51,17 @@ checkin_rewards = sa.Table(
     sa.Column("at_ms", sa.BigInteger, nullable=False),
     sa.Index("ix_checkin_rewards_type_at", "type", "at_ms"),
     sa.Index("ix_checkin_rewards_activity_user", "activity_id", "user_id"),
+)
+
+# A sign-in activity's counters per marked day and kind (signin | makeup; kind "reward", day "",
+# the rewards granted), kept by triggers on checkins and checkin_rewards (migration 0019): what a
+# rebuild reads instead of counting every mark (checkin/rebuild.py).
+checkin_counts = sa.Table(
+    "checkin_counts",
+    metadata,
+    sa.Column("activity_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("kind", sa.String(10), primary_key=True),
+    sa.Column("marks", sa.BigInteger, nullable=False),
+    sa.Column("last_ms", sa.BigInteger, nullable=False),  # the newest at_ms counted
 )

@@ -15,3 +15,8 @@ class CheckinKeys(ActivityKeys):
         """Hash of a sign-in cycle: user_id -> marks of the cycle's days, "user_id|offset" -> the
         outcome of that day's sign-in or make-up. Expires a day after the cycle."""
         return self.key("cycle", start.isoformat())
+
+    @property
+    def members(self) -> str:
+        """Hash user_id -> 1: the members loaded from SQL since a lazy rebuild (checkin/members.py)."""
+        return self.key("members")

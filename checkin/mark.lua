@@ -10,6 +10,7 @@
 --                 (rewards: reward indexes "3,5", or "-" for none)
 -- KEYS[3] day     hash of today's counters: signin, makeup
 -- KEYS[4] events  stream read by the SQL audit writer
+-- KEYS[5] members hash user_id -> 1: members loaded since a lazy rebuild (checkin/members.py)
 --
 -- ARGV[1] user_id        ARGV[2] mark_id (fresh; used only if a day gets marked)   ARGV[3] now_ms
 -- ARGV[4] kind: signin | makeup | quote (a make-up checked but not applied: the caller charges
@@ -29,6 +30,7 @@
 --                                 the day was already marked this way
 --   {"quoted"}                    (quote) the make-up would be applied now
 --   {"not_loaded"}                no state for this activity: rebuild from SQL, then call again
+--   {"member_not_loaded"}         rebuilt lazily, this member not yet: load it from SQL, call again
 --   {"refused", code[, detail]}   activity_not_live | not_started | already_ended |
 --                                 day_already_signed | makeup_limit | makeup_disabled
 
@@ -79,6 +81,8 @@ local record_field = user .. '|' .. offset
 
 local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms', 'rules')
 if not s[1] then return {'not_loaded'} end
+local lazy = redis.call('HGET', KEYS[1], 'lazy')
+if lazy and lazy ~= '0' and redis.call('HEXISTS', KEYS[5], user) == 0 then return {'member_not_loaded'} end
 
 local seen = redis.call('HGET', KEYS[2], record_field)
 if seen then

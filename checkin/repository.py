@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities import db
-from checkin.db import checkin_rewards, checkins
+from checkin.db import checkin_counts, checkin_rewards, checkins
 from lottery import db as lottery_db
 
 
@@ -42,12 +42,6 @@ class RewardRow(msgspec.Struct, kw_only=True):
     at_ms: int
 
 
-class CheckinTotals(msgspec.Struct):
-    signins: int
-    makeups: int
-    rewards: int
-
-
 class CheckinRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -70,27 +64,23 @@ class CheckinRepository:
         async with self.engine.connect() as conn:
             return [MarkRow(**row._mapping) for row in (await conn.execute(query)).all()]
 
-    async def totals(self, activity_id: int) -> CheckinTotals:
-        marks = (
-            sa.select(checkins.c.kind, sa.func.count())
-            .where(checkins.c.activity_id == activity_id)
-            .group_by(checkins.c.kind)
-        )
-        rewards = sa.select(sa.func.count()).where(checkin_rewards.c.activity_id == activity_id)
+    async def counts(self, activity_id: int) -> list[tuple[str, str, int]]:
+        """(day, kind, marks) of the activity (checkin_counts, kept by triggers: migration 0019)."""
+        table = checkin_counts
+        query = sa.select(table.c.day, table.c.kind, table.c.marks).where(table.c.activity_id == activity_id)
         async with self.engine.connect() as conn:
-            by_kind = {str(k): int(n) for k, n in (await conn.execute(marks)).all()}
-            reward_count = int((await conn.execute(rewards)).scalar_one())
-        return CheckinTotals(by_kind.get("signin", 0), by_kind.get("makeup", 0), reward_count)
+            return [(str(d), str(k), int(n)) for d, k, n in (await conn.execute(query)).all()]
 
-    async def counts_between(self, activity_id: int, since_ms: int, until_ms: int) -> dict[str, int]:
-        """Sign-ins and make-ups made in [since_ms, until_ms) (a local day), by kind."""
-        query = (
-            sa.select(checkins.c.kind, sa.func.count())
-            .where(checkins.c.activity_id == activity_id, checkins.c.at_ms >= since_ms, checkins.c.at_ms < until_ms)
-            .group_by(checkins.c.kind)
+    async def count_between(self, activity_id: int, kind: str, since_ms: int, until_ms: int) -> int:
+        """Marks of `kind` made in [since_ms, until_ms) (ix_checkins_activity_kind_at)."""
+        query = sa.select(sa.func.count()).where(
+            checkins.c.activity_id == activity_id,
+            checkins.c.kind == kind,
+            checkins.c.at_ms >= since_ms,
+            checkins.c.at_ms < until_ms,
         )
         async with self.engine.connect() as conn:
-            return {str(k): int(n) for k, n in (await conn.execute(query)).all()}
+            return int((await conn.execute(query)).scalar_one())
 
     async def undelivered_rewards(self, since_ms: int, before_ms: int) -> list[RewardRow]:
         """Rewards granted in [since_ms, before_ms) whose delivery is not in SQL: points without

@@ -11,6 +11,7 @@ SQL audit trail, as points prizes of draws are.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from datetime import date
 
@@ -27,7 +28,8 @@ from activities.rewards import PrizeReward
 from activities.service import FROZEN, REFERENCE_TTL_S, ActivityService, loading_error
 from checkin.audit import has_rewards, mark_rows
 from checkin.cycles import first_day, key_ttls_ms, makeups_left, month_bounds, period_of
-from checkin.db import checkins
+from checkin.db import checkin_counts, checkins
+from checkin.members import CheckinMembers
 from checkin.model import CheckinRules, CheckinSpec, config_of, validate_rules
 from checkin.month import marked_days, month_view
 from checkin.rebuild import snapshot
@@ -73,6 +75,7 @@ class CheckinService:
         self.points = points
         self.clock = clock
         self.rewards = RewardDelivery(points, draws)
+        self.members = CheckinMembers(repository, store, clock)
 
     # --- operators ---------------------------------------------------------------------------
 
@@ -117,7 +120,9 @@ class CheckinService:
     async def counters(self, activity: Activity) -> CheckinCounters:
         today = local_day(self.clock.now_ms(), activity.tz)
         live = await self.store.counters(activity.id, today)
-        in_sql = await self.repository.totals(activity.id)
+        in_sql: Counter[str] = Counter()
+        for _, kind, marks in await self.repository.counts(activity.id):  # the aggregates: no scan
+            in_sql[kind] += marks
         return CheckinCounters(
             activity_id=activity.id,
             status=activity.status,
@@ -128,9 +133,9 @@ class CheckinService:
             makeups_total=live.makeups_total,
             makeups_today=live.today.get("makeup", 0),
             rewards_total=live.rewards_total,
-            signins_in_sql=in_sql.signins,
-            makeups_in_sql=in_sql.makeups,
-            rewards_in_sql=in_sql.rewards,
+            signins_in_sql=in_sql["signin"],
+            makeups_in_sql=in_sql["makeup"],
+            rewards_in_sql=in_sql["reward"],
             audit_backlog=live.audit_backlog,
             quarantined=await self.activities.repository.count_dead_letters(activity.id),
         )
@@ -234,7 +239,13 @@ class CheckinService:
 
     async def _mark(self, activity: Activity, request: MarkRequest) -> MarkReply:
         unknown = "the sign-in may or may not have happened; send it again to learn the result"
-        reply = await self.activities.run_loaded(activity.id, lambda: self.store.mark(request), unknown=unknown)
+        for _ in range(3):  # a member load overtaken by a rebuild: load again, then give up (503)
+            reply = await self.activities.run_loaded(activity.id, lambda: self.store.mark(request), unknown=unknown)
+            if reply.kind != "member_not_loaded":
+                break
+            await self.members.load(activity, self.rules(activity), request.user_id)
+        else:
+            raise loading_error()
         if reply.kind == "refused":
             raise refusal(reply.code or "refused", reply.detail, _REFUSALS)
         return reply
@@ -263,11 +274,14 @@ class CheckinService:
         )
 
     async def _member_cycle(self, activity: Activity, period: Period, user_id: str) -> MemberCycle:
-        for _ in range(2):
+        for _ in range(3):
             member = await self.store.member_cycle(activity.id, period, user_id)
-            if member is not None:
+            if isinstance(member, MemberCycle):
                 return member
-            await self.activities.ensure_loaded(activity.id)
+            if member == "member_not_loaded":
+                await self.members.load(activity, self.rules(activity), user_id)
+            else:
+                await self.activities.ensure_loaded(activity.id)
         raise loading_error()
 
     # --- the kernel's questions: live state, audit rows, reconciliation ---------------------------
@@ -281,7 +295,7 @@ class CheckinService:
         async def recover(snapshot: CheckinSnapshot, epoch: str) -> CheckinSnapshot:
             """After a loss of Redis state: recorded for operators; a sign-in holds no units of
             its own (its prizes come from the linked lottery, which holds back its own)."""
-            events = [(checkins.c.activity_id, checkins.c.at_ms)]
+            events = [(checkin_counts.c.activity_id, checkin_counts.c.last_ms)]  # not a scan of checkins
             await self.activities.recoveries.begin(activity.id, ACTIVITY_TYPE, epoch, {}, events=events)
             return snapshot
 

@@ -16,6 +16,7 @@ from checkin.keys import CheckinKeys
 from checkin.streak import Period
 
 _mark = script_beside(__file__, "mark.lua", prelude=WINDOW)
+_member = script_beside(__file__, "member.lua")
 ScriptKind = Literal["signin", "makeup", "quote"]  # see mark.lua, ARGV[4]
 
 
@@ -64,7 +65,7 @@ class MarkRequest:
 
 @dataclass(frozen=True)
 class MarkReply:
-    """kind is ok | replay | quoted | not_loaded | refused."""
+    """kind is ok | replay | quoted | not_loaded | member_not_loaded | refused."""
 
     kind: str
     record: MarkRecord | None = None  # ok, replay: the outcome of marking the requested day
@@ -117,7 +118,7 @@ class CheckinStore:
         keys = CheckinKeys(request.activity_id)
         reply = await self.batcher.call(
             _mark,
-            [keys.state, keys.cycle(request.cycle.start), keys.day(request.today), keys.events],
+            [keys.state, keys.cycle(request.cycle.start), keys.day(request.today), keys.events, keys.members],
             [
                 request.user_id,
                 request.mark_id,
@@ -140,20 +141,39 @@ class CheckinStore:
             return MarkReply(kind, code=reply[1], detail=reply[2] if len(reply) > 2 else None)
         return MarkReply(kind)
 
-    async def member_cycle(self, activity_id: int, cycle: Period, user_id: str) -> MemberCycle | None:
-        """The member's marks of `cycle`, or None if the activity is not loaded."""
+    async def member_cycle(self, activity_id: int, cycle: Period, user_id: str) -> MemberCycle | str:
+        """The member's marks of `cycle`, or not_loaded (the activity) | member_not_loaded."""
         keys = CheckinKeys(activity_id)
         pipe = self.redis.pipeline(transaction=False)
-        pipe.exists(keys.state)
+        pipe.hmget(keys.state, ["status", "lazy"])
+        pipe.hexists(keys.members, user_id)
         pipe.hmget(keys.cycle(cycle.start), [user_id, *(f"{user_id}|{o}" for o in range(cycle.length))])
-        loaded, values = await pipe.execute()
-        if not loaded:
-            return None
+        (status, lazy), member, values = await pipe.execute()
+        if status is None:
+            return "not_loaded"
+        if lazy not in (None, "0") and not member:
+            return "member_not_loaded"
         marks, *records = values
         return MemberCycle(
             marks=marks or "0" * cycle.length,
             records={o: MarkRecord.parse(r.split()) for o, r in enumerate(records) if r},
         )
+
+    async def lazy_token(self, activity_id: int) -> str | None:
+        """The live load's token if members are loaded lazily ("0": they are not; None: not loaded)."""
+        token = await self.redis.hget(CheckinKeys(activity_id).state, "lazy")
+        return None if token is None else str(token)
+
+    async def load_member(
+        self, activity_id: int, user_id: str, token: str, cycle: Period, cycle_ttl_ms: int, member: MemberCycle
+    ) -> str:
+        """Write one member's marks of `cycle` read from SQL (member.lua): ok | loaded | stale."""
+        keys = CheckinKeys(activity_id)
+        marks = member.marks if member.records else ""
+        args: list[str | int] = [user_id, token, cycle_ttl_ms, marks]
+        for offset, record in member.records.items():
+            args += [offset, record.encode()]
+        return str(await _member(self.redis, [keys.state, keys.members, keys.cycle(cycle.start)], args))
 
     async def counters(self, activity_id: int, today: date) -> CheckinCountersLive:
         keys = CheckinKeys(activity_id)
@@ -182,7 +202,7 @@ class CheckinStore:
 
         def write(pipe: Any, snapshot: CheckinSnapshot) -> None:
             cycle_key, day_key = keys.cycle(snapshot.cycle.start), keys.day(snapshot.today)
-            pipe.delete(keys.state, cycle_key, day_key)
+            pipe.delete(keys.state, cycle_key, day_key, keys.members)
             cycle_fields: dict[str, str] = dict(snapshot.marks)
             cycle_fields |= {f"{user}|{offset}": r.encode() for (user, offset), r in snapshot.records.items()}
             hset_chunks(pipe, cycle_key, cycle_fields)

@@ -162,7 +162,7 @@ class LotteryAdmin:
 
         async def recover(snapshot: Snapshot, epoch: str) -> Snapshot:
             left, whole = scarce_units(snapshot)
-            events = [(db.draws.c.activity_id, db.draws.c.drawn_at_ms)]
+            events = [(db.lottery_counts.c.activity_id, db.lottery_counts.c.last_ms)]  # not a scan of draws
             recoveries = self.activities.recoveries
             held = await recoveries.begin(activity.id, "lottery", epoch, left, whole=whole, events=events)
             return hold(snapshot, held)
@@ -176,8 +176,11 @@ class LotteryAdmin:
         lottery = await self.read(activity)
         day = local_day(self.clock.now_ms(), lottery.tz)
         live: LiveCounters = await self.store.counters(lottery.id, day)
-        in_sql = await self.repository.granted_by_prize(lottery.id)
-        draws_in_sql = await self.repository.count_draws(lottery.id)
+        in_sql: dict[int, int] = {}
+        draws_in_sql = 0
+        for count in await self.repository.counts(lottery.id):  # the aggregates: no scan of the draws
+            in_sql[count.prize_id] = in_sql.get(count.prize_id, 0) + count.units
+            draws_in_sql += count.draws
         return ActivityCounters(
             activity_id=lottery.id,
             status=lottery.status,

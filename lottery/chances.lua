@@ -4,13 +4,16 @@
 -- KEYS[2] chances    hash user_id -> chances left
 -- KEYS[3] reference  marker: the chances of this reference were credited
 -- KEYS[4] events     stream read by the SQL audit writer
+-- KEYS[5] members    hash user_id -> 1: members loaded since a lazy rebuild (lottery/members.py)
 --
 -- ARGV[1] user_id   ARGV[2] chances to add (> 0)   ARGV[3] reference   ARGV[4] reason
 -- ARGV[5] now_ms    ARGV[6] reference time to live (s)
 --
--- Returns {"ok", chances_left} | {"replay", chances_left} | {"not_loaded"}
+-- Returns {"ok", chances_left} | {"replay", chances_left} | {"not_loaded"} | {"member_not_loaded"}
 
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_loaded'} end
+local lazy = redis.call('HGET', KEYS[1], 'lazy')
+if not lazy and redis.call('EXISTS', KEYS[1]) == 0 then return {'not_loaded'} end
+if lazy and lazy ~= '0' and redis.call('HEXISTS', KEYS[5], ARGV[1]) == 0 then return {'member_not_loaded'} end
 if redis.call('EXISTS', KEYS[3]) == 1 then
   return {'replay', redis.call('HGET', KEYS[2], ARGV[1]) or '0'}
 end

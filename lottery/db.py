@@ -76,3 +76,16 @@ chance_ledger = sa.Table(
     sa.Column("stream_id", sa.String(32), nullable=False),
     sa.Index("ix_chance_ledger_activity_user", "activity_id", "user_id"),
 )
+
+# A lottery's activity-level counters per local day and prize, kept by triggers on `draws`
+# (migration 0019): what a rebuild reads instead of grouping every draw (lottery/snapshot.py).
+lottery_counts = sa.Table(
+    "lottery_counts",
+    metadata,
+    sa.Column("activity_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("prize_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("draws", sa.BigInteger, nullable=False),  # draws (kind draw or chance) that won the prize
+    sa.Column("units", sa.BigInteger, nullable=False),  # units handed out: draws and grants
+    sa.Column("last_ms", sa.BigInteger, nullable=False),  # the newest drawn_at_ms counted
+)

@@ -15,6 +15,7 @@
 -- KEYS[10] chances    hash user_id -> draw chances left
 -- KEYS[11] pity       hash user_id -> consecutive consolation draws (kept when the state's
 --                     pity_after > 0; see "Pity" below and lottery/odds.py)
+-- KEYS[13] members    hash user_id -> 1: members loaded since a lazy rebuild (lottery/members.py)
 --
 -- ARGV[1] user_id          ARGV[2] draw_id (fresh, used only if this is a new draw)
 -- ARGV[3] rand (0 <= rand < 2^32, from Python's secrets)
@@ -39,11 +40,14 @@
 --   {"replay", <same fields as ok, from the first request; chances_left as of now>}
 --   {"mismatch"}                 same idempotency key, different request
 --   {"not_loaded"}               no state for this activity: rebuild from SQL, then call again
+--   {"member_not_loaded"}        rebuilt lazily, this member not yet: load it from SQL, call again
 --   {"payment_required"}         (chance_or_pay) no chance and the limits allow a paid draw
 --   {"refused", code[, detail]}  activity_not_live | not_started | already_ended |
 --                                user_daily_limit | user_total_limit | global_daily_limit
 
 local user = ARGV[1]
+local lazy = redis.call('HGET', KEYS[1], 'lazy')
+if lazy and lazy ~= '0' and redis.call('HEXISTS', KEYS[13], user) == 0 then return {'member_not_loaded'} end
 local seen = redis.call('GET', KEYS[8])
 if seen then
   local fields = {}

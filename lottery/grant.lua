@@ -11,6 +11,7 @@
 -- KEYS[5] day         hash prize_id -> units granted today
 -- KEYS[6] reference   string "<grant_id> <prize_id> <picked_prize_id>" of the grant of this reference
 -- KEYS[7] events      stream read by the SQL audit writer
+-- KEYS[8] members     hash user_id -> 1: members loaded since a lazy rebuild (lottery/members.py)
 --
 -- ARGV[1] user_id     ARGV[2] prize_id wanted     ARGV[3] grant_id (fresh)     ARGV[4] now_ms
 -- ARGV[5] local day (YYYY-MM-DD)   ARGV[6] day key time to live (ms)
@@ -20,8 +21,11 @@
 --   {"ok", grant_id, prize_id, picked_prize_id}        prize_id is the consolation when unavailable
 --   {"replay", <same fields, of the first grant>}
 --   {"not_loaded"}                                     rebuild the lottery from SQL, then call again
+--   {"member_not_loaded"}                              load the member from SQL, then call again
 --   {"unknown_prize"}                                  no such prize in this pool
 
+local lazy = redis.call('HGET', KEYS[1], 'lazy')
+if lazy and lazy ~= '0' and redis.call('HEXISTS', KEYS[8], ARGV[1]) == 0 then return {'member_not_loaded'} end
 local seen = redis.call('GET', KEYS[6])
 if seen then
   local f = {}

@@ -33,6 +33,11 @@ class LotteryKeys(ActivityKeys):
         """Hash user_id -> the member's consecutive consolation draws (the pity rule's counter)."""
         return f"{self._p}:pity"
 
+    @property
+    def members(self) -> str:
+        """Hash user_id -> 1: the members loaded from SQL since a lazy rebuild (lottery/members.py)."""
+        return f"{self._p}:members"
+
     def grant_ref(self, ref: str) -> str:
         """String "<grant_id> <prize_id> <picked_prize_id>": a prize granted from the pool for `ref`."""
         return f"{self._p}:gref:{ref}"
@@ -44,4 +49,7 @@ class LotteryKeys(ActivityKeys):
     @property
     def all_static(self) -> list[str]:
         """Keys a rebuild deletes before loading (day keys and idempotency keys are set, not deleted)."""
-        return [self.state, self.stock, self.granted, self.user_total, self.user_prize, self.chances, self.pity]
+        return [
+            *(self.state, self.stock, self.granted, self.user_total, self.user_prize, self.chances),
+            *(self.pity, self.members),
+        ]

@@ -4,10 +4,9 @@ keyset list of a member's draws."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import sqlalchemy as sa
@@ -41,6 +40,13 @@ class DrawRow(msgspec.Struct, kw_only=True):
     source: str | None = None
     variant: str | None = None
     pity: bool = False  # won by the pity rule (lottery/odds.py)
+
+
+class DayCount(NamedTuple):
+    day: str
+    prize_id: int
+    draws: int  # draws (kind draw or chance) that won the prize that day
+    units: int  # units of it handed out that day: draws and grants
 
 
 class LotteryRepository:
@@ -153,20 +159,6 @@ class LotteryRepository:
             rows = (await conn.execute(query.group_by(db.draws.c.prize_id))).all()
         return {int(p): int(n) for p, n in rows}
 
-    async def draws_by_user(
-        self, activity_id: int, day: date | None = None, kinds: Sequence[str] = ("draw",)
-    ) -> dict[str, int]:
-        """Draws per member; by default only those that count against the per-member limits
-        (a draw paid with a chance does not)."""
-        query = sa.select(db.draws.c.user_id, sa.func.count()).where(
-            db.draws.c.activity_id == activity_id, db.draws.c.kind.in_(kinds)
-        )
-        if day is not None:
-            query = query.where(db.draws.c.day == day.isoformat())
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query.group_by(db.draws.c.user_id))).all()
-        return {str(u): int(n) for u, n in rows}
-
     async def count_draws(self, activity_id: int, day: date | None = None) -> int:
         """Draws (with or without a chance; not grants), as the draws_total counter counts them."""
         query = sa.select(sa.func.count()).where(
@@ -177,17 +169,15 @@ class LotteryRepository:
         async with self.engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
 
-    async def wins_by_user_prize(self, activity_id: int, prize_ids: Sequence[int]) -> dict[tuple[str, int], int]:
-        if not prize_ids:
-            return {}
-        query = (
-            sa.select(db.draws.c.user_id, db.draws.c.prize_id, sa.func.count())
-            .where(db.draws.c.activity_id == activity_id, db.draws.c.prize_id.in_(prize_ids))
-            .group_by(db.draws.c.user_id, db.draws.c.prize_id)
+    async def counts(self, activity_id: int) -> list[DayCount]:
+        """The activity's counters per local day and prize (lottery_counts, kept by triggers on
+        draws: migration 0019): a few hundred rows for the longest campaign."""
+        table = db.lottery_counts
+        query = sa.select(table.c.day, table.c.prize_id, table.c.draws, table.c.units).where(
+            table.c.activity_id == activity_id
         )
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return {(str(u), int(p)): int(n) for u, p, n in rows}
+            return [DayCount(str(d), int(p), int(n), int(u)) for d, p, n, u in (await conn.execute(query)).all()]
 
     async def consolation_streaks(self, activity_id: int, consolation_id: int) -> dict[str, int]:
         """Per member, the consolation draws at the tail of their draws (with or without a chance;
@@ -213,32 +203,32 @@ class LotteryRepository:
         async with self.engine.connect() as conn:
             return {str(u): int(n) for u, n in (await conn.execute(query)).all()}
 
-    async def draws_since(self, activity_id: int, since_ms: int, kinds: Sequence[str]) -> list[DrawRow]:
-        """Draws (or grants) since `since_ms`: their idempotency records are rebuilt."""
+    async def has_chances(self, activity_id: int) -> bool:
+        """Whether any member of the lottery ever had a draw chance (one indexed row)."""
+        ledger = db.chance_ledger
+        query = sa.select(ledger.c.id).where(ledger.c.activity_id == activity_id).limit(1)
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query)).first() is not None
+
+    # --- what loading one member reads (lottery/members.py): small indexed queries -------------
+
+    async def member_draws(self, activity_id: int, user_id: str) -> list[DrawRow]:
+        """Every draw and grant of one member in the lottery, oldest first (ix_draws_activity_user)."""
         query = sa.select(*[db.draws.c[name] for name in DrawRow.__struct_fields__]).where(
-            db.draws.c.activity_id == activity_id, db.draws.c.drawn_at_ms >= since_ms, db.draws.c.kind.in_(kinds)
+            db.draws.c.activity_id == activity_id, db.draws.c.user_id == user_id
         )
+        query = query.order_by(db.draws.c.drawn_at_ms, db.draws.c.id)  # the audit writer's order
         async with self.engine.connect() as conn:
             return [DrawRow(**row._mapping) for row in (await conn.execute(query)).all()]
 
-    async def chance_balances(self, activity_id: int) -> dict[str, int]:
+    async def member_chances(self, activity_id: int, user_id: str) -> list[tuple[str, int, int]]:
+        """(reference, delta, at_ms) of one member's chance changes (ix_chance_ledger_activity_user)."""
         ledger = db.chance_ledger
-        query = (
-            sa.select(ledger.c.user_id, sa.func.sum(ledger.c.delta))
-            .where(ledger.c.activity_id == activity_id)
-            .group_by(ledger.c.user_id)
+        query = sa.select(ledger.c.ref, ledger.c.delta, ledger.c.at_ms).where(
+            ledger.c.activity_id == activity_id, ledger.c.user_id == user_id
         )
         async with self.engine.connect() as conn:
-            return {str(u): int(n) for u, n in (await conn.execute(query)).all() if n}
-
-    async def chance_credits_since(self, activity_id: int, since_ms: int) -> list[str]:
-        """References of the chance credits since `since_ms`: their idempotency markers are rebuilt."""
-        ledger = db.chance_ledger
-        query = sa.select(ledger.c.ref).where(
-            ledger.c.activity_id == activity_id, ledger.c.delta > 0, ledger.c.at_ms >= since_ms
-        )
-        async with self.engine.connect() as conn:
-            return [str(r) for r in (await conn.scalars(query)).all()]
+            return [(str(r), int(d), int(a)) for r, d, a in (await conn.execute(query)).all()]
 
     async def draws_of(
         self, activity_id: int | None, user_id: str, limit: int, after: Key | None

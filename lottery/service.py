@@ -28,15 +28,18 @@ from activities.service import (
     REFERENCE_TTL_S,
     ActivityService,
     R,
+    loading_error,
 )
 from lottery.admin import ActivityCounters, LotteryAdmin
 from lottery.audit import HANDLERS
+from lottery.members import MemberLoader
 from lottery.model import LOTTERY_TYPES, Lottery, LotterySpec, Prize, variant_lottery
 from lottery.odds import new_rand
 from lottery.repository import LotteryRepository
 from lottery.store import DrawRecord, DrawReply, DrawRequest, DrawStore, GrantReply
 
 log = logging.getLogger("promo.lottery")
+_MEMBER_ATTEMPTS = 3  # a member load can be overtaken by a rebuild: load again, then give up (503)
 
 _REFUSALS: dict[str, tuple[Kind, str]] = {
     "user_daily_limit": (Kind.LIMIT, "no draws left today"),
@@ -108,6 +111,7 @@ class DrawService:
         self.repository = repository
         self.clock = clock
         self.admin = LotteryAdmin(activities, store, repository, points, clock)
+        self.members = MemberLoader(repository, store, clock)
         self._in_flight: set[tuple[int, str, str]] = set()
         # activity id -> (the kernel's cached activity it was read for, the lottery)
         self._lotteries: dict[int, tuple[Activity, Lottery]] = {}
@@ -251,13 +255,13 @@ class DrawService:
             channel=body.channel or "",
             source=body.source or "",
         )
-        reply = await self._loaded(activity.id, lambda: self.store.draw(request))
+        reply = await self._loaded(activity, lambda: self.store.draw(request), user_id)
         if reply.kind != "payment_required":
             return reply
         cost_ref = draw_cost_ref(request.draw_id)
         await self.points.debit(user_id, activity.points_cost, cost_ref, "draw_cost", activity.id)
         try:
-            reply = await self._loaded(activity.id, lambda: self.store.draw(replace(request, payment="paid")))
+            reply = await self._loaded(activity, lambda: self.store.draw(replace(request, payment="paid")), user_id)
         except PromoError as error:
             if error.code != "outcome_unknown":
                 await self.points.refund(user_id, activity.points_cost, cost_ref, activity.id)
@@ -266,9 +270,16 @@ class DrawService:
             await self.points.refund(user_id, activity.points_cost, cost_ref, activity.id)
         return reply
 
-    async def _loaded(self, activity_id: int, call: Callable[[], Awaitable[R]]) -> R:
+    async def _loaded(self, activity: Lottery, call: Callable[[], Awaitable[R]], user_id: str) -> R:
+        """Run a script of the member's: the lottery rebuilt first if Redis lost it, the member
+        loaded from SQL first if the rebuild left it for its first request (lottery/members.py)."""
         unknown = "the draw may or may not have happened; retry with the same Idempotency-Key to learn the result"
-        return await self.activities.run_loaded(activity_id, call, unknown=unknown)
+        for _ in range(_MEMBER_ATTEMPTS):
+            reply = await self.activities.run_loaded(activity.id, call, unknown=unknown)
+            if reply.kind != "member_not_loaded":
+                return reply
+            await self.members.load(activity, user_id)
+        raise loading_error()
 
     # --- rewards handed out by other activities ------------------------------------------------
 
@@ -287,7 +298,7 @@ class DrawService:
                 lottery_id, user_id, prize_id, grant_id, now_ms, day, day_ttl_ms, ref, REFERENCE_TTL_S
             )
 
-        reply = await self._loaded(lottery_id, grant)
+        reply = await self._loaded(activity, grant, user_id)
         if reply.kind == "unknown_prize":
             raise PromoError(Kind.NOT_FOUND, "prize_not_found", f"no prize {prize_id} in lottery {lottery_id}")
         prize = activity.prize(reply.prize_id)
@@ -302,17 +313,19 @@ class DrawService:
 
     async def credit_chances(self, lottery_id: int, user_id: str, chances: int, ref: str, reason: str) -> int:
         """Add draw chances, once per `ref`. Returns the chances the member has now."""
-        await self.lottery(lottery_id)
+        activity = await self.lottery(lottery_id)
         now_ms = self.clock.now_ms()
         reply = await self._loaded(
-            lottery_id,
+            activity,
             lambda: self.store.credit_chances(lottery_id, user_id, chances, ref, reason, now_ms, REFERENCE_TTL_S),
+            user_id,
         )
         return reply.chances_left
 
     async def chances_left(self, lottery_id: int, user_id: str) -> int:
-        await self.lottery(lottery_id)
-        return await self.store.chances_left(lottery_id, user_id)
+        activity = await self.lottery(lottery_id)
+        reply = await self._loaded(activity, lambda: self.store.chances_of(lottery_id, user_id), user_id)
+        return reply.chances_left
 
     async def history(
         self, user_id: str, activity_id: int | None, limit: int, cursor: str | None = None

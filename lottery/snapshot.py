@@ -1,22 +1,27 @@
 """A lottery's live state as SQL rebuilds it: what the draw scripts need (the state hash's
-fields, stock left, counters, idempotency records), read from the audit trail. lottery/store.py
-writes it to Redis; lottery/recovery.py holds back units of it after a loss."""
+fields, stock left, the activity's counters), read from the audit trail's aggregates.
+lottery/store.py writes it to Redis; lottery/recovery.py holds back units of it after a loss;
+lottery/members.py reads a member's own state when the member first asks after a rebuild."""
 
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass, field
 from datetime import date
 
 from activities.clock import day_end_ms, local_day, to_ms
-from activities.service import DAY_KEY_GRACE_MS, IDEMPOTENCY_TTL_S, REFERENCE_TTL_S
+from activities.service import DAY_KEY_GRACE_MS
 from lottery.model import Lottery
 from lottery.repository import LotteryRepository
 
 
 @dataclass
 class Snapshot:
-    """Everything the lottery scripts need, recomputed from the SQL audit trail."""
+    """The activity-level part of the lottery's live state, recomputed from SQL aggregates (the
+    `lottery_counts` rows kept beside the draws: a few hundred rows however long the campaign).
+    Members are loaded one by one on their first request (lottery/members.py) when SQL holds
+    anything of theirs (`lazy` is then this load's token; "0": every member starts from zero)."""
 
     activity: Lottery
     day: date
@@ -24,18 +29,9 @@ class Snapshot:
     draws_total: int = 0  # draws, with or without a chance (not grants)
     draws_today: int = 0
     granted: dict[int, int] = field(default_factory=dict)
-    user_total: dict[str, int] = field(default_factory=dict)  # draws that count against the limits
-    user_prize: dict[tuple[str, int], int] = field(default_factory=dict)
-    user_today: dict[str, int] = field(default_factory=dict)
     granted_today: dict[int, int] = field(default_factory=dict)
-    chances: dict[str, int] = field(default_factory=dict)
-    pity_streak: dict[str, int] = field(default_factory=dict)  # consecutive consolation draws (pity rule)
-    # (user_id, idempotency key, stored record, seconds left)
-    idempotency: list[tuple[str, str, str, int]] = field(default_factory=list)
-    # (reference, stored record, seconds left) of grants, and references of chance credits
-    grant_refs: list[tuple[str, str, int]] = field(default_factory=list)
-    chance_refs: list[tuple[str, int]] = field(default_factory=list)
     held_stock: dict[int, int] = field(default_factory=dict)  # held back by a fail-closed rebuild
+    lazy: str = "0"
 
     def stock_left(self) -> dict[int, int]:
         return {
@@ -43,6 +39,22 @@ class Snapshot:
             for p in self.activity.prizes
             if p.stock is not None
         }
+
+
+@dataclass
+class MemberState:
+    """One member's part of the live state, from SQL."""
+
+    user_total: int = 0
+    user_today: int = 0
+    user_prize: dict[int, int] = field(default_factory=dict)  # capped prizes only
+    chances: int = 0
+    pity_streak: int = 0  # consecutive consolation draws at the tail of its draws (the pity rule)
+    # (idempotency key, stored record, seconds left) of the member's draws
+    idempotency: list[tuple[str, str, int]] = field(default_factory=list)
+    # (reference, stored record, seconds left) of grants; (reference, seconds left) of chance credits
+    grant_refs: list[tuple[str, str, int]] = field(default_factory=list)
+    chance_refs: list[tuple[str, int]] = field(default_factory=list)
 
 
 def state_fields(activity: Lottery) -> dict[str, str | int]:
@@ -70,49 +82,23 @@ def state_fields(activity: Lottery) -> dict[str, str | int]:
         "global_daily": activity.limits.global_daily or 0,
         "prizes": json.dumps(prizes, separators=(",", ":")),
         "pity_after": activity.pity_after or 0,
+        "lazy": "0",  # the load writes its own (Snapshot.lazy)
     }
 
 
 async def read_snapshot(repo: LotteryRepository, activity: Lottery, now_ms: int) -> Snapshot:
-    """A lottery's live state as the SQL audit trail has it at `now_ms`."""
+    """A lottery's activity-level state as the SQL audit trail has it at `now_ms`: no per-member
+    query, whatever the campaign's size."""
     day = local_day(now_ms, activity.tz)
-    capped = [p.id for p in activity.prizes if p.per_user_cap]
-    snapshot = Snapshot(
-        activity=activity,
-        day=day,
-        day_ttl_ms=day_end_ms(day, activity.tz) + DAY_KEY_GRACE_MS - now_ms,
-        draws_total=await repo.count_draws(activity.id),
-        draws_today=await repo.count_draws(activity.id, day),
-        granted=await repo.granted_by_prize(activity.id),
-        user_total=await repo.draws_by_user(activity.id),
-        user_prize=await repo.wins_by_user_prize(activity.id, capped),
-        user_today=await repo.draws_by_user(activity.id, day),
-        granted_today=await repo.granted_by_prize(activity.id, day),
-        chances=await repo.chance_balances(activity.id),
-    )
-    if activity.pity_after:
-        snapshot.pity_streak = await repo.consolation_streaks(activity.id, activity.consolation.id)
-    idempotency_since = now_ms - IDEMPOTENCY_TTL_S * 1000
-    for row in await repo.draws_since(activity.id, idempotency_since, kinds=("draw", "chance")):
-        record = " ".join(
-            str(v)
-            for v in (
-                row.fingerprint,
-                row.draw_id,
-                row.prize_id,
-                row.picked_prize_id,
-                -1 if row.left_today is None else row.left_today,
-                -1 if row.left_total is None else row.left_total,
-                row.drawn_at_ms,
-                row.kind,
-            )
-        )
-        ttl_s = max(1, (row.drawn_at_ms - idempotency_since) // 1000)
-        snapshot.idempotency.append((row.user_id, row.idempotency_key, record, ttl_s))
-    references_since = now_ms - REFERENCE_TTL_S * 1000
-    for row in await repo.draws_since(activity.id, references_since, kinds=("grant",)):
-        ttl_s = max(1, (row.drawn_at_ms - references_since) // 1000)
-        snapshot.grant_refs.append((row.idempotency_key, f"{row.draw_id} {row.prize_id} {row.picked_prize_id}", ttl_s))
-    for ref in await repo.chance_credits_since(activity.id, references_since):
-        snapshot.chance_refs.append((ref, REFERENCE_TTL_S))
+    snapshot = Snapshot(activity=activity, day=day, day_ttl_ms=day_end_ms(day, activity.tz) + DAY_KEY_GRACE_MS - now_ms)
+    today, units_total = day.isoformat(), 0
+    for count in await repo.counts(activity.id):
+        snapshot.draws_total += count.draws
+        snapshot.granted[count.prize_id] = snapshot.granted.get(count.prize_id, 0) + count.units
+        units_total += count.units
+        if count.day == today:
+            snapshot.draws_today += count.draws
+            snapshot.granted_today[count.prize_id] = snapshot.granted_today.get(count.prize_id, 0) + count.units
+    if units_total or await repo.has_chances(activity.id):
+        snapshot.lazy = secrets.token_hex(8)
     return snapshot

@@ -4,6 +4,7 @@ from its pool, draw chances), and its live state: rebuilt from SQL, stock added,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
@@ -15,12 +16,13 @@ import redis.asyncio as aioredis
 from activities.scripts import WINDOW, ScriptBatcher, script_beside
 from activities.store import AuditStore, hset_chunks, load_activity, release_units
 from lottery.keys import LotteryKeys
-from lottery.snapshot import Snapshot, state_fields
+from lottery.snapshot import MemberState, Snapshot, state_fields
 
 _draw = script_beside(__file__, "draw.lua", prelude=WINDOW)
 _grant = script_beside(__file__, "grant.lua")
 _chances = script_beside(__file__, "chances.lua")
 _add_stock = script_beside(__file__, "add_stock.lua")
+_member = script_beside(__file__, "member.lua")
 Payment = Literal["chance_or_free", "chance_or_pay", "paid"]  # see draw.lua, ARGV[10]
 
 
@@ -56,7 +58,8 @@ class DrawRecord:
 
 @dataclass(frozen=True)
 class DrawReply:
-    """What the script answered: kind is ok | replay | mismatch | not_loaded | payment_required | refused."""
+    """What the script answered: kind is ok | replay | mismatch | not_loaded | member_not_loaded |
+    payment_required | refused."""
 
     kind: str
     record: DrawRecord | None = None
@@ -67,7 +70,7 @@ class DrawReply:
 
 @dataclass(frozen=True)
 class GrantReply:
-    """kind is ok | replay | not_loaded | unknown_prize; prize_id is what the member got."""
+    """kind is ok | replay | not_loaded | member_not_loaded | unknown_prize; prize_id is what the member got."""
 
     kind: str
     grant_id: str = ""
@@ -77,7 +80,7 @@ class GrantReply:
 
 @dataclass(frozen=True)
 class ChancesReply:
-    kind: str  # ok | replay | not_loaded
+    kind: str  # ok | replay | not_loaded | member_not_loaded
     chances_left: int = 0
 
 
@@ -122,6 +125,8 @@ class DrawStore:
                 keys.events,
                 keys.chances,
                 keys.pity,
+                keys.state,  # KEYS[12]: not read here (another branch's key)
+                keys.members,
             ],
             [
                 request.user_id,
@@ -172,7 +177,16 @@ class DrawStore:
         keys = LotteryKeys(activity_id)
         reply = await self.batcher.call(
             _grant,
-            [keys.state, keys.stock, keys.granted, keys.user_prize, keys.day(day), keys.grant_ref(ref), keys.events],
+            [
+                keys.state,
+                keys.stock,
+                keys.granted,
+                keys.user_prize,
+                keys.day(day),
+                keys.grant_ref(ref),
+                keys.events,
+                keys.members,
+            ],
             [user_id, prize_id, grant_id, now_ms, day.isoformat(), day_ttl_ms, ref, ref_ttl_s],
         )
         if reply[0] in ("ok", "replay"):
@@ -185,13 +199,46 @@ class DrawStore:
         keys = LotteryKeys(activity_id)
         reply = await self.batcher.call(
             _chances,
-            [keys.state, keys.chances, keys.chance_ref(ref), keys.events],
+            [keys.state, keys.chances, keys.chance_ref(ref), keys.events, keys.members],
             [user_id, chances, ref, reason, now_ms, ref_ttl_s],
         )
         return ChancesReply(reply[0], int(reply[1]) if len(reply) > 1 else 0)
 
-    async def chances_left(self, activity_id: int, user_id: str) -> int:
-        return int(await self.redis.hget(LotteryKeys(activity_id).chances, user_id) or 0)
+    async def chances_of(self, activity_id: int, user_id: str) -> ChancesReply:
+        """A member's chances left: kind ok, or not_loaded | member_not_loaded (load, then ask again)."""
+        keys = LotteryKeys(activity_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hmget(keys.state, ["status", "lazy"])
+        pipe.hexists(keys.members, user_id)
+        pipe.hget(keys.chances, user_id)
+        (status, lazy), member, chances = await pipe.execute()
+        if status is None:
+            return ChancesReply("not_loaded")
+        if lazy not in (None, "0") and not member:
+            return ChancesReply("member_not_loaded")
+        return ChancesReply("ok", int(chances or 0))
+
+    async def lazy_token(self, activity_id: int) -> str | None:
+        """The live load's token if members are loaded lazily ("0": they are not; None: not loaded)."""
+        token = await self.redis.hget(LotteryKeys(activity_id).state, "lazy")
+        return None if token is None else str(token)
+
+    async def load_member(
+        self, activity_id: int, user_id: str, token: str, day: date, day_ttl_ms: int, member: MemberState
+    ) -> str:
+        """Write one member's state read from SQL (member.lua): ok | loaded | stale."""
+        keys = LotteryKeys(activity_id)
+        records = [(keys.idempotency(user_id, key), record, ttl_s) for key, record, ttl_s in member.idempotency]
+        records += [(keys.grant_ref(ref), record, ttl_s) for ref, record, ttl_s in member.grant_refs]
+        records += [(keys.chance_ref(ref), "1", ttl_s) for ref, ttl_s in member.chance_refs]
+        wins = json.dumps({str(p): n for p, n in member.user_prize.items()}) if member.user_prize else "{}"
+        args: list[str | int] = [user_id, token, member.user_total, member.user_today, day_ttl_ms, member.chances, wins]
+        args.append(member.pity_streak)
+        for _, value, ttl_s in records:
+            args += [value, ttl_s]
+        script_keys = [keys.state, keys.members, keys.user_total, keys.user_day(day), keys.user_prize, keys.chances]
+        script_keys.append(keys.pity)
+        return str(await _member(self.redis, script_keys + [key for key, _, _ in records], args))
 
     async def load(
         self,
@@ -247,26 +294,17 @@ def _write_snapshot(keys: LotteryKeys, pipe: Any, snapshot: Snapshot) -> None:
     pipe.delete(*keys.all_static)
     hset_chunks(pipe, keys.stock, snapshot.stock_left())
     hset_chunks(pipe, keys.granted, snapshot.granted)
-    hset_chunks(pipe, keys.user_total, snapshot.user_total)
-    hset_chunks(pipe, keys.user_prize, {f"{u}|{p}": n for (u, p), n in snapshot.user_prize.items()})
-    hset_chunks(pipe, keys.chances, snapshot.chances)
-    hset_chunks(pipe, keys.pity, snapshot.pity_streak)
     day_key, user_day_key = keys.day(snapshot.day), keys.user_day(snapshot.day)
     pipe.delete(day_key, user_day_key)
     day_fields: dict[str, int] = {str(p): n for p, n in snapshot.granted_today.items()}
     day_fields["draws"] = snapshot.draws_today
     hset_chunks(pipe, day_key, day_fields)
-    hset_chunks(pipe, user_day_key, snapshot.user_today)
     pipe.pexpire(day_key, snapshot.day_ttl_ms)
-    pipe.pexpire(user_day_key, snapshot.day_ttl_ms)
-    for user_id, key, record, ttl_s in snapshot.idempotency:
-        pipe.set(keys.idempotency(user_id, key), record, ex=ttl_s, nx=True)
-    for ref, record, ttl_s in snapshot.grant_refs:
-        pipe.set(keys.grant_ref(ref), record, ex=ttl_s, nx=True)
-    for ref, ttl_s in snapshot.chance_refs:
-        pipe.set(keys.chance_ref(ref), 1, ex=ttl_s, nx=True)
+    # Members (their counters, idempotency records, references) are loaded on their first
+    # request (lottery/members.py), or start from zero when SQL holds nothing of them (lazy "0").
     state: dict[Any, Any] = state_fields(snapshot.activity)
     state["draws_total"] = snapshot.draws_total
+    state["lazy"] = snapshot.lazy
     pipe.hset(keys.state, mapping=state)  # last: the scripts treat it as "loaded"
 
 

@@ -9,7 +9,7 @@ from datetime import date
 
 from activities.keys import ActivityKeys
 from checkin.service import CheckinService
-from checkin.store import MarkRequest
+from checkin.store import MarkRequest, MemberCycle
 from checkin.streak import Period, Thresholds, apply_mark, made_up_count
 from tests.conftest import Env
 
@@ -75,7 +75,7 @@ async def test_script_agrees_with_python_on_random_histories(env: Env) -> None:
                 assert reply.made_up == made_up_count(expected.marks)
                 marks = expected.marks
         member = await store.member_cycle(activity_id, period, "m")
-        assert member is not None and member.marks == marks
+        assert isinstance(member, MemberCycle) and member.marks == marks
 
 
 async def test_script_refusals_and_replays(env: Env) -> None:
