@@ -15,7 +15,7 @@ import msgspec
 
 from activities.audit_rows import EventHandler
 from activities.auth import Identity
-from activities.clock import Clock, day_end_ms, from_ms, local_day
+from activities.clock import Clock, day_end_ms, from_ms, local_day, to_ms
 from activities.errors import Kind, PromoError, refusal
 from activities.experiment import variant_of
 from activities.ids import new_id
@@ -32,11 +32,15 @@ from activities.service import (
 )
 from lottery.admin import ActivityCounters, LotteryAdmin
 from lottery.audit import HANDLERS
+from lottery.fairness import derive_rand
 from lottery.members import MemberLoader
 from lottery.model import LOTTERY_TYPES, Lottery, LotterySpec, Prize, variant_lottery
 from lottery.odds import new_rand
 from lottery.repository import LotteryRepository
+from lottery.seeds import Seeds
 from lottery.store import DrawRecord, DrawReply, DrawRequest, DrawStore, GrantReply
+from lottery.versions import draw_table, lottery_at, next_versions_field, number_at
+from lottery.versions_db import freeze
 
 log = logging.getLogger("promo.lottery")
 _MEMBER_ATTEMPTS = 3  # a member load can be overtaken by a rebuild: load again, then give up (503)
@@ -104,8 +108,10 @@ class DrawService:
         repository: LotteryRepository,
         points: PointsService,
         clock: Clock,
+        seeds: Seeds | None = None,
     ) -> None:
         self.activities = activities
+        self.seeds = seeds  # commit-reveal seeds (issue 18); None: draws use fresh random numbers
         self.store = store
         self.points = points
         self.repository = repository
@@ -116,6 +122,7 @@ class DrawService:
         # activity id -> (the kernel's cached activity it was read for, the lottery)
         self._lotteries: dict[int, tuple[Activity, Lottery]] = {}
         self._reading: dict[int, asyncio.Future[Lottery]] = {}
+        self._refreshing: dict[int, asyncio.Future[Lottery]] = {}
 
     # --- the platform's contract (activities/gameplay.py) -------------------------------------
 
@@ -123,7 +130,12 @@ class DrawService:
         return await self.admin.create(spec, operator_id)
 
     async def check_publishable(self, activity: Activity) -> None:
-        """A lottery's spec was checked whole at creation: nothing more to check."""
+        """A lottery's spec was checked whole at creation: nothing more to check. Publishing
+        freezes its config version and makes its commit-reveal seed (issue 18)."""
+        now_ms = self.clock.now_ms()
+        await freeze(self.repository.engine, activity.id, "publish", now_ms)
+        if self.seeds is not None:
+            await self.seeds.create(activity.id, now_ms)
 
     async def load(self, activity: Activity) -> None:
         await self.admin.load(activity)
@@ -146,9 +158,15 @@ class DrawService:
     async def view_of(self, activity: Activity, operator: bool) -> Lottery:
         """The lottery behind an activity's view: as SQL has it now for operators (its stock
         changes), from the draws' cache for players (what they see cannot change)."""
-        if operator or activity.status == "draft":
-            return await self.admin.read(activity)
-        return await self.lottery(activity.id)
+        now_ms = self.clock.now_ms()
+        lottery = await (
+            self.admin.read(activity) if operator or activity.status == "draft" else self.lottery(activity.id)
+        )
+        shown = lottery_at(lottery, now_ms)  # the version in effect now (issue 18)
+        if self.seeds is not None and (activity.status == "ended" or now_ms >= to_ms(activity.ends_at)):
+            seed = await self.seeds.seed(activity.id)  # revealed once the activity has ended
+            shown = msgspec.structs.replace(shown, seed=seed.hex() if seed else None)
+        return shown
 
     # --- players ----------------------------------------------------------------------------
 
@@ -167,6 +185,11 @@ class DrawService:
         self._in_flight.add(flight)
         try:
             reply = await self._draw(activity, player.subject, idempotency_key, body, variant)
+            if reply.kind == "stale_version":  # a version this worker had not read yet (issue 18)
+                activity = variant_lottery(await self.refresh_versions(activity_id), variant)
+                reply = await self._draw(activity, player.subject, idempotency_key, body, variant)
+                if reply.kind == "stale_version":
+                    raise loading_error()
         finally:
             self._in_flight.discard(flight)
 
@@ -181,7 +204,10 @@ class DrawService:
         assert reply.record is not None
         if reply.kind == "ok":
             await self._credit_points_prize(
-                activity.prize(reply.record.prize_id), player.subject, reply.record.draw_id, activity.id
+                lottery_at(activity, reply.record.drawn_at_ms).prize(reply.record.prize_id),
+                player.subject,
+                reply.record.draw_id,
+                activity.id,
             )
         return _result(activity, reply.record, replayed=reply.kind == "replay", chances_left=reply.chances_left)
 
@@ -199,6 +225,24 @@ class DrawService:
             self._reading[activity_id] = reading
             reading.add_done_callback(lambda _: self._reading.pop(activity_id, None))
         return await asyncio.shield(reading)
+
+    async def refresh_versions(self, activity_id: int) -> Lottery:
+        """Re-read a lottery from SQL (its config versions changed) and hand its versions to the
+        draw script (SQL is the source: this also repairs a change whose Redis step failed).
+        One refresh per activity at a time: the draws that found the same change share it."""
+        flight = self._refreshing.get(activity_id)
+        if flight is None:
+            flight = asyncio.ensure_future(self._refresh(activity_id))
+            self._refreshing[activity_id] = flight
+            flight.add_done_callback(lambda _: self._refreshing.pop(activity_id, None))
+        return await asyncio.shield(flight)
+
+    async def _refresh(self, activity_id: int) -> Lottery:
+        self.activities.forget(activity_id)
+        self._lotteries.pop(activity_id, None)
+        lottery = await self.lottery(activity_id)
+        await self.store.set_versions(activity_id, lottery.config_version, next_versions_field(lottery))
+        return lottery
 
     async def find(self, activity_id: int) -> Lottery | None:
         """A lottery (drafts included) as SQL has it now, or None if there is no lottery of that
@@ -238,11 +282,16 @@ class DrawService:
         """
         now_ms = self.clock.now_ms()
         day = local_day(now_ms, activity.tz)
+        draw_id = new_id("d", now_ms)
+        # Commit-reveal (issue 18): the number is derived from the seed and the draw id, for the
+        # total weight of the config version in effect now (draw.lua checks it is that version).
+        version, total, weights = draw_table(activity, variant, now_ms)
+        seed = None if self.seeds is None else await self.seeds.seed(activity.id)
         request = DrawRequest(
             activity_id=activity.id,
             user_id=user_id,
-            draw_id=new_id("d", now_ms),
-            rand=new_rand(),
+            draw_id=draw_id,
+            rand=new_rand() if seed is None else derive_rand(seed, draw_id, total),
             now_ms=now_ms,
             day=day,
             day_ttl_ms=day_end_ms(day, activity.tz) + DAY_KEY_GRACE_MS - now_ms,
@@ -250,10 +299,11 @@ class DrawService:
             idempotency_key=idempotency_key,
             idempotency_ttl_s=IDEMPOTENCY_TTL_S,
             payment="chance_or_pay" if activity.points_cost else "chance_or_free",
-            weights=",".join(str(p.weight) for p in activity.prizes) if variant else "",
+            weights=weights,
             variant=variant,
             channel=body.channel or "",
             source=body.source or "",
+            version=str(version),
         )
         reply = await self._loaded(activity, lambda: self.store.draw(request), user_id)
         if reply.kind != "payment_required":
@@ -295,13 +345,22 @@ class DrawService:
 
         async def grant() -> GrantReply:
             return await self.store.grant(
-                lottery_id, user_id, prize_id, grant_id, now_ms, day, day_ttl_ms, ref, REFERENCE_TTL_S
+                lottery_id,
+                user_id,
+                prize_id,
+                grant_id,
+                now_ms,
+                day,
+                day_ttl_ms,
+                ref,
+                REFERENCE_TTL_S,
+                number_at(activity, now_ms),
             )
 
         reply = await self._loaded(activity, grant, user_id)
         if reply.kind == "unknown_prize":
             raise PromoError(Kind.NOT_FOUND, "prize_not_found", f"no prize {prize_id} in lottery {lottery_id}")
-        prize = activity.prize(reply.prize_id)
+        prize = lottery_at(activity, now_ms).prize(reply.prize_id)
         if reply.kind == "ok":
             await self._credit_points_prize(prize, user_id, reply.grant_id, lottery_id)
         return Granted(
@@ -367,7 +426,7 @@ def _result(activity: Lottery, record: DrawRecord, *, replayed: bool, chances_le
     return DrawResult(
         draw_id=record.draw_id,
         activity_id=activity.id,
-        prize=_prize_won(activity.prize(record.prize_id)),
+        prize=_prize_won(lottery_at(activity, record.drawn_at_ms).prize(record.prize_id)),
         drawn_at=from_ms(record.drawn_at_ms, activity.tz),
         left_today=record.left_today,
         left_total=record.left_total,

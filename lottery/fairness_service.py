@@ -1,0 +1,163 @@
+"""Fairness you can prove (issue 18): live config versions, their public history, and the
+verification of draws once the seed is revealed. Beside `DrawService` (lottery/service.py), which
+draws with the derived numbers and the version in effect."""
+
+from __future__ import annotations
+
+import logging
+
+import msgspec
+import sqlalchemy as sa
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from activities import db as kernel_db
+from activities.clock import from_ms, to_ms
+from activities.errors import OutcomeUnknown, conflict, not_found
+from activities.model import Activity
+from lottery.db import DRAW_KINDS
+from lottery.model import ConfigVersion, Lottery
+from lottery.repository import DrawRow, LotteryRepository
+from lottery.service import DrawService
+from lottery.verify import Check, Report, Seen, StockAdded, replay, report, table_at
+from lottery.versions import NewVersion, changed, terms_of
+from lottery.versions_db import add_version, frozen_versions
+from lottery.views import VersionView, version_view
+
+log = logging.getLogger("promo.lottery")
+
+
+class Versions(msgspec.Struct):
+    """The history of a lottery's disclosed odds: every frozen version with its effective time."""
+
+    activity_id: int
+    current_version: int
+    versions: list[VersionView]
+
+
+class Weight(msgspec.Struct):
+    prize_id: int
+    weight: int
+
+
+class DrawVerification(msgspec.Struct):
+    activity_id: int
+    draw_id: str
+    result: str  # "verified" | "differs"
+    verified: bool
+    seed: str  # hex: sha256(seed) must be the commitment disclosed since the publication
+    commitment: str
+    seed_matches_commitment: bool
+    config_version: int
+    weights: list[Weight]  # the weight table of its version, in table order
+    checks: list[Check]
+    seen: Seen | None
+
+
+async def audit_trail(
+    engine: AsyncEngine, repository: LotteryRepository, activity_id: int
+) -> tuple[list[DrawRow], list[StockAdded]]:
+    """Every row handed out from the lottery (draws and grants) and the stock added to it."""
+    rows = await repository.draws_since(activity_id, -1, DRAW_KINDS)
+    actions = kernel_db.operator_actions
+    query = sa.select(actions.c.detail, actions.c.at_ms).where(
+        actions.c.activity_id == activity_id, actions.c.action == "add_stock"
+    )
+    async with engine.connect() as conn:
+        found = (await conn.execute(query)).all()
+    added = [StockAdded(int(d["prize_id"]), int(d["units"]), int(at)) for d, at in found]
+    return rows, added
+
+
+def ended(activity: Activity, now_ms: int) -> bool:
+    return activity.status == "ended" or now_ms >= to_ms(activity.ends_at)
+
+
+class Fairness:
+    def __init__(self, draws: DrawService) -> None:
+        self.draws = draws
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.draws.repository.engine
+
+    async def history(self, activity: Activity) -> Versions:
+        """The disclosed versions of a published lottery, announced ones included."""
+        lottery = await self.draws.admin.read(activity)
+        async with self.engine.connect() as conn:
+            versions = await frozen_versions(conn, activity.id)
+        if not versions:  # published before versions existed: its prizes are its only version
+            versions = [
+                ConfigVersion(version=0, effective_at_ms=to_ms(lottery.starts_at), prizes=terms_of(lottery.prizes))
+            ]
+        now_ms = self.draws.clock.now_ms()
+        current = max((v.version for v in versions if v.effective_at_ms <= now_ms), default=versions[0].version)
+        return Versions(
+            activity_id=activity.id,
+            current_version=current,
+            versions=[version_view(lottery, v) for v in versions],
+        )
+
+    async def add_version(self, activity_id: int, change: NewVersion, operator_id: str) -> Versions:
+        """A live change of odds or prize values: a new version effective at a future time,
+        disclosed at once, logged; the draw script learns it now and applies it at its time."""
+        lottery = await self.draws.admin.get(activity_id)
+        if lottery.status == "draft":
+            raise conflict("activity_not_live", "a draft is edited (PATCH), not versioned", status=lottery.status)
+        if lottery.status == "ended":
+            raise conflict("activity_ended", "the activity has ended")
+        now_ms = self.draws.clock.now_ms()
+        prizes = changed(lottery, change, now_ms)
+        await add_version(
+            self.engine, activity_id, prizes, to_ms(change.effective_at), operator_id, now_ms, change.note
+        )
+        try:
+            await self.draws.refresh_versions(activity_id)
+        except (RedisError, OutcomeUnknown) as exc:  # the draw script's version check repairs it
+            log.warning("activity %d: version in SQL, not yet in Redis (%s)", activity_id, exc)
+        return await self.history(await self.draws.activities.get(activity_id))
+
+    async def verification(self, activity: Activity, draw_id: str) -> DrawVerification:
+        """One draw recomputed from the revealed seed (after the end; before: 409)."""
+        now_ms = self.draws.clock.now_ms()
+        if not ended(activity, now_ms):
+            reveal = from_ms(to_ms(activity.ends_at), activity.tz).isoformat()
+            raise conflict(
+                "seed_not_revealed",
+                "the seed is revealed when the activity ends; draws are verifiable from then",
+                reveals_at=reveal,
+            )
+        lottery, seed = await self._lottery_and_seed(activity)
+        rows, added = await audit_trail(self.engine, self.draws.repository, activity.id)
+        row = next((r for r in rows if r.draw_id == draw_id and r.kind != "grant"), None)
+        if row is None:
+            raise not_found("draw_not_found", f"no draw {draw_id} in activity {activity.id}")
+        check = next(c for c in replay(lottery, seed, rows, added) if c.draw_id == draw_id)
+        version, _, prizes = table_at(lottery, row.variant or "", row.drawn_at_ms)
+        assert lottery.commitment is not None
+        return DrawVerification(
+            activity_id=activity.id,
+            draw_id=draw_id,
+            result="verified" if check.verified else "differs",
+            verified=check.verified,
+            seed=seed.hex(),
+            commitment=lottery.commitment,
+            seed_matches_commitment=report(lottery, seed, []).seed_matches_commitment,
+            config_version=version,
+            weights=[Weight(prize_id=p.id, weight=p.weight) for p in prizes],
+            checks=check.checks,
+            seen=check.seen,
+        )
+
+    async def report(self, activity: Activity) -> Report:
+        """Every draw recomputed (an operator's check: the seed need not be revealed yet)."""
+        lottery, seed = await self._lottery_and_seed(activity)
+        rows, added = await audit_trail(self.engine, self.draws.repository, activity.id)
+        return report(lottery, seed, rows, added)
+
+    async def _lottery_and_seed(self, activity: Activity) -> tuple[Lottery, bytes]:
+        lottery = await self.draws.admin.read(activity)
+        seed = None if self.draws.seeds is None else await self.draws.seeds.seed(activity.id)
+        if seed is None or lottery.commitment is None:
+            raise conflict("not_verifiable", "this lottery has no seed (published before commit-reveal draws)")
+        return lottery, seed
