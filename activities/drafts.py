@@ -141,8 +141,6 @@ async def extend(engine: AsyncEngine, activity_id: int, ends_at: datetime, opera
             )
         if to_ms(ends_at) <= row.ends_at_ms:
             raise conflict("end_not_later", "the new end time must be later than the current one", field="ends_at")
-        if now_ms >= row.ends_at_ms:  # issue 18: a lottery's seed is revealed at its end
-            raise conflict("already_ended", "the activity's end has passed: it cannot be extended any more")
         await conn.execute(
             sa.update(table).where(table.c.id == activity_id).values(ends_at_ms=to_ms(ends_at), updated_at_ms=now_ms)
         )

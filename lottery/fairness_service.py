@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities import db as kernel_db
-from activities.clock import from_ms, to_ms
+from activities.clock import to_ms
 from activities.errors import OutcomeUnknown, conflict, not_found
 from activities.model import Activity
 from lottery.db import DRAW_KINDS
@@ -69,8 +69,10 @@ async def audit_trail(
     return rows, added
 
 
-def ended(activity: Activity, now_ms: int) -> bool:
-    return activity.status == "ended" or now_ms >= to_ms(activity.ends_at)
+def revealed(activity: Activity) -> bool:
+    """A lottery's seed is public once the activity has ended for good (status `ended`, which
+    nothing reopens; a window that has only run out may still be extended, so it reveals nothing)."""
+    return activity.status == "ended"
 
 
 class Fairness:
@@ -119,13 +121,11 @@ class Fairness:
 
     async def verification(self, activity: Activity, draw_id: str) -> DrawVerification:
         """One draw recomputed from the revealed seed (after the end; before: 409)."""
-        now_ms = self.draws.clock.now_ms()
-        if not ended(activity, now_ms):
-            reveal = from_ms(to_ms(activity.ends_at), activity.tz).isoformat()
+        if not revealed(activity):
             raise conflict(
                 "seed_not_revealed",
                 "the seed is revealed when the activity ends; draws are verifiable from then",
-                reveals_at=reveal,
+                status=activity.status,
             )
         lottery, seed = await self._lottery_and_seed(activity)
         rows, added = await audit_trail(self.engine, self.draws.repository, activity.id)

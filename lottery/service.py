@@ -15,7 +15,7 @@ import msgspec
 
 from activities.audit_rows import EventHandler
 from activities.auth import Identity
-from activities.clock import Clock, day_end_ms, from_ms, local_day, to_ms
+from activities.clock import Clock, day_end_ms, from_ms, local_day
 from activities.errors import Kind, PromoError, refusal
 from activities.experiment import variant_of
 from activities.ids import new_id
@@ -163,8 +163,8 @@ class DrawService:
             self.admin.read(activity) if operator or activity.status == "draft" else self.lottery(activity.id)
         )
         shown = lottery_at(lottery, now_ms)  # the version in effect now (issue 18)
-        if self.seeds is not None and (activity.status == "ended" or now_ms >= to_ms(activity.ends_at)):
-            seed = await self.seeds.seed(activity.id)  # revealed once the activity has ended
+        if self.seeds is not None and activity.status == "ended":
+            seed = await self.seeds.seed(activity.id)  # revealed once the activity has ended (for good)
             shown = msgspec.structs.replace(shown, seed=seed.hex() if seed else None)
         return shown
 

@@ -175,14 +175,13 @@ async def from_template(
 @patch(
     "/operator/activities/{activity_id:int}/window",
     dependencies=_operator,
-    opt={**_any, "errors": ("activity_not_live", "end_not_later", "already_ended")},
+    opt={**_any, "errors": ("activity_not_live", "end_not_later")},
 )
 async def extend_window(
     request: Request[Any, Any, Any], operator: NamedDependency[Identity], activity_id: Id
 ) -> ActivityView:
     """A live or paused activity ends later: `{"ends_at"}` (only later; odds, prizes and the
-    start stay as published). Not once its end has passed (409 `already_ended`): a lottery's
-    seed is public from then (issue 18)."""
+    start stay as published)."""
     platform = platform_of(request)
     body = decode(await request.body(), WindowBody)
     now = platform.activities.clock.now_ms()

@@ -274,13 +274,19 @@ async def test_every_draw_of_a_10000_draw_run_verifies_and_tampering_is_found(
     assert f"draw {rows[20].draw_id} differs: rand" in capsys.readouterr().out
 
 
-async def test_an_ended_activitys_end_is_not_extended_after_the_seed_is_public(env: Env) -> None:
+async def test_the_seed_stays_secret_until_the_activity_has_ended_for_good(env: Env) -> None:
+    """A window that has run out may still be extended (issue 13), so it reveals nothing; the
+    operator's `end`, which nothing reopens, does."""
     activity = await env.create(_spec(ends_at=(NOW + timedelta(hours=1)).isoformat()))
+    drawn = (await env.draw(activity["id"])).json()
+    await env.platform.audit_writer.drain()
     env.clock.advance(hours=2)
-    view = (await env.client.get(f"/activities/{activity['id']}")).json()
-    assert view["seed"] is not None  # the end has passed: revealed
-    later = (NOW + timedelta(days=3)).isoformat()
-    response = await env.client.patch(
-        f"/operator/activities/{activity['id']}/window", json={"ends_at": later}, headers=env.operator()
-    )
-    assert response.status_code == 409 and response.json()["code"] == "already_ended"
+    path = f"/activities/{activity['id']}"
+    assert (await env.client.get(path)).json()["seed"] is None
+    hidden = await env.client.get(f"{path}/draws/{drawn['draw_id']}/verification")
+    assert hidden.status_code == 409 and hidden.json()["code"] == "seed_not_revealed"
+    ended = await env.client.post(f"/operator/activities/{activity['id']}/end", headers=env.operator())
+    assert ended.status_code == 200, ended.text
+    assert (await env.client.get(path)).json()["seed"] == (await _seed(env, activity["id"])).hex()
+    shown = await env.client.get(f"{path}/draws/{drawn['draw_id']}/verification")
+    assert shown.status_code == 200 and shown.json()["result"] == "verified"
