@@ -4,22 +4,19 @@ activities hand out from a lottery: prizes from its pool, draw chances."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime
-from typing import Annotated, Literal
 
 import msgspec
 
 from activities.audit_rows import EventHandler
 from activities.auth import Identity
-from activities.clock import Clock, day_end_ms, from_ms, local_day
+from activities.clock import Clock, day_end_ms, local_day
 from activities.errors import Kind, PromoError, refusal
 from activities.experiment import variant_of
 from activities.ids import new_id
-from activities.model import Activity, DeviceId
+from activities.model import Activity
 from activities.pages import Page, cut, decode_cursor
 from activities.points import PointsService, draw_cost_ref
 from activities.service import (
@@ -38,6 +35,10 @@ from lottery.model import LOTTERY_TYPES, Lottery, LotterySpec, Prize, variant_lo
 from lottery.odds import new_rand
 from lottery.repository import LotteryRepository
 from lottery.seeds import Seeds
+from lottery.shapes import DrawBody as DrawBody  # the lottery's shapes, imported from here too
+from lottery.shapes import DrawResult as DrawResult
+from lottery.shapes import Granted, fingerprint, prize_won, result_of
+from lottery.shapes import PrizeWon as PrizeWon
 from lottery.store import DrawRecord, DrawReply, DrawRequest, DrawStore, GrantReply
 from lottery.versions import draw_table, lottery_at, next_versions_field, number_at
 from lottery.versions_db import freeze
@@ -50,51 +51,6 @@ _REFUSALS: dict[str, tuple[Kind, str]] = {
     "user_total_limit": (Kind.LIMIT, "no draws left in this activity"),
     "global_daily_limit": (Kind.LIMIT, "all of today's draws are gone; come back tomorrow"),
 }
-
-
-Source = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:~-]{1,64}$")]
-
-
-class DrawBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Optional context a front end sends with a draw."""
-
-    channel: Literal["h5", "mini_program", "app", "other"] | None = None
-    device_id: DeviceId | None = None
-    source: Source | None = None  # a campaign link code (analytics)
-
-
-class PrizeWon(msgspec.Struct):
-    id: int
-    name: str
-    type: str
-    value_cny: str
-    is_consolation: bool
-    points: int | None = None  # credited to the member's wallet for a "points" prize
-
-
-class DrawResult(msgspec.Struct):
-    draw_id: str
-    activity_id: int
-    prize: PrizeWon
-    drawn_at: datetime
-    left_today: int | None  # None: no daily limit
-    left_total: int | None
-    kind: str = "draw"  # draw | chance (paid with a draw chance) | grant (a reward of another activity)
-    chances_left: int | None = None  # draw chances left after this draw (None in the history)
-    replayed: bool = False
-
-
-class Granted(msgspec.Struct):
-    """A prize handed out from a lottery's pool without a draw."""
-
-    grant_id: str
-    lottery_id: int
-    prize: PrizeWon
-    fallback: bool  # the named prize was unavailable: this is the consolation prize
-
-
-def fingerprint(activity_id: int, body: DrawBody) -> str:
-    return hashlib.sha256(b"%d:" % activity_id + msgspec.json.encode(body)).hexdigest()[:32]
 
 
 class DrawService:
@@ -209,7 +165,7 @@ class DrawService:
                 reply.record.draw_id,
                 activity.id,
             )
-        return _result(activity, reply.record, replayed=reply.kind == "replay", chances_left=reply.chances_left)
+        return result_of(activity, reply.record, replayed=reply.kind == "replay", chances_left=reply.chances_left)
 
     async def lottery(self, activity_id: int) -> Lottery:
         """A published lottery (of any skin); other activities are not drawn from. Read once per
@@ -366,7 +322,7 @@ class DrawService:
         return Granted(
             grant_id=reply.grant_id,
             lottery_id=lottery_id,
-            prize=_prize_won(prize),
+            prize=prize_won(prize),
             fallback=reply.prize_id != reply.picked_prize_id,
         )
 
@@ -407,30 +363,5 @@ class DrawService:
                 drawn_at_ms=row.drawn_at_ms,
                 kind=row.kind,
             )
-            results.append(_result(activity, record, replayed=False))
+            results.append(result_of(activity, record, replayed=False))
         return Page(items=results, next_cursor=next_cursor)
-
-
-def _prize_won(prize: Prize) -> PrizeWon:
-    return PrizeWon(
-        id=prize.id,
-        name=prize.name,
-        type=prize.type,
-        value_cny=str(prize.value_cny),
-        is_consolation=prize.is_consolation,
-        points=prize.points,
-    )
-
-
-def _result(activity: Lottery, record: DrawRecord, *, replayed: bool, chances_left: int | None = None) -> DrawResult:
-    return DrawResult(
-        draw_id=record.draw_id,
-        activity_id=activity.id,
-        prize=_prize_won(lottery_at(activity, record.drawn_at_ms).prize(record.prize_id)),
-        drawn_at=from_ms(record.drawn_at_ms, activity.tz),
-        left_today=record.left_today,
-        left_total=record.left_total,
-        kind=record.kind,
-        chances_left=chances_left,
-        replayed=replayed,
-    )
