@@ -290,3 +290,33 @@ async def test_the_seed_stays_secret_until_the_activity_has_ended_for_good(env: 
     assert (await env.client.get(path)).json()["seed"] == (await _seed(env, activity["id"])).hex()
     shown = await env.client.get(f"{path}/draws/{drawn['draw_id']}/verification")
     assert shown.status_code == 200 and shown.json()["result"] == "verified"
+
+
+async def test_ab_variants_and_grants_record_their_version_and_verify(env: Env) -> None:
+    """A member of a variant with its own weights draws with them (whatever the version); the
+    control group follows the versions; a prize granted from the pool records its version too."""
+    experiment = {
+        "salt": "fair",
+        "variants": [{"name": "control"}, {"name": "b", "overrides": {"weights": [0, 1000, 0]}}],
+    }
+    activity = await env.create(_spec(experiment=experiment))
+    activity_id, prizes = activity["id"], activity["prizes"]
+    change = {"effective_at": _at(env.clock.now_ms() + 1000), "prizes": [{"id": prizes[0]["id"], "weight": 500}]}
+    created = await env.client.post(f"/operator/activities/{activity_id}/versions", json=change, headers=env.operator())
+    assert created.status_code == 201, created.text
+    for n in range(40):
+        assert (await env.draw(activity_id, f"a{n}")).status_code == 201
+    env.clock.advance(seconds=2)
+    for n in range(40):
+        assert (await env.draw(activity_id, f"b{n}")).status_code == 201
+    draws = env.platform.service(DrawService)
+    granted = await draws.grant_prize(activity_id, "g1", prizes[1]["id"], "ref-1")
+    rows = {r.draw_id: r for r in await _rows(env, activity_id)}
+    assert rows[granted.grant_id].config_version == 2 and rows[granted.grant_id].kind == "grant"
+    variants = {r.variant for r in rows.values() if r.kind == "draw"}
+    assert variants == {"control", "b"}
+    for row in rows.values():
+        if row.variant == "b":
+            assert row.prize_id == prizes[1]["id"]  # the variant's weights: always the coupon
+    report = await _report(env, activity_id)
+    assert report.ok and report.draws == 80, report.differing[:3]
