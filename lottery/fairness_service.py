@@ -21,7 +21,7 @@ from lottery.repository import DrawRow, LotteryRepository
 from lottery.service import DrawService
 from lottery.verify import Check, Report, Seen, StockAdded, replay, report, table_at
 from lottery.versions import NewVersion, changed, terms_of
-from lottery.versions_db import add_version, frozen_versions
+from lottery.versions_db import add_version, freeze, frozen_versions
 from lottery.views import VersionView, version_view
 
 log = logging.getLogger("promo.lottery")
@@ -110,6 +110,8 @@ class Fairness:
             raise conflict("activity_ended", "the activity has ended")
         now_ms = self.draws.clock.now_ms()
         prizes = changed(lottery, change, now_ms)
+        if lottery.config_version == 0:  # published before versions: its prize table becomes one first
+            await freeze(self.engine, activity_id, operator_id, now_ms)
         await add_version(
             self.engine, activity_id, prizes, to_ms(change.effective_at), operator_id, now_ms, change.note
         )

@@ -320,3 +320,35 @@ async def test_ab_variants_and_grants_record_their_version_and_verify(env: Env) 
             assert row.prize_id == prizes[1]["id"]  # the variant's weights: always the coupon
     report = await _report(env, activity_id)
     assert report.ok and report.draws == 80, report.differing[:3]
+
+
+async def test_a_lottery_published_before_versions_keeps_drawing_and_can_be_versioned(env: Env) -> None:
+    """No version, no seed (as migration 0012 leaves a live lottery): version 0, fresh random
+    numbers, not verifiable; a live change first freezes its prize table as a version."""
+    activity = await env.create(_spec())
+    activity_id, prizes = activity["id"], activity["prizes"]
+    async with env.platform.engine.begin() as conn:
+        await conn.execute(sa.delete(db.config_versions))
+        await conn.execute(sa.delete(db.lottery_seeds))
+    await env.platform.redis.flushall()
+    draws = env.platform.service(DrawService)
+    draws._lotteries.clear()
+    env.platform.activities._cache.clear()
+    assert draws.seeds is not None
+    draws.seeds._cache.clear()
+    first = await env.draw(activity_id, "old")
+    assert first.status_code == 201, first.text
+    view = (await env.client.get(f"/activities/{activity_id}")).json()
+    assert view["config_version"] == 0 and view["commitment"] is None
+    change = {"effective_at": _at(env.clock.now_ms() + 1000), "prizes": [{"id": prizes[0]["id"], "weight": 0}]}
+    created = await env.client.post(f"/operator/activities/{activity_id}/versions", json=change, headers=env.operator())
+    assert created.status_code == 201, created.text
+    assert [v["version"] for v in created.json()["versions"]] == [1, 2]
+    assert (await env.draw(activity_id, "before")).status_code == 201
+    env.clock.advance(seconds=2)
+    assert (await env.draw(activity_id, "after")).status_code == 201
+    rows = await _rows(env, activity_id)
+    assert [r.config_version for r in rows] == [0, 1, 2]
+    await env.client.post(f"/operator/activities/{activity_id}/end", headers=env.operator())
+    check = await env.client.get(f"/activities/{activity_id}/draws/{rows[0].draw_id}/verification")
+    assert check.status_code == 409 and check.json()["code"] == "not_verifiable"
