@@ -313,7 +313,7 @@ def verify(args: argparse.Namespace) -> int:
             lottery = await repository.read(activity)
             seed = await Seeds(engine, seed_key(settings.var_dir)).seed(activity.id)
             if lottery is None or seed is None:
-                return f"lottery {args.activity} has no seed (published before commit-reveal draws)"
+                return f"lottery {args.activity} has no readable seed (published before seeds? another key?)"
             rows, added = await audit_trail(engine, repository, activity.id)
             return report(lottery, seed, rows, added)
         except (PromoError, ValueError) as exc:

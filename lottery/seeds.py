@@ -11,6 +11,7 @@ logged and never leaves this module but through `revealed` (after the end) and t
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -22,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from activities.config import private_dir, write_private
 from lottery import db
 from lottery.fairness import commitment, new_seed
+
+log = logging.getLogger("promo.lottery")
 
 
 def seed_key(var_dir: Path) -> str:
@@ -75,9 +78,14 @@ class Seeds:
                     sa.select(db.lottery_seeds.c.sealed).where(db.lottery_seeds.c.activity_id == activity_id)
                 )
             ).scalar()
-        seed = None if sealed is None else self._open(str(sealed))
-        if seed is not None:
-            self._cache[activity_id] = seed
+        if sealed is None:
+            return None  # not published yet, or published before seeds: asked again next time
+        try:
+            seed: bytes | None = self._open(str(sealed))
+        except ValueError as exc:  # the draws go on, unverifiable (and found so by `promo verify`)
+            log.error("activity %d: its seed cannot be read (%s); drawing with fresh random numbers", activity_id, exc)
+            seed = None
+        self._cache[activity_id] = seed
         return seed
 
     def _open(self, sealed: str) -> bytes:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 
 from activities.clock import from_ms
 from api.cli import main
@@ -61,6 +62,11 @@ async def test_publish_freezes_a_version_and_commits_to_a_seed(env: Env) -> None
     assert len(view["commitment"]) == 64 and view["seed"] is None and view["upcoming_versions"] == []
     seed = await _seed(env, activity_id)
     assert hashlib.sha256(seed).hexdigest() == view["commitment"]
+    async with env.platform.engine.connect() as conn:  # encrypted at rest with the seed key
+        sealed = (await conn.execute(sa.select(db.lottery_seeds.c.sealed))).scalar_one()
+    key = (env.platform.settings.var_dir / "seed-key").read_text().strip()
+    assert seed.hex() not in sealed and Fernet(key.encode()).decrypt(sealed.encode()) == seed
+    assert (env.platform.settings.var_dir / "seed-key").stat().st_mode & 0o777 == 0o600
 
     results = [(await env.draw(activity_id, f"m{i}")).json() for i in range(20)]
     rows = await _rows(env, activity_id)
