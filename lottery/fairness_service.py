@@ -4,7 +4,9 @@ draws with the derived numbers and the version in effect."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 
 import msgspec
 import sqlalchemy as sa
@@ -15,11 +17,12 @@ from activities import db as kernel_db
 from activities.clock import to_ms
 from activities.errors import OutcomeUnknown, conflict, not_found
 from activities.model import Activity
+from lottery import db
 from lottery.db import DRAW_KINDS
 from lottery.model import ConfigVersion, Lottery
 from lottery.repository import DrawRow, LotteryRepository
 from lottery.service import DrawService
-from lottery.verify import Check, Report, Seen, StockAdded, replay, report, table_at
+from lottery.verify import Check, DrawCheck, Report, Seen, StockAdded, replay, report, table_at
 from lottery.versions import NewVersion, changed, terms_of
 from lottery.versions_db import add_version, freeze, frozen_versions
 from lottery.views import VersionView, version_view
@@ -67,6 +70,18 @@ async def audit_trail(
         found = (await conn.execute(query)).all()
     added = [StockAdded(int(d["prize_id"]), int(d["units"]), int(at)) for d, at in found]
     return rows, added
+
+
+Replayed = dict[str, tuple[DrawRow, DrawCheck]]
+# Per worker: the replay of each ended lottery asked about, with the rows it covered.
+_REPLAYS: weakref.WeakKeyDictionary[DrawService, dict[int, tuple[int, Replayed]]] = weakref.WeakKeyDictionary()
+_FLIGHTS: dict[tuple[DrawService, int], asyncio.Future[Replayed]] = {}
+
+
+async def _count_rows(engine: AsyncEngine, activity_id: int) -> int:
+    query = sa.select(sa.func.count()).where(db.draws.c.activity_id == activity_id)
+    async with engine.connect() as conn:
+        return int((await conn.execute(query)).scalar_one())
 
 
 def revealed(activity: Activity) -> bool:
@@ -130,11 +145,10 @@ class Fairness:
                 status=activity.status,
             )
         lottery, seed = await self._lottery_and_seed(activity)
-        rows, added = await audit_trail(self.engine, self.draws.repository, activity.id)
-        row = next((r for r in rows if r.draw_id == draw_id and r.kind != "grant"), None)
-        if row is None:
+        found = (await self._replayed(activity.id, lottery, seed)).get(draw_id)
+        if found is None:
             raise not_found("draw_not_found", f"no draw {draw_id} in activity {activity.id}")
-        check = next(c for c in replay(lottery, seed, rows, added) if c.draw_id == draw_id)
+        row, check = found
         version, _, prizes = table_at(lottery, row.variant or "", row.drawn_at_ms)
         assert lottery.commitment is not None
         return DrawVerification(
@@ -150,6 +164,32 @@ class Fairness:
             checks=check.checks,
             seen=check.seen,
         )
+
+    async def _replayed(self, activity_id: int, lottery: Lottery, seed: bytes) -> Replayed:
+        """Every draw of an ended lottery replayed, once per worker (in a thread: it is seconds
+        of CPU for a million draws) and again only when the audit trail grew (the writer may
+        still have been writing the last draws when it ended): a public route's cost is one
+        COUNT per request, whatever draw ids it is asked about."""
+        replays = _REPLAYS.setdefault(self.draws, {})
+        rows_now = await _count_rows(self.engine, activity_id)
+        cached = replays.get(activity_id)
+        if cached is not None and cached[0] == rows_now:
+            return cached[1]
+        flight = _FLIGHTS.get((self.draws, activity_id))
+        if flight is None:
+
+            async def run() -> Replayed:
+                rows, added = await audit_trail(self.engine, self.draws.repository, activity_id)
+                by_id = {r.draw_id: r for r in rows}
+                checks = await asyncio.to_thread(lambda: list(replay(lottery, seed, rows, added)))
+                replayed = {c.draw_id: (by_id[c.draw_id], c) for c in checks}
+                replays[activity_id] = (len(rows), replayed)
+                return replayed
+
+            flight = asyncio.ensure_future(run())
+            _FLIGHTS[(self.draws, activity_id)] = flight
+            flight.add_done_callback(lambda _: _FLIGHTS.pop((self.draws, activity_id), None))
+        return await asyncio.shield(flight)
 
     async def report(self, activity: Activity) -> Report:
         """Every draw recomputed (an operator's check: the seed need not be revealed yet)."""
