@@ -360,6 +360,7 @@ ENVIRONMENT = {
   PROMO_COALESCE         on (default) or off: one Redis round trip per script
   PROMO_TRUSTED_PROXIES  IPs/CIDRs whose X-Forwarded-For/-Proto are believed (default: none)
   PROMO_METRICS_TOKEN    bearer token GET /metrics requires (default: none, open)
+  PROMO_SEED_KEY         the key of lotteries' commit-reveal seeds (default: var/seed-key)
   PROMO_LOG_FORMAT       json (default) or text; PROMO_LOG_LEVEL (default INFO)""",
     "worker": """environment:
   PROMO_VAR_DIR, DATABASE_URL   as for `promo serve`
