@@ -89,7 +89,7 @@ local prizes = cjson.decode(s[7])
 -- The config version in effect at now_ms (issue 18): one version per draw, chosen atomically here.
 local cv = redis.call('HMGET', KEYS[1], 'config_version', 'next_versions')
 local version = cv[1] or '0'
-if cv[2] then
+if cv[2] and cv[2] ~= '[]' then
   for _, nv in ipairs(cjson.decode(cv[2])) do
     if now >= nv.at then
       version = tostring(nv.v)
