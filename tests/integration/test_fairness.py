@@ -358,3 +358,21 @@ async def test_a_lottery_published_before_versions_keeps_drawing_and_can_be_vers
     await env.client.post(f"/operator/activities/{activity_id}/end", headers=env.operator())
     check = await env.client.get(f"/activities/{activity_id}/draws/{rows[0].draw_id}/verification")
     assert check.status_code == 409 and check.json()["code"] == "not_verifiable"
+
+
+async def test_a_rebuild_from_sql_keeps_the_announced_versions(env: Env) -> None:
+    """Redis loses everything after a change was announced: the rebuilt state holds it, and the
+    draws after its time use it."""
+    activity = await env.create(_spec())
+    activity_id, prizes = activity["id"], activity["prizes"]
+    change = {"effective_at": _at(env.clock.now_ms() + 1000), "prizes": [{"id": prizes[2]["id"], "weight": 0}]}
+    created = await env.client.post(f"/operator/activities/{activity_id}/versions", json=change, headers=env.operator())
+    assert created.status_code == 201, created.text
+    await env.platform.redis.flushall()
+    env.clock.advance(seconds=2)
+    drawn = [(await env.draw(activity_id, f"m{n}")).json() for n in range(30)]
+    await env.release_held(activity_id)
+    rows = {r.draw_id: r for r in await _rows(env, activity_id)}
+    assert {rows[d["draw_id"]].config_version for d in drawn} == {2}
+    # Thanks has weight 0 in version 2: never picked (the held-back stock may still fall back to it)
+    assert all(rows[d["draw_id"]].picked_prize_id != prizes[2]["id"] for d in drawn)
