@@ -5,8 +5,9 @@ revealed seed: the config version in effect at the draw's time, the derived numb
 (fairness.derive_rand of the seed, the draw id and that version's total weight), the prize it
 picks, and, from the stock state the draws before it left (units granted in total and that day,
 the member's wins of the prize, the stock added by then), the prize won: through lottery/odds.py's
-`decide`, the Python mirror of draw.lua. Each is compared with what the record says: "verified",
-or the checks that differ. Pure: the caller reads the rows (lottery/fairness_service.py).
+`decide`, the Python mirror of draw.lua (pity and unlock tiers included: the member's draws so
+far and consecutive consolation draws are replayed too). Each is compared with what the record
+says: "verified", or the checks that differ. Pure: the caller reads the rows (lottery/fairness_service.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import msgspec
 
 from lottery.fairness import derive_rand, matches
 from lottery.model import Lottery, Prize, variant_lottery
-from lottery.odds import Availability, PrizeRule, decide
+from lottery.odds import Availability, PrizeRule, decide, next_streak
 from lottery.repository import DrawRow
 from lottery.versions import draw_table, lottery_at
 
@@ -85,6 +86,8 @@ def _rules(prizes: Sequence[Prize]) -> list[PrizeRule]:
             daily_stock=p.daily_stock or 0,
             per_user_cap=p.per_user_cap or 0,
             consolation=p.is_consolation,
+            unlock_after=p.unlock_after_draws or 0,
+            pity=p.pity,
         )
         for p in prizes
     ]
@@ -110,6 +113,9 @@ def replay(
     granted: Counter[int] = Counter()
     granted_day: Counter[tuple[str, int]] = Counter()
     wins: Counter[tuple[str, int]] = Counter()
+    user_draws: Counter[str] = Counter()  # draws that count against the limits (not chance draws)
+    streaks: Counter[str] = Counter()  # consecutive consolation draws (the pity counter)
+    pity_after = lottery.pity_after or 0
     for row in sorted(rows, key=audit_order):
         # An addition is logged just before SQL commits it and Redis applies it: a draw in the
         # same millisecond is taken to have come first.
@@ -127,9 +133,11 @@ def replay(
                 stock_left={p.id: left(p.id) for p in prizes if p.stock is not None},
                 granted_today={p.id: granted_day[(row.day, p.id)] for p in prizes},
                 user_wins={p.id: wins[(row.user_id, p.id)] for p in prizes},
+                user_draws=user_draws[row.user_id],
+                streak=streaks[row.user_id],
             )
             rand = derive_rand(seed, row.draw_id, total)
-            picked, won = decide(rules, rand, state)
+            picked, won = decide(rules, rand, state, pity_after)
             checks = [
                 _check("config_version", row.config_version, version),
                 _check("rand", row.rand, rand),
@@ -150,6 +158,11 @@ def replay(
                 checks=checks,
                 seen=seen,
             )
+            if row.kind == "draw":
+                user_draws[row.user_id] += 1
+            if pity_after:
+                recorded = next((r for r in rules if r.id == row.prize_id), won)
+                streaks[row.user_id] = next_streak(streaks[row.user_id], recorded)
         granted[row.prize_id] += 1  # what the audit trail says was handed out
         granted_day[(row.day, row.prize_id)] += 1
         wins[(row.user_id, row.prize_id)] += 1

@@ -376,3 +376,37 @@ async def test_a_rebuild_from_sql_keeps_the_announced_versions(env: Env) -> None
     assert {rows[d["draw_id"]].config_version for d in drawn} == {2}
     # Thanks has weight 0 in version 2: never picked (the held-back stock may still fall back to it)
     assert all(rows[d["draw_id"]].picked_prize_id != prizes[2]["id"] for d in drawn)
+
+
+async def test_draws_under_pity_and_unlock_tiers_verify(env: Env) -> None:
+    """The replay runs the rules that landed beside versions (pity, unlock tiers) through
+    lottery/odds.py's `decide`: 600 draws by 40 members, some paid with chances, a live change
+    halfway, all verified."""
+    spec = _spec(
+        limits={"per_user_total": 40},
+        prizes=[
+            {"name": "Top", "type": "goods", "weight": 5, "stock": 10},
+            {"name": "Daily", "type": "coupon", "weight": 30, "stock": 40, "daily_stock": 5},
+            {"name": "Capped", "type": "coupon", "weight": 65, "stock": 30, "per_user_cap": 2, "unlock_after_draws": 4},
+            {"name": "Late", "type": "coupon", "weight": 100, "stock": 60, "unlock_after_draws": 3},
+            {"name": "Thanks", "type": "thanks", "weight": 800},
+        ],
+        pity={"after": 3, "prizes": [0, 1, 2]},
+    )
+    activity = await env.create(spec)
+    activity_id, prizes = activity["id"], activity["prizes"]
+    draws = env.platform.service(DrawService)
+    for m in range(0, 40, 4):
+        await draws.credit_chances(activity_id, f"m{m}", 3, f"ref-{m}", "gift")
+    change = {"effective_at": _at(env.clock.now_ms() + 1000), "prizes": [{"id": prizes[3]["id"], "weight": 300}]}
+    created = await env.client.post(f"/operator/activities/{activity_id}/versions", json=change, headers=env.operator())
+    assert created.status_code == 201, created.text
+    for n in range(600):
+        if n == 300:
+            env.clock.advance(seconds=2)
+        response = await env.draw(activity_id, f"m{n % 40}")
+        assert response.status_code == 201, response.text
+    rows = await _rows(env, activity_id)
+    assert any(r.pity for r in rows) and {r.kind for r in rows} == {"draw", "chance"}
+    report = await _report(env, activity_id)
+    assert report.ok and report.draws == 600, report.differing[:3]
