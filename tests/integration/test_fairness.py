@@ -141,6 +141,14 @@ async def test_a_live_change_takes_effect_at_its_time_and_is_disclosed(env: Env)
     async with env.platform.engine.connect() as conn:  # the change is in the action log
         actions = (await conn.execute(sa.text("SELECT action FROM operator_actions"))).scalars().all()
     assert "new_version" in actions and "freeze_version" in actions
+    statuses: list[int] = []
+    for _ in range(100):  # the action log is written after the answer
+        log = await env.client.get("/operator/log?action=versions", headers=env.operator())
+        statuses = [e["status"] for e in log.json()["items"]]
+        if len(statuses) == 5:
+            break
+        await asyncio.sleep(0.02)
+    assert statuses == [422, 201, 201, 422, 422]  # newest first: every attempt, refused ones too
 
 
 async def test_draws_racing_a_version_switch_each_use_exactly_one_version(env: Env) -> None:
