@@ -86,6 +86,8 @@ class FairnessOperatorController(Controller):
                 "points_amount_mismatch",
                 "weights_all_zero",
                 "weights_too_large",
+                "version_empty",
+                "unlock_beyond_total_limit",
             ),
         },
     )
@@ -99,7 +101,8 @@ class FairnessOperatorController(Controller):
         """Change a live lottery's odds or prize values from a future time.
 
         A new config version: the prizes listed get their new `weight`, `value_cny` or `points`
-        (others keep theirs), effective at `effective_at`, which must be in the future (422
+        (others keep theirs) and, when `limits` is given, the limits become those, effective at
+        `effective_at`, which must be in the future (422
         `effective_at_not_future`) and after any version already announced. It is disclosed at
         once (public view `upcoming_versions`, `GET /activities/{id}/versions`) and logged; each
         draw uses exactly one version, the one in effect at its time. Stock additions and a later

@@ -124,11 +124,11 @@ class Fairness:
         if lottery.status == "ended":
             raise conflict("activity_ended", "the activity has ended")
         now_ms = self.draws.clock.now_ms()
-        prizes = changed(lottery, change, now_ms)
+        prizes, limits = changed(lottery, change, now_ms)
         if lottery.config_version == 0:  # published before versions: its prize table becomes one first
             await freeze(self.engine, activity_id, operator_id, now_ms)
         await add_version(
-            self.engine, activity_id, prizes, to_ms(change.effective_at), operator_id, now_ms, change.note
+            self.engine, activity_id, prizes, limits, to_ms(change.effective_at), operator_id, now_ms, change.note
         )
         try:
             await self.draws.refresh_versions(activity_id)

@@ -180,6 +180,7 @@ class ConfigVersion(msgspec.Struct, kw_only=True):
     version: int
     effective_at_ms: int
     prizes: list[PrizeTerms]
+    limits: Limits | None = None  # None: the activity's (the version frozen at publication)
 
 
 class Lottery(Activity, kw_only=True):

@@ -22,7 +22,7 @@ import msgspec
 
 from activities.errors import invalid
 from activities.model import MAX_SAFE_INT, AwareDatetime, NonNegative, Positive, ShortText
-from lottery.model import MAX_TOTAL_WEIGHT, TOP_PRIZE_MAX_CNY, ConfigVersion, Lottery, Prize, PrizeTerms
+from lottery.model import MAX_TOTAL_WEIGHT, TOP_PRIZE_MAX_CNY, ConfigVersion, Limits, Lottery, Prize, PrizeTerms
 
 
 class PrizeChange(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -35,10 +35,11 @@ class PrizeChange(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class NewVersion(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """A live change of a lottery's odds or prize values, effective at a future time."""
+    """A live change of a lottery's odds, prize values or limits, effective at a future time."""
 
     effective_at: AwareDatetime
-    prizes: Annotated[list[PrizeChange], msgspec.Meta(min_length=1, max_length=50)]
+    prizes: Annotated[list[PrizeChange], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
+    limits: Limits | None = None  # the limits from then on, whole (a field left out: no limit)
     note: ShortText | None = None
 
     def __post_init__(self) -> None:
@@ -73,7 +74,8 @@ def with_terms(lottery: Lottery, version: ConfigVersion) -> Lottery:
         else p
         for p in lottery.prizes
     ]
-    return msgspec.structs.replace(lottery, prizes=prizes, config_version=version.version)
+    limits = lottery.limits if version.limits is None else version.limits
+    return msgspec.structs.replace(lottery, prizes=prizes, limits=limits, config_version=version.version)
 
 
 def lottery_at(lottery: Lottery, at_ms: int) -> Lottery:
@@ -98,19 +100,23 @@ def next_versions_field(lottery: Lottery) -> str:
     table = []
     for version in lottery.later_versions:
         weights = {t.id: t.weight for t in version.prizes}
+        limits = version.limits or lottery.limits
         table.append(
             {
                 "v": version.version,
                 "at": version.effective_at_ms,
                 "w": [weights.get(p.id, p.weight) for p in lottery.prizes],
+                "l": [limits.per_user_daily or 0, limits.per_user_total or 0, limits.global_daily or 0],
             }
         )
     return json.dumps(table, separators=(",", ":"))
 
 
-def changed(lottery: Lottery, change: NewVersion, now_ms: int) -> list[PrizeTerms]:
-    """The prize terms of the version `change` makes, on top of the latest version (validated
-    whole: a 422 naming the first broken rule)."""
+def changed(lottery: Lottery, change: NewVersion, now_ms: int) -> tuple[list[PrizeTerms], Limits]:
+    """The prize terms and limits of the version `change` makes, on top of the latest version
+    (validated whole: a 422 naming the first broken rule)."""
+    if not change.prizes and change.limits is None:
+        raise invalid("version_empty", "a new version changes prizes or limits", field="prizes")
     effective_ms = int(change.effective_at.timestamp() * 1000)
     if effective_ms <= now_ms:
         raise invalid(
@@ -163,7 +169,15 @@ def changed(lottery: Lottery, change: NewVersion, now_ms: int) -> list[PrizeTerm
         raise invalid("weights_all_zero", "at least one prize needs a positive weight", field="prizes")
     if total > MAX_TOTAL_WEIGHT:
         raise invalid("weights_too_large", f"the weights must add up to at most {MAX_TOTAL_WEIGHT}", field="prizes")
-    return prizes
+    limits = change.limits or (latest.limits if latest is not None and latest.limits else lottery.limits)
+    for index, prize in enumerate(lottery.prizes):
+        if prize.unlock_after_draws and limits.per_user_total and prize.unlock_after_draws > limits.per_user_total:
+            raise invalid(
+                "unlock_beyond_total_limit",
+                f"prize {prize.name!r} unlocks after more draws than the total limit allows",
+                field=f"limits.per_user_total (prizes[{index}])",
+            )
+    return prizes, limits
 
 
 def draw_table(lottery: Lottery, variant: str, at_ms: int) -> tuple[int, int, str]:

@@ -12,13 +12,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from activities.repository import log_action
 from lottery import db
-from lottery.model import ConfigVersion, PrizeTerms
+from lottery.model import ConfigVersion, Limits, PrizeTerms
 
 _TABLE = db.config_versions
 
 
-def _config(prizes: list[PrizeTerms]) -> dict[str, Any]:
-    return {"prizes": [msgspec.to_builtins(p) for p in prizes]}
+def _config(prizes: list[PrizeTerms], limits: Limits | None = None) -> dict[str, Any]:
+    config: dict[str, Any] = {"prizes": [msgspec.to_builtins(p) for p in prizes]}
+    return config if limits is None else config | {"limits": msgspec.to_builtins(limits)}
+
+
+def _limits(config: dict[str, Any]) -> Limits | None:
+    found = config.get("limits")
+    return None if found is None else msgspec.convert(found, Limits)
 
 
 def _terms(config: dict[str, Any]) -> list[PrizeTerms]:
@@ -108,6 +114,7 @@ async def add_version(
     engine: AsyncEngine,
     activity_id: int,
     prizes: list[PrizeTerms],
+    limits: Limits,
     effective_at_ms: int,
     operator_id: str,
     now_ms: int,
@@ -122,14 +129,14 @@ async def add_version(
                 version=number,
                 frozen=True,
                 effective_at_ms=effective_at_ms,
-                config=_config(prizes) | ({"note": note} if note else {}),
+                config=_config(prizes, limits) | ({"note": note} if note else {}),
                 created_by=operator_id,
                 created_at_ms=now_ms,
             )
         )
-        detail = {"version": number, "effective_at_ms": effective_at_ms, "prizes": _config(prizes)["prizes"]}
+        detail = {"version": number, "effective_at_ms": effective_at_ms} | _config(prizes, limits)
         await log_action(conn, activity_id, operator_id, "new_version", msgspec.to_builtins(detail), now_ms)
-    return ConfigVersion(version=number, effective_at_ms=effective_at_ms, prizes=prizes)
+    return ConfigVersion(version=number, effective_at_ms=effective_at_ms, prizes=prizes, limits=limits)
 
 
 async def frozen_versions(conn: AsyncConnection, activity_id: int) -> list[ConfigVersion]:
@@ -141,4 +148,9 @@ async def frozen_versions(conn: AsyncConnection, activity_id: int) -> list[Confi
             .order_by(_TABLE.c.version)
         )
     ).all()
-    return [ConfigVersion(version=r.version, effective_at_ms=r.effective_at_ms, prizes=_terms(r.config)) for r in rows]
+    return [
+        ConfigVersion(
+            version=r.version, effective_at_ms=r.effective_at_ms, prizes=_terms(r.config), limits=_limits(r.config)
+        )
+        for r in rows
+    ]

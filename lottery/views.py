@@ -10,7 +10,7 @@ import msgspec
 
 from activities.clock import from_ms
 from activities.model import Activity
-from lottery.model import ConfigVersion, Lottery
+from lottery.model import ConfigVersion, Limits, Lottery
 
 ODDS_RULE = (
     "Each draw picks a prize with the odds shown. If the picked prize is out of stock, or you "
@@ -82,6 +82,7 @@ class VersionView(msgspec.Struct):
     version: int
     effective_at: datetime
     prizes: list[VersionPrize]
+    limits: Limits | None = None
 
 
 def version_view(activity: Lottery, version: ConfigVersion) -> VersionView:
@@ -90,6 +91,7 @@ def version_view(activity: Lottery, version: ConfigVersion) -> VersionView:
     return VersionView(
         version=version.version,
         effective_at=from_ms(version.effective_at_ms, activity.tz),
+        limits=version.limits or activity.limits,
         prizes=[
             VersionPrize(
                 id=p.id,

@@ -107,7 +107,8 @@ async def test_a_live_change_takes_effect_at_its_time_and_is_disclosed(env: Env)
     change = {
         "effective_at": _at(switch_ms),
         "prizes": [{"id": prizes[0]["id"], "weight": 0}, {"id": prizes[1]["id"], "weight": 1290, "value_cny": "20"}],
-        "note": "more coupons",
+        "limits": {"per_user_daily": 2},
+        "note": "more coupons, two draws a day",
     }
     created = await env.client.post(path, json=change, headers=env.operator())
     assert created.status_code == 201, created.text
@@ -118,15 +119,21 @@ async def test_a_live_change_takes_effect_at_its_time_and_is_disclosed(env: Env)
     assert view["config_version"] == 1 and view["prizes"][0]["odds"] == "0.010000"
     (announced,) = view["upcoming_versions"]
     assert announced["version"] == 2 and announced["effective_at"] == _at(switch_ms)
+    assert announced["limits"] == {"per_user_daily": 2, "per_user_total": None, "global_daily": None}
+    assert view["limits"]["per_user_daily"] is None
     assert [p["odds"] for p in announced["prizes"]] == ["0.000000", "0.648241", "0.351759"]
     public = await env.client.get(f"/activities/{activity_id}/versions")
     assert public.json()["versions"][1] == announced  # the history shows what members were shown
 
     before = (await env.draw(activity_id, "early")).json()
+    for _ in range(3):  # no daily limit in version 1
+        assert (await env.draw(activity_id, "late")).status_code == 201
     env.clock.advance(hours=1)
-    after = (await env.draw(activity_id, "late")).json()
+    after = (await env.draw(activity_id, "fresh")).json()
+    limited = await env.draw(activity_id, "late")  # version 2: two a day, and "late" drew 3 today
+    assert limited.status_code == 429 and limited.json()["code"] == "user_daily_limit"
     view = (await env.client.get(f"/activities/{activity_id}")).json()
-    assert view["config_version"] == 2 and view["upcoming_versions"] == []
+    assert view["config_version"] == 2 and view["upcoming_versions"] == [] and view["limits"]["per_user_daily"] == 2
     assert view["prizes"][1]["value_cny"] == "20.00" and view["prizes"][0]["odds"] == "0.000000"
     rows = {r.draw_id: r for r in await _rows(env, activity_id)}
     seed = await _seed(env, activity_id)

@@ -63,7 +63,7 @@ def test_a_version_applies_from_its_time_exactly() -> None:
     assert [p.weight for p in before.prizes] == [10, 290, 700]
     assert [p.weight for p in after.prizes] == [0, 500, 500] and after.prize(2).value_cny == 20
     assert draw_table(lottery, "", T0 - 1) == (1, 1000, "") and draw_table(lottery, "", T0) == (2, 1000, "")
-    assert msgspec.json.decode(next_versions_field(lottery)) == [{"v": 2, "at": T0, "w": [0, 500, 500]}]
+    assert msgspec.json.decode(next_versions_field(lottery)) == [{"v": 2, "at": T0, "w": [0, 500, 500], "l": [0, 0, 0]}]
 
 
 def test_a_change_is_checked_whole() -> None:
@@ -71,7 +71,9 @@ def test_a_change_is_checked_whole() -> None:
     at = datetime.fromtimestamp((T0 + 60_000) / 1000, UTC)
 
     def change(*prizes: PrizeChange, when: datetime = at) -> list[PrizeTerms]:
-        return changed(lottery, NewVersion(effective_at=when, prizes=list(prizes)), T0)
+        terms, limits = changed(lottery, NewVersion(effective_at=when, prizes=list(prizes)), T0)
+        assert limits == lottery.limits  # unchanged unless the change names them
+        return terms
 
     terms = change(PrizeChange(id=2, weight=0, value_cny=Decimal("12.5")))
     assert [(t.weight, t.value_cny) for t in terms] == [(10, 999), (0, Decimal("12.50")), (700, 0)]
@@ -83,6 +85,7 @@ def test_a_change_is_checked_whole() -> None:
          "weights_all_zero"),
         ((PrizeChange(id=1, value_cny=Decimal(50_001)),), at, "prize_value_too_high"),
         ((PrizeChange(id=1, points=5),), at, "points_amount_mismatch"),
+        ((), at, "version_empty"),
     ]:  # fmt: skip
         with pytest.raises(PromoError) as error:
             change(*prizes, when=when)
