@@ -40,7 +40,7 @@ from lottery.shapes import DrawResult as DrawResult
 from lottery.shapes import Granted, fingerprint, prize_won, result_of
 from lottery.shapes import PrizeWon as PrizeWon
 from lottery.store import DrawRecord, DrawReply, DrawRequest, DrawStore, GrantReply
-from lottery.versions import draw_table, lottery_at, next_versions_field, number_at
+from lottery.versions import draw_table, lottery_at, next_versions_field, number_at, played_at
 from lottery.versions_db import freeze
 
 log = logging.getLogger("promo.lottery")
@@ -127,10 +127,9 @@ class DrawService:
     # --- players ----------------------------------------------------------------------------
 
     async def draw(self, player: Identity, activity_id: int, idempotency_key: str, body: DrawBody) -> DrawResult:
-        activity = await self.lottery(activity_id)
-        variant = variant_of(activity, player.subject)  # an A/B variant's odds and cost
-        activity = variant_lottery(activity, variant)
-        await self.activities.admit(activity, player)
+        lottery = await self.lottery(activity_id)
+        variant = variant_of(lottery, player.subject)  # an A/B variant's odds and cost
+        await self.activities.admit(lottery, player)
         flight = (activity_id, player.subject, idempotency_key)
         if flight in self._in_flight:
             raise PromoError(
@@ -140,10 +139,10 @@ class DrawService:
             )
         self._in_flight.add(flight)
         try:
-            reply = await self._draw(activity, player.subject, idempotency_key, body, variant)
+            reply = await self._draw(lottery, player.subject, idempotency_key, body, variant)
             if reply.kind == "stale_version":  # a version this worker had not read yet (issue 18)
-                activity = variant_lottery(await self.refresh_versions(activity_id), variant)
-                reply = await self._draw(activity, player.subject, idempotency_key, body, variant)
+                lottery = await self.refresh_versions(activity_id)
+                reply = await self._draw(lottery, player.subject, idempotency_key, body, variant)
                 if reply.kind == "stale_version":
                     raise loading_error()
         finally:
@@ -160,12 +159,14 @@ class DrawService:
         assert reply.record is not None
         if reply.kind == "ok":
             await self._credit_points_prize(
-                lottery_at(activity, reply.record.drawn_at_ms).prize(reply.record.prize_id),
+                played_at(lottery, variant, reply.record.drawn_at_ms).prize(reply.record.prize_id),
                 player.subject,
                 reply.record.draw_id,
-                activity.id,
+                lottery.id,
             )
-        return result_of(activity, reply.record, replayed=reply.kind == "replay", chances_left=reply.chances_left)
+        return result_of(
+            lottery, reply.record, replayed=reply.kind == "replay", chances_left=reply.chances_left, variant=variant
+        )
 
     async def lottery(self, activity_id: int) -> Lottery:
         """A published lottery (of any skin); other activities are not drawn from. Read once per
@@ -224,10 +225,10 @@ class DrawService:
             log.exception("points prize of draw %s not credited yet; the reconciler will", draw_id)
 
     async def _draw(
-        self, activity: Lottery, user_id: str, idempotency_key: str, body: DrawBody, variant: str = ""
+        self, lottery: Lottery, user_id: str, idempotency_key: str, body: DrawBody, variant: str = ""
     ) -> DrawReply:
         """Run the draw script: with a draw chance if the member has one, otherwise within the
-        limits and, if the activity costs points, paid for.
+        limits and, if the activity costs points (its A/B `variant`'s cost), paid for.
 
         The points cost is charged only once the script has said that no chance is left and the
         limits allow a draw (`payment_required`), under a reference naming this request's fresh
@@ -236,12 +237,13 @@ class DrawService:
         is refunded here: a retry with the same key replays (and refunds its own charge), and the
         reconciler refunds charges whose draw never reached SQL.
         """
+        activity = variant_lottery(lottery, variant)
         now_ms = self.clock.now_ms()
         day = local_day(now_ms, activity.tz)
         draw_id = new_id("d", now_ms)
         # Commit-reveal (issue 18): the number is derived from the seed and the draw id, for the
         # total weight of the config version in effect now (draw.lua checks it is that version).
-        version, total, weights = draw_table(activity, variant, now_ms)
+        version, total, weights = draw_table(lottery, variant, now_ms)
         seed = None if self.seeds is None else await self.seeds.seed(activity.id)
         request = DrawRequest(
             activity_id=activity.id,
@@ -363,5 +365,5 @@ class DrawService:
                 drawn_at_ms=row.drawn_at_ms,
                 kind=row.kind,
             )
-            results.append(result_of(activity, record, replayed=False))
+            results.append(result_of(activity, record, replayed=False, variant=row.variant or ""))
         return Page(items=results, next_cursor=next_cursor)

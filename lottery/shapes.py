@@ -13,7 +13,7 @@ from activities.clock import from_ms
 from activities.model import DeviceId
 from lottery.model import Lottery, Prize
 from lottery.store import DrawRecord
-from lottery.versions import lottery_at
+from lottery.versions import played_at
 
 Source = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:~-]{1,64}$")]
 
@@ -71,11 +71,14 @@ def prize_won(prize: Prize) -> PrizeWon:
     )
 
 
-def result_of(activity: Lottery, record: DrawRecord, *, replayed: bool, chances_left: int | None = None) -> DrawResult:
+def result_of(
+    activity: Lottery, record: DrawRecord, *, replayed: bool, chances_left: int | None = None, variant: str = ""
+) -> DrawResult:
+    """`activity` as published; the prize as the member's `variant` played it at the draw's time."""
     return DrawResult(
         draw_id=record.draw_id,
         activity_id=activity.id,
-        prize=prize_won(lottery_at(activity, record.drawn_at_ms).prize(record.prize_id)),
+        prize=prize_won(played_at(activity, variant, record.drawn_at_ms).prize(record.prize_id)),
         drawn_at=from_ms(record.drawn_at_ms, activity.tz),
         left_today=record.left_today,
         left_total=record.left_total,

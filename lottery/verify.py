@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import msgspec
 
 from lottery.fairness import derive_rand, matches
-from lottery.model import Lottery, Prize, variant_lottery
+from lottery.model import Lottery, Prize
 from lottery.odds import Availability, PrizeRule, decide, next_streak
 from lottery.repository import DrawRow
-from lottery.versions import draw_table, lottery_at
+from lottery.versions import draw_table, played_at
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,8 @@ def _rules(prizes: Sequence[Prize]) -> list[PrizeRule]:
 
 def table_at(lottery: Lottery, variant: str, at_ms: int) -> tuple[int, int, list[Prize]]:
     """(config version, total weight, prize table) a draw at `at_ms` by a member of `variant` used."""
-    played = variant_lottery(lottery, variant)
-    version, total, weights = draw_table(played, variant, at_ms)
-    prizes = played.prizes if weights else lottery_at(lottery, at_ms).prizes
-    return version, total, prizes
+    version, total, _ = draw_table(lottery, variant, at_ms)
+    return version, total, played_at(lottery, variant, at_ms).prizes
 
 
 def replay(

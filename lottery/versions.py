@@ -22,7 +22,16 @@ import msgspec
 
 from activities.errors import invalid
 from activities.model import MAX_SAFE_INT, AwareDatetime, NonNegative, Positive, ShortText
-from lottery.model import MAX_TOTAL_WEIGHT, TOP_PRIZE_MAX_CNY, ConfigVersion, Limits, Lottery, Prize, PrizeTerms
+from lottery.model import (
+    MAX_TOTAL_WEIGHT,
+    TOP_PRIZE_MAX_CNY,
+    ConfigVersion,
+    Limits,
+    Lottery,
+    Prize,
+    PrizeTerms,
+    variant_lottery,
+)
 
 
 class PrizeChange(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -180,14 +189,19 @@ def changed(lottery: Lottery, change: NewVersion, now_ms: int) -> tuple[list[Pri
     return prizes, limits
 
 
+def played_at(lottery: Lottery, variant: str, at_ms: int) -> Lottery:
+    """The lottery as a member of the A/B `variant` played it at `at_ms`: the version in effect
+    then, with the variant's own overrides (odds, reward values) on top, as in draw.lua."""
+    return variant_lottery(lottery_at(lottery, at_ms), variant)
+
+
 def draw_table(lottery: Lottery, variant: str, at_ms: int) -> tuple[int, int, str]:
     """(config version, total weight, draw.lua's ARGV[11]) of a draw at `at_ms` by a member of
-    the A/B `variant`, `lottery` being the lottery as that variant plays it (variant_lottery): a
-    variant's own weights replace the version's (as in draw.lua), otherwise the version's apply."""
-    version = number_at(lottery, at_ms)
+    the A/B `variant` of `lottery` (as published: no variant applied). A variant's own weights
+    replace the version's (sent as ARGV[11]); otherwise the version's apply (draw.lua has them)."""
+    played = played_at(lottery, variant, at_ms)
+    total = sum(p.weight for p in played.prizes)
     experiment = lottery.experiment
     overrides = experiment.variant(variant).overrides.weights if variant and experiment is not None else None
-    if overrides is not None and len(overrides) == len(lottery.prizes):
-        weights = [p.weight for p in lottery.prizes]
-        return version, sum(weights), ",".join(str(w) for w in weights)
-    return version, sum(p.weight for p in lottery_at(lottery, at_ms).prizes), ""
+    weights = ",".join(str(p.weight) for p in played.prizes) if overrides is not None else ""
+    return number_at(lottery, at_ms), total, weights

@@ -318,18 +318,26 @@ async def test_ab_variants_and_grants_record_their_version_and_verify(env: Env) 
     control group follows the versions; a prize granted from the pool records its version too."""
     experiment = {
         "salt": "fair",
-        "variants": [{"name": "control"}, {"name": "b", "overrides": {"weights": [0, 1000, 0]}}],
+        "variants": [
+            {"name": "control"},
+            {"name": "b", "overrides": {"weights": [0, 1000, 0], "rewards": [None, {"value_cny": "15"}, None]}},
+        ],
     }
     activity = await env.create(_spec(experiment=experiment))
     activity_id, prizes = activity["id"], activity["prizes"]
-    change = {"effective_at": _at(env.clock.now_ms() + 1000), "prizes": [{"id": prizes[0]["id"], "weight": 500}]}
+    change = {
+        "effective_at": _at(env.clock.now_ms() + 1000),
+        "prizes": [{"id": prizes[0]["id"], "weight": 500}, {"id": prizes[1]["id"], "value_cny": "12"}],
+    }
     created = await env.client.post(f"/operator/activities/{activity_id}/versions", json=change, headers=env.operator())
     assert created.status_code == 201, created.text
-    for n in range(40):
-        assert (await env.draw(activity_id, f"a{n}")).status_code == 201
+    answers = [(await env.draw(activity_id, f"a{n}")).json() for n in range(40)]
     env.clock.advance(seconds=2)
-    for n in range(40):
-        assert (await env.draw(activity_id, f"b{n}")).status_code == 201
+    answers += [(await env.draw(activity_id, f"b{n}")).json() for n in range(40)]
+    coupons = {(a["draw_id"] in {x["draw_id"] for x in answers[:40]}, a["prize"]["value_cny"]) for a in answers
+               if a["prize"]["id"] == prizes[1]["id"]}  # fmt: skip
+    # version 1: 10 (control) or the variant's 15; version 2: 12 (control) or still the variant's 15
+    assert coupons <= {(True, "10.00"), (True, "15"), (False, "12.00"), (False, "15")}, coupons
     draws = env.platform.service(DrawService)
     granted = await draws.grant_prize(activity_id, "g1", prizes[1]["id"], "ref-1")
     rows = {r.draw_id: r for r in await _rows(env, activity_id)}
