@@ -18,7 +18,6 @@ from activities.clock import to_ms
 from activities.errors import OutcomeUnknown, conflict, not_found
 from activities.model import Activity
 from lottery import db
-from lottery.db import DRAW_KINDS
 from lottery.model import ConfigVersion, Lottery
 from lottery.repository import DrawRow, LotteryRepository
 from lottery.service import DrawService
@@ -61,7 +60,10 @@ async def audit_trail(
     engine: AsyncEngine, repository: LotteryRepository, activity_id: int
 ) -> tuple[list[DrawRow], list[StockAdded]]:
     """Every row handed out from the lottery (draws and grants) and the stock added to it."""
-    rows = await repository.draws_since(activity_id, -1, DRAW_KINDS)
+    draws = db.draws
+    query = sa.select(*[draws.c[name] for name in DrawRow.__struct_fields__]).where(draws.c.activity_id == activity_id)
+    async with engine.connect() as conn:
+        rows = [DrawRow(**row._mapping) for row in (await conn.execute(query)).all()]
     actions = kernel_db.operator_actions
     query = sa.select(actions.c.detail, actions.c.at_ms).where(
         actions.c.activity_id == activity_id, actions.c.action == "add_stock"

@@ -37,8 +37,9 @@ from lottery.repository import LotteryRepository
 from lottery.seeds import Seeds
 from lottery.shapes import DrawBody as DrawBody  # the lottery's shapes, imported from here too
 from lottery.shapes import DrawResult as DrawResult
-from lottery.shapes import Granted, fingerprint, prize_won, result_of
+from lottery.shapes import Granted, prize_won, result_of
 from lottery.shapes import PrizeWon as PrizeWon
+from lottery.shapes import fingerprint as fingerprint
 from lottery.store import DrawRecord, DrawReply, DrawRequest, DrawStore, GrantReply
 from lottery.versions import draw_table, lottery_at, next_versions_field, number_at, played_at
 from lottery.versions_db import freeze
