@@ -287,6 +287,59 @@ def simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def verify(args: argparse.Namespace) -> int:
+    """Every draw of a lottery recomputed from its seed (issue 18: lottery/verify.py)."""
+    import msgspec
+
+    from lottery.verify import Report
+
+    async def run() -> Report | str:
+        from activities.db import make_engine
+        from activities.errors import PromoError
+        from activities.repository import ActivityRepository
+        from lottery.fairness_service import audit_trail
+        from lottery.model import LOTTERY_TYPES
+        from lottery.repository import LotteryRepository
+        from lottery.seeds import Seeds, seed_key
+        from lottery.verify import report
+
+        settings = load_settings()
+        engine = make_engine(settings.database_url)
+        try:
+            activity = await ActivityRepository(engine).get(args.activity)
+            if activity is None or activity.type not in LOTTERY_TYPES or activity.status == "draft":
+                return f"no published lottery {args.activity}"
+            repository = LotteryRepository(engine)
+            lottery = await repository.read(activity)
+            seed = await Seeds(engine, seed_key(settings.var_dir)).seed(activity.id)
+            if lottery is None or seed is None:
+                return f"lottery {args.activity} has no readable seed (published before seeds? another key?)"
+            rows, added = await audit_trail(engine, repository, activity.id)
+            return report(lottery, seed, rows, added)
+        except (PromoError, ValueError) as exc:
+            return str(exc)
+        finally:
+            await engine.dispose()
+
+    found = asyncio.run(run())
+    if isinstance(found, str):
+        print(f"promo verify: {found}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(msgspec.json.encode(found).decode())
+    else:
+        print(f"activity {found.activity_id}: commitment {found.commitment}")
+        print(f"seed matches the commitment: {'yes' if found.seed_matches_commitment else 'NO'}")
+        for draw in found.differing:
+            wrong = ", ".join(
+                f"{c.name} recorded {c.recorded} recomputed {c.recomputed}" for c in draw.checks if not c.ok
+            )
+            print(f"draw {draw.draw_id} differs: {wrong}")
+        verdict = "verified" if found.ok else "DIFFERS"
+        print(f"{found.verified} of {found.draws} draws verified: {verdict}")
+    return 0 if found.ok else 1
+
+
 def migrate(_: argparse.Namespace) -> int:
     upgrade(load_settings().database_url)
     print("schema is up to date")
@@ -307,6 +360,7 @@ ENVIRONMENT = {
   PROMO_COALESCE         on (default) or off: one Redis round trip per script
   PROMO_TRUSTED_PROXIES  IPs/CIDRs whose X-Forwarded-For/-Proto are believed (default: none)
   PROMO_METRICS_TOKEN    bearer token GET /metrics requires (default: none, open)
+  PROMO_SEED_KEY         the key of lotteries' commit-reveal seeds (default: var/seed-key)
   PROMO_LOG_FORMAT       json (default) or text; PROMO_LOG_LEVEL (default INFO)""",
     "worker": """environment:
   PROMO_VAR_DIR, DATABASE_URL   as for `promo serve`
@@ -322,6 +376,9 @@ ENVIRONMENT = {
                          without a secret the command stops and says so.""",
     "simulate": """environment:
   PROMO_VAR_DIR, DATABASE_URL   as for `promo serve` (the activity is read from SQL; Redis is not used)""",
+    "verify": """environment:
+  PROMO_VAR_DIR, DATABASE_URL   as for `promo serve` (the draws are read from SQL; Redis is not used)
+  PROMO_SEED_KEY         the key the seeds are encrypted with (default: var/seed-key)""",
     "operator": """environment:
   PROMO_VAR_DIR, DATABASE_URL   as for `promo serve` (the account is written to SQL)""",
     "migrate": """environment:
@@ -465,6 +522,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, help="random seed, for a repeatable run (default: fresh)")
     p.add_argument("--json", action="store_true", help="print the result as JSON (default: a readable report)")
     p.set_defaults(func=simulate)
+
+    p = command(
+        "verify",
+        "recompute every draw of a lottery from its seed: verified, or where it differs",
+        "Replay a lottery's draws in audit order and recompute each from its commit-reveal seed: the "
+        "derived number, the weight table of its config version, the stock state it saw and the prize. "
+        "Prints 'verified' or the draws that differ (exit 1). The same check as GET "
+        "/activities/{id}/draws/{draw_id}/verification, for every draw, whether or not the seed is revealed.",
+    )
+    p.add_argument("--activity", type=int, required=True, help="the lottery's id")
+    p.add_argument("--json", action="store_true", help="print the report as JSON (default: readable)")
+    p.set_defaults(func=verify)
 
     p = command("migrate", "apply the database migrations", "Bring the SQL schema to the newest revision.")
     p.set_defaults(func=migrate)

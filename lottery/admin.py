@@ -22,6 +22,7 @@ from lottery.recovery import hold, scarce_units
 from lottery.repository import LotteryRepository
 from lottery.snapshot import Snapshot, read_snapshot
 from lottery.store import DrawStore, LiveCounters
+from lottery.versions_db import write_draft_version
 
 log = logging.getLogger("promo.lottery")
 
@@ -75,6 +76,7 @@ class LotteryAdmin:
 
         async def write(conn: AsyncConnection, activity_id: int) -> None:
             await self.repository.insert_prizes(conn, activity_id, spec)
+            await write_draft_version(conn, activity_id, operator_id, self.clock.now_ms())  # issue 18
 
         activity = await self.activities.create_draft(
             spec, spec.type, operator_id, columns=self.repository.columns(spec), write=write

@@ -32,6 +32,7 @@ def draw_row(activity_id: int, entry_id: str, fields: dict[str, str]) -> DrawRow
         source=fields.get("source"),
         variant=fields.get("variant"),
         pity=fields.get("pity") == "1",
+        config_version=int(fields["config_version"]) if "config_version" in fields else None,
     )
 
 
@@ -62,6 +63,7 @@ async def _draw_rows(activity_id: int | None, entry_id: str, fields: dict[str, s
         "source": fields.get("source"),
         "variant": fields.get("variant"),
         "pity": fields.get("pity") == "1",  # won by the pity rule (lottery/odds.py)
+        "config_version": int(fields["config_version"]) if "config_version" in fields else None,  # issue 18
     }
     rows: list[Row] = [(db.draws, row)]
     if kind == "chance":

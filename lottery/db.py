@@ -55,6 +55,7 @@ draws = sa.Table(
     sa.Column("source", sa.String(64)),  # the campaign link code sent with the draw
     sa.Column("variant", sa.String(16)),  # the member's A/B variant; NULL: no experiment
     sa.Column("pity", sa.Boolean, nullable=False, server_default=sa.false()),  # won by the pity rule
+    sa.Column("config_version", sa.Integer),  # the config version it used (issue 18); NULL: before versions
     sa.Index("ix_draws_activity_user", "activity_id", "user_id", "drawn_at_ms"),
     sa.Index("ix_draws_activity_prize", "activity_id", "prize_id"),
     sa.Index("ix_draws_activity_day", "activity_id", "day"),
@@ -88,4 +89,33 @@ lottery_counts = sa.Table(
     sa.Column("draws", sa.BigInteger, nullable=False),  # draws (kind draw or chance) that won the prize
     sa.Column("units", sa.BigInteger, nullable=False),  # units handed out: draws and grants
     sa.Column("last_ms", sa.BigInteger, nullable=False),  # the newest drawn_at_ms counted
+)
+
+# Config versions of a lottery (issue 18, lottery/versions.py): creating and editing a draft write
+# one each (effective_at_ms NULL); publishing freezes the latest (effective from then); a live
+# change to odds or prize values adds a frozen one effective at a stated future time. `config`
+# holds the prize terms of the version: {"prizes": [{"id", "name", "weight", "value_cny", "points"}]}.
+config_versions = sa.Table(
+    "config_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("activity_id", sa.Integer, sa.ForeignKey("activities.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("frozen", sa.Boolean, nullable=False),
+    sa.Column("effective_at_ms", sa.BigInteger),  # NULL: a draft's version
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at_ms", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("activity_id", "version", name="uq_config_versions_activity_version"),
+)
+
+# The commit-reveal seed of a published lottery (lottery/seeds.py): encrypted at rest with the
+# seed key, its SHA-256 commitment public from the publication on.
+lottery_seeds = sa.Table(
+    "lottery_seeds",
+    metadata,
+    sa.Column("activity_id", sa.Integer, sa.ForeignKey("activities.id"), primary_key=True),
+    sa.Column("sealed", sa.Text, nullable=False),
+    sa.Column("commitment", sa.String(64), nullable=False),
+    sa.Column("created_at_ms", sa.BigInteger, nullable=False),
 )

@@ -27,6 +27,11 @@
 --          the points cost and calls again with "paid"), "paid" (a draw within the limits)
 -- ARGV[11] the weights of the member's A/B variant, one per prize in table order ("": the table's)
 -- ARGV[12] A/B variant   ARGV[13] channel   ARGV[14] source   (optional; streamed when not "")
+-- ARGV[19] the config version the caller derived ARGV[3] for (issue 18; "": no check). The state
+--          hash's `prizes` is version `config_version`; `next_versions` (JSON, optional) lists the
+--          later versions [{v, at, w: weights in table order, l: [per_user_daily, per_user_total,
+--          global_daily] (0: no limit)}]: the draw uses the last one whose time `at` <= now_ms,
+--          exactly one version per draw. If it is not ARGV[19], nothing happens.
 --
 -- The state's prizes JSON carries per prize: id, w (weight), limited, daily, cap, c (consolation),
 -- u (unlock tier: drawable from the member's u-th draw on, 0: always), p (1: a pity prize).
@@ -42,6 +47,7 @@
 --   {"not_loaded"}               no state for this activity: rebuild from SQL, then call again
 --   {"member_not_loaded"}        rebuilt lazily, this member not yet: load it from SQL, call again
 --   {"payment_required"}         (chance_or_pay) no chance and the limits allow a paid draw
+--   {"stale_version", version}   the version in effect is not ARGV[19]: re-read it, call again
 --   {"refused", code[, detail]}  activity_not_live | not_started | already_ended |
 --                                user_daily_limit | user_total_limit | global_daily_limit
 
@@ -64,7 +70,19 @@ local now = tonumber(ARGV[4])
 local outside = outside_window(s[1], s[2], s[3], now)
 if outside then return outside end
 
+-- The config version in effect at now_ms (issue 18): one version per draw, chosen atomically here
+-- (its limits apply from here on, its weights to the pick below).
+local cv = redis.call('HMGET', KEYS[1], 'config_version', 'next_versions')
+local version, current = cv[1] or '0', nil
+if cv[2] and cv[2] ~= '[]' then
+  for _, nv in ipairs(cjson.decode(cv[2])) do
+    if now >= nv.at then current, version = nv, tostring(nv.v) end
+  end
+end
+if ARGV[19] and ARGV[19] ~= '' and ARGV[19] ~= version then return {'stale_version', version} end
+
 local per_user_daily, per_user_total, global_daily = tonumber(s[4]), tonumber(s[5]), tonumber(s[6])
+if current and current.l then per_user_daily, per_user_total, global_daily = current.l[1], current.l[2], current.l[3] end
 local user_today = tonumber(redis.call('HGET', KEYS[6], user) or '0')
 local user_all = tonumber(redis.call('HGET', KEYS[4], user) or '0')
 local chances = tonumber(redis.call('HGET', KEYS[10], user) or '0')
@@ -81,6 +99,9 @@ if kind == 'draw' and ARGV[10] == 'chance_or_pay' then return {'payment_required
 
 -- The weighted pick over the disclosed table (odds.pick).
 local prizes = cjson.decode(s[7])
+if current then  -- the weights of the version in effect (issue 18)
+  for i, w in ipairs(current.w) do if prizes[i] then prizes[i].w = w end end
+end
 if ARGV[11] and ARGV[11] ~= '' then
   local i = 0
   for w in string.gmatch(ARGV[11], '[^,]+') do i = i + 1; if prizes[i] then prizes[i].w = tonumber(w) end end
@@ -169,6 +190,7 @@ for i, name in ipairs({'variant', 'channel', 'source'}) do
   if value and value ~= '' then event[#event + 1] = name; event[#event + 1] = value end
 end
 if guaranteed then event[#event + 1] = 'pity'; event[#event + 1] = '1' end
+event[#event + 1] = 'config_version'; event[#event + 1] = version
 redis.call('XADD', KEYS[9], '*', unpack(event))
 result[#result + 1] = tostring(chances)
 return {'ok', unpack(result)}

@@ -12,14 +12,16 @@ from lottery.admin import ActivityCounters
 from lottery.back_office import of_member
 from lottery.model import LOTTERY_TYPES, Limits, LotterySpec, variant_view
 from lottery.repository import LotteryRepository
+from lottery.seeds import Seeds, seed_key
 from lottery.service import DrawService
 from lottery.store import DrawStore
-from lottery.views import PityView, PrizeView, lottery_view
+from lottery.views import PityView, PrizeView, VersionView, lottery_view
 
 
 def build(kernel: Kernel) -> GameplayService:
     repository = LotteryRepository(kernel.engine)
-    return DrawService(kernel.activities, DrawStore(kernel.batcher), repository, kernel.points, kernel.clock)
+    seeds = Seeds(kernel.engine, seed_key(kernel.settings.var_dir))
+    return DrawService(kernel.activities, DrawStore(kernel.batcher), repository, kernel.points, kernel.clock, seeds)
 
 
 async def load_view(service: GameplayService, activity: Activity, operator: bool) -> Activity:
@@ -30,8 +32,9 @@ async def load_view(service: GameplayService, activity: Activity, operator: bool
 
 def routes() -> Sequence[Any]:
     from lottery.controllers import ROUTES
+    from lottery.fairness_controllers import ROUTES as FAIRNESS
 
-    return ROUTES
+    return [*ROUTES, *FAIRNESS]
 
 
 GAMEPLAY = Gameplay(
@@ -42,7 +45,7 @@ GAMEPLAY = Gameplay(
     counters=ActivityCounters,
     summary="Wheel, golden egg and blind box draws (大转盘, 砸金蛋, 盲盒): odds, stock, chances",
     routes=routes,
-    tables=(db.prizes, db.draws, db.chance_ledger),
+    tables=(db.prizes, db.draws, db.chance_ledger, db.config_versions, db.lottery_seeds),
     audit_ids={"draw": db.draws.c.draw_id},  # draws, chance draws, grants
     view=ViewSection(
         fields=[
@@ -51,6 +54,11 @@ GAMEPLAY = Gameplay(
             ("prizes", list[PrizeView], []),
             ("odds_rule", str | None, None),  # how the odds and the fallback work
             ("pity", PityView | None, None),  # the pity rule (保底), disclosed
+            # issue 18: the version in effect, the announced ones, the commitment, after the end the seed
+            ("config_version", int | None, None),
+            ("upcoming_versions", list[VersionView] | None, None),
+            ("commitment", str | None, None),
+            ("seed", str | None, None),
         ],
         read=lottery_view,
         load=load_view,

@@ -16,6 +16,7 @@
 -- ARGV[1] user_id     ARGV[2] prize_id wanted     ARGV[3] grant_id (fresh)     ARGV[4] now_ms
 -- ARGV[5] local day (YYYY-MM-DD)   ARGV[6] day key time to live (ms)
 -- ARGV[7] reference   ARGV[8] reference time to live (s)
+-- ARGV[9] the config version in effect (issue 18; streamed when given)
 --
 -- Returns one of
 --   {"ok", grant_id, prize_id, picked_prize_id}        prize_id is the consolation when unavailable
@@ -62,5 +63,6 @@ redis.call('PEXPIRE', KEYS[5], ARGV[6])
 redis.call('SET', KEYS[6], ARGV[3] .. ' ' .. wid .. ' ' .. pid, 'EX', ARGV[8])
 redis.call('XADD', KEYS[7], '*', 'type', 'draw', 'kind', 'grant', 'draw_id', ARGV[3], 'user_id', user,
   'prize_id', wid, 'picked_prize_id', pid, 'rand', 0, 'day', ARGV[5], 'drawn_at_ms', ARGV[4],
-  'idempotency_key', ARGV[7], 'fingerprint', '-', 'left_today', -1, 'left_total', -1)
+  'idempotency_key', ARGV[7], 'fingerprint', '-', 'left_today', -1, 'left_total', -1,
+  'config_version', ARGV[9] or '0')
 return {'ok', ARGV[3], wid, pid}

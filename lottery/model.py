@@ -166,6 +166,23 @@ class Prize(msgspec.Struct, kw_only=True):
         return self.type == "thanks"
 
 
+class PrizeTerms(msgspec.Struct, kw_only=True):
+    """What a version sets of one prize: its weight (its odds) and its value."""
+
+    id: int
+    name: str
+    weight: int
+    value_cny: Decimal
+    points: int | None = None
+
+
+class ConfigVersion(msgspec.Struct, kw_only=True):
+    version: int
+    effective_at_ms: int
+    prizes: list[PrizeTerms]
+    limits: Limits | None = None  # None: the activity's (the version frozen at publication)
+
+
 class Lottery(Activity, kw_only=True):
     """A lottery as we keep it: the kernel's activity, its limits, points cost and prizes."""
 
@@ -173,6 +190,13 @@ class Lottery(Activity, kw_only=True):
     points_cost: int
     prizes: list[Prize]
     pity_after: int | None = None  # pity: consecutive consolation draws before a guaranteed win
+    # Fairness (issue 18, lottery/versions.py): the config version `prizes` is (frozen at
+    # publication; 0: published before versions existed), the live changes after it, the seed's
+    # commitment (None: no seed) and, once the activity has ended, the seed itself (hex).
+    config_version: int = 0
+    later_versions: list[ConfigVersion] = msgspec.field(default_factory=list)
+    commitment: str | None = None
+    seed: str | None = None
 
     @classmethod
     def of(

@@ -19,6 +19,7 @@ from activities.pages import Key
 from activities.repository import clamped, log_action, stored
 from lottery import db
 from lottery.model import Limits, Lottery, LotterySpec, Prize
+from lottery.versions_db import frozen_versions
 
 
 class DrawRow(msgspec.Struct, kw_only=True):
@@ -40,6 +41,7 @@ class DrawRow(msgspec.Struct, kw_only=True):
     source: str | None = None
     variant: str | None = None
     pity: bool = False  # won by the pity rule (lottery/odds.py)
+    config_version: int | None = None  # issue 18; None: drawn before config versions
 
 
 class DayCount(NamedTuple):
@@ -107,9 +109,20 @@ class LotteryRepository:
                     sa.select(db.prizes).where(db.prizes.c.activity_id == activity.id).order_by(db.prizes.c.position)
                 )
             ).all()
+            versions = await frozen_versions(conn, activity.id)
+            committed = (
+                await conn.execute(
+                    sa.select(db.lottery_seeds.c.commitment).where(db.lottery_seeds.c.activity_id == activity.id)
+                )
+            ).scalar()
         limits = stored({k: clamped(v) for k, v in (row.limits or {}).items()}, Limits)
-        prizes = [_prize(p._mapping) for p in prize_rows]
-        return Lottery.of(activity, limits, clamped(row.points_cost), prizes, row.pity_after)
+        lottery = Lottery.of(
+            activity, limits, clamped(row.points_cost), [_prize(p._mapping) for p in prize_rows], row.pity_after
+        )
+        if versions:  # issue 18: the version frozen at publication, the live changes after it
+            lottery.config_version, lottery.later_versions = versions[0].version, versions[1:]
+        lottery.commitment = None if committed is None else str(committed)
+        return lottery
 
     async def add_stock(self, activity_id: int, prize_id: int, units: int, operator_id: str, now_ms: int) -> int | None:
         """Add `units` to the prize's stock in one transaction with the operator log; returns the

@@ -4,22 +4,19 @@ activities hand out from a lottery: prizes from its pool, draw chances."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime
-from typing import Annotated, Literal
 
 import msgspec
 
 from activities.audit_rows import EventHandler
 from activities.auth import Identity
-from activities.clock import Clock, day_end_ms, from_ms, local_day
+from activities.clock import Clock, day_end_ms, local_day
 from activities.errors import Kind, PromoError, refusal
 from activities.experiment import variant_of
 from activities.ids import new_id
-from activities.model import Activity, DeviceId
+from activities.model import Activity
 from activities.pages import Page, cut, decode_cursor
 from activities.points import PointsService, draw_cost_ref
 from activities.service import (
@@ -32,11 +29,20 @@ from activities.service import (
 )
 from lottery.admin import ActivityCounters, LotteryAdmin
 from lottery.audit import HANDLERS
+from lottery.fairness import derive_rand
 from lottery.members import MemberLoader
 from lottery.model import LOTTERY_TYPES, Lottery, LotterySpec, Prize, variant_lottery
 from lottery.odds import new_rand
 from lottery.repository import LotteryRepository
+from lottery.seeds import Seeds
+from lottery.shapes import DrawBody as DrawBody  # the lottery's shapes, imported from here too
+from lottery.shapes import DrawResult as DrawResult
+from lottery.shapes import Granted, prize_won, result_of
+from lottery.shapes import PrizeWon as PrizeWon
+from lottery.shapes import fingerprint as fingerprint
 from lottery.store import DrawRecord, DrawReply, DrawRequest, DrawStore, GrantReply
+from lottery.versions import draw_table, lottery_at, next_versions_field, number_at, played_at
+from lottery.versions_db import freeze
 
 log = logging.getLogger("promo.lottery")
 _MEMBER_ATTEMPTS = 3  # a member load can be overtaken by a rebuild: load again, then give up (503)
@@ -46,51 +52,6 @@ _REFUSALS: dict[str, tuple[Kind, str]] = {
     "user_total_limit": (Kind.LIMIT, "no draws left in this activity"),
     "global_daily_limit": (Kind.LIMIT, "all of today's draws are gone; come back tomorrow"),
 }
-
-
-Source = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:~-]{1,64}$")]
-
-
-class DrawBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Optional context a front end sends with a draw."""
-
-    channel: Literal["h5", "mini_program", "app", "other"] | None = None
-    device_id: DeviceId | None = None
-    source: Source | None = None  # a campaign link code (analytics)
-
-
-class PrizeWon(msgspec.Struct):
-    id: int
-    name: str
-    type: str
-    value_cny: str
-    is_consolation: bool
-    points: int | None = None  # credited to the member's wallet for a "points" prize
-
-
-class DrawResult(msgspec.Struct):
-    draw_id: str
-    activity_id: int
-    prize: PrizeWon
-    drawn_at: datetime
-    left_today: int | None  # None: no daily limit
-    left_total: int | None
-    kind: str = "draw"  # draw | chance (paid with a draw chance) | grant (a reward of another activity)
-    chances_left: int | None = None  # draw chances left after this draw (None in the history)
-    replayed: bool = False
-
-
-class Granted(msgspec.Struct):
-    """A prize handed out from a lottery's pool without a draw."""
-
-    grant_id: str
-    lottery_id: int
-    prize: PrizeWon
-    fallback: bool  # the named prize was unavailable: this is the consolation prize
-
-
-def fingerprint(activity_id: int, body: DrawBody) -> str:
-    return hashlib.sha256(b"%d:" % activity_id + msgspec.json.encode(body)).hexdigest()[:32]
 
 
 class DrawService:
@@ -104,8 +65,10 @@ class DrawService:
         repository: LotteryRepository,
         points: PointsService,
         clock: Clock,
+        seeds: Seeds | None = None,
     ) -> None:
         self.activities = activities
+        self.seeds = seeds  # commit-reveal seeds (issue 18); None: draws use fresh random numbers
         self.store = store
         self.points = points
         self.repository = repository
@@ -116,6 +79,7 @@ class DrawService:
         # activity id -> (the kernel's cached activity it was read for, the lottery)
         self._lotteries: dict[int, tuple[Activity, Lottery]] = {}
         self._reading: dict[int, asyncio.Future[Lottery]] = {}
+        self._refreshing: dict[int, asyncio.Future[Lottery]] = {}
 
     # --- the platform's contract (activities/gameplay.py) -------------------------------------
 
@@ -123,7 +87,12 @@ class DrawService:
         return await self.admin.create(spec, operator_id)
 
     async def check_publishable(self, activity: Activity) -> None:
-        """A lottery's spec was checked whole at creation: nothing more to check."""
+        """A lottery's spec was checked whole at creation: nothing more to check. Publishing
+        freezes its config version and makes its commit-reveal seed (issue 18)."""
+        now_ms = self.clock.now_ms()
+        await freeze(self.repository.engine, activity.id, "publish", now_ms)
+        if self.seeds is not None:
+            await self.seeds.create(activity.id, now_ms)
 
     async def load(self, activity: Activity) -> None:
         await self.admin.load(activity)
@@ -146,17 +115,22 @@ class DrawService:
     async def view_of(self, activity: Activity, operator: bool) -> Lottery:
         """The lottery behind an activity's view: as SQL has it now for operators (its stock
         changes), from the draws' cache for players (what they see cannot change)."""
-        if operator or activity.status == "draft":
-            return await self.admin.read(activity)
-        return await self.lottery(activity.id)
+        now_ms = self.clock.now_ms()
+        lottery = await (
+            self.admin.read(activity) if operator or activity.status == "draft" else self.lottery(activity.id)
+        )
+        shown = lottery_at(lottery, now_ms)  # the version in effect now (issue 18)
+        if self.seeds is not None and activity.status == "ended":
+            seed = await self.seeds.seed(activity.id)  # revealed once the activity has ended (for good)
+            shown = msgspec.structs.replace(shown, seed=seed.hex() if seed else None)
+        return shown
 
     # --- players ----------------------------------------------------------------------------
 
     async def draw(self, player: Identity, activity_id: int, idempotency_key: str, body: DrawBody) -> DrawResult:
-        activity = await self.lottery(activity_id)
-        variant = variant_of(activity, player.subject)  # an A/B variant's odds and cost
-        activity = variant_lottery(activity, variant)
-        await self.activities.admit(activity, player)
+        lottery = await self.lottery(activity_id)
+        variant = variant_of(lottery, player.subject)  # an A/B variant's odds and cost
+        await self.activities.admit(lottery, player)
         flight = (activity_id, player.subject, idempotency_key)
         if flight in self._in_flight:
             raise PromoError(
@@ -166,7 +140,12 @@ class DrawService:
             )
         self._in_flight.add(flight)
         try:
-            reply = await self._draw(activity, player.subject, idempotency_key, body, variant)
+            reply = await self._draw(lottery, player.subject, idempotency_key, body, variant)
+            if reply.kind == "stale_version":  # a version this worker had not read yet (issue 18)
+                lottery = await self.refresh_versions(activity_id)
+                reply = await self._draw(lottery, player.subject, idempotency_key, body, variant)
+                if reply.kind == "stale_version":
+                    raise loading_error()
         finally:
             self._in_flight.discard(flight)
 
@@ -181,9 +160,14 @@ class DrawService:
         assert reply.record is not None
         if reply.kind == "ok":
             await self._credit_points_prize(
-                activity.prize(reply.record.prize_id), player.subject, reply.record.draw_id, activity.id
+                played_at(lottery, variant, reply.record.drawn_at_ms).prize(reply.record.prize_id),
+                player.subject,
+                reply.record.draw_id,
+                lottery.id,
             )
-        return _result(activity, reply.record, replayed=reply.kind == "replay", chances_left=reply.chances_left)
+        return result_of(
+            lottery, reply.record, replayed=reply.kind == "replay", chances_left=reply.chances_left, variant=variant
+        )
 
     async def lottery(self, activity_id: int) -> Lottery:
         """A published lottery (of any skin); other activities are not drawn from. Read once per
@@ -199,6 +183,24 @@ class DrawService:
             self._reading[activity_id] = reading
             reading.add_done_callback(lambda _: self._reading.pop(activity_id, None))
         return await asyncio.shield(reading)
+
+    async def refresh_versions(self, activity_id: int) -> Lottery:
+        """Re-read a lottery from SQL (its config versions changed) and hand its versions to the
+        draw script (SQL is the source: this also repairs a change whose Redis step failed).
+        One refresh per activity at a time: the draws that found the same change share it."""
+        flight = self._refreshing.get(activity_id)
+        if flight is None:
+            flight = asyncio.ensure_future(self._refresh(activity_id))
+            self._refreshing[activity_id] = flight
+            flight.add_done_callback(lambda _: self._refreshing.pop(activity_id, None))
+        return await asyncio.shield(flight)
+
+    async def _refresh(self, activity_id: int) -> Lottery:
+        self.activities.forget(activity_id)
+        self._lotteries.pop(activity_id, None)
+        lottery = await self.lottery(activity_id)
+        await self.store.set_versions(activity_id, lottery.config_version, next_versions_field(lottery))
+        return lottery
 
     async def find(self, activity_id: int) -> Lottery | None:
         """A lottery (drafts included) as SQL has it now, or None if there is no lottery of that
@@ -224,10 +226,10 @@ class DrawService:
             log.exception("points prize of draw %s not credited yet; the reconciler will", draw_id)
 
     async def _draw(
-        self, activity: Lottery, user_id: str, idempotency_key: str, body: DrawBody, variant: str = ""
+        self, lottery: Lottery, user_id: str, idempotency_key: str, body: DrawBody, variant: str = ""
     ) -> DrawReply:
         """Run the draw script: with a draw chance if the member has one, otherwise within the
-        limits and, if the activity costs points, paid for.
+        limits and, if the activity costs points (its A/B `variant`'s cost), paid for.
 
         The points cost is charged only once the script has said that no chance is left and the
         limits allow a draw (`payment_required`), under a reference naming this request's fresh
@@ -236,13 +238,19 @@ class DrawService:
         is refunded here: a retry with the same key replays (and refunds its own charge), and the
         reconciler refunds charges whose draw never reached SQL.
         """
+        activity = variant_lottery(lottery, variant)
         now_ms = self.clock.now_ms()
         day = local_day(now_ms, activity.tz)
+        draw_id = new_id("d", now_ms)
+        # Commit-reveal (issue 18): the number is derived from the seed and the draw id, for the
+        # total weight of the config version in effect now (draw.lua checks it is that version).
+        version, total, weights = draw_table(lottery, variant, now_ms)
+        seed = None if self.seeds is None else await self.seeds.seed(activity.id)
         request = DrawRequest(
             activity_id=activity.id,
             user_id=user_id,
-            draw_id=new_id("d", now_ms),
-            rand=new_rand(),
+            draw_id=draw_id,
+            rand=new_rand() if seed is None else derive_rand(seed, draw_id, total),
             now_ms=now_ms,
             day=day,
             day_ttl_ms=day_end_ms(day, activity.tz) + DAY_KEY_GRACE_MS - now_ms,
@@ -250,10 +258,11 @@ class DrawService:
             idempotency_key=idempotency_key,
             idempotency_ttl_s=IDEMPOTENCY_TTL_S,
             payment="chance_or_pay" if activity.points_cost else "chance_or_free",
-            weights=",".join(str(p.weight) for p in activity.prizes) if variant else "",
+            weights=weights,
             variant=variant,
             channel=body.channel or "",
             source=body.source or "",
+            version=str(version),
         )
         reply = await self._loaded(activity, lambda: self.store.draw(request), user_id)
         if reply.kind != "payment_required":
@@ -295,19 +304,28 @@ class DrawService:
 
         async def grant() -> GrantReply:
             return await self.store.grant(
-                lottery_id, user_id, prize_id, grant_id, now_ms, day, day_ttl_ms, ref, REFERENCE_TTL_S
+                lottery_id,
+                user_id,
+                prize_id,
+                grant_id,
+                now_ms,
+                day,
+                day_ttl_ms,
+                ref,
+                REFERENCE_TTL_S,
+                number_at(activity, now_ms),
             )
 
         reply = await self._loaded(activity, grant, user_id)
         if reply.kind == "unknown_prize":
             raise PromoError(Kind.NOT_FOUND, "prize_not_found", f"no prize {prize_id} in lottery {lottery_id}")
-        prize = activity.prize(reply.prize_id)
+        prize = lottery_at(activity, now_ms).prize(reply.prize_id)
         if reply.kind == "ok":
             await self._credit_points_prize(prize, user_id, reply.grant_id, lottery_id)
         return Granted(
             grant_id=reply.grant_id,
             lottery_id=lottery_id,
-            prize=_prize_won(prize),
+            prize=prize_won(prize),
             fallback=reply.prize_id != reply.picked_prize_id,
         )
 
@@ -348,30 +366,5 @@ class DrawService:
                 drawn_at_ms=row.drawn_at_ms,
                 kind=row.kind,
             )
-            results.append(_result(activity, record, replayed=False))
+            results.append(result_of(activity, record, replayed=False, variant=row.variant or ""))
         return Page(items=results, next_cursor=next_cursor)
-
-
-def _prize_won(prize: Prize) -> PrizeWon:
-    return PrizeWon(
-        id=prize.id,
-        name=prize.name,
-        type=prize.type,
-        value_cny=str(prize.value_cny),
-        is_consolation=prize.is_consolation,
-        points=prize.points,
-    )
-
-
-def _result(activity: Lottery, record: DrawRecord, *, replayed: bool, chances_left: int | None = None) -> DrawResult:
-    return DrawResult(
-        draw_id=record.draw_id,
-        activity_id=activity.id,
-        prize=_prize_won(activity.prize(record.prize_id)),
-        drawn_at=from_ms(record.drawn_at_ms, activity.tz),
-        left_today=record.left_today,
-        left_total=record.left_total,
-        kind=record.kind,
-        chances_left=chances_left,
-        replayed=replayed,
-    )

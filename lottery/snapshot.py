@@ -14,6 +14,7 @@ from activities.clock import day_end_ms, local_day, to_ms
 from activities.service import DAY_KEY_GRACE_MS
 from lottery.model import Lottery
 from lottery.repository import LotteryRepository
+from lottery.versions import next_versions_field
 
 
 @dataclass
@@ -83,6 +84,8 @@ def state_fields(activity: Lottery) -> dict[str, str | int]:
         "prizes": json.dumps(prizes, separators=(",", ":")),
         "pity_after": activity.pity_after or 0,
         "lazy": "0",  # the load writes its own (Snapshot.lazy)
+        "config_version": activity.config_version,  # issue 18: the version `prizes` is
+        "next_versions": next_versions_field(activity),  # and the later ones (lottery/versions.py)
     }
 
 

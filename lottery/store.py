@@ -23,6 +23,7 @@ _grant = script_beside(__file__, "grant.lua")
 _chances = script_beside(__file__, "chances.lua")
 _add_stock = script_beside(__file__, "add_stock.lua")
 _member = script_beside(__file__, "member.lua")
+_set_versions = script_beside(__file__, "set_versions.lua")
 Payment = Literal["chance_or_free", "chance_or_pay", "paid"]  # see draw.lua, ARGV[10]
 
 
@@ -43,6 +44,7 @@ class DrawRequest:
     variant: str = ""
     channel: str = ""
     source: str = ""
+    version: str = ""  # the config version `rand` was derived for (draw.lua ARGV[19]; "": no check)
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,11 @@ class DrawStore:
                 request.variant,
                 request.channel,
                 request.source,
+                "",  # ARGV[15-18]: lottery rules (pity, tiers) and pacing (release, budget)
+                "",
+                "",
+                "",
+                request.version,
             ],
         )
         kind = reply[0]
@@ -160,6 +167,8 @@ class DrawStore:
             return DrawReply(kind, record=record, chances_left=int(chances_left))
         if kind == "refused":
             return DrawReply(kind, code=reply[1], detail=reply[2] if len(reply) > 2 else None)
+        if kind == "stale_version":
+            return DrawReply(kind, code=reply[1])
         return DrawReply(kind)
 
     async def grant(
@@ -173,6 +182,7 @@ class DrawStore:
         day_ttl_ms: int,
         ref: str,
         ref_ttl_s: int,
+        version: int = 0,
     ) -> GrantReply:
         keys = LotteryKeys(activity_id)
         reply = await self.batcher.call(
@@ -187,7 +197,7 @@ class DrawStore:
                 keys.events,
                 keys.members,
             ],
-            [user_id, prize_id, grant_id, now_ms, day.isoformat(), day_ttl_ms, ref, ref_ttl_s],
+            [user_id, prize_id, grant_id, now_ms, day.isoformat(), day_ttl_ms, ref, ref_ttl_s, version],
         )
         if reply[0] in ("ok", "replay"):
             return GrantReply(reply[0], grant_id=reply[1], prize_id=int(reply[2]), picked_prize_id=int(reply[3]))
@@ -266,6 +276,12 @@ class DrawStore:
         Returns the units it added (-1: the activity is not loaded)."""
         keys = LotteryKeys(activity_id)
         return int(await _add_stock(self.redis, [keys.state, keys.stock], [prize_id, total, units]))
+
+    async def set_versions(self, activity_id: int, config_version: int, next_versions: str) -> bool:
+        """Tell the draw script a lottery's config versions (a live change, or a repair after
+        one whose Redis step failed). False: the lottery is not loaded (its rebuild reads them)."""
+        keys = LotteryKeys(activity_id)
+        return bool(await _set_versions(self.redis, [keys.state], [config_version, next_versions]))
 
     async def counters(self, activity_id: int, day: date) -> LiveCounters:
         keys = LotteryKeys(activity_id)

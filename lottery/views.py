@@ -3,12 +3,14 @@ its pity rule and unlock tiers in plain words."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
+from activities.clock import from_ms
 from activities.model import Activity
-from lottery.model import Lottery
+from lottery.model import ConfigVersion, Limits, Lottery
 
 ODDS_RULE = (
     "Each draw picks a prize with the odds shown. If the picked prize is out of stock, or you "
@@ -65,6 +67,57 @@ def pity_view(lottery: Lottery) -> PityView | None:
     return PityView(after=lottery.pity_after, prize_ids=[p.id for p in prizes], shares=shares, rule=rule)
 
 
+class VersionPrize(msgspec.Struct):
+    id: int
+    name: str
+    value_cny: str
+    odds: str
+    odds_percent: str
+    points: int | None = None
+
+
+class VersionView(msgspec.Struct):
+    """A config version as disclosed (issue 18): its odds and values, and when it takes effect."""
+
+    version: int
+    effective_at: datetime
+    prizes: list[VersionPrize]
+    limits: Limits | None = None
+
+
+def version_view(activity: Lottery, version: ConfigVersion) -> VersionView:
+    total = sum(p.weight for p in version.prizes)
+    kinds = {p.id: p.type for p in activity.prizes}
+    return VersionView(
+        version=version.version,
+        effective_at=from_ms(version.effective_at_ms, activity.tz),
+        limits=version.limits or activity.limits,
+        prizes=[
+            VersionPrize(
+                id=p.id,
+                name=p.name,
+                value_cny=str(p.value_cny),
+                odds=f"{p.weight / total:.6f}" if total else "0.000000",
+                odds_percent=f"{p.weight / total * 100:.4f}%" if total else "0.0000%",
+                points=p.points if kinds.get(p.id) == "points" else None,
+            )
+            for p in version.prizes
+        ],
+    )
+
+
+def fairness_view(activity: Lottery) -> dict[str, Any]:
+    """Issue 18: the config version in effect, the ones announced after it (with their effective
+    times), the seed's commitment, and the seed once the activity has ended."""
+    upcoming = [v for v in activity.later_versions if v.version > activity.config_version]
+    return {
+        "config_version": activity.config_version,
+        "upcoming_versions": [version_view(activity, v) for v in upcoming],
+        "commitment": activity.commitment,
+        "seed": activity.seed,
+    }
+
+
 def lottery_view(activity: Activity, operator: bool) -> dict[str, Any]:
     """The fields a lottery adds to its activity's view (operators see stock and weights too):
     `activity` is the `Lottery` the section's `load` read."""
@@ -93,4 +146,4 @@ def lottery_view(activity: Activity, operator: bool) -> dict[str, Any]:
         ],
         "odds_rule": ODDS_RULE,
         "pity": pity_view(activity),
-    }
+    } | fairness_view(activity)

@@ -95,8 +95,14 @@ async def test_lua_agrees_with_python_on_pity_and_tiers(env: Env) -> None:
 
 
 def _forced(monkeypatch: pytest.MonkeyPatch, rands: list[int]) -> None:
-    """The engine's random numbers, in order (the last one repeats)."""
-    monkeypatch.setattr("lottery.service.new_rand", lambda: rands.pop(0) if len(rands) > 1 else rands[0])
+    """The engine's random numbers, in order (the last one repeats); derived from the lottery's
+    seed since issue 18, so the derivation is what is forced."""
+
+    def forced() -> int:
+        return rands.pop(0) if len(rands) > 1 else rands[0]
+
+    monkeypatch.setattr("lottery.service.new_rand", forced)
+    monkeypatch.setattr("lottery.service.derive_rand", lambda *_: forced())
 
 
 async def test_pity_counter_survives_a_flush_and_the_guarantee_is_audited(
@@ -195,7 +201,7 @@ async def test_concurrent_draws_keep_the_pity_counter_and_the_stock_exact(
     )
     activity = await env.create(spec)
     activity_id, (prize_id, thanks_id) = activity["id"], [p["id"] for p in activity["prizes"]]
-    monkeypatch.setattr("lottery.service.new_rand", lambda: RAND_RANGE - 1)
+    _forced(monkeypatch, [RAND_RANGE - 1])
     responses = await asyncio.gather(
         *(env.draw(activity_id, f"c{m}", key=f"k{m}-{i}") for m in range(members) for i in range(3))
     )

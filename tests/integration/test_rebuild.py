@@ -135,7 +135,16 @@ async def test_publishing_clears_leftovers_of_another_database(env: Env) -> None
     first = await env.draw(old["id"], user="u1", key="k1")
     assert first.status_code == 201
     async with env.platform.engine.begin() as conn:  # a new, empty database with the same ids
-        for table in ("draws", "prizes", "operator_actions", "activities", "activity_epochs", "recoveries"):
+        for table in (
+            "draws",
+            "prizes",
+            "operator_actions",
+            "config_versions",
+            "lottery_seeds",
+            "activities",
+            "activity_epochs",
+            "recoveries",
+        ):
             await conn.exec_driver_sql(f"DELETE FROM {table}")
     env.platform.activities._cache.clear()
     new = await env.create(wheel(name="New wheel"))
