@@ -110,6 +110,7 @@ def test_every_action_is_counted(tmp_path: Path) -> None:
         ("reservation", "redeem"),
         ("reservation", "reserve"),
         ("tasks", "claim"),
+        ("tasks", "task_assist"),
     ]
 
 
