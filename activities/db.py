@@ -42,6 +42,7 @@ activities = sa.Table(
     sa.Column("limits", sa.JSON, nullable=False, default=lambda: {}),
     sa.Column("points_cost", sa.Integer, nullable=False, default=0),
     sa.Column("pity_after", sa.Integer),  # a lottery's pity rule (migration 0017); NULL: none
+    sa.Column("budget_cny", sa.Numeric(14, 2)),  # a lottery's budget (lottery/pacing.py); NULL: none
     sa.Column("config", sa.JSON),  # a gameplay's own settings (sign-in cycle and rewards...); NULL for lotteries
     sa.Column("experiment", sa.JSON),  # A/B variants (activities/experiment.py); NULL: none
     sa.Column("created_at_ms", sa.BigInteger, nullable=False),

@@ -44,6 +44,9 @@ def _bars(counters: dict[str, Any]) -> list[Bar]:
     if "stock" in counters and "stock_left" in counters:
         total, left = counters["stock"], counters["stock_left"]
         found.append(Bar("stock", total, left, (total or 0) - (left or 0)))
+    if counters.get("budget_cny") is not None:  # a lottery's budget (lottery/pacing.py), whole CNY
+        budget, left = (int(float(counters[k])) for k in ("budget_cny", "budget_left_cny"))
+        found.append(Bar("budget CNY", budget, left, int(float(counters["budget_spent_cny"]))))
     for value in counters.values():
         if not isinstance(value, list):
             continue

@@ -211,6 +211,14 @@ _T: dict[str, tuple[str, str]] = {
     "invalid_body": ("输入有误", "Invalid input"),
     "prize_value_too_high": ("奖品价值不能超过5万元", "A prize may be worth at most 50,000 CNY"),
     "weights_all_zero": ("权重不能全为0", "Weights cannot all be zero"),
+    "budget_invalid": (
+        "预算须为正数，最多两位小数，不超过1000万元",
+        "The budget must be positive, 2 decimals, at most 10,000,000 CNY",
+    ),
+    "budget_consolation_value": (
+        "设置预算时「谢谢参与」奖品价值须为0",
+        "With a budget the consolation prize must be worth 0",
+    ),
 }
 
 

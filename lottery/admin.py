@@ -18,6 +18,7 @@ from activities.repository import ActivityRepository
 from activities.service import ActivityService
 from lottery import db
 from lottery.model import LOTTERY_TYPES, Lottery, LotterySpec, Prize, validate_spec, variant_lottery
+from lottery.pacing import ReleasePlan, counter_field, from_fen, periods, released, to_fen
 from lottery.recovery import hold, scarce_units
 from lottery.repository import LotteryRepository
 from lottery.snapshot import Snapshot, read_snapshot
@@ -35,6 +36,9 @@ class PrizeCounters(msgspec.Struct):
     granted: int
     granted_today: int
     granted_in_sql: int
+    release: ReleasePlan | None = None  # lottery/pacing.py
+    released: int | None = None  # units the plan has released so far (rollover) or this period (no rollover)
+    release_counted: int | None = None  # units counted against it so far (rollover) or this period
 
 
 class ActivityCounters(msgspec.Struct):
@@ -49,6 +53,10 @@ class ActivityCounters(msgspec.Struct):
     prizes: list[PrizeCounters]
     audit_lag_ms: int = 0  # age of the oldest event not yet in SQL
     quarantined: int = 0  # events the audit writer could not write (see GET /operator/audit/quarantine)
+    budget_cny: str | None = None  # None: no budget (lottery/pacing.py)
+    budget_spent_cny: str | None = None  # spent by every unit handed out (Redis); None: no budget
+    budget_left_cny: str | None = None
+    budget_spent_in_sql_cny: str | None = None
 
 
 class LotteryAdmin:
@@ -183,6 +191,9 @@ class LotteryAdmin:
         for count in await self.repository.counts(lottery.id):  # the aggregates: no scan of the draws
             in_sql[count.prize_id] = in_sql.get(count.prize_id, 0) + count.units
             draws_in_sql += count.draws
+        at = periods(self.clock.now_ms(), lottery.starts_at, lottery.tz)
+        spent = live.pacing.get("spent", 0)
+        budget = None if lottery.budget_cny is None else to_fen(lottery.budget_cny)
         return ActivityCounters(
             activity_id=lottery.id,
             status=lottery.status,
@@ -203,7 +214,16 @@ class LotteryAdmin:
                     granted=live.granted.get(p.id, 0),
                     granted_today=live.granted_today.get(p.id, 0),
                     granted_in_sql=in_sql.get(p.id, 0),
+                    release=p.release,
+                    released=None if p.release is None else released(p.release, at),
+                    release_counted=None
+                    if p.release is None
+                    else live.pacing.get(counter_field(p.id, p.release, at), 0),
                 )
                 for p in lottery.prizes
             ],
+            budget_cny=None if budget is None else from_fen(budget),
+            budget_spent_cny=None if budget is None else from_fen(spent),
+            budget_left_cny=None if budget is None else from_fen(max(budget - spent, 0)),
+            budget_spent_in_sql_cny=None if budget is None else from_fen(await self.repository.spent_fen(lottery.id)),
         )

@@ -33,6 +33,7 @@ def draw_row(activity_id: int, entry_id: str, fields: dict[str, str]) -> DrawRow
         variant=fields.get("variant"),
         pity=fields.get("pity") == "1",
         config_version=int(fields["config_version"]) if "config_version" in fields else None,
+        cost_fen=int(fields.get("cost_fen", 0)),
     )
 
 
@@ -64,6 +65,7 @@ async def _draw_rows(activity_id: int | None, entry_id: str, fields: dict[str, s
         "variant": fields.get("variant"),
         "pity": fields.get("pity") == "1",  # won by the pity rule (lottery/odds.py)
         "config_version": int(fields["config_version"]) if "config_version" in fields else None,  # issue 18
+        "cost_fen": int(fields.get("cost_fen", 0)),  # the budget spent (lottery/pacing.py)
     }
     rows: list[Row] = [(db.draws, row)]
     if kind == "chance":

@@ -23,6 +23,7 @@ prizes = sa.Table(
     sa.Column("points", sa.Integer),  # points credited by a "points" prize
     sa.Column("unlock_after_draws", sa.Integer),  # unlock tier (lottery/odds.py); NULL: from the first draw
     sa.Column("pity", sa.Boolean, nullable=False, server_default=sa.false()),  # one of the pity rule's prizes
+    sa.Column("release", sa.JSON),  # paced release {"per", "units", "rollover"} (lottery/pacing.py); NULL: none
     *(
         bounded_integer("prizes", c)
         for c in ("stock", "daily_stock", "per_user_cap", "weight", "points", "unlock_after_draws")
@@ -56,6 +57,7 @@ draws = sa.Table(
     sa.Column("variant", sa.String(16)),  # the member's A/B variant; NULL: no experiment
     sa.Column("pity", sa.Boolean, nullable=False, server_default=sa.false()),  # won by the pity rule
     sa.Column("config_version", sa.Integer),  # the config version it used (issue 18); NULL: before versions
+    sa.Column("cost_fen", sa.BigInteger, nullable=False, server_default="0"),  # the prize's value spent (budget)
     sa.Index("ix_draws_activity_user", "activity_id", "user_id", "drawn_at_ms"),
     sa.Index("ix_draws_activity_prize", "activity_id", "prize_id"),
     sa.Index("ix_draws_activity_day", "activity_id", "day"),

@@ -15,6 +15,9 @@
 -- KEYS[10] chances    hash user_id -> draw chances left
 -- KEYS[11] pity       hash user_id -> consecutive consolation draws (kept when the state's
 --                     pity_after > 0; see "Pity" below and lottery/odds.py)
+-- KEYS[12] pacing     hash "spent" -> fen spent of the budget (with one), "r:<prize>[:<period>]" -> units
+--                     counted against a release plan (lottery/pacing.py; state: "budget_fen",
+--                     -1 = no budget; prizes JSON: v_fen, rel_per, rel_units, rel_roll)
 -- KEYS[13] members    hash user_id -> 1: members loaded since a lazy rebuild (lottery/members.py)
 --
 -- ARGV[1] user_id          ARGV[2] draw_id (fresh, used only if this is a new draw)
@@ -27,6 +30,8 @@
 --          the points cost and calls again with "paid"), "paid" (a draw within the limits)
 -- ARGV[11] the weights of the member's A/B variant, one per prize in table order ("": the table's)
 -- ARGV[12] A/B variant   ARGV[13] channel   ARGV[14] source   (optional; streamed when not "")
+-- ARGV[17] "<hour period> <day period>" of now_ms since the start (release plans, 0 = the first)
+-- ARGV[18] the values in fen of the member's A/B variant, one per prize in table order ("": the table's)
 -- ARGV[19] the config version the caller derived ARGV[3] for (issue 18; "": no check). The state
 --          hash's `prizes` is version `config_version`; `next_versions` (JSON, optional) lists the
 --          later versions [{v, at, w: weights in table order, l: [per_user_daily, per_user_total,
@@ -117,6 +122,38 @@ for _, p in ipairs(prizes) do
   if p.c == 1 then consolation = p end
 end
 
+-- Paced release and budget (lottery/pacing.py, odds.paced_available): a prize beyond its
+-- release plan, or worth more than the budget left, is unavailable like one out of stock.
+local budget_fen = tonumber(redis.call('HGET', KEYS[1], 'budget_fen') or '-1')
+local spent_fen = tonumber(redis.call('HGET', KEYS[12], 'spent') or '0')
+local hour_period, day_period = string.match(ARGV[17] or '', '^(%-?%d+) (%-?%d+)$')
+hour_period, day_period = tonumber(hour_period) or 0, tonumber(day_period) or 0
+if ARGV[18] and ARGV[18] ~= '' then
+  local i = 0
+  for v in string.gmatch(ARGV[18], '[^,]+') do i = i + 1; if prizes[i] then prizes[i].v_fen = tonumber(v) end end
+end
+local function release_period(p)
+  if p.rel_per == 'day' then return day_period end
+  return hour_period
+end
+local function release_field(p)
+  if p.rel_roll == 1 then return 'r:' .. tostring(p.id) end
+  return 'r:' .. tostring(p.id) .. ':' .. tostring(release_period(p))
+end
+local function paced_available(p)
+  if p.rel_units then
+    local released = p.rel_units
+    if p.rel_roll == 1 then released = (release_period(p) + 1) * p.rel_units end
+    if tonumber(redis.call('HGET', KEYS[12], release_field(p)) or '0') >= released then return false end
+  end
+  local value = p.v_fen or 0
+  return budget_fen < 0 or value == 0 or spent_fen + value <= budget_fen
+end
+local function paced_record(p)
+  if p.rel_units then redis.call('HINCRBY', KEYS[12], release_field(p), 1) end
+  if budget_fen >= 0 and (p.v_fen or 0) > 0 then redis.call('HINCRBY', KEYS[12], 'spent', p.v_fen) end
+end
+
 -- An unavailable pick falls back to the consolation prize (odds.is_available).
 local won = picked
 local pid = tostring(picked.id)
@@ -125,6 +162,8 @@ if picked.limited == 1 and tonumber(redis.call('HGET', KEYS[2], pid) or '0') <= 
 elseif picked.daily > 0 and tonumber(redis.call('HGET', KEYS[7], pid) or '0') >= picked.daily then
   won = consolation
 elseif picked.cap > 0 and tonumber(redis.call('HGET', KEYS[5], user .. '|' .. pid) or '0') >= picked.cap then
+  won = consolation
+elseif not paced_available(picked) then
   won = consolation
 end
 
@@ -138,7 +177,7 @@ local function available(p)
   if p.limited == 1 and tonumber(redis.call('HGET', KEYS[2], id) or '0') <= 0 then return false end
   if p.daily > 0 and tonumber(redis.call('HGET', KEYS[7], id) or '0') >= p.daily then return false end
   if p.cap > 0 and tonumber(redis.call('HGET', KEYS[5], user .. '|' .. id) or '0') >= p.cap then return false end
-  return (p.u or 0) <= user_all + 1
+  return (p.u or 0) <= user_all + 1 and paced_available(p)
 end
 local pity_after = tonumber(redis.call('HGET', KEYS[1], 'pity_after') or '0')
 local guaranteed = false
@@ -160,6 +199,7 @@ if pity_after > 0 then
 end
 
 local wid = tostring(won.id)
+paced_record(won)
 if won.limited == 1 then redis.call('HINCRBY', KEYS[2], wid, -1) end
 if won.cap > 0 then redis.call('HINCRBY', KEYS[5], user .. '|' .. wid, 1) end
 redis.call('HINCRBY', KEYS[3], wid, 1)
@@ -191,6 +231,7 @@ for i, name in ipairs({'variant', 'channel', 'source'}) do
 end
 if guaranteed then event[#event + 1] = 'pity'; event[#event + 1] = '1' end
 event[#event + 1] = 'config_version'; event[#event + 1] = version
+if (won.v_fen or 0) > 0 then event[#event + 1] = 'cost_fen'; event[#event + 1] = won.v_fen end
 redis.call('XADD', KEYS[9], '*', unpack(event))
 result[#result + 1] = tostring(chances)
 return {'ok', unpack(result)}

@@ -15,7 +15,7 @@ from lottery.repository import LotteryRepository
 from lottery.seeds import Seeds, seed_key
 from lottery.service import DrawService
 from lottery.store import DrawStore
-from lottery.views import PityView, PrizeView, VersionView, lottery_view
+from lottery.views import BudgetView, PityView, PrizeView, VersionView, lottery_view
 
 
 def build(kernel: Kernel) -> GameplayService:
@@ -59,6 +59,7 @@ GAMEPLAY = Gameplay(
             ("upcoming_versions", list[VersionView] | None, None),
             ("commitment", str | None, None),
             ("seed", str | None, None),
+            ("budget", BudgetView | None, None),  # that a budget exists (its amount: operators only)
         ],
         read=lottery_view,
         load=load_view,

@@ -38,6 +38,12 @@ class LotteryKeys(ActivityKeys):
         """Hash user_id -> 1: the members loaded from SQL since a lazy rebuild (lottery/members.py)."""
         return f"{self._p}:members"
 
+    @property
+    def pacing(self) -> str:
+        """Hash of paced release and budget counters: "spent" -> fen spent, "r:<prize>" and
+        "r:<prize>:<period>" -> units counted against a release plan (lottery/pacing.py)."""
+        return f"{self._p}:pacing"
+
     def grant_ref(self, ref: str) -> str:
         """String "<grant_id> <prize_id> <picked_prize_id>": a prize granted from the pool for `ref`."""
         return f"{self._p}:gref:{ref}"
@@ -51,5 +57,5 @@ class LotteryKeys(ActivityKeys):
         """Keys a rebuild deletes before loading (day keys and idempotency keys are set, not deleted)."""
         return [
             *(self.state, self.stock, self.granted, self.user_total, self.user_prize, self.chances),
-            *(self.pity, self.members),
+            *(self.pity, self.members, self.pacing),
         ]

@@ -12,6 +12,7 @@ import msgspec
 from activities.errors import invalid
 from activities.experiment import RewardOverride
 from activities.model import Activity, ActivityBase, Name, NonNegative, Positive, validate_common
+from lottery.pacing import MAX_BUDGET_CNY, ReleasePlan
 
 # Anti-Unfair Competition Law art. 10: a lottery prize may be worth at most 50,000 CNY.
 TOP_PRIZE_MAX_CNY = Decimal(50_000)
@@ -35,6 +36,7 @@ class PrizeSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     points: Positive | None = None  # what a "points" prize credits to the member's wallet
     # Unlock tier: drawable from the member's Kth draw on (lottery/odds.py); None: from the first.
     unlock_after_draws: Positive | None = None
+    release: ReleasePlan | None = None  # paced release (lottery/pacing.py); None: all stock at once
 
 
 class PitySpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -59,6 +61,7 @@ class LotterySpec(ActivityBase, kw_only=True):
     points_cost: NonNegative = 0
     prizes: Annotated[list[PrizeSpec], msgspec.Meta(max_length=50)]
     pity: PitySpec | None = None
+    budget_cny: Decimal | None = None  # the activity's budget (lottery/pacing.py); None: no budget
 
 
 def validate_spec(spec: LotterySpec) -> None:
@@ -100,6 +103,9 @@ def validate_spec(spec: LotterySpec) -> None:
                 f"prize {prize.name!r} is worth more than {TOP_PRIZE_MAX_CNY} CNY",
                 field=f"prizes[{index}].value_cny",
             )
+    for index, prize in enumerate(spec.prizes):
+        validate_release(prize.release, prize.type == "thanks", index)
+    validate_budget(spec.budget_cny, thanks[0].value_cny)
     total = sum(p.weight for p in spec.prizes)
     if total == 0:
         raise invalid("weights_all_zero", "at least one prize needs a positive weight", field="prizes")
@@ -148,6 +154,32 @@ def validate_rules(spec: LotterySpec) -> None:
         seen.add(position)
 
 
+def validate_budget(budget: Decimal | None, consolation_value: Decimal) -> None:
+    if budget is None:
+        return
+    if not budget.is_finite() or budget <= 0 or budget > MAX_BUDGET_CNY or budget != budget.quantize(Decimal("0.01")):
+        raise invalid(
+            "budget_invalid",
+            f"budget_cny must be a positive amount of at most {MAX_BUDGET_CNY} CNY with at most 2 decimals",
+            field="budget_cny",
+        )
+    if consolation_value != 0:
+        raise invalid(
+            "budget_consolation_value",
+            "with a budget the consolation prize must be worth 0 CNY (it is what every unaffordable draw gets)",
+            field="prizes",
+        )
+
+
+def validate_release(plan: ReleasePlan | None, consolation: bool, index: int) -> None:
+    if plan is not None and consolation:
+        raise invalid(
+            "consolation_must_be_unlimited",
+            "the consolation prize has unlimited stock and no caps (no release plan)",
+            field=f"prizes[{index}].release",
+        )
+
+
 class Prize(msgspec.Struct, kw_only=True):
     id: int
     name: str
@@ -160,6 +192,7 @@ class Prize(msgspec.Struct, kw_only=True):
     points: int | None = None
     unlock_after_draws: int | None = None  # unlock tier (lottery/odds.py)
     pity: bool = False  # one of the pity rule's prizes
+    release: ReleasePlan | None = None
 
     @property
     def is_consolation(self) -> bool:
@@ -197,13 +230,27 @@ class Lottery(Activity, kw_only=True):
     later_versions: list[ConfigVersion] = msgspec.field(default_factory=list)
     commitment: str | None = None
     seed: str | None = None
+    budget_cny: Decimal | None = None  # lottery/pacing.py
 
     @classmethod
     def of(
-        cls, activity: Activity, limits: Limits, points_cost: int, prizes: list[Prize], pity_after: int | None = None
+        cls,
+        activity: Activity,
+        limits: Limits,
+        points_cost: int,
+        prizes: list[Prize],
+        pity_after: int | None = None,
+        budget_cny: Decimal | None = None,
     ) -> Lottery:
         shared: dict[str, Any] = {name: getattr(activity, name) for name in Activity.__struct_fields__}
-        return cls(**shared, limits=limits, points_cost=points_cost, prizes=prizes, pity_after=pity_after)
+        return cls(
+            **shared,
+            limits=limits,
+            points_cost=points_cost,
+            prizes=prizes,
+            pity_after=pity_after,
+            budget_cny=budget_cny,
+        )
 
     @property
     def consolation(self) -> Prize:

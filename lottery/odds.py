@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from lottery.pacing import FIRST, Periods, ReleasePlan, release_room
 
 RAND_RANGE = 2**32
 
@@ -30,6 +32,8 @@ class PrizeRule:
     consolation: bool = False
     unlock_after: int = 0  # unlock tier: drawable from the member's Kth draw on (0: from the first)
     pity: bool = False  # one of the pity rule's prizes
+    value_fen: int = 0  # what a unit spends of the budget (lottery/pacing.py)
+    release: ReleasePlan | None = None  # paced release; None: all stock at once
 
 
 def pick(rules: Sequence[PrizeRule], rand: int) -> PrizeRule:
@@ -55,6 +59,11 @@ class Availability:
     user_wins: Mapping[int, int]
     user_draws: int = 0  # the member's draws so far that count against the limits (user_total)
     streak: int = 0  # the member's consecutive consolation draws (the pity counter)
+    # Paced release and budget (lottery/pacing.py): the pacing hash's counters, the period of
+    # the draw, the budget in fen (None: no budget).
+    paced: Mapping[str, int] = field(default_factory=dict)
+    periods: Periods = FIRST
+    budget_fen: int | None = None
 
 
 def is_available(rule: PrizeRule, state: Availability) -> bool:
@@ -62,7 +71,18 @@ def is_available(rule: PrizeRule, state: Availability) -> bool:
         return False
     if rule.daily_stock and state.granted_today.get(rule.id, 0) >= rule.daily_stock:
         return False
-    return not (rule.per_user_cap and state.user_wins.get(rule.id, 0) >= rule.per_user_cap)
+    if rule.per_user_cap and state.user_wins.get(rule.id, 0) >= rule.per_user_cap:
+        return False
+    return paced_available(rule, state)
+
+
+def paced_available(rule: PrizeRule, state: Availability) -> bool:
+    """Within its release plan, and affordable within the budget left (draw.lua's paced_available)."""
+    if rule.release is not None and release_room(rule.release, rule.id, state.periods, state.paced) <= 0:
+        return False
+    if state.budget_fen is None or rule.value_fen == 0:
+        return True
+    return state.paced.get("spent", 0) + rule.value_fen <= state.budget_fen
 
 
 def decide(

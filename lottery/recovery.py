@@ -1,13 +1,16 @@
 """A lottery's counters of scarce units, for a fail-closed rebuild (activities/recovery.py).
 
 Counters: "stock:<prize>" (units left), "daily:<prize>:<day>" (units left of the prize's daily
-stock), "draws:<day>" (draws left under the global daily limit). A prize with a per-member cap is
+stock), "draws:<day>" (draws left under the global daily limit), "release:<prize>[:<period>]"
+(units left of a release plan, lottery/pacing.py) and "budget" (fen left, held entirely: what
+the window spent is unknown, so prizes with a value wait for the operator's word). A prize with a per-member cap is
 held entirely: a member's wins of the lost window cannot be known. The lottery's DrawStore
 gives units back (`release`) once an operator confirmed.
 """
 
 from __future__ import annotations
 
+from lottery.pacing import counter_field, release_room, to_fen
 from lottery.snapshot import Snapshot
 
 
@@ -26,6 +29,13 @@ def scarce_units(snapshot: Snapshot) -> tuple[dict[str, int], set[str]]:
             left[f"daily:{prize.id}:{day}"] = max(prize.daily_stock - snapshot.granted_today.get(prize.id, 0), 0)
     if global_daily := snapshot.activity.limits.global_daily:
         left[f"draws:{day}"] = max(global_daily - snapshot.draws_today, 0)
+    for prize in snapshot.activity.prizes:
+        if prize.release is not None:
+            suffix = counter_field(prize.id, prize.release, snapshot.periods).removeprefix("r:")
+            left[f"release:{suffix}"] = release_room(prize.release, prize.id, snapshot.periods, snapshot.paced)
+    if (budget := snapshot.activity.budget_cny) is not None:
+        left["budget"] = max(to_fen(budget) - snapshot.spent_fen, 0)
+        whole.add("budget")
     return left, whole
 
 
@@ -42,4 +52,8 @@ def hold(snapshot: Snapshot, held: dict[str, int]) -> Snapshot:
             snapshot.granted_today[prize_id] = snapshot.granted_today.get(prize_id, 0) + units
         elif kind == "draws":
             snapshot.draws_today += units
+        elif kind == "budget":
+            snapshot.spent_fen += units
+        elif kind == "release":
+            snapshot.paced[f"r:{rest}"] = snapshot.paced.get(f"r:{rest}", 0) + units
     return snapshot

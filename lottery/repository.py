@@ -19,6 +19,7 @@ from activities.pages import Key
 from activities.repository import clamped, log_action, stored
 from lottery import db
 from lottery.model import Limits, Lottery, LotterySpec, Prize
+from lottery.pacing import ReleasePlan
 from lottery.versions_db import frozen_versions
 
 
@@ -42,6 +43,7 @@ class DrawRow(msgspec.Struct, kw_only=True):
     variant: str | None = None
     pity: bool = False  # won by the pity rule (lottery/odds.py)
     config_version: int | None = None  # issue 18; None: drawn before config versions
+    cost_fen: int = 0  # what the unit spent of the activity's budget (lottery/pacing.py)
 
 
 class DayCount(NamedTuple):
@@ -62,6 +64,7 @@ class LotteryRepository:
             "limits": msgspec.to_builtins(spec.limits),
             "points_cost": spec.points_cost,
             "pity_after": spec.pity.after if spec.pity else None,
+            "budget_cny": spec.budget_cny,  # lottery/pacing.py
         }
 
     @staticmethod
@@ -85,6 +88,7 @@ class LotteryRepository:
                     "points": p.points,
                     "unlock_after_draws": p.unlock_after_draws,
                     "pity": spec.pity is not None and index in spec.pity.prizes,
+                    "release": msgspec.to_builtins(p.release) if p.release else None,
                 }
                 for index, p in enumerate(spec.prizes)
             ],
@@ -97,9 +101,9 @@ class LotteryRepository:
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    sa.select(activities.c.limits, activities.c.points_cost, activities.c.pity_after).where(
-                        activities.c.id == activity.id
-                    )
+                    sa.select(
+                        activities.c.limits, activities.c.points_cost, activities.c.pity_after, activities.c.budget_cny
+                    ).where(activities.c.id == activity.id)
                 )
             ).first()
             if row is None:
@@ -117,7 +121,12 @@ class LotteryRepository:
             ).scalar()
         limits = stored({k: clamped(v) for k, v in (row.limits or {}).items()}, Limits)
         lottery = Lottery.of(
-            activity, limits, clamped(row.points_cost), [_prize(p._mapping) for p in prize_rows], row.pity_after
+            activity,
+            limits,
+            clamped(row.points_cost),
+            [_prize(p._mapping) for p in prize_rows],
+            row.pity_after,
+            None if row.budget_cny is None else Decimal(row.budget_cny),
         )
         if versions:  # issue 18: the version frozen at publication, the live changes after it
             lottery.config_version, lottery.later_versions = versions[0].version, versions[1:]
@@ -234,6 +243,25 @@ class LotteryRepository:
         async with self.engine.connect() as conn:
             return [DrawRow(**row._mapping) for row in (await conn.execute(query)).all()]
 
+    async def spent_fen(self, activity_id: int) -> int:
+        """What the draws and grants of the activity spent of its budget, in fen (lottery/pacing.py)."""
+        query = sa.select(sa.func.coalesce(sa.func.sum(db.draws.c.cost_fen), 0)).where(
+            db.draws.c.activity_id == activity_id
+        )
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def granted_between(self, activity_id: int, prize_id: int, first_ms: int, end_ms: int) -> int:
+        """Units of a prize handed out in [first_ms, end_ms): a release period's grants."""
+        query = sa.select(sa.func.count()).where(
+            db.draws.c.activity_id == activity_id,
+            db.draws.c.prize_id == prize_id,
+            db.draws.c.drawn_at_ms >= first_ms,
+            db.draws.c.drawn_at_ms < end_ms,
+        )
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
     async def member_chances(self, activity_id: int, user_id: str) -> list[tuple[str, int, int]]:
         """(reference, delta, at_ms) of one member's chance changes (ix_chance_ledger_activity_user)."""
         ledger = db.chance_ledger
@@ -266,4 +294,5 @@ def _prize(p: Any) -> Prize:
         points=p["points"],
         unlock_after_draws=p["unlock_after_draws"],
         pity=bool(p["pity"]),
+        release=None if p["release"] is None else msgspec.convert(p["release"], ReleasePlan),
     )

@@ -33,6 +33,7 @@ from lottery.fairness import derive_rand
 from lottery.members import MemberLoader
 from lottery.model import LOTTERY_TYPES, Lottery, LotterySpec, Prize, variant_lottery
 from lottery.odds import new_rand
+from lottery.pacing import periods, to_fen
 from lottery.repository import LotteryRepository
 from lottery.seeds import Seeds
 from lottery.shapes import DrawBody as DrawBody  # the lottery's shapes, imported from here too
@@ -263,6 +264,9 @@ class DrawService:
             channel=body.channel or "",
             source=body.source or "",
             version=str(version),
+            periods=periods(now_ms, activity.starts_at, activity.tz),
+            # the prize values as this draw's version and variant give them, for the budget
+            values=budget_values(played_at(lottery, variant, now_ms)),
         )
         reply = await self._loaded(activity, lambda: self.store.draw(request), user_id)
         if reply.kind != "payment_required":
@@ -303,6 +307,7 @@ class DrawService:
         day_ttl_ms = day_end_ms(day, activity.tz) + DAY_KEY_GRACE_MS - now_ms
 
         async def grant() -> GrantReply:
+            at = periods(now_ms, activity.starts_at, activity.tz)
             return await self.store.grant(
                 lottery_id,
                 user_id,
@@ -314,6 +319,7 @@ class DrawService:
                 ref,
                 REFERENCE_TTL_S,
                 number_at(activity, now_ms),
+                at,
             )
 
         reply = await self._loaded(activity, grant, user_id)
@@ -368,3 +374,11 @@ class DrawService:
             )
             results.append(result_of(activity, record, replayed=False, variant=row.variant or ""))
         return Page(items=results, next_cursor=next_cursor)
+
+
+def budget_values(played: Lottery) -> str:
+    """draw.lua's ARGV[18]: the prize values in fen as the draw's version and A/B variant give
+    them (what the budget spends, lottery/pacing.py); "" without a budget (nothing to spend)."""
+    if played.budget_cny is None:
+        return ""
+    return ",".join(str(to_fen(p.value_cny)) for p in played.prizes)

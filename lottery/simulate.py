@@ -30,7 +30,7 @@ How it is computed (and what is approximated):
    the expected position of the last unit's pick (k/(n+1) of the hour): hour-exact, minute-approximate.
 5. Per-member caps. A capped prize's picks are thinned, hour by hour, by the share of them made by
    members still under their cap, read off a curve of that share against the units granted so
-   far (`_cap_curves`, from the members' draw counts). The curve is exact when availability thins
+   far (`simulate_caps.cap_curves`, from the members' draw counts). The curve is exact when availability thins
    every member's picks alike; it ignores that a member's picks cluster in time (a heavy member's
    second pick the same hour). A cap above `MAX_MODELLED_CAP` is taken as never reached.
 6. Members' view (win rate per decile, share winning anything): the member sample, its draws thinned
@@ -49,6 +49,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
@@ -59,6 +60,8 @@ import numpy.typing as npt
 from activities.errors import invalid
 from lottery.model import Lottery, LotterySpec
 from lottery.odds import RAND_RANGE
+from lottery.pacing import ReleasePlan
+from lottery.simulate_caps import cap_curves
 from lottery.simulate_rules import mean_probs, rule_probs
 
 I64 = npt.NDArray[np.int64]
@@ -107,6 +110,7 @@ class SimPrize:
     consolation: bool
     unlock_after: int = 0  # unlock tier (lottery/simulate_rules.py); 0: from the first draw
     pity: bool = False  # one of the pity rule's prizes
+    release: ReleasePlan | None = None  # paced release (lottery/pacing.py, simulated by lottery/simulate_paced.py)
 
 
 @dataclass(frozen=True)
@@ -120,12 +124,13 @@ class SimConfig:
     ends_at: datetime
     timezone: str
     pity_after: int = 0  # the pity rule (lottery/simulate_rules.py); 0: none
+    budget_cny: Decimal | None = None  # the activity's budget (lottery/pacing.py)
 
     @classmethod
     def of_activity(cls, activity: Lottery) -> SimConfig:
         prizes = tuple(
             SimPrize(p.id, p.name, p.weight, p.stock, p.daily_stock, p.per_user_cap, float(p.value_cny),
-                     p.points or 0, p.is_consolation, p.unlock_after_draws or 0, p.pity)
+                     p.points or 0, p.is_consolation, p.unlock_after_draws or 0, p.pity, p.release)
             for p in activity.prizes
         )  # fmt: skip
         config = cls._with(prizes, activity.limits, activity.points_cost, activity)
@@ -136,7 +141,7 @@ class SimConfig:
         prizes = tuple(
             SimPrize(i + 1, p.name, p.weight, p.stock, p.daily_stock, p.per_user_cap, float(p.value_cny),
                      p.points or 0, p.type == "thanks", p.unlock_after_draws or 0,
-                     spec.pity is not None and i in spec.pity.prizes)
+                     spec.pity is not None and i in spec.pity.prizes, p.release)
             for i, p in enumerate(spec.prizes)
         )  # fmt: skip
         config = cls._with(prizes, spec.limits, spec.points_cost, spec)
@@ -153,6 +158,7 @@ class SimConfig:
             starts_at=src.starts_at,
             ends_at=src.ends_at,
             timezone=src.timezone,
+            budget_cny=src.budget_cny,
         )
 
 
@@ -240,6 +246,7 @@ class Runs:
     member_draws: I64  # (S,) draws of each sampled member over the campaign
     member_wins: I64  # (S,) prizes other than the consolation won by each sampled member
     exact: bool
+    budget_out_h: F64 | None = None  # (R,) hours to the budget's exhaustion (inf: never); None: no budget
 
 
 def simulate(config: SimConfig, traffic: Traffic) -> Runs:
@@ -284,7 +291,7 @@ def simulate(config: SimConfig, traffic: Traffic) -> Runs:
         campaign = np.arange(len(sample)) % min(traffic.runs, 20)  # spread over the first campaigns
     day_probs = rule_probs(rng, config, sample, probs)  # pity and unlock tiers: each day's odds
     outcome = probs if day_probs is None else mean_probs(day_probs, sample)
-    caps = _cap_curves(sample, outcome, prizes)
+    caps = cap_curves(sample, outcome, prizes)  # lottery/simulate_caps.py
 
     day_weight = hour_weight.sum(axis=1, keepdims=True)
     hour_probs = hour_weight / np.where(day_weight > 0, day_weight, 1.0)
@@ -292,50 +299,20 @@ def simulate(config: SimConfig, traffic: Traffic) -> Runs:
     if config.global_daily:
         arrivals = np.diff(np.minimum(np.cumsum(arrivals, axis=2), config.global_daily), axis=2, prepend=0)
     accepted = arrivals.sum(axis=2)
-    wins, granted_share, out_h = _consume(
-        rng, arrivals, probs if day_probs is None else day_probs, caps, traffic.members, prizes
-    )
+    picking = probs if day_probs is None else day_probs
+    if config.budget_cny is not None or any(p.release for p in prizes):  # hour by hour (lottery/simulate_paced.py)
+        from lottery.simulate_paced import consume_paced
+
+        wins, granted_share, out_h, budget_out_h = consume_paced(
+            rng, arrivals, picking, caps, traffic.members, config, cal
+        )
+    else:
+        (wins, granted_share, out_h), budget_out_h = (
+            _consume(rng, arrivals, picking, caps, traffic.members, prizes),
+            None,
+        )
     m_draws, m_wins = _members(rng, sample, campaign, accepted, daily, outcome, granted_share, prizes)
-    return Runs(config, traffic, cal, probs, accepted, wins, out_h, m_draws, m_wins, exact)
-
-
-MAX_MODELLED_CAP = 100  # a per-member cap above this is treated as never reached
-
-
-def _binomial_below(n: F64, q: F64, cap: int) -> tuple[F64, F64]:
-    """P(Binomial(n, q) < cap) and E[min(Binomial(n, q), cap)], elementwise (n >= 0 integers)."""
-    q = np.clip(q, 0.0, 1 - 1e-12)
-    pmf = np.power(1 - q, n)
-    below = pmf.copy()
-    expected = 1 - below  # E[min(B, cap)] = sum over j < cap of P(B > j)
-    for j in range(1, cap):
-        pmf = pmf * np.clip(n - j + 1, 0, None) / j * q / (1 - q)
-        below = below + pmf
-        expected = expected + np.clip(1 - below, 0.0, 1.0)
-    return np.clip(below, 0.0, 1.0), expected
-
-
-def _cap_curves(sample: I64, probs: F64, prizes: tuple[SimPrize, ...]) -> dict[int, tuple[F64, F64]]:
-    """For each capped prize: units granted per member -> share of its picks made by members still
-    under their cap. If each pick is granted with the same chance s (s = 1: every pick granted),
-    member m with a draws wins min(Binomial(a, p s), cap); a pick comes from m in proportion to a
-    and m is under the cap with P(Binomial(a - 1, p s) < cap). Exact while availability thins picks
-    uniformly (the derivative of the first is the picks times the second), over a grid of s."""
-    draws, members = np.unique(sample.sum(axis=1), return_counts=True)
-    s = np.concatenate([[0.0], np.geomspace(1e-6, 1.0, 400)])[:, None]
-    curves = {}
-    for k, prize in enumerate(prizes):
-        cap = prize.per_user_cap
-        if not cap or cap > MAX_MODELLED_CAP or probs[k] == 0:
-            continue
-        q = probs[k] * s
-        _, units = _binomial_below(draws.astype(np.float64)[None, :], q, cap)
-        under, _ = _binomial_below(np.clip(draws - 1, 0, None).astype(np.float64)[None, :], q, cap)
-        weight = draws * members
-        share = (under * weight).sum(axis=1) / max(float(weight.sum()), 1.0)
-        per_member = (units * members).sum(axis=1) / members.sum()
-        curves[k] = (per_member, np.where(weight.sum() > 0, share, 1.0))
-    return curves
+    return Runs(config, traffic, cal, probs, accepted, wins, out_h, m_draws, m_wins, exact, budget_out_h)
 
 
 def _consume(

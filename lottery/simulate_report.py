@@ -77,6 +77,8 @@ class Simulation(msgspec.Struct):
     deciles: list[Decile]  # members who drew, by how much they drew
     points: Points
     notes: list[str]
+    budget_cny: float | None = None  # the activity's budget (lottery/pacing.py): the cost never exceeds it
+    budget_out: StockOut | None = None  # when the budget ran out (less left than the cheapest prize with a value)
 
 
 def simulate_lottery(activity: Lottery, traffic: Traffic) -> Simulation:
@@ -157,6 +159,8 @@ def summarise(runs: Runs) -> Simulation:
             "stock-out times are exact to the hour, placed inside it at the last unit's expected position",
             "draw chances from other activities, pauses and stock added later are not simulated",
         ],
+        budget_cny=None if config.budget_cny is None else float(config.budget_cny),
+        budget_out=None if runs.budget_out_h is None else _stock_out(runs.budget_out_h, start),
     )
 
 
@@ -186,6 +190,14 @@ def _cny(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def _budget_line(sim: Simulation) -> list[str]:
+    if sim.budget_cny is None or sim.budget_out is None:
+        return []
+    out = sim.budget_out
+    when = f"; median {out.median:%m-%d %H:%M}" if out.median is not None else ""
+    return [f"  budget (CNY) {_cny(sim.budget_cny)}: spent in full in {out.share_of_runs:.0%} of runs{when}"]
+
+
 def render(sim: Simulation, title: str) -> str:
     """The report `promo simulate` prints."""
     lines = [
@@ -194,6 +206,7 @@ def render(sim: Simulation, title: str) -> str:
         f"  cost (CNY)   total mean {_cny(sim.cost_cny.mean)}  P95 {_cny(sim.cost_cny.p95)}   "
         f"per day mean {_cny(sim.cost_per_day_cny.mean)}  P95 {_cny(sim.cost_per_day_cny.p95)}   "
         f"costliest day P95 {_cny(sim.peak_day_cost_p95_cny)}",
+        *_budget_line(sim),
         "",
         f"  {'prize':<20} {'odds':>8} {'value':>8} {'stock':>8} {'units mean':>11} {'P95':>8}  stock-out",
     ]

@@ -12,7 +12,8 @@ from datetime import date
 
 from activities.clock import day_end_ms, local_day, to_ms
 from activities.service import DAY_KEY_GRACE_MS
-from lottery.model import Lottery
+from lottery.model import Lottery, Prize
+from lottery.pacing import FIRST, Periods, counter_field, period_bounds_ms, periods, to_fen
 from lottery.repository import LotteryRepository
 from lottery.versions import next_versions_field
 
@@ -33,6 +34,9 @@ class Snapshot:
     granted_today: dict[int, int] = field(default_factory=dict)
     held_stock: dict[int, int] = field(default_factory=dict)  # held back by a fail-closed rebuild
     lazy: str = "0"
+    spent_fen: int = 0  # of the budget (if any), by every unit handed out (lottery/pacing.py)
+    paced: dict[str, int] = field(default_factory=dict)  # the pacing hash's release counters
+    periods: Periods = FIRST  # the release periods of the moment it was read
 
     def stock_left(self) -> dict[int, int]:
         return {
@@ -70,6 +74,7 @@ def state_fields(activity: Lottery) -> dict[str, str | int]:
             "c": int(p.is_consolation),
             "u": p.unlock_after_draws or 0,
             "p": int(p.pity),
+            **pacing_fields(p),
         }
         for p in activity.prizes
     ]
@@ -86,7 +91,41 @@ def state_fields(activity: Lottery) -> dict[str, str | int]:
         "lazy": "0",  # the load writes its own (Snapshot.lazy)
         "config_version": activity.config_version,  # issue 18: the version `prizes` is
         "next_versions": next_versions_field(activity),  # and the later ones (lottery/versions.py)
+        "budget_fen": -1 if activity.budget_cny is None else to_fen(activity.budget_cny),
     }
+
+
+def pacing_fields(prize: Prize) -> dict[str, int | str]:
+    """A prize's value in fen and release plan, as draw.lua and grant.lua read them."""
+    fields: dict[str, int | str] = {"v_fen": to_fen(prize.value_cny)}
+    if prize.release is not None:
+        fields |= {
+            "rel_per": prize.release.per,
+            "rel_units": prize.release.units,
+            "rel_roll": int(prize.release.rollover),
+        }
+    return fields
+
+
+async def read_pacing(repo: LotteryRepository, snapshot: Snapshot, now_ms: int) -> None:
+    """The budget spent and the release counters of the current periods, from SQL: the budget's
+    sum and an hour's count read the draws (only for an activity with a budget, a prize with an
+    hourly plan without rollover); the rest comes from the aggregates already read."""
+    activity = snapshot.activity
+    if activity.budget_cny is not None:
+        snapshot.spent_fen = await repo.spent_fen(activity.id)
+    at = snapshot.periods = periods(now_ms, activity.starts_at, activity.tz)
+    for prize in activity.prizes:
+        if prize.release is None:
+            continue
+        if prize.release.rollover:
+            units = snapshot.granted.get(prize.id, 0)
+        elif prize.release.per == "day" and at.day >= 0:
+            units = snapshot.granted_today.get(prize.id, 0)  # the current period is today
+        else:
+            first, end = period_bounds_ms(prize.release, at, activity.starts_at, activity.tz)
+            units = await repo.granted_between(activity.id, prize.id, first, end)
+        snapshot.paced[counter_field(prize.id, prize.release, at)] = units
 
 
 async def read_snapshot(repo: LotteryRepository, activity: Lottery, now_ms: int) -> Snapshot:
@@ -104,4 +143,5 @@ async def read_snapshot(repo: LotteryRepository, activity: Lottery, now_ms: int)
             snapshot.granted_today[count.prize_id] = snapshot.granted_today.get(count.prize_id, 0) + count.units
     if units_total or await repo.has_chances(activity.id):
         snapshot.lazy = secrets.token_hex(8)
+    await read_pacing(repo, snapshot, now_ms)
     return snapshot

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
 from typing import Any, Literal
@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from activities.scripts import WINDOW, ScriptBatcher, script_beside
 from activities.store import AuditStore, hset_chunks, load_activity, release_units
 from lottery.keys import LotteryKeys
+from lottery.pacing import FIRST, Periods
 from lottery.snapshot import MemberState, Snapshot, state_fields
 
 _draw = script_beside(__file__, "draw.lua", prelude=WINDOW)
@@ -45,6 +46,8 @@ class DrawRequest:
     channel: str = ""
     source: str = ""
     version: str = ""  # the config version `rand` was derived for (draw.lua ARGV[19]; "": no check)
+    periods: Periods = FIRST  # the release period of now_ms (lottery/pacing.py)
+    values: str = ""  # the A/B variant's prize values in fen, "v1,v2,..." in prize order ("": the table's)
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class LiveCounters:
     granted_today: dict[int, int]
     audit_backlog: int
     audit_lag_ms: int = 0  # age of the oldest event not yet in SQL
+    pacing: dict[str, int] = field(default_factory=dict)  # "spent" and release counters (lottery/pacing.py)
 
 
 class DrawStore:
@@ -127,7 +131,7 @@ class DrawStore:
                 keys.events,
                 keys.chances,
                 keys.pity,
-                keys.state,  # KEYS[12]: not read here (another branch's key)
+                keys.pacing,
                 keys.members,
             ],
             [
@@ -145,10 +149,10 @@ class DrawStore:
                 request.variant,
                 request.channel,
                 request.source,
-                "",  # ARGV[15-18]: lottery rules (pity, tiers) and pacing (release, budget)
+                "",  # ARGV[15], ARGV[16]: unused (reserved)
                 "",
-                "",
-                "",
+                f"{request.periods.hour} {request.periods.day}",  # ARGV[17], ARGV[18]: pacing (release, budget)
+                request.values,
                 request.version,
             ],
         )
@@ -183,6 +187,7 @@ class DrawStore:
         ref: str,
         ref_ttl_s: int,
         version: int = 0,
+        periods: Periods = FIRST,
     ) -> GrantReply:
         keys = LotteryKeys(activity_id)
         reply = await self.batcher.call(
@@ -196,8 +201,9 @@ class DrawStore:
                 keys.grant_ref(ref),
                 keys.events,
                 keys.members,
+                keys.pacing,
             ],
-            [user_id, prize_id, grant_id, now_ms, day.isoformat(), day_ttl_ms, ref, ref_ttl_s, version],
+            [user_id, prize_id, grant_id, now_ms, day.isoformat(), day_ttl_ms, ref, ref_ttl_s, version, *periods.argv],
         )
         if reply[0] in ("ok", "replay"):
             return GrantReply(reply[0], grant_id=reply[1], prize_id=int(reply[2]), picked_prize_id=int(reply[3]))
@@ -265,6 +271,10 @@ class DrawStore:
         counters: "stock:<prize>", "daily:<prize>:<day>", "draws:<day>")."""
         keys = LotteryKeys(activity_id)
         kind, _, rest = counter.partition(":")
+        if kind == "budget":  # lottery/pacing.py: held fen were counted as spent
+            return await release_units(self.redis, keys, keys.pacing, "spent", -units, epoch)
+        if kind == "release":  # held units were counted against the release plan
+            return await release_units(self.redis, keys, keys.pacing, f"r:{rest}", -units, epoch)
         if kind == "stock":
             return await release_units(self.redis, keys, keys.stock, rest, units, epoch)
         prize, _, day = rest.rpartition(":")
@@ -290,7 +300,8 @@ class DrawStore:
         pipe.hgetall(keys.stock)
         pipe.hgetall(keys.granted)
         pipe.hgetall(keys.day(day))
-        status_total, stock, granted, today = await pipe.execute()
+        pipe.hgetall(keys.pacing)
+        status_total, stock, granted, today, pacing = await pipe.execute()
         backlog = (await AuditStore(self.redis).backlog_many([keys.events]))[keys.events]
         draws_today = int(today.pop("draws", 0))
         return LiveCounters(
@@ -302,6 +313,7 @@ class DrawStore:
             granted_today=_int_map(today),
             audit_backlog=backlog.entries,
             audit_lag_ms=backlog.lag_ms,
+            pacing={k: int(v) for k, v in pacing.items()},
         )
 
 
@@ -310,6 +322,7 @@ def _write_snapshot(keys: LotteryKeys, pipe: Any, snapshot: Snapshot) -> None:
     pipe.delete(*keys.all_static)
     hset_chunks(pipe, keys.stock, snapshot.stock_left())
     hset_chunks(pipe, keys.granted, snapshot.granted)
+    hset_chunks(pipe, keys.pacing, {"spent": snapshot.spent_fen, **snapshot.paced})
     day_key, user_day_key = keys.day(snapshot.day), keys.user_day(snapshot.day)
     pipe.delete(day_key, user_day_key)
     day_fields: dict[str, int] = {str(p): n for p, n in snapshot.granted_today.items()}

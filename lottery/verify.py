@@ -21,6 +21,7 @@ import msgspec
 from lottery.fairness import derive_rand, matches
 from lottery.model import Lottery, Prize
 from lottery.odds import Availability, PrizeRule, decide, next_streak
+from lottery.pacing import counter_field, periods, to_fen
 from lottery.repository import DrawRow
 from lottery.versions import draw_table, played_at
 
@@ -88,6 +89,8 @@ def _rules(prizes: Sequence[Prize]) -> list[PrizeRule]:
             consolation=p.is_consolation,
             unlock_after=p.unlock_after_draws or 0,
             pity=p.pity,
+            value_fen=to_fen(p.value_cny),  # paced release and budget (lottery/pacing.py)
+            release=p.release,
         )
         for p in prizes
     ]
@@ -114,7 +117,12 @@ def replay(
     user_draws: Counter[str] = Counter()  # draws that count against the limits (not chance draws)
     streaks: Counter[str] = Counter()  # consecutive consolation draws (the pity counter)
     pity_after = lottery.pity_after or 0
+    # Paced release and budget (lottery/pacing.py): the pacing hash as the draw script saw it.
+    budget = None if lottery.budget_cny is None else to_fen(lottery.budget_cny)
+    plans = {p.id: p.release for p in lottery.prizes if p.release is not None}
+    paced: Counter[str] = Counter()
     for row in sorted(rows, key=audit_order):
+        at = periods(row.drawn_at_ms, lottery.starts_at, lottery.tz)
         # An addition is logged just before SQL commits it and Redis applies it: a draw in the
         # same millisecond is taken to have come first.
         while pending and pending[0].at_ms < row.drawn_at_ms:
@@ -133,6 +141,9 @@ def replay(
                 user_wins={p.id: wins[(row.user_id, p.id)] for p in prizes},
                 user_draws=user_draws[row.user_id],
                 streak=streaks[row.user_id],
+                paced=paced,
+                periods=at,
+                budget_fen=budget,
             )
             rand = derive_rand(seed, row.draw_id, total)
             picked, won = decide(rules, rand, state, pity_after)
@@ -161,6 +172,10 @@ def replay(
             if pity_after:
                 recorded = next((r for r in rules if r.id == row.prize_id), won)
                 streaks[row.user_id] = next_streak(streaks[row.user_id], recorded)
+        if budget is not None:
+            paced["spent"] += row.cost_fen
+        if (plan := plans.get(row.prize_id)) is not None:
+            paced[counter_field(row.prize_id, plan, at)] += 1
         granted[row.prize_id] += 1  # what the audit trail says was handed out
         granted_day[(row.day, row.prize_id)] += 1
         wins[(row.user_id, row.prize_id)] += 1

@@ -11,10 +11,19 @@ import msgspec
 from activities.clock import from_ms
 from activities.model import Activity
 from lottery.model import ConfigVersion, Limits, Lottery
+from lottery.pacing import ReleasePlan
 
 ODDS_RULE = (
     "Each draw picks a prize with the odds shown. If the picked prize is out of stock, or you "
     "have reached its per-person cap, you receive the consolation prize instead."
+)
+RELEASE_RULE = (
+    " Some prizes are released a number of units per hour or per day (shown with the prize): "
+    "a picked prize whose units released so far are all gone also gives the consolation prize."
+)
+BUDGET_RULE = (
+    "This activity has a prize budget: once a picked prize's value exceeds what is left of it, "
+    "you receive the consolation prize instead."
 )
 
 
@@ -32,6 +41,7 @@ class PrizeView(msgspec.Struct):
     points: int | None = None  # credited by a "points" prize
     unlock_after_draws: int | None = None  # unlock tier: drawable from the member's Kth draw on
     unlock_rule: str | None = None  # the tier in plain words
+    release: ReleasePlan | None = None  # paced release: units per hour or day (lottery/pacing.py)
 
 
 class PityView(msgspec.Struct):
@@ -118,6 +128,15 @@ def fairness_view(activity: Lottery) -> dict[str, Any]:
     }
 
 
+class BudgetView(msgspec.Struct):
+    """That the activity has a budget; its amount and what is left only in the operator view
+    (commercially sensitive)."""
+
+    limited: bool = True
+    budget_cny: str | None = None  # operator view only
+    note: str = BUDGET_RULE
+
+
 def lottery_view(activity: Activity, operator: bool) -> dict[str, Any]:
     """The fields a lottery adds to its activity's view (operators see stock and weights too):
     `activity` is the `Lottery` the section's `load` read."""
@@ -141,9 +160,22 @@ def lottery_view(activity: Activity, operator: bool) -> dict[str, Any]:
                 points=p.points,
                 unlock_after_draws=p.unlock_after_draws,
                 unlock_rule=unlock_rule(p.unlock_after_draws) if p.unlock_after_draws else None,
+                release=p.release,
             )
             for p in activity.prizes
         ],
-        "odds_rule": ODDS_RULE,
+        "odds_rule": odds_rule(activity),
         "pity": pity_view(activity),
+        "budget": budget_view(activity, operator),
     } | fairness_view(activity)
+
+
+def odds_rule(activity: Lottery) -> str:
+    rule = ODDS_RULE + (RELEASE_RULE if any(p.release for p in activity.prizes) else "")
+    return rule + (" " + BUDGET_RULE if activity.budget_cny is not None else "")
+
+
+def budget_view(activity: Lottery, operator: bool) -> BudgetView | None:
+    if activity.budget_cny is None:
+        return None
+    return BudgetView(budget_cny=str(activity.budget_cny) if operator else None)

@@ -42,7 +42,7 @@
     const spec = JSON.parse(document.getElementById("spec").textContent);
     const body = document.querySelector("#prize-table tbody");
     const TYPES = ["goods", "coupon", "points", "thanks"];
-    const HIDDEN = ["daily_stock", "per_user_cap", "points", "unlock_after_draws"];
+    const HIDDEN = ["daily_stock", "per_user_cap", "points", "unlock_after_draws", "release"];
 
     function row(prize) {
       const tr = document.createElement("tr");
@@ -61,7 +61,7 @@
       tr.querySelector('[data-f="weight"]').value = prize.weight ?? 0;
       tr.querySelector('[data-f="stock"]').value = prize.stock ?? "";
       tr.querySelector('[data-f="value_cny"]').value = prize.value_cny ?? "";
-      // What the table does not show (caps, daily stock, points, an unlock tier) is kept as it was.
+      // What the table does not show (caps, daily stock, points, an unlock tier, a release plan) is kept as it was.
       const kept = {};
       HIDDEN.forEach((f) => { if (prize[f] !== undefined && prize[f] !== null) kept[f] = prize[f]; });
       tr.dataset.kept = JSON.stringify(kept);
@@ -117,6 +117,7 @@
         limits,
         prizes: prizes(),
       };
+      if (spec.budget_cny) payload.budget_cny = spec.budget_cny; // kept as it was (lottery/pacing.py)
       const id = form.dataset.activity;
       const result = id
         ? await api("PATCH", `/operator/activities/${id}`, payload)

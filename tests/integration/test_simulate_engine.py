@@ -192,3 +192,50 @@ async def test_the_engine_with_pity_and_tiers_lands_inside_the_simulators_band(
     plain = simulate(SimConfig.of_activity(msgspec.structs.replace(stored, pity_after=None)), traffic)
     coupon = stored.prizes[1].id
     assert observed[coupon] > np.percentile(plain.wins.sum(axis=1)[:, 1], 95)  # pity gave Coupons
+
+
+def _paced_spec() -> dict[str, Any]:
+    """A phone released 2 a day (no rollover) and a budget that runs out within the 450 draws."""
+    return wheel(
+        limits={"per_user_daily": 3},
+        budget_cny="3000",
+        prizes=[
+            {"name": "Phone", "type": "goods", "weight": 10, "stock": 30, "value_cny": 999,
+             "release": {"per": "day", "units": 2, "rollover": False}},
+            {"name": "Coupon", "type": "coupon", "weight": 240, "stock": 1000, "value_cny": 10},
+            {"name": "Bag", "type": "goods", "weight": 150, "stock": 1000, "value_cny": 20},
+            {"name": "Thanks", "type": "thanks", "weight": 600},
+        ],
+    )  # fmt: skip
+
+
+async def test_the_engine_with_pacing_and_a_budget_lands_inside_the_simulators_band(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, for a paced prize and a budget (lottery/simulate_paced.py): the day's release
+    binds the phone in both, the budget ends the campaign's spending within a coupon of it in both,
+    and every prize's units lie within the simulator's P5-P95 band."""
+    seeded = random.Random(24)
+    monkeypatch.setattr("lottery.service.new_rand", lambda: seeded.getrandbits(32))
+    monkeypatch.setattr("lottery.service.derive_rand", lambda *_: seeded.getrandbits(32))  # issue 18
+    activity = await env.create(_paced_spec())
+    tries = [f"m{m}" for m in range(MEMBERS) for _ in range(3)]
+    seeded.shuffle(tries)
+    for member in tries:
+        response = await env.draw(activity["id"], member)
+        assert response.status_code == 201, response.text
+    await env.platform.audit_writer.drain()
+    draws = env.platform.service(DrawService)
+    observed = await draws.repository.granted_by_prize(activity["id"])
+    stored = await draws.admin.get(activity["id"])
+    spent = sum(observed.get(p.id, 0) * p.value_cny for p in stored.prizes)
+    assert 3000 - 10 < spent <= 3000 and observed[stored.prizes[0].id] == 2
+
+    traffic = Traffic(members=MEMBERS, runs=2000, draws_per_day=3, distribution="fixed", days=1, seed=7)
+    units = simulate(SimConfig.of_activity(stored), traffic).wins.sum(axis=1)
+    cost = units @ np.array([float(p.value_cny) for p in stored.prizes])
+    assert (cost <= 3000).all() and np.percentile(cost, 5) > 3000 - 50  # the last hour is cut to fit
+    assert (units[:, 0] <= 2).all()
+    for k, prize in enumerate(stored.prizes):
+        low, high = np.percentile(units[:, k], [5, 95])
+        assert low <= observed.get(prize.id, 0) <= high, (prize.name, observed, low, high)

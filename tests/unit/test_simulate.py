@@ -7,6 +7,7 @@ import random
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 
 from activities.errors import PromoError
 from lottery.odds import RAND_RANGE, Availability, PrizeRule, decide, pick
+from lottery.pacing import Periods, ReleasePlan, counter_field
 from lottery.simulate import SimConfig, SimPrize, Traffic, pick_probabilities, simulate
 from lottery.simulate_report import render, summarise
 
@@ -192,3 +194,86 @@ def test_report_renders() -> None:
     cfg = config(prize(1, 1, stock=5, value=10.0), thanks(2, 9), days=2)
     text = render(summarise(simulate(cfg, Traffic(members=500, runs=20, seed=6))), "demo")
     assert "cost (CNY)" in text and "decile" in text and "stock-out" in text
+
+
+# --- paced release and budgets (lottery/simulate_paced.py) -------------------------------------
+
+
+def test_a_release_plan_paces_the_stock_out() -> None:
+    """100 units released 10 a day (no rollover) under heavy traffic: 10 a day, gone on day 10."""
+    plan = ReleasePlan(per="day", units=10, rollover=False)
+    cfg = config(replace(prize(1, 50, stock=100, value=30.0), release=plan), thanks(2, 50), days=20)
+    runs = simulate(cfg, Traffic(members=10_000, runs=100, seed=5))
+    assert (runs.wins[:, :10, 0] == 10).all() and (runs.wins[:, 10:, 0] == 0).all()
+    sim = summarise(runs)
+    out = sim.prizes[0].stock_out
+    assert out is not None and out.share_of_runs == 1.0 and out.median is not None
+    assert datetime(2026, 6, 10, tzinfo=TZ) <= out.median < datetime(2026, 6, 11, tzinfo=TZ)
+    unpaced = summarise(simulate(replace(cfg, prizes=(prize(1, 50, stock=100, value=30.0), thanks(2, 50))),
+                                 Traffic(members=10_000, runs=100, seed=5)))  # fmt: skip
+    assert unpaced.prizes[0].stock_out is not None and unpaced.prizes[0].stock_out.median is not None
+    assert unpaced.prizes[0].stock_out.median < datetime(2026, 6, 2, tzinfo=TZ)
+
+
+def test_hourly_rollover_releases_what_quiet_hours_left() -> None:
+    """3 an hour with rollover: by the end of day d at most 72 (d + 1) units, and traffic at
+    night is low, so the evening peak catches up on what the night left."""
+    plan = ReleasePlan(per="hour", units=3, rollover=True)
+    cfg = config(replace(prize(1, 50, stock=10**6, value=1.0), release=plan), thanks(2, 50), days=3)
+    runs = simulate(cfg, Traffic(members=20_000, runs=50, seed=6))
+    assert (runs.wins[:, :, 0].cumsum(axis=1) <= 72 * np.arange(1, 4)).all()
+    assert (runs.wins[:, :, 0].sum(axis=1) == 216).all()  # demand exceeds it: everything released goes
+    no_rollover = ReleasePlan(per="hour", units=3, rollover=False)
+    fixed = config(replace(prize(1, 50, stock=10**6, value=1.0), release=no_rollover), thanks(2, 50), days=3)
+    quiet = Traffic(members=200, runs=50, seed=6)  # some hours see fewer than 3 picks: those units are lost
+    assert (
+        simulate(fixed, quiet).wins[:, :, 0].sum()
+        < simulate(replace(fixed, prizes=cfg.prizes), quiet).wins[:, :, 0].sum()
+    )
+
+
+def test_the_budget_is_never_exceeded_and_its_end_is_reported() -> None:
+    cfg = replace(
+        config(prize(1, 30, stock=10**5, value=30.0), prize(2, 30, stock=10**5, value=7.5), thanks(3, 40), days=5),
+        budget_cny=Decimal(5000),
+    )
+    runs = simulate(cfg, Traffic(members=5000, runs=200, seed=7))
+    cost = runs.wins[:, :, 0].sum(axis=1) * 30.0 + runs.wins[:, :, 1].sum(axis=1) * 7.5
+    assert (cost <= 5000).all() and (cost > 5000 - 7.5 - 30).all()  # spent to within a prize of it
+    sim = summarise(runs)
+    assert sim.cost_cny.p95 <= 5000 and sim.budget_cny == 5000
+    assert sim.budget_out is not None and sim.budget_out.share_of_runs == 1.0
+    assert sim.budget_out.median is not None and sim.budget_out.median < datetime(2026, 6, 2, tzinfo=TZ)
+    assert "budget (CNY) 5,000" in render(sim, "budget")
+
+
+def test_paced_and_budgeted_simulation_agrees_with_the_engines_rules() -> None:
+    """A small campaign drawn one draw at a time with odds.decide (release counters, budget)
+    against the simulator's mean: within a few standard errors."""
+    plan = ReleasePlan(per="day", units=6, rollover=True)
+    cfg = replace(
+        config(replace(prize(1, 20, stock=1000, value=50.0), release=plan), prize(2, 30, stock=1000, value=5.0),
+               thanks(3, 50), days=4),
+        budget_cny=Decimal(1200),
+    )  # fmt: skip
+    sim = simulate(cfg, Traffic(members=40, runs=400, draws_per_day=2, distribution="fixed", seed=8))
+    rules = [
+        PrizeRule(1, 20, True, value_fen=5000, release=plan),
+        PrizeRule(2, 30, True, value_fen=500),
+        PrizeRule(3, 50, consolation=True),
+    ]
+    rng = random.Random(9)
+    totals = []
+    for _ in range(200):
+        paced: Counter[str] = Counter()
+        for day in range(4):
+            for _ in range(80):
+                state = Availability(stock_left={1: 1000, 2: 1000}, granted_today={}, user_wins={}, paced=paced,
+                                     periods=Periods(0, day), budget_fen=120_000)  # fmt: skip
+                _, won = decide(rules, rng.getrandbits(32), state)
+                paced["spent"] += won.value_fen
+                if won.release is not None:
+                    paced[counter_field(won.id, won.release, state.periods)] += 1
+        totals.append(paced["r:1"])
+    assert float(np.mean(totals)) == pytest.approx(float(sim.wins[:, :, 0].sum(axis=1).mean()), rel=0.1)
+    assert max(totals) <= 24 and (sim.wins[:, :, 0].sum(axis=1) <= 24).all()

@@ -119,9 +119,12 @@ const Demo = (() => {
   // GET /activities/{id}: each prize with its odds, and the fallback rule.
   function showOdds(activity) {
     // An unlock tier and the pity rule (保底) are disclosed with them, in the view's plain words.
+    // A paced prize shows its release plan (units per hour or day: lottery/pacing.py).
+    const released = (r) => r && el("div", { class: "muted" },
+      `${r.units} released per ${r.per}` + (r.rollover ? ", unreleased units carry over" : ""));
     const rows = activity.prizes.map((p) =>
-      el("tr", {}, el("td", {}, p.name, p.unlock_rule ? el("div", { class: "muted" }, p.unlock_rule) : null),
-        el("td", {}, p.odds_percent)));
+      el("tr", {}, el("td", {}, p.name, p.unlock_rule ? el("div", { class: "muted" }, p.unlock_rule) : null,
+        released(p.release)), el("td", {}, p.odds_percent)));
     $("#odds").replaceChildren(
       el("h2", {}, "Prizes and odds"),
       el("table", { class: "odds" }, el("tr", {}, el("th", {}, "Prize"), el("th", {}, "Odds")), ...rows),
