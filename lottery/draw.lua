@@ -2,15 +2,19 @@
 -- outside_window(status, starts_at_ms, ends_at_ms, now_ms): activities/window.lua, prepended when loaded.
 --
 -- KEYS[1] state       hash: status, starts_at_ms, ends_at_ms, per_user_daily, per_user_total,
---                     global_daily (0 = no limit), prizes (JSON), draws_total
+--                     global_daily (0 = no limit), prizes (JSON), draws_total, lazy, pity_after,
+--                     config_version, next_versions (read with one HMGET)
 -- KEYS[2] stock       hash prize_id -> units left (limited prizes)
 -- KEYS[3] granted     hash prize_id -> units granted since the start
 -- KEYS[4] user_total  hash user_id -> draws since the start
 -- KEYS[5] user_prize  hash "user_id|prize_id" -> wins (capped prizes)
--- KEYS[6] user_day    hash user_id -> draws today
--- KEYS[7] day         hash "draws" -> draws today, prize_id -> units granted today
--- KEYS[8] idempotency string "<fingerprint> <draw_id> <prize_id> <picked_id> <left_today> <left_total>
---                     <drawn_at_ms> <kind>"
+-- KEYS[6] user_day    hash user_id -> draws today (expiry set when a member's first draw creates it)
+-- KEYS[7] day         hash "draws" -> draws today, prize_id -> units granted today (expiry set
+--                     when the day's first draw creates "draws")
+-- KEYS[8] done today  hash "<user_id> <idempotency key>" -> "<fingerprint> <draw_id> <prize_id>
+--                     <picked_id> <left_today> <left_total> <drawn_at_ms> <kind>": the draws of
+--                     today's local day (expiry ARGV[20], set with the day's first draw; a rebuild
+--                     creates it with its expiry, lottery/store.py)
 -- KEYS[9] events      stream read by the SQL audit writer
 -- KEYS[10] chances    hash user_id -> draw chances left
 -- KEYS[11] pity       hash user_id -> consecutive consolation draws (kept when the state's
@@ -19,12 +23,15 @@
 --                     counted against a release plan (lottery/pacing.py; state: "budget_fen",
 --                     -1 = no budget; prizes JSON: v_fen, rel_per, rel_units, rel_roll)
 -- KEYS[13] members    hash user_id -> 1: members loaded since a lazy rebuild (lottery/members.py)
+-- KEYS[14..] done on the earlier local days a record of the last ARGV[9] seconds may be in
+--                     (lottery/store.py draws_done_days), newest first
 --
 -- ARGV[1] user_id          ARGV[2] draw_id (fresh, used only if this is a new draw)
 -- ARGV[3] rand (0 <= rand < 2^32, from Python's secrets)
 -- ARGV[4] now_ms           ARGV[5] local day (YYYY-MM-DD)
 -- ARGV[6] day keys time to live (ms; relative, so an injected clock cannot expire them early)
--- ARGV[7] fingerprint of the request   ARGV[8] idempotency key   ARGV[9] idempotency TTL (s)
+-- ARGV[7] fingerprint of the request   ARGV[8] idempotency key
+-- ARGV[9] idempotency window (s): a record older than that is not replayed (a new draw)
 -- ARGV[10] how to pay: "chance_or_free" (a chance if the member has one, else a draw within the
 --          limits), "chance_or_pay" (a chance, else answer payment_required: the caller charges
 --          the points cost and calls again with "paid"), "paid" (a draw within the limits)
@@ -37,6 +44,7 @@
 --          later versions [{v, at, w: weights in table order, l: [per_user_daily, per_user_total,
 --          global_daily] (0: no limit)}]: the draw uses the last one whose time `at` <= now_ms,
 --          exactly one version per draw. If it is not ARGV[19], nothing happens.
+-- ARGV[20] KEYS[8]'s time to live (ms, relative: the day's end + ARGV[9] - now; "": ARGV[6])
 --
 -- The state's prizes JSON carries per prize: id, w (weight), limited, daily, cap, c (consolation),
 -- u (unlock tier: drawable from the member's u-th draw on, 0: always), p (1: a pity prize).
@@ -57,30 +65,37 @@
 --                                user_daily_limit | user_total_limit | global_daily_limit
 
 local user = ARGV[1]
-local lazy = redis.call('HGET', KEYS[1], 'lazy')
+local now = tonumber(ARGV[4])
+local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms', 'per_user_daily',
+  'per_user_total', 'global_daily', 'prizes', 'lazy', 'pity_after', 'config_version', 'next_versions')
+local lazy = s[8]
 if lazy and lazy ~= '0' and redis.call('HEXISTS', KEYS[13], user) == 0 then return {'member_not_loaded'} end
-local seen = redis.call('GET', KEYS[8])
+local done = user .. ' ' .. ARGV[8]
+local seen = redis.call('HGET', KEYS[8], done)
+local earlier = 14
+while not seen and KEYS[earlier] do
+  seen = redis.call('HGET', KEYS[earlier], done)
+  earlier = earlier + 1
+end
 if seen then
   local fields = {}
   for field in string.gmatch(seen, '%S+') do fields[#fields + 1] = field end
-  if fields[1] ~= ARGV[7] then return {'mismatch'} end
-  local chances_left = redis.call('HGET', KEYS[10], user) or '0'
-  return {'replay', fields[2], fields[3], fields[4], fields[5], fields[6], fields[7], fields[8] or 'draw', chances_left}
+  if now - tonumber(fields[7]) < tonumber(ARGV[9]) * 1000 then  -- within the window (else: a new draw)
+    if fields[1] ~= ARGV[7] then return {'mismatch'} end
+    local chances_left = redis.call('HGET', KEYS[10], user) or '0'
+    return {'replay', fields[2], fields[3], fields[4], fields[5], fields[6], fields[7], fields[8] or 'draw', chances_left}
+  end
 end
 
-local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms',
-  'per_user_daily', 'per_user_total', 'global_daily', 'prizes')
 if not s[1] then return {'not_loaded'} end
-local now = tonumber(ARGV[4])
 local outside = outside_window(s[1], s[2], s[3], now)
 if outside then return outside end
 
 -- The config version in effect at now_ms (issue 18): one version per draw, chosen atomically here
 -- (its limits apply from here on, its weights to the pick below).
-local cv = redis.call('HMGET', KEYS[1], 'config_version', 'next_versions')
-local version, current = cv[1] or '0', nil
-if cv[2] and cv[2] ~= '[]' then
-  for _, nv in ipairs(cjson.decode(cv[2])) do
+local version, current = s[10] or '0', nil
+if s[11] and s[11] ~= '[]' then
+  for _, nv in ipairs(cjson.decode(s[11])) do
     if now >= nv.at then current, version = nv, tostring(nv.v) end
   end
 end
@@ -179,7 +194,7 @@ local function available(p)
   if p.cap > 0 and tonumber(redis.call('HGET', KEYS[5], user .. '|' .. id) or '0') >= p.cap then return false end
   return (p.u or 0) <= user_all + 1 and paced_available(p)
 end
-local pity_after = tonumber(redis.call('HGET', KEYS[1], 'pity_after') or '0')
+local pity_after = tonumber(s[9] or '0')
 local guaranteed = false
 if pity_after > 0 and tonumber(redis.call('HGET', KEYS[11], user) or '0') >= pity_after then
   local pool, subtotal = {}, 0
@@ -208,23 +223,33 @@ if kind == 'chance' then
   chances = redis.call('HINCRBY', KEYS[10], user, -1)
 else
   redis.call('HINCRBY', KEYS[4], user, 1)
-  redis.call('HINCRBY', KEYS[6], user, 1)
+  if redis.call('HINCRBY', KEYS[6], user, 1) == 1 then redis.call('PEXPIRE', KEYS[6], ARGV[6]) end
   user_today, user_all = user_today + 1, user_all + 1
 end
-redis.call('HINCRBY', KEYS[7], 'draws', 1)
+-- The day's keys expire once: when the day's first draw creates them (not a PEXPIRE per draw).
+local first_today = redis.call('HINCRBY', KEYS[7], 'draws', 1) == 1
 redis.call('HINCRBY', KEYS[7], wid, 1)
-redis.call('PEXPIRE', KEYS[6], ARGV[6])
-redis.call('PEXPIRE', KEYS[7], ARGV[6])
+if first_today then redis.call('PEXPIRE', KEYS[7], ARGV[6]) end
 
 local left_today, left_total = -1, -1
 if per_user_daily > 0 then left_today = per_user_daily - user_today end
 if per_user_total > 0 then left_total = per_user_total - user_all end
 
 local result = {ARGV[2], wid, pid, tostring(left_today), tostring(left_total), ARGV[4], kind}
-redis.call('SET', KEYS[8], ARGV[7] .. ' ' .. table.concat(result, ' '), 'EX', ARGV[9])
-local event = {'type', 'draw', 'kind', kind, 'draw_id', ARGV[2], 'user_id', user,
-  'prize_id', wid, 'picked_prize_id', pid, 'rand', ARGV[3], 'day', ARGV[5], 'drawn_at_ms', ARGV[4],
-  'idempotency_key', ARGV[8], 'fingerprint', ARGV[7], 'left_today', left_today, 'left_total', left_total}
+redis.call('HSET', KEYS[8], done, ARGV[7] .. ' ' .. table.concat(result, ' '))
+if first_today then
+  local ttl = ARGV[20]
+  if not ttl or ttl == '' then ttl = ARGV[6] end
+  redis.call('PEXPIRE', KEYS[8], ttl)
+end
+-- The event carries what the config cannot tell; the defaults are left out (lottery/audit.py):
+-- kind "draw", picked_prize_id = prize_id, left_today and left_total -1 (no limit).
+local event = {'type', 'draw', 'draw_id', ARGV[2], 'user_id', user, 'prize_id', wid, 'rand', ARGV[3],
+  'day', ARGV[5], 'drawn_at_ms', ARGV[4], 'idempotency_key', ARGV[8], 'fingerprint', ARGV[7]}
+if kind ~= 'draw' then event[#event + 1] = 'kind'; event[#event + 1] = kind end
+if pid ~= wid then event[#event + 1] = 'picked_prize_id'; event[#event + 1] = pid end
+if left_today >= 0 then event[#event + 1] = 'left_today'; event[#event + 1] = left_today end
+if left_total >= 0 then event[#event + 1] = 'left_total'; event[#event + 1] = left_total end
 for i, name in ipairs({'variant', 'channel', 'source'}) do
   local value = ARGV[11 + i]
   if value and value ~= '' then event[#event + 1] = name; event[#event + 1] = value end

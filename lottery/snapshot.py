@@ -55,8 +55,8 @@ class MemberState:
     user_prize: dict[int, int] = field(default_factory=dict)  # capped prizes only
     chances: int = 0
     pity_streak: int = 0  # consecutive consolation draws at the tail of its draws (the pity rule)
-    # (idempotency key, stored record, seconds left) of the member's draws
-    idempotency: list[tuple[str, str, int]] = field(default_factory=list)
+    # (local day, idempotency key, stored record, ms its day's hash has left) of the member's draws
+    idempotency: list[tuple[date, str, str, int]] = field(default_factory=list)
     # (reference, stored record, seconds left) of grants; (reference, seconds left) of chance credits
     grant_refs: list[tuple[str, str, int]] = field(default_factory=list)
     chance_refs: list[tuple[str, int]] = field(default_factory=list)
