@@ -3,7 +3,8 @@
 --
 -- KEYS[1] state       hash: status, starts_at_ms, ends_at_ms, per_user_daily, per_user_total,
 --                     global_daily (0 = no limit), prizes (JSON), draws_total, lazy, pity_after,
---                     config_version, next_versions (read with one HMGET)
+--                     config_version, next_versions (read with one HMGET); weights ("w1,w2,..."
+--                     of `prizes`), consolation (its 1-based index), prize:<i> (JSON of the i-th)
 -- KEYS[2] stock       hash prize_id -> units left (limited prizes)
 -- KEYS[3] granted     hash prize_id -> units granted since the start
 -- KEYS[4] user_total  hash user_id -> draws since the start
@@ -46,7 +47,8 @@
 --          exactly one version per draw. If it is not ARGV[19], nothing happens.
 -- ARGV[20] KEYS[8]'s time to live (ms, relative: the day's end + ARGV[9] - now; "": ARGV[6])
 --
--- The state's prizes JSON carries per prize: id, w (weight), limited, daily, cap, c (consolation),
+-- The state's prizes JSON (and each `prize:<i>`, its i-th prize) carries per prize: id, w (weight),
+-- limited, daily, cap, c (consolation),
 -- u (unlock tier: drawable from the member's u-th draw on, 0: always), p (1: a pity prize).
 --
 -- A draw paid with a chance (kind "chance") neither counts against nor is held back by the
@@ -67,7 +69,8 @@
 local user = ARGV[1]
 local now = tonumber(ARGV[4])
 local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms', 'per_user_daily',
-  'per_user_total', 'global_daily', 'prizes', 'lazy', 'pity_after', 'config_version', 'next_versions')
+  'per_user_total', 'global_daily', 'weights', 'lazy', 'pity_after', 'config_version', 'next_versions',
+  'consolation', 'budget_fen')
 local lazy = s[8]
 if lazy and lazy ~= '0' and redis.call('HEXISTS', KEYS[13], user) == 0 then return {'member_not_loaded'} end
 local done = user .. ' ' .. ARGV[8]
@@ -103,7 +106,8 @@ if ARGV[19] and ARGV[19] ~= '' and ARGV[19] ~= version then return {'stale_versi
 
 local per_user_daily, per_user_total, global_daily = tonumber(s[4]), tonumber(s[5]), tonumber(s[6])
 if current and current.l then per_user_daily, per_user_total, global_daily = current.l[1], current.l[2], current.l[3] end
-local user_today = tonumber(redis.call('HGET', KEYS[6], user) or '0')
+local user_today = 0  -- read only when a daily limit needs it
+if per_user_daily > 0 then user_today = tonumber(redis.call('HGET', KEYS[6], user) or '0') end
 local user_all = tonumber(redis.call('HGET', KEYS[4], user) or '0')
 local chances = tonumber(redis.call('HGET', KEYS[10], user) or '0')
 local kind = 'draw'
@@ -113,40 +117,76 @@ else
   if per_user_daily > 0 and user_today >= per_user_daily then return {'refused', 'user_daily_limit'} end
   if per_user_total > 0 and user_all >= per_user_total then return {'refused', 'user_total_limit'} end
 end
-local draws_today = tonumber(redis.call('HGET', KEYS[7], 'draws') or '0')
-if global_daily > 0 and draws_today >= global_daily then return {'refused', 'global_daily_limit'} end
+if global_daily > 0 and tonumber(redis.call('HGET', KEYS[7], 'draws') or '0') >= global_daily then
+  return {'refused', 'global_daily_limit'}
+end
 if kind == 'draw' and ARGV[10] == 'chance_or_pay' then return {'payment_required'} end
 
--- The weighted pick over the disclosed table (odds.pick).
-local prizes = cjson.decode(s[7])
+-- The weighted pick over the disclosed table (odds.pick), on the weights alone (the state's
+-- `weights`, "w1,w2,..." in table order); then only the prizes the draw needs are decoded (the
+-- state's `prize:<i>`, JSON; the whole table `prizes` only for the pity rule, issue 17).
+local table_prizes
+local function all_prizes()
+  if not table_prizes then table_prizes = cjson.decode(redis.call('HGET', KEYS[1], 'prizes')) end
+  return table_prizes
+end
+local weights, n = {}, 0
+if s[7] then
+  for w in string.gmatch(s[7], '[^,]+') do n = n + 1; weights[n] = tonumber(w) end
+else  -- a state loaded before `weights` existed
+  for _, p in ipairs(all_prizes()) do n = n + 1; weights[n] = p.w end
+end
 if current then  -- the weights of the version in effect (issue 18)
-  for i, w in ipairs(current.w) do if prizes[i] then prizes[i].w = w end end
+  for i, w in ipairs(current.w) do if i <= n then weights[i] = w end end
 end
 if ARGV[11] and ARGV[11] ~= '' then
   local i = 0
-  for w in string.gmatch(ARGV[11], '[^,]+') do i = i + 1; if prizes[i] then prizes[i].w = tonumber(w) end end
+  for w in string.gmatch(ARGV[11], '[^,]+') do i = i + 1; if i <= n then weights[i] = tonumber(w) end end
 end
 local total = 0
-for _, p in ipairs(prizes) do total = total + p.w end
+for i = 1, n do total = total + weights[i] end
 local point = math.floor(tonumber(ARGV[3]) * total / 4294967296)
-local picked, consolation
-local reached = 0
-for _, p in ipairs(prizes) do
-  reached = reached + p.w
-  if not picked and point < reached then picked = p end
-  if p.c == 1 then consolation = p end
+local at, reached = nil, 0
+for i = 1, n do
+  reached = reached + weights[i]
+  if point < reached then at = i; break end
+end
+local values = {}  -- the A/B variant's prize values in fen (ARGV[18]), by table position
+if ARGV[18] and ARGV[18] ~= '' then
+  local i = 0
+  for v in string.gmatch(ARGV[18], '[^,]+') do i = i + 1; values[i] = tonumber(v) end
+end
+local consolation_at = tonumber(s[12] or '0')
+local terms = redis.call('HMGET', KEYS[1], 'prize:' .. at, 'prize:' .. consolation_at)
+local function prize_at(i, json)
+  local p
+  if json then p = cjson.decode(json) else p = all_prizes()[i] end
+  p.w = weights[i]
+  if values[i] then p.v_fen = values[i] end
+  return p
+end
+local picked = prize_at(at, terms[1])
+local consolation_prize
+local function consolation()  -- decoded only when the draw falls back to it
+  if not consolation_prize then
+    if at == consolation_at then
+      consolation_prize = picked
+    elseif consolation_at > 0 then
+      consolation_prize = prize_at(consolation_at, terms[2])
+    else
+      for i, p in ipairs(all_prizes()) do if p.c == 1 then consolation_prize = prize_at(i, nil) end end
+    end
+  end
+  return consolation_prize
 end
 
 -- Paced release and budget (lottery/pacing.py, odds.paced_available): a prize beyond its
 -- release plan, or worth more than the budget left, is unavailable like one out of stock.
-local budget_fen = tonumber(redis.call('HGET', KEYS[1], 'budget_fen') or '-1')
-local spent_fen = tonumber(redis.call('HGET', KEYS[12], 'spent') or '0')
+local budget_fen = tonumber(s[13] or '-1')
+local spent_fen = 0  -- read only with a budget
+if budget_fen >= 0 then spent_fen = tonumber(redis.call('HGET', KEYS[12], 'spent') or '0') end
 local hour_period, day_period = string.match(ARGV[17] or '', '^(%-?%d+) (%-?%d+)$')
 hour_period, day_period = tonumber(hour_period) or 0, tonumber(day_period) or 0
-if ARGV[18] and ARGV[18] ~= '' then
-  local i = 0
-  for v in string.gmatch(ARGV[18], '[^,]+') do i = i + 1; if prizes[i] then prizes[i].v_fen = tonumber(v) end end
-end
 local function release_period(p)
   if p.rel_per == 'day' then return day_period end
   return hour_period
@@ -173,17 +213,17 @@ end
 local won = picked
 local pid = tostring(picked.id)
 if picked.limited == 1 and tonumber(redis.call('HGET', KEYS[2], pid) or '0') <= 0 then
-  won = consolation
+  won = consolation()
 elseif picked.daily > 0 and tonumber(redis.call('HGET', KEYS[7], pid) or '0') >= picked.daily then
-  won = consolation
+  won = consolation()
 elseif picked.cap > 0 and tonumber(redis.call('HGET', KEYS[5], user .. '|' .. pid) or '0') >= picked.cap then
-  won = consolation
+  won = consolation()
 elseif not paced_available(picked) then
-  won = consolation
+  won = consolation()
 end
 
 -- Unlock tiers (odds.is_unlocked): a pick still locked for this member falls back too.
-if won ~= consolation and (picked.u or 0) > user_all + 1 then won = consolation end
+if won.c ~= 1 and (picked.u or 0) > user_all + 1 then won = consolation() end
 
 -- Pity (odds.pity_pick): after pity_after consecutive consolation draws, the member's draw picks
 -- among the pity prizes still available and unlocked, by their weights, with the same rand.
@@ -198,7 +238,9 @@ local pity_after = tonumber(s[9] or '0')
 local guaranteed = false
 if pity_after > 0 and tonumber(redis.call('HGET', KEYS[11], user) or '0') >= pity_after then
   local pool, subtotal = {}, 0
-  for _, p in ipairs(prizes) do
+  for i, p in ipairs(all_prizes()) do
+    p.w = weights[i]
+    if values[i] then p.v_fen = values[i] end
     if p.p == 1 and p.w > 0 and available(p) then pool[#pool + 1] = p; subtotal = subtotal + p.w end
   end
   if subtotal > 0 then
