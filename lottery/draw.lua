@@ -108,14 +108,18 @@ local per_user_daily, per_user_total, global_daily = tonumber(s[4]), tonumber(s[
 if current and current.l then per_user_daily, per_user_total, global_daily = current.l[1], current.l[2], current.l[3] end
 local user_today = 0  -- read only when a daily limit needs it
 if per_user_daily > 0 then user_today = tonumber(redis.call('HGET', KEYS[6], user) or '0') end
-local user_all = tonumber(redis.call('HGET', KEYS[4], user) or '0')
+local user_all_read  -- the member's draws since the start, read when a limit or a tier needs it
+local function user_all()
+  if not user_all_read then user_all_read = tonumber(redis.call('HGET', KEYS[4], user) or '0') end
+  return user_all_read
+end
 local chances = tonumber(redis.call('HGET', KEYS[10], user) or '0')
 local kind = 'draw'
 if chances > 0 and ARGV[10] ~= 'paid' then
   kind = 'chance'
 else
   if per_user_daily > 0 and user_today >= per_user_daily then return {'refused', 'user_daily_limit'} end
-  if per_user_total > 0 and user_all >= per_user_total then return {'refused', 'user_total_limit'} end
+  if per_user_total > 0 and user_all() >= per_user_total then return {'refused', 'user_total_limit'} end
 end
 if global_daily > 0 and tonumber(redis.call('HGET', KEYS[7], 'draws') or '0') >= global_daily then
   return {'refused', 'global_daily_limit'}
@@ -223,7 +227,7 @@ elseif not paced_available(picked) then
 end
 
 -- Unlock tiers (odds.is_unlocked): a pick still locked for this member falls back too.
-if won.c ~= 1 and (picked.u or 0) > user_all + 1 then won = consolation() end
+if won.c ~= 1 and (picked.u or 0) > 0 and picked.u > user_all() + 1 then won = consolation() end
 
 -- Pity (odds.pity_pick): after pity_after consecutive consolation draws, the member's draw picks
 -- among the pity prizes still available and unlocked, by their weights, with the same rand.
@@ -232,7 +236,7 @@ local function available(p)
   if p.limited == 1 and tonumber(redis.call('HGET', KEYS[2], id) or '0') <= 0 then return false end
   if p.daily > 0 and tonumber(redis.call('HGET', KEYS[7], id) or '0') >= p.daily then return false end
   if p.cap > 0 and tonumber(redis.call('HGET', KEYS[5], user .. '|' .. id) or '0') >= p.cap then return false end
-  return (p.u or 0) <= user_all + 1 and paced_available(p)
+  return ((p.u or 0) == 0 or p.u <= user_all() + 1) and paced_available(p)
 end
 local pity_after = tonumber(s[9] or '0')
 local guaranteed = false
@@ -264,9 +268,9 @@ redis.call('HINCRBY', KEYS[1], 'draws_total', 1)
 if kind == 'chance' then
   chances = redis.call('HINCRBY', KEYS[10], user, -1)
 else
-  redis.call('HINCRBY', KEYS[4], user, 1)
-  if redis.call('HINCRBY', KEYS[6], user, 1) == 1 then redis.call('PEXPIRE', KEYS[6], ARGV[6]) end
-  user_today, user_all = user_today + 1, user_all + 1
+  user_all_read = redis.call('HINCRBY', KEYS[4], user, 1)
+  user_today = redis.call('HINCRBY', KEYS[6], user, 1)
+  if user_today == 1 then redis.call('PEXPIRE', KEYS[6], ARGV[6]) end
 end
 -- The day's keys expire once: when the day's first draw creates them (not a PEXPIRE per draw).
 local first_today = redis.call('HINCRBY', KEYS[7], 'draws', 1) == 1
@@ -275,7 +279,7 @@ if first_today then redis.call('PEXPIRE', KEYS[7], ARGV[6]) end
 
 local left_today, left_total = -1, -1
 if per_user_daily > 0 then left_today = per_user_daily - user_today end
-if per_user_total > 0 then left_total = per_user_total - user_all end
+if per_user_total > 0 then left_total = per_user_total - user_all() end
 
 local result = {ARGV[2], wid, pid, tostring(left_today), tostring(left_total), ARGV[4], kind}
 redis.call('HSET', KEYS[8], done, ARGV[7] .. ' ' .. table.concat(result, ' '))
