@@ -79,9 +79,9 @@ local user, kind = ARGV[1], ARGV[4]
 local offset, today, length = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local record_field = user .. '|' .. offset
 
-local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms', 'rules')
+local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms', 'rules', 'lazy')
 if not s[1] then return {'not_loaded'} end
-local lazy = redis.call('HGET', KEYS[1], 'lazy')
+local lazy = s[5]
 if lazy and lazy ~= '0' and redis.call('HEXISTS', KEYS[5], user) == 0 then return {'member_not_loaded'} end
 
 local seen = redis.call('HGET', KEYS[2], record_field)
