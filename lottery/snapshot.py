@@ -99,7 +99,7 @@ def state_fields(activity: Lottery) -> dict[str, str | int]:
     )
 
 
-def compact_fields(prizes: list[dict[str, int]]) -> dict[str, str | int]:
+def compact_fields(prizes: list[dict[str, int | str]]) -> dict[str, str | int]:
     """What draw.lua reads instead of decoding the whole table each draw (issue 17): the weights
     ("w1,w2,..."), the consolation prize's 1-based index, and each prize's terms alone."""
     fields: dict[str, str | int] = {f"prize:{i}": json.dumps(p, separators=(",", ":")) for i, p in enumerate(prizes, 1)}
