@@ -16,7 +16,7 @@
 -- KEYS[11] events     stream read by the SQL audit writer
 --
 -- ARGV[1] helper (the friend; the invitee of an invite)   ARGV[2] help_id (fresh)   ARGV[3] now_ms
--- ARGV[4] local day (YYYY-MM-DD)   ARGV[5] day keys time to live (ms)
+-- ARGV[4] local day (YYYY-MM-DD)   ARGV[5] day keys time to live (ms; set when a count starts)
 -- ARGV[6] device_id ("" if unknown)   ARGV[7] ip ("" if unknown)   ARGV[8] "1" if a new user
 -- ARGV[9] help | invite   ARGV[10] initiative_id
 -- ARGV[11] seconds a closed initiative stays in Redis   ARGV[12] "1" if the activity has a helper reward
@@ -80,15 +80,12 @@ if i[7] ~= '' then
 end
 redis.call('HSET', KEYS[2], 'helps', number, 'h:' .. helper, number .. ' ' .. (cut ~= '' and cut or '-') .. ' ' .. ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'helps_total', 1)
-redis.call('HINCRBY', KEYS[3], helper, 1)
-redis.call('PEXPIRE', KEYS[3], ARGV[5])
+if redis.call('HINCRBY', KEYS[3], helper, 1) == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[5]) end
 if device ~= '' then
-  redis.call('HINCRBY', KEYS[4], device, 1)
-  redis.call('PEXPIRE', KEYS[4], ARGV[5])
+  if redis.call('HINCRBY', KEYS[4], device, 1) == 1 then redis.call('PEXPIRE', KEYS[4], ARGV[5]) end
 end
 if ip ~= '' then
-  redis.call('HINCRBY', KEYS[5], ip, 1)
-  redis.call('PEXPIRE', KEYS[5], ARGV[5])
+  if redis.call('HINCRBY', KEYS[5], ip, 1) == 1 then redis.call('PEXPIRE', KEYS[5], ARGV[5]) end
 end
 if mode == 'invite' then redis.call('HSET', KEYS[7], helper, ARGV[10]) end
 

@@ -79,9 +79,9 @@ local user, kind = ARGV[1], ARGV[4]
 local offset, today, length = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local record_field = user .. '|' .. offset
 
-local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms', 'rules')
+local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms', 'rules', 'lazy')
 if not s[1] then return {'not_loaded'} end
-local lazy = redis.call('HGET', KEYS[1], 'lazy')
+local lazy = s[5]
 if lazy and lazy ~= '0' and redis.call('HEXISTS', KEYS[5], user) == 0 then return {'member_not_loaded'} end
 
 local seen = redis.call('HGET', KEYS[2], record_field)
@@ -129,8 +129,7 @@ redis.call('HSET', KEYS[2], user, after, record_field, table.concat(result, ' ')
 redis.call('PEXPIRE', KEYS[2], ARGV[10])
 redis.call('HINCRBY', KEYS[1], kind == 'signin' and 'signins_total' or 'makeups_total', 1)
 redis.call('HINCRBY', KEYS[1], 'rewards_total', #rewards)
-redis.call('HINCRBY', KEYS[3], kind, 1)
-redis.call('PEXPIRE', KEYS[3], ARGV[11])
+if redis.call('HINCRBY', KEYS[3], kind, 1) == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[11]) end  -- once a day
 local event = {'type', 'checkin', 'mark_id', ARGV[2], 'user_id', user, 'kind', kind,
   'day', ARGV[9], 'cycle_start', ARGV[8], 'streak', streak, 'cumulative', count_after,
   'rewards', reward_list, 'at_ms', ARGV[3]}

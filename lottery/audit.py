@@ -12,14 +12,14 @@ from lottery.repository import DrawRow
 
 
 def draw_row(activity_id: int, entry_id: str, fields: dict[str, str]) -> DrawRow:
-    left_today, left_total = int(fields["left_today"]), int(fields["left_total"])
+    left_today, left_total = int(fields.get("left_today", -1)), int(fields.get("left_total", -1))
     return DrawRow(
         draw_id=fields["draw_id"],
         kind=fields.get("kind", "draw"),
         activity_id=activity_id,
         user_id=fields["user_id"],
         prize_id=int(fields["prize_id"]),
-        picked_prize_id=int(fields["picked_prize_id"]),
+        picked_prize_id=int(fields.get("picked_prize_id") or fields["prize_id"]),
         rand=int(fields["rand"]),
         day=fields["day"],
         drawn_at_ms=int(fields["drawn_at_ms"]),
@@ -42,7 +42,9 @@ async def _draw_rows(activity_id: int | None, entry_id: str, fields: dict[str, s
     built as a dict directly (the writer's hot path), with the columns of `DrawRow`."""
     if activity_id is None:
         raise ValueError(f"draw event {entry_id} outside an activity stream")
-    left_today, left_total = int(fields["left_today"]), int(fields["left_total"])
+    # draw.lua leaves the defaults out (issue 17: a lighter XADD): kind "draw", the prize picked
+    # is the prize won, no limit left (-1).
+    left_today, left_total = int(fields.get("left_today", -1)), int(fields.get("left_total", -1))
     kind = fields.get("kind", "draw")
     drawn_at_ms = int(fields["drawn_at_ms"])
     row: dict[str, Any] = {
@@ -51,7 +53,7 @@ async def _draw_rows(activity_id: int | None, entry_id: str, fields: dict[str, s
         "activity_id": activity_id,
         "user_id": fields["user_id"],
         "prize_id": int(fields["prize_id"]),
-        "picked_prize_id": int(fields["picked_prize_id"]),
+        "picked_prize_id": int(fields.get("picked_prize_id") or fields["prize_id"]),
         "rand": int(fields["rand"]),
         "day": fields["day"],
         "drawn_at_ms": drawn_at_ms,

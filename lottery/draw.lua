@@ -2,15 +2,20 @@
 -- outside_window(status, starts_at_ms, ends_at_ms, now_ms): activities/window.lua, prepended when loaded.
 --
 -- KEYS[1] state       hash: status, starts_at_ms, ends_at_ms, per_user_daily, per_user_total,
---                     global_daily (0 = no limit), prizes (JSON), draws_total
+--                     global_daily (0 = no limit), prizes (JSON), draws_total, lazy, pity_after,
+--                     config_version, next_versions (read with one HMGET); weights ("w1,w2,..."
+--                     of `prizes`), consolation (its 1-based index), prize:<i> (JSON of the i-th)
 -- KEYS[2] stock       hash prize_id -> units left (limited prizes)
 -- KEYS[3] granted     hash prize_id -> units granted since the start
 -- KEYS[4] user_total  hash user_id -> draws since the start
 -- KEYS[5] user_prize  hash "user_id|prize_id" -> wins (capped prizes)
--- KEYS[6] user_day    hash user_id -> draws today
--- KEYS[7] day         hash "draws" -> draws today, prize_id -> units granted today
--- KEYS[8] idempotency string "<fingerprint> <draw_id> <prize_id> <picked_id> <left_today> <left_total>
---                     <drawn_at_ms> <kind>"
+-- KEYS[6] user_day    hash user_id -> draws today (expiry set when a member's first draw creates it)
+-- KEYS[7] day         hash "draws" -> draws today, prize_id -> units granted today (expiry set
+--                     when the day's first draw creates "draws")
+-- KEYS[8] done today  hash "<user_id> <idempotency key>" -> "<fingerprint> <draw_id> <prize_id>
+--                     <picked_id> <left_today> <left_total> <drawn_at_ms> <kind>": the draws of
+--                     today's local day (expiry ARGV[20], set with the day's first draw; a rebuild
+--                     creates it with its expiry, lottery/store.py)
 -- KEYS[9] events      stream read by the SQL audit writer
 -- KEYS[10] chances    hash user_id -> draw chances left
 -- KEYS[11] pity       hash user_id -> consecutive consolation draws (kept when the state's
@@ -19,12 +24,15 @@
 --                     counted against a release plan (lottery/pacing.py; state: "budget_fen",
 --                     -1 = no budget; prizes JSON: v_fen, rel_per, rel_units, rel_roll)
 -- KEYS[13] members    hash user_id -> 1: members loaded since a lazy rebuild (lottery/members.py)
+-- KEYS[14..] done on the earlier local days a record of the last ARGV[9] seconds may be in
+--                     (lottery/store.py draws_done_days), newest first
 --
 -- ARGV[1] user_id          ARGV[2] draw_id (fresh, used only if this is a new draw)
 -- ARGV[3] rand (0 <= rand < 2^32, from Python's secrets)
 -- ARGV[4] now_ms           ARGV[5] local day (YYYY-MM-DD)
 -- ARGV[6] day keys time to live (ms; relative, so an injected clock cannot expire them early)
--- ARGV[7] fingerprint of the request   ARGV[8] idempotency key   ARGV[9] idempotency TTL (s)
+-- ARGV[7] fingerprint of the request   ARGV[8] idempotency key
+-- ARGV[9] idempotency window (s): a record older than that is not replayed (a new draw)
 -- ARGV[10] how to pay: "chance_or_free" (a chance if the member has one, else a draw within the
 --          limits), "chance_or_pay" (a chance, else answer payment_required: the caller charges
 --          the points cost and calls again with "paid"), "paid" (a draw within the limits)
@@ -37,8 +45,10 @@
 --          later versions [{v, at, w: weights in table order, l: [per_user_daily, per_user_total,
 --          global_daily] (0: no limit)}]: the draw uses the last one whose time `at` <= now_ms,
 --          exactly one version per draw. If it is not ARGV[19], nothing happens.
+-- ARGV[20] KEYS[8]'s time to live (ms, relative: the day's end + ARGV[9] - now; "": ARGV[6])
 --
--- The state's prizes JSON carries per prize: id, w (weight), limited, daily, cap, c (consolation),
+-- The state's prizes JSON (and each `prize:<i>`, its i-th prize) carries per prize: id, w (weight),
+-- limited, daily, cap, c (consolation),
 -- u (unlock tier: drawable from the member's u-th draw on, 0: always), p (1: a pity prize).
 --
 -- A draw paid with a chance (kind "chance") neither counts against nor is held back by the
@@ -57,30 +67,38 @@
 --                                user_daily_limit | user_total_limit | global_daily_limit
 
 local user = ARGV[1]
-local lazy = redis.call('HGET', KEYS[1], 'lazy')
+local now = tonumber(ARGV[4])
+local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms', 'per_user_daily',
+  'per_user_total', 'global_daily', 'weights', 'lazy', 'pity_after', 'config_version', 'next_versions',
+  'consolation', 'budget_fen')
+local lazy = s[8]
 if lazy and lazy ~= '0' and redis.call('HEXISTS', KEYS[13], user) == 0 then return {'member_not_loaded'} end
-local seen = redis.call('GET', KEYS[8])
+local done = user .. ' ' .. ARGV[8]
+local seen = redis.call('HGET', KEYS[8], done)
+local earlier = 14
+while not seen and KEYS[earlier] do
+  seen = redis.call('HGET', KEYS[earlier], done)
+  earlier = earlier + 1
+end
 if seen then
   local fields = {}
   for field in string.gmatch(seen, '%S+') do fields[#fields + 1] = field end
-  if fields[1] ~= ARGV[7] then return {'mismatch'} end
-  local chances_left = redis.call('HGET', KEYS[10], user) or '0'
-  return {'replay', fields[2], fields[3], fields[4], fields[5], fields[6], fields[7], fields[8] or 'draw', chances_left}
+  if now - tonumber(fields[7]) < tonumber(ARGV[9]) * 1000 then  -- within the window (else: a new draw)
+    if fields[1] ~= ARGV[7] then return {'mismatch'} end
+    local chances_left = redis.call('HGET', KEYS[10], user) or '0'
+    return {'replay', fields[2], fields[3], fields[4], fields[5], fields[6], fields[7], fields[8] or 'draw', chances_left}
+  end
 end
 
-local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms',
-  'per_user_daily', 'per_user_total', 'global_daily', 'prizes')
 if not s[1] then return {'not_loaded'} end
-local now = tonumber(ARGV[4])
 local outside = outside_window(s[1], s[2], s[3], now)
 if outside then return outside end
 
 -- The config version in effect at now_ms (issue 18): one version per draw, chosen atomically here
 -- (its limits apply from here on, its weights to the pick below).
-local cv = redis.call('HMGET', KEYS[1], 'config_version', 'next_versions')
-local version, current = cv[1] or '0', nil
-if cv[2] and cv[2] ~= '[]' then
-  for _, nv in ipairs(cjson.decode(cv[2])) do
+local version, current = s[10] or '0', nil
+if s[11] and s[11] ~= '[]' then
+  for _, nv in ipairs(cjson.decode(s[11])) do
     if now >= nv.at then current, version = nv, tostring(nv.v) end
   end
 end
@@ -88,50 +106,91 @@ if ARGV[19] and ARGV[19] ~= '' and ARGV[19] ~= version then return {'stale_versi
 
 local per_user_daily, per_user_total, global_daily = tonumber(s[4]), tonumber(s[5]), tonumber(s[6])
 if current and current.l then per_user_daily, per_user_total, global_daily = current.l[1], current.l[2], current.l[3] end
-local user_today = tonumber(redis.call('HGET', KEYS[6], user) or '0')
-local user_all = tonumber(redis.call('HGET', KEYS[4], user) or '0')
+local user_today = 0  -- read only when a daily limit needs it
+if per_user_daily > 0 then user_today = tonumber(redis.call('HGET', KEYS[6], user) or '0') end
+local user_all_read  -- the member's draws since the start, read when a limit or a tier needs it
+local function user_all()
+  if not user_all_read then user_all_read = tonumber(redis.call('HGET', KEYS[4], user) or '0') end
+  return user_all_read
+end
 local chances = tonumber(redis.call('HGET', KEYS[10], user) or '0')
 local kind = 'draw'
 if chances > 0 and ARGV[10] ~= 'paid' then
   kind = 'chance'
 else
   if per_user_daily > 0 and user_today >= per_user_daily then return {'refused', 'user_daily_limit'} end
-  if per_user_total > 0 and user_all >= per_user_total then return {'refused', 'user_total_limit'} end
+  if per_user_total > 0 and user_all() >= per_user_total then return {'refused', 'user_total_limit'} end
 end
-local draws_today = tonumber(redis.call('HGET', KEYS[7], 'draws') or '0')
-if global_daily > 0 and draws_today >= global_daily then return {'refused', 'global_daily_limit'} end
+if global_daily > 0 and tonumber(redis.call('HGET', KEYS[7], 'draws') or '0') >= global_daily then
+  return {'refused', 'global_daily_limit'}
+end
 if kind == 'draw' and ARGV[10] == 'chance_or_pay' then return {'payment_required'} end
 
--- The weighted pick over the disclosed table (odds.pick).
-local prizes = cjson.decode(s[7])
+-- The weighted pick over the disclosed table (odds.pick), on the weights alone (the state's
+-- `weights`, "w1,w2,..." in table order); then only the prizes the draw needs are decoded (the
+-- state's `prize:<i>`, JSON; the whole table `prizes` only for the pity rule, issue 17).
+local table_prizes
+local function all_prizes()
+  if not table_prizes then table_prizes = cjson.decode(redis.call('HGET', KEYS[1], 'prizes')) end
+  return table_prizes
+end
+local weights, n = {}, 0
+if s[7] then
+  for w in string.gmatch(s[7], '[^,]+') do n = n + 1; weights[n] = tonumber(w) end
+else  -- a state loaded before `weights` existed
+  for _, p in ipairs(all_prizes()) do n = n + 1; weights[n] = p.w end
+end
 if current then  -- the weights of the version in effect (issue 18)
-  for i, w in ipairs(current.w) do if prizes[i] then prizes[i].w = w end end
+  for i, w in ipairs(current.w) do if i <= n then weights[i] = w end end
 end
 if ARGV[11] and ARGV[11] ~= '' then
   local i = 0
-  for w in string.gmatch(ARGV[11], '[^,]+') do i = i + 1; if prizes[i] then prizes[i].w = tonumber(w) end end
+  for w in string.gmatch(ARGV[11], '[^,]+') do i = i + 1; if i <= n then weights[i] = tonumber(w) end end
 end
 local total = 0
-for _, p in ipairs(prizes) do total = total + p.w end
+for i = 1, n do total = total + weights[i] end
 local point = math.floor(tonumber(ARGV[3]) * total / 4294967296)
-local picked, consolation
-local reached = 0
-for _, p in ipairs(prizes) do
-  reached = reached + p.w
-  if not picked and point < reached then picked = p end
-  if p.c == 1 then consolation = p end
+local at, reached = nil, 0
+for i = 1, n do
+  reached = reached + weights[i]
+  if point < reached then at = i; break end
+end
+local values = {}  -- the A/B variant's prize values in fen (ARGV[18]), by table position
+if ARGV[18] and ARGV[18] ~= '' then
+  local i = 0
+  for v in string.gmatch(ARGV[18], '[^,]+') do i = i + 1; values[i] = tonumber(v) end
+end
+local consolation_at = tonumber(s[12] or '0')
+local terms = redis.call('HMGET', KEYS[1], 'prize:' .. at, 'prize:' .. consolation_at)
+local function prize_at(i, json)
+  local p
+  if json then p = cjson.decode(json) else p = all_prizes()[i] end
+  p.w = weights[i]
+  if values[i] then p.v_fen = values[i] end
+  return p
+end
+local picked = prize_at(at, terms[1])
+local consolation_prize
+local function consolation()  -- decoded only when the draw falls back to it
+  if not consolation_prize then
+    if at == consolation_at then
+      consolation_prize = picked
+    elseif consolation_at > 0 then
+      consolation_prize = prize_at(consolation_at, terms[2])
+    else
+      for i, p in ipairs(all_prizes()) do if p.c == 1 then consolation_prize = prize_at(i, nil) end end
+    end
+  end
+  return consolation_prize
 end
 
 -- Paced release and budget (lottery/pacing.py, odds.paced_available): a prize beyond its
 -- release plan, or worth more than the budget left, is unavailable like one out of stock.
-local budget_fen = tonumber(redis.call('HGET', KEYS[1], 'budget_fen') or '-1')
-local spent_fen = tonumber(redis.call('HGET', KEYS[12], 'spent') or '0')
+local budget_fen = tonumber(s[13] or '-1')
+local spent_fen = 0  -- read only with a budget
+if budget_fen >= 0 then spent_fen = tonumber(redis.call('HGET', KEYS[12], 'spent') or '0') end
 local hour_period, day_period = string.match(ARGV[17] or '', '^(%-?%d+) (%-?%d+)$')
 hour_period, day_period = tonumber(hour_period) or 0, tonumber(day_period) or 0
-if ARGV[18] and ARGV[18] ~= '' then
-  local i = 0
-  for v in string.gmatch(ARGV[18], '[^,]+') do i = i + 1; if prizes[i] then prizes[i].v_fen = tonumber(v) end end
-end
 local function release_period(p)
   if p.rel_per == 'day' then return day_period end
   return hour_period
@@ -158,17 +217,17 @@ end
 local won = picked
 local pid = tostring(picked.id)
 if picked.limited == 1 and tonumber(redis.call('HGET', KEYS[2], pid) or '0') <= 0 then
-  won = consolation
+  won = consolation()
 elseif picked.daily > 0 and tonumber(redis.call('HGET', KEYS[7], pid) or '0') >= picked.daily then
-  won = consolation
+  won = consolation()
 elseif picked.cap > 0 and tonumber(redis.call('HGET', KEYS[5], user .. '|' .. pid) or '0') >= picked.cap then
-  won = consolation
+  won = consolation()
 elseif not paced_available(picked) then
-  won = consolation
+  won = consolation()
 end
 
 -- Unlock tiers (odds.is_unlocked): a pick still locked for this member falls back too.
-if won ~= consolation and (picked.u or 0) > user_all + 1 then won = consolation end
+if won.c ~= 1 and (picked.u or 0) > 0 and picked.u > user_all() + 1 then won = consolation() end
 
 -- Pity (odds.pity_pick): after pity_after consecutive consolation draws, the member's draw picks
 -- among the pity prizes still available and unlocked, by their weights, with the same rand.
@@ -177,13 +236,15 @@ local function available(p)
   if p.limited == 1 and tonumber(redis.call('HGET', KEYS[2], id) or '0') <= 0 then return false end
   if p.daily > 0 and tonumber(redis.call('HGET', KEYS[7], id) or '0') >= p.daily then return false end
   if p.cap > 0 and tonumber(redis.call('HGET', KEYS[5], user .. '|' .. id) or '0') >= p.cap then return false end
-  return (p.u or 0) <= user_all + 1 and paced_available(p)
+  return ((p.u or 0) == 0 or p.u <= user_all() + 1) and paced_available(p)
 end
-local pity_after = tonumber(redis.call('HGET', KEYS[1], 'pity_after') or '0')
+local pity_after = tonumber(s[9] or '0')
 local guaranteed = false
 if pity_after > 0 and tonumber(redis.call('HGET', KEYS[11], user) or '0') >= pity_after then
   local pool, subtotal = {}, 0
-  for _, p in ipairs(prizes) do
+  for i, p in ipairs(all_prizes()) do
+    p.w = weights[i]
+    if values[i] then p.v_fen = values[i] end
     if p.p == 1 and p.w > 0 and available(p) then pool[#pool + 1] = p; subtotal = subtotal + p.w end
   end
   if subtotal > 0 then
@@ -207,24 +268,34 @@ redis.call('HINCRBY', KEYS[1], 'draws_total', 1)
 if kind == 'chance' then
   chances = redis.call('HINCRBY', KEYS[10], user, -1)
 else
-  redis.call('HINCRBY', KEYS[4], user, 1)
-  redis.call('HINCRBY', KEYS[6], user, 1)
-  user_today, user_all = user_today + 1, user_all + 1
+  user_all_read = redis.call('HINCRBY', KEYS[4], user, 1)
+  user_today = redis.call('HINCRBY', KEYS[6], user, 1)
+  if user_today == 1 then redis.call('PEXPIRE', KEYS[6], ARGV[6]) end
 end
-redis.call('HINCRBY', KEYS[7], 'draws', 1)
+-- The day's keys expire once: when the day's first draw creates them (not a PEXPIRE per draw).
+local first_today = redis.call('HINCRBY', KEYS[7], 'draws', 1) == 1
 redis.call('HINCRBY', KEYS[7], wid, 1)
-redis.call('PEXPIRE', KEYS[6], ARGV[6])
-redis.call('PEXPIRE', KEYS[7], ARGV[6])
+if first_today then redis.call('PEXPIRE', KEYS[7], ARGV[6]) end
 
 local left_today, left_total = -1, -1
 if per_user_daily > 0 then left_today = per_user_daily - user_today end
-if per_user_total > 0 then left_total = per_user_total - user_all end
+if per_user_total > 0 then left_total = per_user_total - user_all() end
 
 local result = {ARGV[2], wid, pid, tostring(left_today), tostring(left_total), ARGV[4], kind}
-redis.call('SET', KEYS[8], ARGV[7] .. ' ' .. table.concat(result, ' '), 'EX', ARGV[9])
-local event = {'type', 'draw', 'kind', kind, 'draw_id', ARGV[2], 'user_id', user,
-  'prize_id', wid, 'picked_prize_id', pid, 'rand', ARGV[3], 'day', ARGV[5], 'drawn_at_ms', ARGV[4],
-  'idempotency_key', ARGV[8], 'fingerprint', ARGV[7], 'left_today', left_today, 'left_total', left_total}
+redis.call('HSET', KEYS[8], done, ARGV[7] .. ' ' .. table.concat(result, ' '))
+if first_today then
+  local ttl = ARGV[20]
+  if not ttl or ttl == '' then ttl = ARGV[6] end
+  redis.call('PEXPIRE', KEYS[8], ttl)
+end
+-- The event carries what the config cannot tell; the defaults are left out (lottery/audit.py):
+-- kind "draw", picked_prize_id = prize_id, left_today and left_total -1 (no limit).
+local event = {'type', 'draw', 'draw_id', ARGV[2], 'user_id', user, 'prize_id', wid, 'rand', ARGV[3],
+  'day', ARGV[5], 'drawn_at_ms', ARGV[4], 'idempotency_key', ARGV[8], 'fingerprint', ARGV[7]}
+if kind ~= 'draw' then event[#event + 1] = 'kind'; event[#event + 1] = kind end
+if pid ~= wid then event[#event + 1] = 'picked_prize_id'; event[#event + 1] = pid end
+if left_today >= 0 then event[#event + 1] = 'left_today'; event[#event + 1] = left_today end
+if left_total >= 0 then event[#event + 1] = 'left_total'; event[#event + 1] = left_total end
 for i, name in ipairs({'variant', 'channel', 'source'}) do
   local value = ARGV[11 + i]
   if value and value ~= '' then event[#event + 1] = name; event[#event + 1] = value end

@@ -8,7 +8,7 @@
 -- KEYS[2] stock       hash prize_id -> units left (limited prizes)
 -- KEYS[3] granted     hash prize_id -> units granted since the start
 -- KEYS[4] user_prize  hash "user_id|prize_id" -> wins (capped prizes)
--- KEYS[5] day         hash prize_id -> units granted today
+-- KEYS[5] day         hash prize_id -> units granted today (expiry set when a count starts)
 -- KEYS[6] reference   string "<grant_id> <prize_id> <picked_prize_id>" of the grant of this reference
 -- KEYS[7] events      stream read by the SQL audit writer
 -- KEYS[8] members     hash user_id -> 1: members loaded since a lazy rebuild (lottery/members.py)
@@ -81,8 +81,7 @@ end
 if won.limited == 1 then redis.call('HINCRBY', KEYS[2], wid, -1) end
 if won.cap > 0 then redis.call('HINCRBY', KEYS[4], user .. '|' .. wid, 1) end
 redis.call('HINCRBY', KEYS[3], wid, 1)
-redis.call('HINCRBY', KEYS[5], wid, 1)
-redis.call('PEXPIRE', KEYS[5], ARGV[6])
+if redis.call('HINCRBY', KEYS[5], wid, 1) == 1 then redis.call('PEXPIRE', KEYS[5], ARGV[6]) end
 redis.call('SET', KEYS[6], ARGV[3] .. ' ' .. wid .. ' ' .. pid, 'EX', ARGV[8])
 redis.call('XADD', KEYS[7], '*', 'type', 'draw', 'kind', 'grant', 'draw_id', ARGV[3], 'user_id', user,
   'prize_id', wid, 'picked_prize_id', pid, 'rand', 0, 'day', ARGV[5], 'drawn_at_ms', ARGV[4],

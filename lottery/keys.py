@@ -4,6 +4,7 @@ carries its activity's hash tag, so each draw, grant and chance script touches o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from activities.keys import ActivityKeys
 
@@ -43,6 +44,11 @@ class LotteryKeys(ActivityKeys):
         """Hash of paced release and budget counters: "spent" -> fen spent, "r:<prize>" and
         "r:<prize>:<period>" -> units counted against a release plan (lottery/pacing.py)."""
         return f"{self._p}:pacing"
+
+    def draws_done(self, day: date) -> str:
+        """Hash "<user_id> <idempotency key>" -> the record of a draw made that local day (draw.lua
+        KEYS[8]): one hash per day, expiring once, PROMO_IDEMPOTENCY_TTL_S after the day's end."""
+        return f"{self._p}:done:{day.isoformat()}"
 
     def grant_ref(self, ref: str) -> str:
         """String "<grant_id> <prize_id> <picked_prize_id>": a prize granted from the pool for `ref`."""

@@ -8,12 +8,14 @@
 -- KEYS[5] user_prize  hash "user_id|prize_id" -> wins (capped prizes)
 -- KEYS[6] chances     hash user_id -> draw chances left
 -- KEYS[7] pity        hash user_id -> consecutive consolation draws (the pity rule)
--- KEYS[8..] the member's idempotency records, grant references and chance references
+-- KEYS[8..] the hashes of the days of the member's draws (their idempotency records), then its
+--           grant references and chance references (strings)
 --
 -- ARGV[1] user_id   ARGV[2] the load's token (read before SQL was)   ARGV[3] draws since the start
 -- ARGV[4] draws today   ARGV[5] day key time to live (ms)   ARGV[6] chances left
 -- ARGV[7] JSON {"prize_id": wins} of the capped prizes   ARGV[8] consecutive consolation draws
--- ARGV[9 + 2i], ARGV[10 + 2i] the value and time to live (s) of KEYS[8 + i]
+-- ARGV[9 + 3i], ARGV[10 + 3i], ARGV[11 + 3i] of KEYS[8 + i]: a hash's field ("<user_id> <key>"),
+--           the record, the hash's time to live (ms); or "", a string's value, its time to live (s)
 --
 -- Returns "ok" | "loaded" (already) | "stale" (rebuilt since the token was read, or not loaded)
 
@@ -29,8 +31,13 @@ if tonumber(ARGV[6]) ~= 0 then redis.call('HSET', KEYS[6], user, ARGV[6]) end
 for prize, wins in pairs(cjson.decode(ARGV[7])) do redis.call('HSET', KEYS[5], user .. '|' .. prize, wins) end
 if tonumber(ARGV[8]) ~= 0 then redis.call('HSET', KEYS[7], user, ARGV[8]) end
 for i = 8, #KEYS do
-  local at = 9 + (i - 8) * 2
-  redis.call('SET', KEYS[i], ARGV[at], 'EX', ARGV[at + 1], 'NX')
+  local at = 9 + (i - 8) * 3
+  if ARGV[at] == '' then
+    redis.call('SET', KEYS[i], ARGV[at + 1], 'EX', ARGV[at + 2], 'NX')
+  else
+    redis.call('HSETNX', KEYS[i], ARGV[at], ARGV[at + 1])
+    redis.call('PEXPIRE', KEYS[i], ARGV[at + 2])
+  end
 end
 redis.call('HSET', KEYS[2], user, 1)
 return 'ok'

@@ -21,13 +21,14 @@ SQL had at the load plus what that member did since, as with an eager rebuild:
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 
 from activities.clock import Clock, day_end_ms, local_day
 from activities.service import DAY_KEY_GRACE_MS, IDEMPOTENCY_TTL_S, REFERENCE_TTL_S
 from lottery.model import Lottery
 from lottery.repository import LotteryRepository
 from lottery.snapshot import MemberState
-from lottery.store import DrawStore
+from lottery.store import DrawStore, done_ttl_ms
 
 
 async def read_member(repo: LotteryRepository, activity: Lottery, user_id: str, now_ms: int) -> MemberState:
@@ -61,8 +62,9 @@ async def read_member(repo: LotteryRepository, activity: Lottery, user_id: str, 
                 row.drawn_at_ms,
                 row.kind,
             )
-            ttl_s = max(1, (row.drawn_at_ms - idempotency_since) // 1000)
-            state.idempotency.append((row.idempotency_key, " ".join(str(v) for v in fields), ttl_s))
+            day = date.fromisoformat(row.day)
+            ttl_ms = max(1000, done_ttl_ms(now_ms, day, IDEMPOTENCY_TTL_S, activity.tz))
+            state.idempotency.append((day, row.idempotency_key, " ".join(str(v) for v in fields), ttl_ms))
     for ref, delta, at_ms in await repo.member_chances(activity.id, user_id):
         state.chances += delta
         if delta > 0 and at_ms >= references_since:

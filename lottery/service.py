@@ -41,7 +41,7 @@ from lottery.shapes import DrawResult as DrawResult
 from lottery.shapes import Granted, prize_won, result_of
 from lottery.shapes import PrizeWon as PrizeWon
 from lottery.shapes import fingerprint as fingerprint
-from lottery.store import DrawRecord, DrawReply, DrawRequest, DrawStore, GrantReply
+from lottery.store import DrawRecord, DrawReply, DrawRequest, DrawStore, GrantReply, done_ttl_ms, draws_done_days
 from lottery.versions import draw_table, lottery_at, next_versions_field, number_at, played_at
 from lottery.versions_db import freeze
 
@@ -258,6 +258,8 @@ class DrawService:
             fingerprint=fingerprint(activity.id, body),
             idempotency_key=idempotency_key,
             idempotency_ttl_s=IDEMPOTENCY_TTL_S,
+            earlier_days=draws_done_days(now_ms, day, IDEMPOTENCY_TTL_S, activity.tz),
+            done_ttl_ms=done_ttl_ms(now_ms, day, IDEMPOTENCY_TTL_S, activity.tz),
             payment="chance_or_pay" if activity.points_cost else "chance_or_free",
             weights=weights,
             variant=variant,

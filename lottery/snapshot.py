@@ -55,8 +55,8 @@ class MemberState:
     user_prize: dict[int, int] = field(default_factory=dict)  # capped prizes only
     chances: int = 0
     pity_streak: int = 0  # consecutive consolation draws at the tail of its draws (the pity rule)
-    # (idempotency key, stored record, seconds left) of the member's draws
-    idempotency: list[tuple[str, str, int]] = field(default_factory=list)
+    # (local day, idempotency key, stored record, ms its day's hash has left) of the member's draws
+    idempotency: list[tuple[date, str, str, int]] = field(default_factory=list)
     # (reference, stored record, seconds left) of grants; (reference, seconds left) of chance credits
     grant_refs: list[tuple[str, str, int]] = field(default_factory=list)
     chance_refs: list[tuple[str, int]] = field(default_factory=list)
@@ -79,20 +79,33 @@ def state_fields(activity: Lottery) -> dict[str, str | int]:
         for p in activity.prizes
     ]
     totals = {f"total:{p.id}": p.stock for p in activity.prizes if p.stock is not None}  # see add_stock.lua
-    return totals | {
-        "status": activity.status,
-        "starts_at_ms": to_ms(activity.starts_at),
-        "ends_at_ms": to_ms(activity.ends_at),
-        "per_user_daily": activity.limits.per_user_daily or 0,
-        "per_user_total": activity.limits.per_user_total or 0,
-        "global_daily": activity.limits.global_daily or 0,
-        "prizes": json.dumps(prizes, separators=(",", ":")),
-        "pity_after": activity.pity_after or 0,
-        "lazy": "0",  # the load writes its own (Snapshot.lazy)
-        "config_version": activity.config_version,  # issue 18: the version `prizes` is
-        "next_versions": next_versions_field(activity),  # and the later ones (lottery/versions.py)
-        "budget_fen": -1 if activity.budget_cny is None else to_fen(activity.budget_cny),
-    }
+    return (
+        totals
+        | compact_fields(prizes)
+        | {
+            "status": activity.status,
+            "starts_at_ms": to_ms(activity.starts_at),
+            "ends_at_ms": to_ms(activity.ends_at),
+            "per_user_daily": activity.limits.per_user_daily or 0,
+            "per_user_total": activity.limits.per_user_total or 0,
+            "global_daily": activity.limits.global_daily or 0,
+            "prizes": json.dumps(prizes, separators=(",", ":")),
+            "pity_after": activity.pity_after or 0,
+            "lazy": "0",  # the load writes its own (Snapshot.lazy)
+            "config_version": activity.config_version,  # issue 18: the version `prizes` is
+            "next_versions": next_versions_field(activity),  # and the later ones (lottery/versions.py)
+            "budget_fen": -1 if activity.budget_cny is None else to_fen(activity.budget_cny),
+        }
+    )
+
+
+def compact_fields(prizes: list[dict[str, int | str]]) -> dict[str, str | int]:
+    """What draw.lua reads instead of decoding the whole table each draw (issue 17): the weights
+    ("w1,w2,..."), the consolation prize's 1-based index, and each prize's terms alone."""
+    fields: dict[str, str | int] = {f"prize:{i}": json.dumps(p, separators=(",", ":")) for i, p in enumerate(prizes, 1)}
+    fields["weights"] = ",".join(str(p["w"]) for p in prizes)
+    fields["consolation"] = next((i for i, p in enumerate(prizes, 1) if p["c"] == 1), 0)
+    return fields
 
 
 def pacing_fields(prize: Prize) -> dict[str, int | str]:

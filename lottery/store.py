@@ -7,13 +7,16 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from functools import partial
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
+from activities.clock import day_end_ms, local_day
 from activities.scripts import WINDOW, ScriptBatcher, script_beside
+from activities.service import DAY_KEY_GRACE_MS, IDEMPOTENCY_TTL_S
 from activities.store import AuditStore, hset_chunks, load_activity, release_units
 from lottery.keys import LotteryKeys
 from lottery.pacing import FIRST, Periods
@@ -48,6 +51,22 @@ class DrawRequest:
     version: str = ""  # the config version `rand` was derived for (draw.lua ARGV[19]; "": no check)
     periods: Periods = FIRST  # the release period of now_ms (lottery/pacing.py)
     values: str = ""  # the A/B variant's prize values in fen, "v1,v2,..." in prize order ("": the table's)
+    # The earlier local days whose draws a replay may still answer (`draws_done_days`; None: the
+    # day before), and the time to live of today's hash of draws (0: day_ttl_ms).
+    earlier_days: tuple[date, ...] | None = None
+    done_ttl_ms: int = 0
+
+
+def draws_done_days(now_ms: int, day: date, window_s: int, tz: ZoneInfo) -> tuple[date, ...]:
+    """The local days before `day` that a draw of the last `window_s` seconds may have been made
+    on (draw.lua KEYS[14..]), newest first: the day before alone for the default day window."""
+    oldest = local_day(now_ms - window_s * 1000, tz)
+    return tuple(day - timedelta(days=n) for n in range(1, (day - oldest).days + 1))
+
+
+def done_ttl_ms(now_ms: int, day: date, window_s: int, tz: ZoneInfo) -> int:
+    """Time to live of the hash of the draws of `day`: the window after the day's end."""
+    return day_end_ms(day, tz) + window_s * 1000 - now_ms
 
 
 @dataclass(frozen=True)
@@ -117,6 +136,9 @@ class DrawStore:
 
     async def draw(self, request: DrawRequest) -> DrawReply:
         keys = LotteryKeys(request.activity_id)
+        earlier = request.earlier_days
+        if earlier is None:
+            earlier = (request.day - timedelta(days=1),)
         reply = await self.batcher.call(
             _draw,
             [
@@ -127,12 +149,13 @@ class DrawStore:
                 keys.user_prize,
                 keys.user_day(request.day),
                 keys.day(request.day),
-                keys.idempotency(request.user_id, request.idempotency_key),
+                keys.draws_done(request.day),
                 keys.events,
                 keys.chances,
                 keys.pity,
                 keys.pacing,
                 keys.members,
+                *(keys.draws_done(day) for day in earlier),
             ],
             [
                 request.user_id,
@@ -154,6 +177,7 @@ class DrawStore:
                 f"{request.periods.hour} {request.periods.day}",  # ARGV[17], ARGV[18]: pacing (release, budget)
                 request.values,
                 request.version,
+                request.done_ttl_ms or request.day_ttl_ms,
             ],
         )
         kind = reply[0]
@@ -244,17 +268,17 @@ class DrawStore:
     ) -> str:
         """Write one member's state read from SQL (member.lua): ok | loaded | stale."""
         keys = LotteryKeys(activity_id)
-        records = [(keys.idempotency(user_id, key), record, ttl_s) for key, record, ttl_s in member.idempotency]
-        records += [(keys.grant_ref(ref), record, ttl_s) for ref, record, ttl_s in member.grant_refs]
-        records += [(keys.chance_ref(ref), "1", ttl_s) for ref, ttl_s in member.chance_refs]
+        records = [(keys.draws_done(d), f"{user_id} {key}", rec, ttl_ms) for d, key, rec, ttl_ms in member.idempotency]
+        records += [(keys.grant_ref(ref), "", record, ttl_s) for ref, record, ttl_s in member.grant_refs]
+        records += [(keys.chance_ref(ref), "", "1", ttl_s) for ref, ttl_s in member.chance_refs]
         wins = json.dumps({str(p): n for p, n in member.user_prize.items()}) if member.user_prize else "{}"
         args: list[str | int] = [user_id, token, member.user_total, member.user_today, day_ttl_ms, member.chances, wins]
         args.append(member.pity_streak)
-        for _, value, ttl_s in records:
-            args += [value, ttl_s]
+        for _, name, value, ttl in records:
+            args += [name, value, ttl]
         script_keys = [keys.state, keys.members, keys.user_total, keys.user_day(day), keys.user_prize, keys.chances]
         script_keys.append(keys.pity)
-        return str(await _member(self.redis, script_keys + [key for key, _, _ in records], args))
+        return str(await _member(self.redis, script_keys + [key for key, _, _, _ in records], args))
 
     async def load(
         self,
@@ -329,6 +353,12 @@ def _write_snapshot(keys: LotteryKeys, pipe: Any, snapshot: Snapshot) -> None:
     day_fields["draws"] = snapshot.draws_today
     hset_chunks(pipe, day_key, day_fields)
     pipe.pexpire(day_key, snapshot.day_ttl_ms)
+    # Today's hash of draws (idempotency records) expires once, set by the day's first draw: after
+    # a rebuild that day's "draws" may already count, so create it here with its expiry (a field
+    # no draw uses).
+    done_key = keys.draws_done(snapshot.day)
+    pipe.hset(done_key, "", "")
+    pipe.pexpire(done_key, snapshot.day_ttl_ms - DAY_KEY_GRACE_MS + IDEMPOTENCY_TTL_S * 1000)
     # Members (their counters, idempotency records, references) are loaded on their first
     # request (lottery/members.py), or start from zero when SQL holds nothing of them (lazy "0").
     state: dict[Any, Any] = state_fields(snapshot.activity)
