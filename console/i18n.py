@@ -169,7 +169,6 @@ _T: dict[str, tuple[str, str]] = {
     "not_on_list": ("不在名单中", "not on the list"),
     "no_lists": ("还没有名单。上传一个 CSV 文件开始。", "No lists yet. Upload a CSV file to start."),
     "confirm_delete_list": ("删除此名单？", "Delete this list?"),
-    "line": ("行", "line"),
     "member_id_invalid": (
         "会员ID无效（1-64个字母、数字或 _ . @ -）",
         "A member id is not valid (1 to 64 letters, digits, _ . @ -)",

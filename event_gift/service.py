@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -15,10 +14,10 @@ from typing import Any, Protocol
 import msgspec
 import sqlalchemy as sa
 
-from activities import db
 from activities.audit_rows import EventHandler, Row
 from activities.clock import Clock, day_end_ms, local_day
 from activities.errors import Kind, PromoError, invalid
+from activities.live import LiveActivities
 from activities.model import Activity, validate_common
 from activities.points import PointsService
 from activities.rewards import ChancesReward, CouponReward, PointsReward, PrizeReward
@@ -80,8 +79,7 @@ class EventGiftService:
         self.draws = draws
         self.points = points
         self.clock = clock
-        self._live: list[Activity] = []
-        self._live_read_at = -_LIVE_REFRESH_S
+        self._live = LiveActivities(activities, ACTIVITY_TYPE, _LIVE_REFRESH_S)
 
     # --- operators ---------------------------------------------------------------------------
 
@@ -190,14 +188,7 @@ class EventGiftService:
         return any(rules.trigger.event == event_type for _, rules in await self._live_gifts())
 
     async def _live_gifts(self) -> list[tuple[Activity, EventGiftRules]]:
-        if time.monotonic() - self._live_read_at >= _LIVE_REFRESH_S:
-            table = db.activities
-            query = sa.select(table.c.id).where(table.c.type == ACTIVITY_TYPE, table.c.status == "live")
-            async with self.activities.repository.engine.connect() as conn:
-                ids = [int(i) for i in (await conn.execute(query)).scalars()]
-            self._live = [await self.activities.get_published(i) for i in ids]
-            self._live_read_at = time.monotonic()
-        return [(a, self.rules(a)) for a in self._live if a.status == "live"]
+        return [(a, self.rules(a)) for a in await self._live.all()]
 
     # --- the kernel's questions -----------------------------------------------------------------
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -15,13 +14,13 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 
-from activities import db
 from activities.audit_rows import EventHandler, Row
 from activities.auth import Identity, Tokens
 from activities.clock import Clock, from_ms, to_ms
 from activities.errors import Kind, PromoError, invalid, not_found, refusal
 from activities.ids import new_id
 from activities.keys import ActivityKeys
+from activities.live import LiveActivities
 from activities.model import Activity, validate_common
 from activities.points import PointsService
 from activities.rewards import ChancesReward, CouponReward, PointsReward, PrizeReward, Reward
@@ -67,8 +66,7 @@ class TasksService:
         self.draws = draws
         self.points = points
         self.clock = clock
-        self._live: list[Activity] = []
-        self._live_read_at = -_LIVE_REFRESH_S
+        self._live = LiveActivities(activities, ACTIVITY_TYPE, _LIVE_REFRESH_S)
 
     # --- operators ---------------------------------------------------------------------------
 
@@ -158,14 +156,7 @@ class TasksService:
         return any(task.event == event_type for _, rules in await self._live_tasks() for task in rules.tasks)
 
     async def _live_tasks(self) -> list[tuple[Activity, TasksRules]]:
-        if time.monotonic() - self._live_read_at >= _LIVE_REFRESH_S:
-            table = db.activities
-            query = sa.select(table.c.id).where(table.c.type == ACTIVITY_TYPE, table.c.status == "live")
-            async with self.activities.repository.engine.connect() as conn:
-                ids = [int(i) for i in (await conn.execute(query)).scalars()]
-            self._live = [await self.activities.get_published(i) for i in ids]
-            self._live_read_at = time.monotonic()
-        return [(a, self.rules(a)) for a in self._live if a.status == "live"]
+        return [(a, self.rules(a)) for a in await self._live.all()]
 
     # --- members ---------------------------------------------------------------------------------
 

@@ -29,6 +29,9 @@
     return (known || data.message || `HTTP ${result.status}`) + field;
   }
 
+  // for the pages' own scripts (simulator.js, questions.js, lists.js), loaded after this one
+  window.PromoConsole = { api, explain, t };
+
   function showError(id, result) {
     const box = document.getElementById(id);
     if (!box) return;

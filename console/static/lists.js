@@ -3,30 +3,24 @@
 // operator's language when the console knows the code.
 "use strict";
 (function () {
-  const MESSAGES = JSON.parse(document.getElementById("messages").textContent);
+  const { api, explain, t } = window.PromoConsole;
   const CSRF = document.querySelector('meta[name="csrf-token"]').content;
-  const t = (key) => MESSAGES[key] || key;
   const error = document.getElementById("lists-error");
 
-  async function call(method, url, body, type) {
+  async function send(url, file) {  // the CSV file as it is (api() sends JSON)
     const response = await fetch(url, {
-      method,
+      method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": type || "application/json", "X-CSRF-Token": CSRF },
-      body,
+      headers: { "Content-Type": "text/csv", "X-CSRF-Token": CSRF },
+      body: file,
     });
     let data = null;
-    if (response.status !== 204) {
-      try { data = await response.json(); } catch (e) { data = null; }
-    }
+    try { data = await response.json(); } catch (e) { data = null; }
     return { ok: response.ok, status: response.status, data };
   }
 
-  function refuse(result) {
-    const data = result.data || {};
-    const known = data.code && MESSAGES[data.code];
-    const where = data.details && data.details.line ? ` (${t("line")} ${data.details.line})` : "";
-    error.textContent = (known || data.message || `HTTP ${result.status}`) + where;
+  function refuse(result) {  // a bad id names its line: details.field "line N"
+    error.textContent = explain(result);
     error.hidden = false;
   }
 
@@ -42,7 +36,7 @@
       button.textContent = t("uploading");
       const query = new URLSearchParams({ name: upload.name.value.trim(), kind: upload.kind.value });
       try {
-        const result = await call("POST", `/operator/lists?${query}`, file, "text/csv");
+        const result = await send(`/operator/lists?${query}`, file);
         if (result.ok) window.location.reload();
         else refuse(result);
       } finally {
@@ -58,7 +52,7 @@
       event.preventDefault();
       error.hidden = true;
       const member = encodeURIComponent(check.member.value.trim());
-      const result = await call("GET", `/operator/lists/${check.list.value}/members/${member}`);
+      const result = await api("GET", `/operator/lists/${check.list.value}/members/${member}`);
       const answer = document.getElementById("member-answer");
       if (!result.ok) { answer.textContent = ""; refuse(result); return; }
       answer.textContent = result.data.member ? "✔ " + t("on_list") : "✘ " + t("not_on_list");
@@ -69,7 +63,7 @@
     button.addEventListener("click", async () => {
       if (!window.confirm(t("confirm_delete_list"))) return;
       error.hidden = true;
-      const result = await call("DELETE", `/operator/lists/${button.dataset.delete}`);
+      const result = await api("DELETE", `/operator/lists/${button.dataset.delete}`);
       if (result.ok) window.location.reload();
       else refuse(result);
     });

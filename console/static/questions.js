@@ -5,31 +5,12 @@
 (function () {
   const form = document.getElementById("question-form");
   if (!form) return;
-  const MESSAGES = JSON.parse(document.getElementById("messages").textContent);
-  const CSRF = document.querySelector('meta[name="csrf-token"]').content;
-  const t = (key) => MESSAGES[key] || key;
+  const { api: call, explain, t } = window.PromoConsole;
   const base = `/operator/activities/${form.dataset.activity}/questions`;
   const error = document.getElementById("question-error");
 
-  async function call(method, url, body) {
-    const response = await fetch(url, {
-      method,
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": CSRF },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let data = null;
-    if (response.status !== 204) {
-      try { data = await response.json(); } catch (e) { data = null; }
-    }
-    return { ok: response.ok, status: response.status, data };
-  }
-
   function refuse(result) {
-    const data = result.data || {};
-    const known = data.code && MESSAGES[data.code];
-    const field = data.details && data.details.field ? ` (${data.details.field})` : "";
-    error.textContent = (known || data.message || `HTTP ${result.status}`) + field;
+    error.textContent = explain(result);
     error.hidden = false;
   }
 

@@ -5,9 +5,7 @@
 (function () {
   const panel = document.getElementById("simulator");
   if (!panel) return;
-  const MESSAGES = JSON.parse(document.getElementById("messages").textContent);
-  const CSRF = document.querySelector('meta[name="csrf-token"]').content;
-  const t = (key) => MESSAGES[key] || key;
+  const { api, explain, t } = window.PromoConsole;
   const form = document.getElementById("simulator-form");
   const error = document.getElementById("simulator-error");
   const result = document.getElementById("simulator-result");
@@ -15,13 +13,6 @@
   const pct = (x) => (100 * x).toFixed(1) + "%";
   const when = (x) => (x ? x.slice(0, 16).replace("T", " ") : "–");
   let charts = [];
-
-  function explain(status, data) {
-    data = data || {};
-    const known = data.code && MESSAGES[data.code];
-    const field = data.details && data.details.field ? ` (${data.details.field})` : "";
-    return (known || data.message || `HTTP ${status}`) + field;
-  }
 
   function cell(text) {
     const td = document.createElement("td");
@@ -93,18 +84,11 @@
     button.disabled = true;
     button.textContent = t("simulating");
     try {
-      const response = await fetch(`/operator/activities/${panel.dataset.activity}/simulations`, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": CSRF },
-        body: JSON.stringify(body),
-      });
-      let data = null;
-      try { data = await response.json(); } catch (e) { data = null; }
-      if (response.ok) {
-        show(data);
+      const answer = await api("POST", `/operator/activities/${panel.dataset.activity}/simulations`, body);
+      if (answer.ok) {
+        show(answer.data);
       } else {
-        error.textContent = explain(response.status, data);
+        error.textContent = explain(answer);
         error.hidden = false;
       }
     } finally {
