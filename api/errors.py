@@ -64,6 +64,10 @@ def on_promo_error(_: Request[Any, Any, Any], exc: PromoError) -> Response[Any]:
 
 def on_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if isinstance(exc, ValidationException):
+        errors = exc.extra if isinstance(exc.extra, list) else []
+        if any(isinstance(e, dict) and e.get("source") == "body" and e.get("key") == "data" for e in errors):
+            # an empty body on a route whose `data:` has no default (Litestar does not decode it)
+            return error_response(422, "invalid_body", "this route needs a JSON body", {})
         return error_response(
             400,
             "invalid_parameter",

@@ -253,6 +253,14 @@ def _body_required(schema: dict[str, Any], components: dict[str, Any]) -> bool:
     return bool(component.get("required"))
 
 
+def _empty_allowed(handler: HTTPRouteHandler) -> bool:
+    """Whether the route takes an empty body: it decodes the body by hand (empty reads as `{}`),
+    or its typed `data:` has a default (Litestar does not decode an empty body: without a default
+    it is a 422 `invalid_body`, api/errors.py)."""
+    field = handler.parsed_fn_signature.parameters.get("data")
+    return field is None or field.has_default
+
+
 def docstring(handler: HTTPRouteHandler) -> tuple[str | None, str | None]:
     """(summary, description) from the handler's docstring: its first line (or, when the first
     paragraph runs on, its first sentence), then the rest."""
@@ -348,7 +356,7 @@ def document(app: Litestar) -> None:
             media = OpenAPIMediaType(schema=cast(Schema, refs[method, path]), examples=examples or None)
             operation.request_body = RequestBody(
                 content={"application/json": media},
-                required=_body_required(refs[method, path], body_components),
+                required=_body_required(refs[method, path], body_components) or not _empty_allowed(handler),
             )
             if (method, path) in CSV_BODIES:
                 # Any text (the route checks it line by line): no type, so no value violates it.
