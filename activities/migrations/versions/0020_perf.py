@@ -1,4 +1,4 @@
-"""perf: bucketed stock (issue 17)
+"""perf (issue 17): no schema change in the end
 
 Revision ID: 0020
 Revises: 0019
