@@ -1,5 +1,6 @@
 """Lua scripts kept as `.lua` files beside the store that calls them, and a batcher that sends
-the script calls of one event-loop tick to Redis in a single pipeline.
+the script calls of one event-loop tick to Redis in a single pipeline (and the calls of a
+groupable script with the same KEYS in one EVALSHA).
 
 Only `store.py` modules use these (they are the only code that talks to Redis).
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -36,8 +38,13 @@ WINDOW = fold((Path(__file__).parent / "window.lua").read_text())
 
 
 class LuaScript:
-    def __init__(self, path: Path, prelude: str = "") -> None:
+    """A script file. `group_size` > 0: the script takes its ARGV in groups of that many, one per
+    call, runs them in order and answers a list with one reply per group (lottery/draw.lua), so
+    the batcher may send the calls with the same KEYS as one EVALSHA."""
+
+    def __init__(self, path: Path, prelude: str = "", *, group_size: int = 0) -> None:
         self.path = path
+        self.group_size = group_size
         text = path.read_text()
         self.source = f"{prelude} {text}" if prelude else text
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
@@ -50,9 +57,58 @@ class LuaScript:
             return await redis.eval(self.source, len(keys), *keys, *args)
 
 
-def script_beside(module_file: str, name: str, *, prelude: str = "") -> LuaScript:
+def script_beside(module_file: str, name: str, *, prelude: str = "", group_size: int = 0) -> LuaScript:
     """The script `name` in the folder of `module_file`, after `prelude` (e.g. `WINDOW`) if any."""
-    return LuaScript(Path(module_file).parent / name, prelude)
+    return LuaScript(Path(module_file).parent / name, prelude, group_size=group_size)
+
+
+Pending = tuple[LuaScript, Sequence[str], Sequence[Arg], asyncio.Future[Any]]
+
+
+@dataclass
+class _Command:
+    """One EVALSHA of a flush: a call, or the grouped calls of a groupable script (same KEYS)."""
+
+    script: LuaScript
+    keys: Sequence[str]
+    args: list[Arg]
+    futures: list[asyncio.Future[Any]]
+
+    def settle(self, result: Any) -> None:
+        if not isinstance(result, Exception) and self.script.group_size:
+            if isinstance(result, list) and len(result) == len(self.futures):
+                for future, reply in zip(self.futures, result, strict=True):
+                    if not future.done():  # done: the caller went away (client disconnected)
+                        future.set_result(reply)
+                return
+            result = RuntimeError(f"{self.script.path.name}: {len(self.futures)} calls, reply {result!r}")
+        for future in self.futures:
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)  # a script error: every call of its group
+            else:
+                future.set_result(result)
+
+
+def group_calls(batch: list[Pending], max_group: int) -> list[_Command]:
+    """The EVALSHAs of a flush, in order of their first call: the calls of a groupable script with
+    the same KEYS share one (up to `max_group` calls; same KEYS, same cluster slot)."""
+    commands: list[_Command] = []
+    open_groups: dict[tuple[str, tuple[str, ...]], _Command] = {}
+    for script, keys, args, future in batch:
+        if script.group_size and max_group > 1:
+            key = (script.sha, tuple(keys))
+            command = open_groups.get(key)
+            if command is not None and len(command.futures) < max_group:
+                command.args.extend(args)
+                command.futures.append(future)
+                continue
+            command = open_groups[key] = _Command(script, keys, list(args), [future])
+        else:
+            command = _Command(script, keys, list(args), [future])
+        commands.append(command)
+    return commands
 
 
 class ScriptBatcher:
@@ -62,13 +118,26 @@ class ScriptBatcher:
     syscall pair and a Redis read/write per request (1.2x to 1.4x more draws/s on 2 cores,
     measured by `make bench`).
     Each call still runs as its own atomic script; the pipeline is not a transaction.
+
+    The calls of a groupable script (`LuaScript.group_size`, the draw) with the same KEYS go as
+    one EVALSHA of up to `max_group` calls, which does the per-activity work once
+    (`group`: PROMO_BATCH; off: each call its own EVALSHA in the pipeline).
     """
 
-    def __init__(self, redis: aioredis.Redis, max_batch: int = 256, *, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        max_batch: int = 256,
+        *,
+        enabled: bool = True,
+        group: bool = True,
+        max_group: int = 64,
+    ) -> None:
         self.redis = redis
         self.max_batch = max_batch
         self.enabled = enabled  # off: one round trip per call (the benchmark's baseline)
-        self._pending: list[tuple[LuaScript, Sequence[str], Sequence[Arg], asyncio.Future[Any]]] = []
+        self.max_group = max_group if group else 1
+        self._pending: list[Pending] = []
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -84,9 +153,10 @@ class ScriptBatcher:
         if not self.enabled:
             started = perf_counter()
             try:
-                return await script(self.redis, keys, args)
+                result = await script(self.redis, keys, args)
             finally:
                 REDIS_LATENCY.observe(perf_counter() - started)
+            return result[0] if script.group_size else result
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((script, keys, args, future))
@@ -105,21 +175,23 @@ class ScriptBatcher:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, batch: list[tuple[LuaScript, Sequence[str], Sequence[Arg], asyncio.Future[Any]]]) -> None:
+    async def _send(self, batch: list[Pending]) -> None:
+        commands = group_calls(batch, self.max_group)
         try:
             pipe = self.redis.pipeline(transaction=False)
-            for script, keys, args, _ in batch:
+            for command in commands:
                 # execute_command, not evalsha(): a cluster pipeline refuses evalsha() but routes
                 # EVALSHA by its keys (one slot per script: activities/keys.py).
-                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                keys = command.keys
+                pipe.execute_command("EVALSHA", command.script.sha, len(keys), *keys, *command.args)
             started = perf_counter()
             results = await pipe.execute(raise_on_error=False)
             REDIS_LATENCY.observe(perf_counter() - started)
             for index, result in enumerate(results):
                 if isinstance(result, NoScriptError):
-                    script, keys, args, _ = batch[index]
+                    command = commands[index]
                     try:
-                        results[index] = await script(self.redis, keys, args)
+                        results[index] = await command.script(self.redis, command.keys, command.args)
                     except Exception as exc:
                         results[index] = exc
         except BaseException as exc:  # the outcome of every call in the batch is unknown
@@ -129,10 +201,5 @@ class ScriptBatcher:
             if not isinstance(exc, Exception):
                 raise
             return
-        for (*_, future), result in zip(batch, results, strict=True):
-            if future.done():  # the caller went away (client disconnected)
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+        for command, result in zip(commands, results, strict=True):
+            command.settle(result)

@@ -1,4 +1,8 @@
--- draw.lua: one draw, atomically. Mirrors lottery/odds.py (pick, is_available, decide).
+-- draw.lua: one or more draws of one activity, each atomically, in order. Mirrors lottery/odds.py
+-- (pick, is_available, decide). Several draws in one call (activities/scripts.py groups the
+-- pending draws with the same KEYS) do the activity's work once: the call, the state HMGET, the
+-- weights, versions and prize terms (a draw never changes them); everything a draw changes is
+-- read per draw, so N draws in one call answer exactly what N calls in a row answer.
 -- outside_window(status, starts_at_ms, ends_at_ms, now_ms): activities/window.lua, prepended when loaded.
 --
 -- KEYS[1] state       hash: status, starts_at_ms, ends_at_ms, per_user_daily, per_user_total,
@@ -27,6 +31,8 @@
 -- KEYS[14..] done on the earlier local days a record of the last ARGV[9] seconds may be in
 --                     (lottery/store.py draws_done_days), newest first
 --
+-- ARGV: groups of 20, one per draw (a single draw: a group of 1); ARGV[i] below is the i-th of
+-- the draw's group (the body of `one` takes its group as ARGV).
 -- ARGV[1] user_id          ARGV[2] draw_id (fresh, used only if this is a new draw)
 -- ARGV[3] rand (0 <= rand < 2^32, from Python's secrets)
 -- ARGV[4] now_ms           ARGV[5] local day (YYYY-MM-DD)
@@ -54,7 +60,7 @@
 -- A draw paid with a chance (kind "chance") neither counts against nor is held back by the
 -- per-member limits (the chance is the entitlement); the global daily cap still applies.
 --
--- Returns one of
+-- Returns a list with one reply per draw, in ARGV's order; a refusal stops only its own draw:
 --   {"ok", draw_id, prize_id, picked_id, left_today, left_total, drawn_at_ms, kind, chances_left}
 --                                (-1 = no limit; kind: draw | chance)
 --   {"replay", <same fields as ok, from the first request; chances_left as of now>}
@@ -66,12 +72,47 @@
 --   {"refused", code[, detail]}  activity_not_live | not_started | already_ended |
 --                                user_daily_limit | user_total_limit | global_daily_limit
 
-local user = ARGV[1]
-local now = tonumber(ARGV[4])
+-- Once per call: the state fields (no draw changes them) and what derives from them.
 local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms', 'per_user_daily',
   'per_user_total', 'global_daily', 'weights', 'lazy', 'pity_after', 'config_version', 'next_versions',
   'consolation', 'budget_fen')
 local lazy = s[8]
+local next_versions = {}
+if s[11] and s[11] ~= '[]' then next_versions = cjson.decode(s[11]) end
+-- Decoded prizes are shared by the call's draws and never changed but for `_i`, their 1-based
+-- place in the table: a draw reads its variant's weight and value by it (weights, fen below).
+local table_prizes  -- the whole table `prizes`, decoded when first needed
+local function all_prizes()
+  if not table_prizes then
+    table_prizes = cjson.decode(redis.call('HGET', KEYS[1], 'prizes'))
+    for i, p in ipairs(table_prizes) do p._i = i end
+  end
+  return table_prizes
+end
+local base_weights, n = {}, 0  -- the state's `weights`, "w1,w2,..." in table order
+if s[7] then
+  for w in string.gmatch(s[7], '[^,]+') do n = n + 1; base_weights[n] = tonumber(w) end
+elseif s[1] then  -- a state loaded before `weights` existed
+  for _, p in ipairs(all_prizes()) do n = n + 1; base_weights[n] = p.w end
+end
+local consolation_at = tonumber(s[12] or '0')
+local terms = {}  -- the i-th prize, decoded from the state's prize:<i> (JSON) when first needed
+local function prize_at(i)
+  local p = terms[i]
+  if p == nil then
+    local json = redis.call('HGET', KEYS[1], 'prize:' .. i)
+    if json then p = cjson.decode(json); p._i = i else p = all_prizes()[i] end  -- else: an older state
+    terms[i] = p
+  end
+  return p
+end
+local budget_fen = tonumber(s[13] or '-1')
+local pity_after = tonumber(s[9] or '0')
+
+-- One draw: ARGV is its group of 20 arguments; its early returns are its reply.
+local function one(ARGV)
+local user = ARGV[1]
+local now = tonumber(ARGV[4])
 if lazy and lazy ~= '0' and redis.call('HEXISTS', KEYS[13], user) == 0 then return {'member_not_loaded'} end
 local done = user .. ' ' .. ARGV[8]
 local seen = redis.call('HGET', KEYS[8], done)
@@ -97,10 +138,8 @@ if outside then return outside end
 -- The config version in effect at now_ms (issue 18): one version per draw, chosen atomically here
 -- (its limits apply from here on, its weights to the pick below).
 local version, current = s[10] or '0', nil
-if s[11] and s[11] ~= '[]' then
-  for _, nv in ipairs(cjson.decode(s[11])) do
-    if now >= nv.at then current, version = nv, tostring(nv.v) end
-  end
+for _, nv in ipairs(next_versions) do
+  if now >= nv.at then current, version = nv, tostring(nv.v) end
 end
 if ARGV[19] and ARGV[19] ~= '' and ARGV[19] ~= version then return {'stale_version', version} end
 
@@ -127,18 +166,12 @@ end
 if kind == 'draw' and ARGV[10] == 'chance_or_pay' then return {'payment_required'} end
 
 -- The weighted pick over the disclosed table (odds.pick), on the weights alone (the state's
--- `weights`, "w1,w2,..." in table order); then only the prizes the draw needs are decoded (the
--- state's `prize:<i>`, JSON; the whole table `prizes` only for the pity rule, issue 17).
-local table_prizes
-local function all_prizes()
-  if not table_prizes then table_prizes = cjson.decode(redis.call('HGET', KEYS[1], 'prizes')) end
-  return table_prizes
-end
-local weights, n = {}, 0
-if s[7] then
-  for w in string.gmatch(s[7], '[^,]+') do n = n + 1; weights[n] = tonumber(w) end
-else  -- a state loaded before `weights` existed
-  for _, p in ipairs(all_prizes()) do n = n + 1; weights[n] = p.w end
+-- `weights`); then only the prizes the draw needs are decoded (the state's `prize:<i>`, JSON,
+-- once per call; the whole table `prizes` only for the pity rule, issue 17).
+local weights = base_weights
+if current or (ARGV[11] and ARGV[11] ~= '') then
+  weights = {}
+  for i = 1, n do weights[i] = base_weights[i] end
 end
 if current then  -- the weights of the version in effect (issue 18)
   for i, w in ipairs(current.w) do if i <= n then weights[i] = w end end
@@ -160,25 +193,17 @@ if ARGV[18] and ARGV[18] ~= '' then
   local i = 0
   for v in string.gmatch(ARGV[18], '[^,]+') do i = i + 1; values[i] = tonumber(v) end
 end
-local consolation_at = tonumber(s[12] or '0')
-local terms = redis.call('HMGET', KEYS[1], 'prize:' .. at, 'prize:' .. consolation_at)
-local function prize_at(i, json)
-  local p
-  if json then p = cjson.decode(json) else p = all_prizes()[i] end
-  p.w = weights[i]
-  if values[i] then p.v_fen = values[i] end
-  return p
-end
-local picked = prize_at(at, terms[1])
+local function fen(p) return values[p._i] or p.v_fen or 0 end  -- a prize's value for this draw
+local picked = prize_at(at)
 local consolation_prize
 local function consolation()  -- decoded only when the draw falls back to it
   if not consolation_prize then
     if at == consolation_at then
       consolation_prize = picked
     elseif consolation_at > 0 then
-      consolation_prize = prize_at(consolation_at, terms[2])
+      consolation_prize = prize_at(consolation_at)
     else
-      for i, p in ipairs(all_prizes()) do if p.c == 1 then consolation_prize = prize_at(i, nil) end end
+      for _, p in ipairs(all_prizes()) do if p.c == 1 then consolation_prize = p end end
     end
   end
   return consolation_prize
@@ -186,7 +211,6 @@ end
 
 -- Paced release and budget (lottery/pacing.py, odds.paced_available): a prize beyond its
 -- release plan, or worth more than the budget left, is unavailable like one out of stock.
-local budget_fen = tonumber(s[13] or '-1')
 local spent_fen = 0  -- read only with a budget
 if budget_fen >= 0 then spent_fen = tonumber(redis.call('HGET', KEYS[12], 'spent') or '0') end
 local hour_period, day_period = string.match(ARGV[17] or '', '^(%-?%d+) (%-?%d+)$')
@@ -205,12 +229,12 @@ local function paced_available(p)
     if p.rel_roll == 1 then released = (release_period(p) + 1) * p.rel_units end
     if tonumber(redis.call('HGET', KEYS[12], release_field(p)) or '0') >= released then return false end
   end
-  local value = p.v_fen or 0
+  local value = fen(p)
   return budget_fen < 0 or value == 0 or spent_fen + value <= budget_fen
 end
 local function paced_record(p)
   if p.rel_units then redis.call('HINCRBY', KEYS[12], release_field(p), 1) end
-  if budget_fen >= 0 and (p.v_fen or 0) > 0 then redis.call('HINCRBY', KEYS[12], 'spent', p.v_fen) end
+  if budget_fen >= 0 and fen(p) > 0 then redis.call('HINCRBY', KEYS[12], 'spent', fen(p)) end
 end
 
 -- An unavailable pick falls back to the consolation prize (odds.is_available).
@@ -238,19 +262,16 @@ local function available(p)
   if p.cap > 0 and tonumber(redis.call('HGET', KEYS[5], user .. '|' .. id) or '0') >= p.cap then return false end
   return ((p.u or 0) == 0 or p.u <= user_all() + 1) and paced_available(p)
 end
-local pity_after = tonumber(s[9] or '0')
 local guaranteed = false
 if pity_after > 0 and tonumber(redis.call('HGET', KEYS[11], user) or '0') >= pity_after then
   local pool, subtotal = {}, 0
   for i, p in ipairs(all_prizes()) do
-    p.w = weights[i]
-    if values[i] then p.v_fen = values[i] end
-    if p.p == 1 and p.w > 0 and available(p) then pool[#pool + 1] = p; subtotal = subtotal + p.w end
+    if p.p == 1 and weights[i] > 0 and available(p) then pool[#pool + 1] = p; subtotal = subtotal + weights[i] end
   end
   if subtotal > 0 then
     local at, upto = math.floor(tonumber(ARGV[3]) * subtotal / 4294967296), 0
     for _, p in ipairs(pool) do
-      upto = upto + p.w
+      upto = upto + weights[p._i]
       if at < upto then picked, won, pid, guaranteed = p, p, tostring(p.id), true; break end
     end
   end
@@ -302,7 +323,13 @@ for i, name in ipairs({'variant', 'channel', 'source'}) do
 end
 if guaranteed then event[#event + 1] = 'pity'; event[#event + 1] = '1' end
 event[#event + 1] = 'config_version'; event[#event + 1] = version
-if (won.v_fen or 0) > 0 then event[#event + 1] = 'cost_fen'; event[#event + 1] = won.v_fen end
+if fen(won) > 0 then event[#event + 1] = 'cost_fen'; event[#event + 1] = fen(won) end
 redis.call('XADD', KEYS[9], '*', unpack(event))
 result[#result + 1] = tostring(chances)
 return {'ok', unpack(result)}
+end  -- one
+
+if #ARGV == 20 then return {one(ARGV)} end
+local replies = {}
+for at = 0, #ARGV - 1, 20 do replies[#replies + 1] = one({unpack(ARGV, at + 1, at + 20)}) end
+return replies

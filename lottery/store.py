@@ -22,7 +22,7 @@ from lottery.keys import LotteryKeys
 from lottery.pacing import FIRST, Periods
 from lottery.snapshot import MemberState, Snapshot, state_fields
 
-_draw = script_beside(__file__, "draw.lua", prelude=WINDOW)
+_draw = script_beside(__file__, "draw.lua", prelude=WINDOW, group_size=20)  # ARGV: 20 per draw
 _grant = script_beside(__file__, "grant.lua")
 _chances = script_beside(__file__, "chances.lua")
 _add_stock = script_beside(__file__, "add_stock.lua")
