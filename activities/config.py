@@ -35,6 +35,9 @@ class Settings:
     # 32 bytes, url-safe base64): PROMO_ADDRESS_KEY, else var/address-key (generated, 0600).
     # None: the outbound package uses var_dir/address-key itself.
     address_key: str | None = None
+    # Send a tick's draws of one activity as one EVALSHA (lottery/draw.lua runs them in a loop):
+    # PROMO_BATCH, on by default; off: each draw its own EVALSHA in the tick's pipeline.
+    batch: bool = True
 
 
 REPOSITORY = Path(__file__).resolve().parent.parent  # the checkout, when installed from it (make install)
@@ -117,6 +120,7 @@ def load_settings() -> Settings:
         redis_fsync=os.environ.get("PROMO_REDIS_FSYNC", "everysec"),
         shutdown_drain_s=float(os.environ.get("PROMO_SHUTDOWN_DRAIN_S", "10")),
         address_key=address_key(var_dir),
+        batch=os.environ.get("PROMO_BATCH", "on") != "off",
     )
 
 

@@ -168,6 +168,8 @@ ENVIRONMENT = {
                          in each API worker) or off (run `promo worker` yourself)
   PROMO_WORKER_METRICS_PORT  the child worker's /metrics port (default: none)
   PROMO_COALESCE         on (default) or off: one Redis round trip per script
+  PROMO_BATCH            on (default) or off: each draw its own EVALSHA (on: one
+                         EVALSHA carries a tick's draws of an activity)
   PROMO_TRUSTED_PROXIES  IPs/CIDRs whose X-Forwarded-For/-Proto are believed (default: none)
   PROMO_METRICS_TOKEN    bearer token GET /metrics requires (default: none, open)
   PROMO_SEED_KEY         the key of lotteries' commit-reveal seeds (default: var/seed-key)

@@ -78,7 +78,7 @@ class Platform:
         activity_store = ActivityStore(redis)
         activities = ActivityService(repository, activity_store, clock)
         lists = activities.lists = ListService(engine, ListStore(redis), clock)  # audiences' lists
-        batcher = ScriptBatcher(redis, enabled=settings.coalesce)
+        batcher = ScriptBatcher(redis, enabled=settings.coalesce, group=settings.batch)
         points = PointsService(WalletStore(batcher), repository, clock)
         tokens = Tokens(settings.jwt_secret)
         kernel = Kernel(settings, redis, engine, batcher, clock, tokens, repository, activities, points)

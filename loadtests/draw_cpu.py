@@ -22,22 +22,23 @@ import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
 
 from activities.redis_server import redis_server_binary
 from activities.scripts import ScriptBatcher
+from loadtests.bench_redis import RedisCpu
 from lottery.keys import LotteryKeys
 from lottery.snapshot import compact_fields
 from lottery.store import DrawRequest, DrawStore
-from loadtests.bench_redis import RedisCpu
 
 ACTIVITY = 1
 MEMBERS = 1000
 
 
-def wheel_state() -> dict[str, str | int]:
+def wheel_state() -> dict[Any, Any]:
     """The state hash of the bench's wheel (loadtests/bench_rounds.py wheel_for_bench)."""
     prizes: list[dict[str, int | str]] = [
         {"id": 1, "w": 50, "limited": 1, "daily": 0, "cap": 0, "c": 0, "u": 0, "p": 0, "v_fen": 99900},
@@ -127,8 +128,10 @@ def main() -> None:
                     asyncio.run(draws(f"unix://{socket}", args.draws, args.tick, group))
                     per_draw[group].append((cpu.seconds() - before) * 1e6 / args.draws)
             reference = cpu.reference_us
-            print(f"Redis CPU per draw ({cpu.source}), {args.draws} draws a round, {args.tick} a tick, "
-                  f"median of {args.rounds} rounds; trivial 2-key EVALSHA: {reference:.2f} µs")
+            print(
+                f"Redis CPU per draw ({cpu.source}), {args.draws} draws a round, {args.tick} a tick, "
+                f"median of {args.rounds} rounds; trivial 2-key EVALSHA: {reference:.2f} µs"
+            )
             base = statistics.median(per_draw[groups[0]])
             for group in groups:
                 us = statistics.median(per_draw[group])
