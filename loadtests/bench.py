@@ -18,7 +18,9 @@ the same run; the implied ceiling is what one Redis core could serve of that act
 
 A second server with PROMO_COALESCE=off (one Redis round trip per draw instead of one pipeline
 per event-loop tick) runs beside the first, and its draw rounds alternate with the first's, so
-the coalescing gain is measured side by side too.
+the coalescing gain is measured side by side too. A third with PROMO_BATCH=off (each draw its own
+EVALSHA in the tick's pipeline, instead of one EVALSHA carrying a tick's draws of the activity)
+gives the batching gain the same way, in draws/s and in Redis µs per draw (its own Redis).
 
     python -m loadtests.bench [--workers 1] [--connections 64] [--threads 2] [--duration 10]
                               [--rounds 3] [--no-coalesce-compare] [--draws-only] [--cluster N]
@@ -33,6 +35,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 from activities.redis_cluster import EmbeddedCluster
@@ -48,7 +51,7 @@ from loadtests.bench_rounds import (
     member_rounds,
     wheel_for_bench,
 )
-from loadtests.bench_wrk import DONE, DRAW, Round, median, run_wrk, show
+from loadtests.bench_wrk import DONE, DRAW, Round, median, median_redis_us, run_wrk, show
 from loadtests.harness import Server, create_live_activity, embedded_server, request
 
 
@@ -92,6 +95,26 @@ def audit_lines(draws: list[Round], writer_alone: float | None) -> tuple[list[st
     return lines, summary
 
 
+def batch_lines(batched: list[Round], pipelined: list[Round]) -> tuple[list[str], dict[str, object]]:
+    """The batching gain: draws/s and Redis µs per draw, batched (the first server) against
+    pipelined (PROMO_BATCH=off), medians of their alternating rounds."""
+    p = median(pipelined)
+    gain = median(batched).requests_per_s / p.requests_per_s
+    us_batched, us_pipelined = median_redis_us(batched), median_redis_us(pipelined)
+    cpu = us_batched / us_pipelined if us_pipelined else 0.0
+    lines = [
+        show("POST draws (PROMO_BATCH=off)", p),
+        f"  batching gain: {gain:.2f}x draws/s; redis µs per draw {us_batched:.1f} batched vs {us_pipelined:.1f} "
+        f"pipelined ({cpu:.2f}x)",
+    ]
+    summary: dict[str, object] = {
+        "draw_pipelined": asdict(p),
+        "batching_gain": gain,
+        "redis_us_per_draw_pipelined": us_pipelined,
+    }
+    return lines, summary
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
@@ -104,7 +127,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--cluster", type=int, default=0, metavar="N", help="run on an N-node Redis Cluster (no coalescing comparison)"
     )
-    parser.add_argument("--no-coalesce-compare", action="store_true")
+    parser.add_argument(
+        "--no-coalesce-compare", action="store_true", help="no second and third server (coalescing, batching gains)"
+    )
     parser.add_argument("--draws-only", action="store_true", help="draws and /health only (no sign-ins, helps...)")
     parser.add_argument("--no-writer-bench", action="store_true", help="skip timing the audit writer alone")
     return parser.parse_args(argv)
@@ -118,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     health: list[Round] = []
     draws: list[Round] = []
     draws_single: list[Round] = []
+    draws_pipelined: list[Round] = []  # PROMO_BATCH=off
     actions: list[MemberRounds] = [] if args.draws_only else member_rounds()
     wrk = (args.connections, args.threads)
 
@@ -143,10 +169,21 @@ def main(argv: list[str] | None = None) -> int:
             if single
             else 0
         )
+        pipelined, pipelined_activity, pipelined_cpu = None, 0, None
+        if single:  # and a third: the tick's draws pipelined, one EVALSHA each (the batching gain)
+            pipelined = stack.enter_context(
+                embedded_server(port=8767, workers=args.workers, env={"PROMO_BATCH": "off"})
+            )
+            activity = create_live_activity(pipelined.base_url, pipelined.operator_token(), wheel_for_bench())
+            pipelined_activity = int(activity["id"])
+            pipelined_cpu = RedisCpu.of_server(pipelined.var_dir)
+            stack.callback(pipelined_cpu.close)
         pool = MemberPool(folder, server)
         print(f"warming up (wrk, {args.connections} connections, {args.threads} threads)...", flush=True)
         ceiling = run_wrk(f"{server.base_url}/health", health_lua, *wrk, 2).requests_per_s  # no action outruns it
         run_wrk(server.base_url, draw_script(folder, server, activity_id, args.players, 0), *wrk, 2)
+        if pipelined:
+            run_wrk(pipelined.base_url, draw_script(folder, pipelined, pipelined_activity, args.players, 0), *wrk, 2)
         for rounds in actions:
             warm = rounds.run(folder, server, pool, wrk, 2, None, ceiling)
             print(f"  {rounds.plural}: {warm.requests_per_s:.0f}/s warm; pool {pool.size} members", flush=True)
@@ -160,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
                 script = draw_script(folder, single, single_activity, args.players, run)
                 draws_single.append(run_wrk(single.base_url, script, *wrk, args.duration))
                 drained(single, single_activity)
+            if pipelined:
+                script = draw_script(folder, pipelined, pipelined_activity, args.players, run)
+                wrk_round = partial(run_wrk, pipelined.base_url, script, *wrk, args.duration)
+                draws_pipelined.append(measured(pipelined_cpu, wrk_round))
+                drained(pipelined, pipelined_activity)
             for rounds in actions:
                 rounds.run(folder, server, pool, wrk, args.duration, cpu, ceiling)
             cpu.reference(args.reference_calls)
@@ -202,6 +244,11 @@ def main(argv: list[str] | None = None) -> int:
         lines += [show("POST draws (one trip each)", s), f"  coalescing gain: {gain:.2f}x draws/s"]
         result |= {"draw_single_round_trip": asdict(s), "coalescing_gain": gain}
         failed += s.non2xx + s.socket_errors
+    if draws_pipelined:
+        more, summary = batch_lines(draws, draws_pipelined)
+        lines += more
+        result |= summary
+        failed += sum(r.non2xx + r.socket_errors for r in draws_pipelined)
     lines += [
         f"  after the run: {counters['draws_total']} draws in Redis, {counters['draws_in_sql']} in SQL, "
         f"audit backlog {counters['audit_backlog']}; {failed} requests failed",

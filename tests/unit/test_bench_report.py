@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from loadtests.bench import batch_lines
 from loadtests.bench_redis import RedisCpu, redis_lines
 from loadtests.bench_rounds import MIN_MEMBERS, RATE_MARGIN, SPREAD, MemberPool, MemberRounds, spread
 from loadtests.bench_wrk import Round, median_redis_us, members_script
@@ -54,3 +55,14 @@ def test_the_members_script_walks_new_member_target_pairs(tmp_path: Path) -> Non
     assert 'local paths = {"/a","/b"}' in script
     assert "local cycle = math.floor(counter / mine)" in script
     assert "paths[((member + cycle) % #paths) + 1]" in script and "BENCH" in script
+
+
+def test_batch_lines_give_the_gain_in_draws_and_in_redis_cpu() -> None:
+    batched = [_round(30_000, 0.6), _round(32_000, 0.64)]  # 20 µs a draw
+    pipelined = [_round(20_000, 0.6), _round(20_000, 0.6)]  # 30 µs a draw
+    lines, summary = batch_lines(batched, pipelined)
+    assert "POST draws (PROMO_BATCH=off)" in lines[0]
+    assert re.search(
+        r"batching gain: 1\.55x draws/s; redis µs per draw 20\.0 batched vs 30\.0 pipelined \(0\.67x\)", lines[1]
+    )
+    assert summary["batching_gain"] == 3100 / 2000 and summary["redis_us_per_draw_pipelined"] == 30.0
