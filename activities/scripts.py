@@ -131,7 +131,7 @@ class ScriptBatcher:
         *,
         enabled: bool = True,
         group: bool = True,
-        max_group: int = 64,
+        max_group: int = 32,
     ) -> None:
         self.redis = redis
         self.max_batch = max_batch
