@@ -209,3 +209,43 @@ async def test_concurrent_http_draws_grouped_keep_the_invariants(env: Env) -> No
     assert counters["draws_in_sql"] == counters["draws_total"] == users * per_user
     for prize in counters["prizes"]:
         assert prize["granted_in_sql"] == prize["granted"], prize
+
+
+def _request(activity_id: int, n: int, env: Env) -> DrawRequest:
+    return DrawRequest(
+        activity_id=activity_id,
+        user_id=f"u{n}",
+        draw_id=f"g{n}",
+        rand=n * 7919,
+        now_ms=env.clock.now_ms(),
+        day=AGREE_DAY,
+        day_ttl_ms=86_400_000,
+        fingerprint="f",
+        idempotency_key=f"g{n}",
+        idempotency_ttl_s=60,
+    )
+
+
+async def test_a_group_after_a_script_flush_is_sent_again_whole(env: Env) -> None:
+    """NOSCRIPT (Redis restarted or flushed its scripts): the group did not run; it is sent with
+    its source, once, and every draw of it answers."""
+    activity = await env.create(wheel(limits={}))
+    store = DrawStore(ScriptBatcher(env.platform.redis))
+    await env.platform.redis.script_flush()
+    replies = await asyncio.gather(*(store.draw(_request(activity["id"], n, env)) for n in range(20)))
+    assert [r.kind for r in replies] == ["ok"] * 20
+    assert (await env.counters(activity["id"]))["draws_total"] == 20
+
+
+async def test_a_script_error_fails_every_draw_of_its_group_and_no_other(env: Env) -> None:
+    """A draw whose script fails (here: a key of the wrong type) fails its whole group, like a
+    lost connection fails a pipeline; another activity's group in the same tick answers."""
+    broken, fine = (await env.create(wheel(limits={})))["id"], (await env.create(wheel(limits={})))["id"]
+    await env.platform.redis.delete(LotteryKeys(broken).chances)
+    await env.platform.redis.set(LotteryKeys(broken).chances, "not a hash")
+    store = DrawStore(ScriptBatcher(env.platform.redis))
+    draws = [store.draw(_request(broken, n, env)) for n in range(5)]
+    draws += [store.draw(_request(fine, n, env)) for n in range(5)]
+    outcomes = await asyncio.gather(*draws, return_exceptions=True)
+    assert all(isinstance(o, Exception) and "WRONGTYPE" in str(o) for o in outcomes[:5]), outcomes[:5]
+    assert all(isinstance(o, DrawReply) and o.kind == "ok" for o in outcomes[5:]), outcomes[5:]
