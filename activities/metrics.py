@@ -49,3 +49,10 @@ WEBHOOK_ATTEMPTS = Counter(
     "promo_webhook_attempts_total", "Webhook delivery attempts by outcome", ["outcome"]
 )  # delivered | retry | dead
 WEBHOOK_CIRCUIT_OPEN = Counter("promo_webhook_circuit_open_total", "Times an endpoint's circuit breaker opened")
+
+# --- the script batcher's groups (activities/scripts.py; issue 17) ------------------------------
+SCRIPT_GROUP = Histogram(
+    "promo_script_group_calls",
+    "Calls one EVALSHA of a groupable script carried (draws of one activity in one call)",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)

@@ -21,7 +21,7 @@ from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from activities.errors import OutcomeUnknown
-from activities.metrics import REDIS_LATENCY
+from activities.metrics import REDIS_LATENCY, SCRIPT_GROUP
 
 Arg = str | int
 
@@ -180,6 +180,8 @@ class ScriptBatcher:
         try:
             pipe = self.redis.pipeline(transaction=False)
             for command in commands:
+                if command.script.group_size:
+                    SCRIPT_GROUP.observe(len(command.futures))
                 # execute_command, not evalsha(): a cluster pipeline refuses evalsha() but routes
                 # EVALSHA by its keys (one slot per script: activities/keys.py).
                 keys = command.keys

@@ -10,6 +10,7 @@ from collections import Counter
 from typing import Any
 
 import redis.asyncio as aioredis
+from prometheus_client import REGISTRY
 
 from activities.scripts import ScriptBatcher
 from lottery.keys import LotteryKeys
@@ -195,8 +196,11 @@ async def test_concurrent_http_draws_grouped_keep_the_invariants(env: Env) -> No
     first = [await env.draw(activity["id"], user=f"b{i}") for i in range(users)]
     assert all(r.status_code == 201 for r in first)
     calls_before = await _evalsha_calls(env.platform.redis)
+    carried_before = REGISTRY.get_sample_value("promo_script_group_calls_sum") or 0.0
     responses = await asyncio.gather(*(env.draw(activity["id"], user=f"b{i % users}") for i in range(clients)))
     calls = await _evalsha_calls(env.platform.redis) - calls_before
+    carried = (REGISTRY.get_sample_value("promo_script_group_calls_sum") or 0.0) - carried_before
+    assert carried == clients  # every draw, refused ones included, went through a group (the metric)
     statuses = Counter(r.status_code for r in responses)
     drawn = users * (per_user - 1)
     assert statuses == {201: drawn, 429: clients - drawn}, statuses
