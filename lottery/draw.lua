@@ -109,7 +109,8 @@ end
 local budget_fen = tonumber(s[13] or '-1')
 local pity_after = tonumber(s[9] or '0')
 
--- One draw: ARGV is its group of 20 arguments; its early returns are its reply.
+-- One draw: ARGV is its group of 20 arguments; its early returns are its reply (the body is left
+-- unindented, as the one draw the script was, down to `end  -- one`).
 local function one(ARGV)
 local user = ARGV[1]
 local now = tonumber(ARGV[4])
