@@ -67,3 +67,25 @@ assist_outcomes = sa.Table(
     sa.Column("stream_id", sa.String(32), nullable=False),
     sa.Index("ix_assist_outcomes_activity", "activity_id"),
 )
+
+# An assist activity's counters per kind (initiatives, helps, helper_rewards, completed, expired),
+# kept by triggers on the three tables (migration 0022): what a rebuild reads (assist/rebuild.py).
+assist_counts = sa.Table(
+    "assist_counts",
+    metadata,
+    sa.Column("activity_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+    sa.Column("last_ms", sa.BigInteger, nullable=False),
+)
+
+# The initiatives with no outcome yet, kept by the same triggers: at most the prize's stock of them.
+assist_open = sa.Table(
+    "assist_open",
+    metadata,
+    sa.Column("initiative_id", sa.String(40), primary_key=True),
+    sa.Column("activity_id", sa.Integer, nullable=False),
+    sa.Column("initiator", sa.String(64), nullable=False),
+    sa.Column("deadline_ms", sa.BigInteger, nullable=False),
+    sa.Index("ix_assist_open_activity_initiator", "activity_id", "initiator"),
+)

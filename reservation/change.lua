@@ -5,6 +5,7 @@
 --
 -- KEYS[1] state   KEYS[2] reservation   KEYS[3] pools   KEYS[4] user_dates   KEYS[5] user_total
 -- KEYS[6] deadlines   KEYS[7] stats   KEYS[8] events
+-- KEYS[9] members: hash user_id -> 1, the members loaded since a lazy rebuild (reservation/members.py)
 --
 -- ARGV[1] cancel | redeem | expire   ARGV[2] code   ARGV[3] now_ms
 -- ARGV[4] actor: the member (cancel), the operator (redeem), "sweep" (expire)
@@ -15,16 +16,27 @@
 --   {"ok", status}      the new status
 --   {"not_due"}         (expire) the reservation's day is not over
 --   {"not_loaded"}
+--   {"code_not_loaded"} rebuilt lazily, and the reservation's member not loaded yet (or no such
+--                       code): load the member of the code from SQL, call again
 --   {"refused", code[, detail]}   reservation_not_found | reservation_cancelled |
 --      reservation_redeemed | reservation_expired | cancel_cutoff_passed | wrong_date (detail:
 --      the reserved date) | wrong_store (detail: the reserved store)
 
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_loaded'} end
+local lazy = redis.call('HGET', KEYS[1], 'lazy')
+if not lazy and redis.call('EXISTS', KEYS[1]) == 0 then return {'not_loaded'} end
+local lazily = lazy and lazy ~= '0'
 local mode, code, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local r = redis.call('HMGET', KEYS[2], 'user_id', 'date', 'store', 'pool', 'status', 'cancel_until_ms')
-if not r[1] then return {'refused', 'reservation_not_found'} end
+if not r[1] then
+  if lazily then return {'code_not_loaded'} end
+  return {'refused', 'reservation_not_found'}
+end
+if lazily and redis.call('HEXISTS', KEYS[9], r[1]) == 0 then return {'code_not_loaded'} end
 if mode == 'cancel' and r[1] ~= ARGV[4] then return {'refused', 'reservation_not_found'} end
-if r[5] ~= 'reserved' then return {'refused', 'reservation_' .. r[5]} end
+if r[5] ~= 'reserved' then
+  if mode == 'expire' then redis.call('ZREM', KEYS[6], code) end
+  return {'refused', 'reservation_' .. r[5]}
+end
 
 local status
 if mode == 'cancel' then

@@ -46,3 +46,17 @@ reservation_changes = sa.Table(
     sa.Column("source", sa.String(64)),
     sa.Index("ix_reservation_changes_activity", "activity_id"),
 )
+
+# A reservation activity's counters per date, store and status, kept by triggers on both tables
+# (migration 0022): what a rebuild reads instead of every reservation (reservation/rebuild.py).
+reservation_counts = sa.Table(
+    "reservation_counts",
+    metadata,
+    sa.Column("activity_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("date", sa.String(10), primary_key=True),
+    sa.Column("store", sa.String(32), primary_key=True),
+    sa.Column("status", sa.String(10), primary_key=True),  # reserved (every one made) | cancelled | ...
+    sa.Column("pool", sa.String(48), nullable=False),
+    sa.Column("n", sa.BigInteger, nullable=False),
+    sa.Column("last_ms", sa.BigInteger, nullable=False),  # the newest event time counted
+)

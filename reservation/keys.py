@@ -33,3 +33,8 @@ class ReservationKeys(ActivityKeys):
     def reservation_stats(self) -> str:
         """Hash "<date>|<store>|<reserved, cancelled, redeemed or expired>" -> reservations."""
         return self.key("rstats")
+
+    @property
+    def members(self) -> str:
+        """Hash user_id -> 1: the members loaded from SQL since a lazy rebuild (reservation/members.py)."""
+        return self.key("members")

@@ -11,6 +11,7 @@
 -- KEYS[8] stats        hash "<date>|<store>|<reserved, cancelled, redeemed, expired>" -> count
 -- KEYS[9] idempotency  string "<fingerprint> <code>" of the request with this Idempotency-Key
 -- KEYS[10] events      stream read by the SQL audit writer
+-- KEYS[11] members     hash user_id -> 1: members loaded since a lazy rebuild (reservation/members.py)
 --
 -- ARGV[1] user_id   ARGV[2] code (fresh)   ARGV[3] now_ms   ARGV[4] date   ARGV[5] store (or "all")
 -- ARGV[6] pool field   ARGV[7] opens_at_ms (the date opens)   ARGV[8] closes_at_ms (the date ends)
@@ -18,11 +19,13 @@
 -- ARGV[12] idempotency key   ARGV[13] idempotency TTL (s)   ARGV[14] how long the reservation
 -- stays in Redis (s)   ARGV[15] channel   ARGV[16] source   (optional; streamed when not "")
 --
--- rules: {"per_date": reservations a member may hold per date, "total": in all (0: no limit)}
+-- state: per_date (reservations a member may hold per date), per_total (in all; 0: no limit), read
+-- as plain fields (a state written before them has only `rules`, the JSON of both: decoded then);
+-- lazy: "0", or the token of a lazy rebuild (members are then loaded on their first request)
 --
 -- Returns one of
 --   {"ok", code}   {"replay", code}   {"mismatch"} (same key, other request)
---   {"code_taken"} (draw another code)   {"not_loaded"}
+--   {"code_taken"} (draw another code)   {"not_loaded"}   {"member_not_loaded"} (load it, call again)
 --   {"refused", code[, detail]}   activity_not_live | not_started | already_ended | not_open_yet |
 --                                 date_closed | user_date_limit | user_total_limit | sold_out
 
@@ -32,21 +35,27 @@ if seen then
   if fingerprint ~= ARGV[11] then return {'mismatch'} end
   return {'replay', code}
 end
-local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms', 'rules')
+local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms', 'per_date', 'per_total', 'lazy')
 if not s[1] then return {'not_loaded'} end
+local user = ARGV[1]
+if s[6] and s[6] ~= '0' and redis.call('HEXISTS', KEYS[11], user) == 0 then return {'member_not_loaded'} end
 local now = tonumber(ARGV[3])
 local outside = outside_window(s[1], s[2], s[3], now)
 if outside then return outside end
 if now < tonumber(ARGV[7]) then return {'refused', 'not_open_yet', ARGV[7]} end
 if now >= tonumber(ARGV[8]) then return {'refused', 'date_closed'} end
 
-local rules = cjson.decode(s[4])
-local user, day, store, pool = ARGV[1], ARGV[4], ARGV[5], ARGV[6]
+local per_date, per_total = tonumber(s[4]), tonumber(s[5])
+if not per_date then
+  local rules = cjson.decode(redis.call('HGET', KEYS[1], 'rules'))
+  per_date, per_total = rules.per_date, rules.total
+end
+local day, store, pool = ARGV[4], ARGV[5], ARGV[6]
 local user_day = user .. '|' .. day
-if tonumber(redis.call('HGET', KEYS[3], user_day) or '0') >= rules.per_date then
+if tonumber(redis.call('HGET', KEYS[3], user_day) or '0') >= per_date then
   return {'refused', 'user_date_limit'}
 end
-if rules.total > 0 and tonumber(redis.call('HGET', KEYS[4], user) or '0') >= rules.total then
+if per_total > 0 and tonumber(redis.call('HGET', KEYS[4], user) or '0') >= per_total then
   return {'refused', 'user_total_limit'}
 end
 if tonumber(redis.call('HGET', KEYS[2], pool) or '0') <= 0 then return {'refused', 'sold_out'} end

@@ -24,9 +24,10 @@ from activities.clock import Clock, day_end_ms, from_ms, local_day, to_ms
 from activities.errors import Kind, PromoError, invalid, refusal
 from activities.model import Activity, validate_common
 from activities.pages import Page, cut, decode_cursor
-from activities.service import IDEMPOTENCY_TTL_S, ActivityService
+from activities.service import IDEMPOTENCY_TTL_S, ActivityService, loading_error
 from reservation.audit import EVENT_TYPES, reservation_rows
-from reservation.db import reservation_changes, reservations
+from reservation.db import reservation_counts
+from reservation.members import ReservationMembers
 from reservation.model import (
     SHARED,
     ReservationRules,
@@ -36,7 +37,7 @@ from reservation.model import (
     opens_at_ms,
     validate_rules,
 )
-from reservation.rebuild import KEEP_DAYS, snapshot
+from reservation.rebuild import DATE_ITEM, KEEP_DAYS, snapshot
 from reservation.repository import ReservationRepository
 from reservation.schemas import (
     DateStoreCounters,
@@ -54,6 +55,7 @@ ACTIVITY_TYPE = "reservation"
 QR = "reservation-qr"  # what QR payloads are sealed for
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed at a till
 CODE_LENGTH = 12  # 60 random bits
+SWEEP_BATCH = 500  # codes of a date of a lazy rebuild the sweep expires per pass
 STATES = ("reserved", "cancelled", "redeemed", "expired")  # "reserved": made, whatever became of it
 _REFUSALS: dict[str, tuple[Kind, str]] = {
     "not_open_yet": (Kind.CONFLICT, "reservations for this date are not open yet"),
@@ -94,6 +96,7 @@ class ReservationService:
         self.repository = repository
         self.tokens = tokens
         self.clock = clock
+        self.members = ReservationMembers(repository, store, clock)
 
     # --- operators ---------------------------------------------------------------------------
 
@@ -196,11 +199,16 @@ class ReservationService:
             keep_s=max((closes_at - now_ms) // 1000, 0) + KEEP_DAYS * 86400,
             origin=origin_args(body),
         )
-        for _ in range(4):
+        for _ in range(6):
             reply = await self._run(activity, partial(self.store.reserve, request))
-            if reply.kind != "code_taken":
+            if reply.kind == "member_not_loaded":  # rebuilt lazily: the member's state from SQL first
+                await self.members.load(activity, player.subject)
+            elif reply.kind == "code_taken":
+                request = replace(request, code=new_code())  # taken already (one chance in 10^18): another
+            else:
                 break
-            request = replace(request, code=new_code())  # taken already (one chance in 10^18): another
+        else:
+            raise loading_error()
         if reply.kind == "mismatch":
             raise invalid("idempotency_key_reused", "this Idempotency-Key was used for a different request")
         if reply.kind == "refused":
@@ -231,8 +239,16 @@ class ReservationService:
         time: keyset (date, reserved at, code) over the member's few reservations."""
         after = decode_cursor(cursor, (str, int, str))
         activity, rules = await self._reservation_activity(activity_id)
-        await self.activities.load_if_missing(activity.id)
-        found = await self.store.member_reservations(activity.id, player.subject)
+        for _ in range(3):
+            found = await self.store.member_reservations(activity.id, player.subject)
+            if not isinstance(found, str):
+                break
+            if found == "member_not_loaded":
+                await self.members.load(activity, player.subject)
+            else:
+                await self.activities.ensure_loaded(activity.id)
+        else:
+            raise loading_error()
         keyed = sorted(((f["date"], int(f["created_ms"]), code), code, f) for code, f in found.items())
         kept, next_cursor = cut([k for k in keyed if after is None or k[0] > after][: limit + 1], limit, lambda k: k[0])
         return Page(items=[self._view(activity, rules, code, f) for _, code, f in kept], next_cursor=next_cursor)
@@ -257,10 +273,21 @@ class ReservationService:
     async def sweep(self) -> int:
         """Expire reservations not redeemed by the end of their day."""
 
-        async def expire(activity_id: int, code: str, now_ms: int) -> bool:
-            return (await self.store.change(activity_id, "expire", code, now_ms, "sweep")).kind == "ok"
+        async def expire(activity_id: int, item: str, now_ms: int) -> bool:
+            activity = await self.activities.published(activity_id, (ACTIVITY_TYPE,), "a reservation activity")
+            if not item.startswith(DATE_ITEM):
+                return await self._expire(activity, item, now_ms)
+            # A date of a lazy rebuild: its codes SQL has as reserved, a batch per pass.
+            codes = await self.repository.open_codes(activity_id, item.removeprefix(DATE_ITEM), "", SWEEP_BATCH)
+            expired = [await self._expire(activity, code, now_ms) for code in codes]
+            if len(codes) < SWEEP_BATCH:
+                await self.store.drop_deadline(activity_id, item)
+            return any(expired)
 
         return await self.activities.sweep(ACTIVITY_TYPE, expire)
+
+    async def _expire(self, activity: Activity, code: str, now_ms: int) -> bool:
+        return (await self._change_reply(activity, "expire", code, now_ms, "sweep")).kind == "ok"
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -316,18 +343,44 @@ class ReservationService:
         store: str = "",
         origin: Origin | None = None,
     ) -> None:
-        args = origin_args(origin)
-        reply = await self._run(
-            activity, lambda: self.store.change(activity.id, mode, code, now_ms, actor, today, store, args)
-        )
+        reply = await self._change_reply(activity, mode, code, now_ms, actor, today, store, origin)
         if reply.kind == "refused":
             error = refusal(reply.code or "refused", None, _REFUSALS)
             if reply.code in ("wrong_date", "wrong_store") and reply.detail:
                 error.details = {reply.code.removeprefix("wrong_"): reply.detail}
             raise error
 
+    async def _change_reply(
+        self,
+        activity: Activity,
+        mode: str,
+        code: str,
+        now_ms: int,
+        actor: str,
+        today: str = "",
+        store: str = "",
+        origin: Origin | None = None,
+    ) -> ScriptReply:
+        """change.lua's answer, the code's member loaded from SQL first if a lazy rebuild left it."""
+        args = origin_args(origin)
+        seen_loaded = False
+        for _ in range(4):
+            reply = await self._run(
+                activity, lambda: self.store.change(activity.id, mode, code, now_ms, actor, today, store, args)
+            )
+            if reply.kind != "code_not_loaded":
+                return reply
+            loaded = await self.members.load_code(activity, code)
+            if loaded == "unknown" or (loaded == "loaded" and seen_loaded):  # SQL has none, or too old to keep
+                return ScriptReply("refused", code="reservation_not_found")
+            seen_loaded = seen_loaded or loaded == "loaded"
+        raise loading_error()
+
     async def _view_of(self, activity: Activity, rules: ReservationRules, code: str) -> ReservationView:
         fields = await self.store.reservation(activity.id, code)
+        if fields is None and await self.store.lazy_token(activity.id) not in (None, "0"):
+            await self.members.load_code(activity, code)  # rebuilt lazily: its member from SQL first
+            fields = await self.store.reservation(activity.id, code)
         if fields is None:
             raise refusal("reservation_not_found", None, _REFUSALS)
         return self._view(activity, rules, code, fields)
@@ -367,10 +420,7 @@ class ReservationService:
         async def recover(snapshot: ReservationSnapshot, epoch: str) -> ReservationSnapshot:
             """After a loss of Redis state: hold back pool units the unwritten window may have taken."""
             left = {f"pool:{pool}": units for pool, units in snapshot.pools.items()}
-            events = [
-                (reservations.c.activity_id, reservations.c.created_at_ms),
-                (reservation_changes.c.activity_id, reservation_changes.c.at_ms),
-            ]
+            events = [(reservation_counts.c.activity_id, reservation_counts.c.last_ms)]  # not a scan
             held = await self.activities.recoveries.begin(activity.id, ACTIVITY_TYPE, epoch, left, events=events)
             for counter, units in held.items():
                 snapshot.pools[counter.partition(":")[2]] -= units

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import redis.asyncio as aioredis
 
 from activities.scripts import WINDOW, ScriptBatcher, script_beside
@@ -15,6 +16,7 @@ from reservation.keys import ReservationKeys
 
 _reserve = script_beside(__file__, "reserve.lua", prelude=WINDOW)
 _change = script_beside(__file__, "change.lua")
+_member = script_beside(__file__, "member.lua")
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ class ReserveRequest:
 
 @dataclass(frozen=True)
 class ScriptReply:
-    """kind is ok | replay | mismatch | code_taken | not_due | not_loaded | refused; `value` is the
+    """kind is ok | replay | mismatch | code_taken | not_due | not_loaded | member_not_loaded |
+    code_not_loaded | refused; `value` is the
     code (reserve) or the new status (change); `code`/`detail` explain a refusal."""
 
     kind: str
@@ -60,6 +63,17 @@ class ReservationSnapshot:
     user_total: dict[str, int] = field(default_factory=dict)
     deadlines: dict[str, int] = field(default_factory=dict)  # reserved ones: code -> end of their day
     stats: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class MemberReservations:
+    """One member's part of the live state, from SQL (reservation/rebuild.py `member_state`)."""
+
+    total: int = 0  # reservations held (not cancelled)
+    dates: dict[str, int] = field(default_factory=dict)  # date -> held
+    # (code, seconds to keep it, end of its day in ms if still reserved else 0, its hash's fields)
+    reservations: list[tuple[str, int, int, dict[str, str]]] = field(default_factory=list)
+    idempotency: list[tuple[str, str, int]] = field(default_factory=list)  # (key, record, seconds left)
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,7 @@ class ReservationStore:
                 keys.reservation_stats,
                 keys.idempotency(r.user_id, r.idempotency_key),
                 keys.events,
+                keys.members,
             ],
             [
                 r.user_id, r.code, r.now_ms, r.date, r.store, r.pool, r.opens_at_ms, r.closes_at_ms,
@@ -126,6 +141,7 @@ class ReservationStore:
                 keys.deadlines,
                 keys.reservation_stats,
                 keys.events,
+                keys.members,
             ],
             [mode, code, now_ms, actor, today, store, *origin],
         )
@@ -135,10 +151,20 @@ class ReservationStore:
         found = await self.redis.hgetall(ReservationKeys(activity_id).reservation(code))
         return {str(k): str(v) for k, v in found.items()} or None
 
-    async def member_reservations(self, activity_id: int, user_id: str) -> dict[str, dict[str, str]]:
-        """code -> fields of the member's reservations Redis still holds."""
+    async def member_reservations(self, activity_id: int, user_id: str) -> dict[str, dict[str, str]] | str:
+        """code -> fields of the member's reservations Redis still holds; or not_loaded (the
+        activity) | member_not_loaded (rebuilt lazily, the member not yet)."""
         keys = ReservationKeys(activity_id)
-        codes = sorted(str(code) for code in await self.redis.smembers(keys.member_reservations(user_id)))
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hmget(keys.state, ["status", "lazy"])
+        pipe.hexists(keys.members, user_id)
+        pipe.smembers(keys.member_reservations(user_id))
+        (status, lazy), member, found_codes = await pipe.execute()
+        if status is None:
+            return "not_loaded"
+        if lazy not in (None, "0") and not member:
+            return "member_not_loaded"
+        codes = sorted(str(code) for code in found_codes)
         pipe = self.redis.pipeline(transaction=False)
         for code in codes:
             pipe.hgetall(keys.reservation(code))
@@ -148,6 +174,44 @@ class ReservationStore:
             for code, fields in zip(codes, found, strict=True)
             if fields
         }
+
+    async def lazy_token(self, activity_id: int) -> str | None:
+        """The live load's token ("0": not lazy; None: not loaded)."""
+        token = await self.redis.hget(ReservationKeys(activity_id).state, "lazy")
+        return None if token is None else str(token)
+
+    async def load_member(self, activity_id: int, user_id: str, token: str, member: MemberReservations) -> str:
+        """Write a member read from SQL (member.lua): ok | loaded (already) | stale."""
+        keys = ReservationKeys(activity_id)
+        blob = {
+            "total": member.total,
+            "dates": member.dates,
+            "keep": max((r[1] for r in member.reservations), default=0),
+            "rsv": [
+                [ttl_s, due, code, *(v for kv in fields.items() for v in kv)]
+                for code, ttl_s, due, fields in member.reservations
+            ],
+            "idem": [[record, ttl_s] for _, record, ttl_s in member.idempotency],
+        }
+        reply = await self.batcher.call(
+            _member,
+            [
+                keys.state,
+                keys.members,
+                keys.user_dates,
+                keys.user_total,
+                keys.member_reservations(user_id),
+                keys.deadlines,
+                *(keys.reservation(code) for code, *_ in member.reservations),
+                *(keys.idempotency(user_id, key) for key, *_ in member.idempotency),
+            ],
+            [user_id, token, msgspec.json.encode(blob).decode()],
+        )
+        return str(reply)
+
+    async def drop_deadline(self, activity_id: int, item: str) -> None:
+        """Take an item off the sweep's deadlines (a date of a lazy rebuild, all its codes seen)."""
+        await self.redis.zrem(ReservationKeys(activity_id).deadlines, item)
 
     async def counters(self, activity_id: int) -> ReservationCountersLive:
         keys = ReservationKeys(activity_id)
@@ -176,8 +240,9 @@ class ReservationStore:
 
         def write(pipe: Any, snapshot: ReservationSnapshot) -> None:
             pipe.delete(
-                keys.state, keys.pools, keys.user_dates, keys.user_total, keys.deadlines, keys.reservation_stats
-            )
+                keys.state, keys.pools, keys.user_dates, keys.user_total, keys.deadlines, keys.reservation_stats,
+                keys.members,
+            )  # fmt: skip
             hset_chunks(pipe, keys.pools, snapshot.pools)
             hset_chunks(pipe, keys.user_dates, snapshot.user_dates)
             hset_chunks(pipe, keys.user_total, snapshot.user_total)
