@@ -201,7 +201,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
     for table, trigger in _TRIGGERS:
-        op.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table}" if postgresql else f"DROP TRIGGER IF EXISTS {trigger}")
+        op.execute(
+            f"DROP TRIGGER IF EXISTS {trigger} ON {table}" if postgresql else f"DROP TRIGGER IF EXISTS {trigger}"
+        )
     if postgresql:
         op.execute("DROP FUNCTION IF EXISTS reservation_count()")
         op.execute("DROP FUNCTION IF EXISTS assist_count()")
