@@ -174,7 +174,8 @@ def upgrade() -> None:
     op.execute(
         "INSERT INTO reservation_counts (activity_id, date, store, status, pool, n, last_ms) "
         "SELECT r.activity_id, r.date, r.store, c.status, MAX(r.pool), COUNT(*), MAX(c.at_ms) "
-        "FROM reservations r JOIN reservation_changes c ON c.code = r.code GROUP BY r.activity_id, r.date, r.store, c.status"
+        "FROM reservations r JOIN reservation_changes c ON c.code = r.code "
+        "GROUP BY r.activity_id, r.date, r.store, c.status"
     )
     for kind, count, last, table, where in (
         ("initiatives", "COUNT(*)", "started_at_ms", "assist_initiatives", ""),
