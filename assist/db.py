@@ -54,6 +54,8 @@ assist_helps = sa.Table(
     sa.UniqueConstraint("initiative_id", "number", name="uq_assist_helps_initiative_number"),
     sa.Index("ix_assist_helps_activity_day", "activity_id", "day"),
     sa.Index("ix_assist_helps_activity_helper", "activity_id", "helper"),
+    sa.Index("ix_assist_helps_activity_device_day", "activity_id", "device_id", "day"),  # migration 0022
+    sa.Index("ix_assist_helps_activity_ip_day", "activity_id", "ip", "day"),
 )
 
 assist_outcomes = sa.Table(

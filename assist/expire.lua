@@ -7,10 +7,13 @@
 -- ARGV[1] initiative_id   ARGV[2] now_ms   ARGV[3] seconds a closed initiative stays in Redis
 --
 -- Returns {"expired"} | {"not_due"} | {"closed"} (completed or expired before) | {"gone"} | {"not_loaded"}
+--   | {"initiative_not_loaded"} (rebuilt lazily: load the initiative from SQL, call again)
 
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_loaded'} end
+local lazy = redis.call('HGET', KEYS[1], 'lazy')
+if not lazy and redis.call('EXISTS', KEYS[1]) == 0 then return {'not_loaded'} end
 local i = redis.call('HMGET', KEYS[2], 'initiator', 'status', 'deadline_ms')
 if not i[1] then
+  if lazy and lazy ~= '0' then return {'initiative_not_loaded'} end
   redis.call('ZREM', KEYS[5], ARGV[1])
   return {'gone'}
 end

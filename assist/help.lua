@@ -14,6 +14,8 @@
 -- KEYS[9] open        hash user_id -> open initiative
 -- KEYS[10] deadlines  sorted set of open initiatives by deadline
 -- KEYS[11] events     stream read by the SQL audit writer
+-- KEYS[12] members    hash user_id -> 1: members loaded since a lazy rebuild (assist/members.py)
+-- KEYS[13] day_loaded hash "d:<device>" / "i:<ip>" -> 1: loaded since a lazy rebuild (its day's)
 --
 -- ARGV[1] helper (the friend; the invitee of an invite)   ARGV[2] help_id (fresh)   ARGV[3] now_ms
 -- ARGV[4] local day (YYYY-MM-DD)   ARGV[5] day keys time to live (ms; set when a count starts)
@@ -23,22 +25,32 @@
 -- ARGV[13] channel   ARGV[14] source   ARGV[15] share parent: who shared the link (streamed only
 -- if the initiator or a helper of this initiative)   (optional; streamed when not "")
 --
--- rules: {"helper_daily", "device_daily", "ip_daily": caps per day (0: none), "new_only": 0 | 1}
+-- state: helper_daily, device_daily, ip_daily: caps per day (0: none), new_only: 0 | 1, read as
+-- plain fields (a state written before them has only `rules`, their JSON: decoded then); lazy:
+-- "0" or a lazy rebuild's token, lazy_day its local day (whose device and address counts are
+-- loaded when first seen)
 --
 -- Returns one of
 --   {"ok", help_id, number, needed, cut, price, completed ("1"/"0"), helper_reward ("1"/"0")}
 --                     (cut and price in cents, "" unless a bargain)
 --   {"not_loaded"}    no state: rebuild from SQL, then call again
+--   {"member_not_loaded"}  rebuilt lazily: load the helper (its device, its address) from SQL, call again
+--   {"initiative_not_loaded"}  rebuilt lazily: load the initiative from SQL (if any), call again
 --   {"refused", code[, detail]}   initiative_not_found | already_helped (detail: "<number> <cut> <at_ms>")
 --                     | activity_not_live | not_started | already_ended | initiative_completed
 --                     | initiative_expired | self_help | invitee_already_counted | new_users_only
 --                     | helper_daily_limit | device_daily_limit | ip_daily_limit
 
-local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms', 'rules')
+local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms', 'helper_daily', 'device_daily',
+  'ip_daily', 'new_only', 'lazy', 'lazy_day')
 if not s[1] then return {'not_loaded'} end
+local lazily = s[8] and s[8] ~= '0'
 local helper, mode, now = ARGV[1], ARGV[9], tonumber(ARGV[3])
 local i = redis.call('HMGET', KEYS[2], 'initiator', 'status', 'needed', 'helps', 'deadline_ms', 'price', 'cuts')
-if not i[1] then return {'refused', 'initiative_not_found'} end
+if not i[1] then
+  if lazily then return {'initiative_not_loaded'} end
+  return {'refused', 'initiative_not_found'}
+end
 local mine = redis.call('HGET', KEYS[2], 'h:' .. helper)
 if mine then return {'refused', 'already_helped', mine} end
 
@@ -48,8 +60,21 @@ if i[2] ~= 'open' then return {'refused', 'initiative_' .. i[2]} end
 if now >= tonumber(i[5]) then return {'refused', 'initiative_expired'} end
 if helper == i[1] then return {'refused', 'self_help'} end
 
-local rules = cjson.decode(s[4])
 local device, ip = ARGV[6], ARGV[7]
+if lazily then
+  if redis.call('HEXISTS', KEYS[12], helper) == 0 then return {'member_not_loaded'} end
+  if ARGV[4] == s[9] and ((device ~= '' and s[5] ~= '0' and redis.call('HEXISTS', KEYS[13], 'd:' .. device) == 0)
+    or (ip ~= '' and s[6] ~= '0' and redis.call('HEXISTS', KEYS[13], 'i:' .. ip) == 0)) then
+    return {'member_not_loaded'}
+  end
+end
+local rules
+if s[4] then
+  rules = {helper_daily = tonumber(s[4]), device_daily = tonumber(s[5]), ip_daily = tonumber(s[6]),
+    new_only = tonumber(s[7])}
+else
+  rules = cjson.decode(redis.call('HGET', KEYS[1], 'rules'))
+end
 if mode == 'invite' then
   if redis.call('HEXISTS', KEYS[7], helper) == 1 then return {'refused', 'invitee_already_counted'} end
 else

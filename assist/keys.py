@@ -44,3 +44,13 @@ class AssistKeys(ActivityKeys):
     def ip_day(self, day: date) -> str:
         """Hash ip -> helps from that address on that local day."""
         return self.key("ip_day", day.isoformat())
+
+    @property
+    def members(self) -> str:
+        """Hash user_id -> 1: the members loaded from SQL since a lazy rebuild (assist/members.py)."""
+        return self.key("members")
+
+    def day_loaded(self, day: date) -> str:
+        """Hash "d:<device_id>" / "i:<ip>" -> 1: the devices and addresses whose helps of the day
+        of a lazy rebuild are loaded from SQL (assist/members.py). Expires after the day."""
+        return self.key("day_loaded", day.isoformat())

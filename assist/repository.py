@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities import db
 from activities.pages import Key
-from assist.db import assist_helps, assist_initiatives, assist_outcomes
+from assist.db import assist_counts, assist_helps, assist_initiatives, assist_open, assist_outcomes
 
 
 class InitiativeRow(msgspec.Struct, kw_only=True):
@@ -58,6 +58,58 @@ class AssistRepository:
         self.engine = engine
 
     async def totals(self, activity_id: int) -> AssistTotals:
+        """The activity's totals (assist_counts, kept by triggers: migration 0022)."""
+        t = assist_counts
+        query = sa.select(t.c.kind, t.c.n).where(t.c.activity_id == activity_id)
+        async with self.engine.connect() as conn:
+            found = {str(kind): int(n) for kind, n in (await conn.execute(query)).all()}
+        return AssistTotals(
+            *(found.get(k, 0) for k in ("initiatives", "helps", "completed", "expired", "helper_rewards"))
+        )
+
+    async def open_deadlines(self, activity_id: int) -> dict[str, int]:
+        """initiative id -> deadline of the initiatives with no outcome (assist_open: at most the
+        prize's stock of them)."""
+        query = sa.select(assist_open.c.initiative_id, assist_open.c.deadline_ms).where(
+            assist_open.c.activity_id == activity_id
+        )
+        async with self.engine.connect() as conn:
+            return {str(i): int(d) for i, d in (await conn.execute(query)).all()}
+
+    async def member(self, activity_id: int, user_id: str, day: date) -> tuple[int, str, int, str, int]:
+        """A member's initiatives started, its open one (""), its helps, the initiative it counted
+        for as an invitee (""), its helps on `day`: three indexed queries."""
+        started = sa.select(sa.func.count()).where(
+            assist_initiatives.c.activity_id == activity_id, assist_initiatives.c.initiator == user_id
+        )
+        open_one = (
+            sa.select(assist_open.c.initiative_id)
+            .where(assist_open.c.activity_id == activity_id, assist_open.c.initiator == user_id)
+            .order_by(assist_open.c.deadline_ms.desc())
+            .limit(1)
+        )
+        helps = sa.select(assist_helps.c.kind, assist_helps.c.initiative_id, assist_helps.c.day).where(
+            assist_helps.c.activity_id == activity_id, assist_helps.c.helper == user_id
+        )
+        async with self.engine.connect() as conn:
+            initiated = int((await conn.execute(started)).scalar_one())
+            open_id = (await conn.execute(open_one)).scalar_one_or_none()
+            rows = (await conn.execute(helps)).all()
+        invited = next((str(i) for kind, i, _ in rows if kind == "invite"), "")
+        that_day = sum(1 for *_, d in rows if d == day.isoformat())
+        return initiated, str(open_id or ""), len(rows), invited, that_day
+
+    async def helps_of_device(self, activity_id: int, column: str, value: str, day: date) -> int:
+        """Helps on `day` from a device (`column` device_id) or an address (ip): an indexed count."""
+        col = assist_helps.c[column]
+        query = sa.select(sa.func.count()).where(
+            assist_helps.c.activity_id == activity_id, col == value, assist_helps.c.day == day.isoformat()
+        )
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def totals_grouped(self, activity_id: int) -> AssistTotals:
+        """The same as `totals`, counted from the rows themselves (tests check the aggregates by it)."""
         initiatives = sa.select(sa.func.count()).where(assist_initiatives.c.activity_id == activity_id)
         helps = sa.select(
             sa.func.count(), sa.func.coalesce(sa.func.sum(sa.cast(assist_helps.c.helper_reward, sa.Integer)), 0)

@@ -28,11 +28,12 @@ from activities.model import Activity, validate_common
 from activities.pages import Page, cut, decode_cursor
 from activities.points import RECONCILE_AFTER_MS, PointsService
 from activities.rewards import PointsReward
-from activities.service import DAY_KEY_GRACE_MS, REFERENCE_TTL_S, ActivityService, R
+from activities.service import DAY_KEY_GRACE_MS, REFERENCE_TTL_S, ActivityService, R, loading_error
 from assist import bargain
 from assist.audit import EVENT_TYPES, assist_rows
-from assist.db import assist_helps, assist_initiatives
+from assist.db import assist_counts
 from assist.initiatives import Initiative, cny, from_redis, from_sql, initiative_view, progress_view
+from assist.members import AssistMembers
 from assist.model import AssistRules, AssistSpec, config_of, validate_rules
 from assist.rebuild import snapshot
 from assist.repository import AssistRepository
@@ -87,6 +88,7 @@ class AssistService:
         self.points = points
         self.tokens = tokens
         self.clock = clock
+        self.members = AssistMembers(repository, store, clock)
 
     # --- operators ---------------------------------------------------------------------------
 
@@ -166,7 +168,13 @@ class AssistService:
             seed = secrets.randbits(62)
             cuts = bargain.cuts(price - floor, rules.helps_needed, seed)
             request = replace(request, price_cents=price, floor_cents=floor, cuts=cuts, seed=seed)
-        reply = await self._run(activity, lambda: self.store.start(request))
+        for _ in range(3):
+            reply = await self._run(activity, lambda: self.store.start(request))
+            if reply.kind != "member_not_loaded":
+                break
+            await self.members.load(activity, player.subject)  # rebuilt lazily: the member from SQL first
+        else:
+            raise loading_error()
         if reply.kind == "refused":
             raise refusal(reply.code or "refused", reply.detail, _REFUSALS)
         found = await self._initiative(activity, reply.initiative_id)
@@ -249,7 +257,13 @@ class AssistService:
         """Close every open initiative past its deadline, giving its reserved prize back."""
 
         async def expire(activity_id: int, initiative_id: str, now_ms: int) -> bool:
-            return await self.store.expire(activity_id, initiative_id, now_ms) == "expired"
+            for _ in range(3):
+                reply = await self.store.expire(activity_id, initiative_id, now_ms)
+                if reply != "initiative_not_loaded":
+                    return reply == "expired"
+                activity = await self.activities.published(activity_id, (ACTIVITY_TYPE,), "an assist")
+                await self.members.load_initiative(activity, initiative_id)  # rebuilt lazily: from SQL first
+            return False
 
         return await self.activities.sweep(ACTIVITY_TYPE, expire)
 
@@ -307,7 +321,18 @@ class AssistService:
             helper_reward=rules.helper_reward is not None,
             origin=origin,
         )
-        reply = await self._run(activity, lambda: self.store.help(request))
+        for _ in range(4):
+            reply = await self._run(activity, lambda: self.store.help(request))
+            if reply.kind == "member_not_loaded":  # rebuilt lazily: the helper (device, address) from SQL
+                await self.members.load(activity, helper, request.device_id, request.ip)
+            elif reply.kind == "initiative_not_loaded":
+                if await self.members.load_initiative(activity, initiative_id) == "unknown":
+                    reply = HelpReply("refused", code="initiative_not_found")
+                    break
+            else:
+                break
+        else:
+            raise loading_error()
         if reply.kind == "refused":
             raise await self._help_refusal(reply, initiative_id)
         return reply
@@ -390,8 +415,7 @@ class AssistService:
         async def recover(snapshot: AssistSnapshot, epoch: str) -> AssistSnapshot:
             """After a loss of Redis state: hold back units the unwritten window may have taken."""
             left = {f"stock:{name}": units for name, units in snapshot.stock.items()}
-            events = [(assist_helps.c.activity_id, assist_helps.c.at_ms)]
-            events.append((assist_initiatives.c.activity_id, assist_initiatives.c.started_at_ms))
+            events = [(assist_counts.c.activity_id, assist_counts.c.last_ms)]  # not a scan of the helps
             held = await self.activities.recoveries.begin(activity.id, ACTIVITY_TYPE, epoch, left, events=events)
             for counter, units in held.items():
                 snapshot.stock[counter.partition(":")[2]] -= units

@@ -8,32 +8,36 @@
 -- KEYS[5] stock       hash "prize" -> units left (not reserved)
 -- KEYS[6] deadlines   sorted set: open initiatives by deadline
 -- KEYS[7] events      stream read by the SQL audit writer
+-- KEYS[8] members     hash user_id -> 1: members loaded since a lazy rebuild (assist/members.py)
 --
 -- ARGV[1] user_id   ARGV[2] initiative_id (fresh)   ARGV[3] now_ms   ARGV[4] deadline_ms
 -- ARGV[5] helps needed   ARGV[6] price (cents; "" unless a bargain)   ARGV[7] floor (cents; "")
 -- ARGV[8] cuts ("120,35,..."; "" unless a bargain)   ARGV[9] seed of the cuts ("")
 -- ARGV[10] channel   ARGV[11] source   (optional; streamed when not "")
 --
--- rules: {"per_user": initiatives a member may start, ...}
+-- state: per_user (initiatives a member may start; a state written before it: `rules`, JSON),
+-- lazy ("0" or a lazy rebuild's token)
 --
 -- Returns one of
 --   {"ok", initiative_id}
 --   {"open", initiative_id}        the member already has an open initiative: that one
 --   {"not_loaded"}                 no state: rebuild from SQL, then call again
+--   {"member_not_loaded"}          rebuilt lazily: load the member from SQL, then call again
 --   {"refused", code[, detail]}    activity_not_live | not_started | already_ended |
 --                                  initiative_limit | out_of_stock
 
-local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms', 'rules')
+local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms', 'per_user', 'lazy')
 if not s[1] then return {'not_loaded'} end
 local user = ARGV[1]
+if s[5] and s[5] ~= '0' and redis.call('HEXISTS', KEYS[8], user) == 0 then return {'member_not_loaded'} end
 local open = redis.call('HGET', KEYS[3], user)
 if open then return {'open', open} end
 local now = tonumber(ARGV[3])
 local outside = outside_window(s[1], s[2], s[3], now)
 if outside then return outside end
 
-local rules = cjson.decode(s[4])
-if tonumber(redis.call('HGET', KEYS[4], user) or '0') >= rules.per_user then
+local per_user = tonumber(s[4]) or cjson.decode(redis.call('HGET', KEYS[1], 'rules')).per_user
+if tonumber(redis.call('HGET', KEYS[4], user) or '0') >= per_user then
   return {'refused', 'initiative_limit'}
 end
 if tonumber(redis.call('HGET', KEYS[5], 'prize') or '0') <= 0 then return {'refused', 'out_of_stock'} end

@@ -17,6 +17,8 @@ from assist.keys import AssistKeys
 _start = script_beside(__file__, "start.lua", prelude=WINDOW)
 _help = script_beside(__file__, "help.lua", prelude=WINDOW)
 _expire = script_beside(__file__, "expire.lua")
+_member = script_beside(__file__, "member.lua")
+_initiative = script_beside(__file__, "initiative.lua")
 CLOSED_TTL_S = 7 * 24 * 3600  # a completed or expired initiative stays readable in Redis this long
 
 
@@ -37,7 +39,7 @@ class StartRequest:
 
 @dataclass(frozen=True)
 class StartReply:
-    """kind is ok | open (the member's open initiative) | not_loaded | refused."""
+    """kind is ok | open (the member's open initiative) | not_loaded | member_not_loaded | refused."""
 
     kind: str
     initiative_id: str = ""
@@ -64,7 +66,7 @@ class HelpRequest:
 
 @dataclass(frozen=True)
 class HelpReply:
-    """kind is ok | not_loaded | refused."""
+    """kind is ok | not_loaded | member_not_loaded | initiative_not_loaded | refused."""
 
     kind: str
     help_id: str = ""
@@ -98,6 +100,20 @@ class AssistSnapshot:
 
 
 @dataclass(frozen=True)
+class MemberAssists:
+    """One member's part of the live state, and the rebuild day's helps of its device and
+    address, from SQL (assist/members.py)."""
+
+    initiated: int = 0
+    open_initiative: str = ""
+    helps: int = 0
+    invited_for: str = ""  # the initiative it counted for as an invitee
+    helps_that_day: int = 0
+    device: tuple[str, int] = ("", 0)  # device_id, its helps that day ("": none to load)
+    ip: tuple[str, int] = ("", 0)
+
+
+@dataclass(frozen=True)
 class AssistCountersLive:
     status: str | None  # None: not loaded
     totals: dict[str, int]  # initiatives_total, helps_total, completed_total, expired_total, helper_rewards_total
@@ -125,6 +141,7 @@ class AssistStore:
                 keys.stock,
                 keys.deadlines,
                 keys.events,
+                keys.members,
             ],
             [
                 request.user_id,
@@ -159,6 +176,8 @@ class AssistStore:
                 keys.open_initiatives,
                 keys.deadlines,
                 keys.events,
+                keys.members,
+                keys.day_loaded(request.day),
             ],
             [
                 request.helper,
@@ -209,6 +228,41 @@ class AssistStore:
         )
         return str(reply[0])
 
+    async def lazy(self, activity_id: int) -> tuple[str, date] | None:
+        """The live load's token and day if it was lazy (None: not loaded, or not lazy)."""
+        token, day = await self.redis.hmget(AssistKeys(activity_id).state, ["lazy", "lazy_day"])
+        return None if token in (None, "0") or not day else (str(token), date.fromisoformat(str(day)))
+
+    async def load_member(
+        self, activity_id: int, user_id: str, token: str, day: date, day_ttl_ms: int, member: MemberAssists
+    ) -> str:
+        """Write a member read from SQL (member.lua): ok | loaded (already) | stale."""
+        keys = AssistKeys(activity_id)
+        reply = await self.batcher.call(
+            _member,
+            [
+                keys.state, keys.members, keys.initiators, keys.open_initiatives, keys.helped, keys.invitees,
+                keys.user_day(day), keys.device_day(day), keys.ip_day(day), keys.day_loaded(day),
+                keys.initiative(member.open_initiative or "-"),
+            ],
+            [
+                user_id, token, member.initiated, member.open_initiative, member.helps, member.invited_for,
+                member.helps_that_day, *member.device, *member.ip, max(day_ttl_ms, 1000),
+            ],
+        )  # fmt: skip
+        return str(reply)
+
+    async def load_initiative(
+        self, activity_id: int, initiative_id: str, token: str, keep_s: int, fields: dict[str, str | int]
+    ) -> str:
+        """Write an initiative read from SQL (initiative.lua): ok | loaded (already) | stale."""
+        keys = AssistKeys(activity_id)
+        flat = [v for kv in fields.items() for v in kv]
+        reply = await self.batcher.call(
+            _initiative, [keys.state, keys.initiative(initiative_id)], [token, keep_s, *flat]
+        )
+        return str(reply)
+
     async def initiative(self, activity_id: int, initiative_id: str) -> dict[str, str] | None:
         """The initiative's hash, or None if Redis does not hold it (closed long ago, or not loaded)."""
         found = await self.redis.hgetall(AssistKeys(activity_id).initiative(initiative_id))
@@ -242,7 +296,7 @@ class AssistStore:
             day_keys = [keys.user_day(snapshot.today), keys.device_day(snapshot.today), keys.ip_day(snapshot.today)]
             pipe.delete(
                 keys.state, keys.stock, keys.deadlines, keys.open_initiatives, keys.initiators, keys.helped,
-                keys.invitees, *day_keys,
+                keys.invitees, keys.members, keys.day_loaded(snapshot.today), *day_keys,
             )  # fmt: skip
             hset_chunks(pipe, keys.stock, snapshot.stock)
             for initiative_id, fields in snapshot.initiatives.items():

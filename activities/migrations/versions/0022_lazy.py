@@ -11,6 +11,8 @@ the audit rows, and loads each member (initiative, reservation code) when first 
   the reservation's when its change already is. Exactly one of them finds the other.
 - `assist_counts`: one row per activity and kind (initiatives, helps, helper_rewards,
   completed, expired).
+- indexes of assist_helps by device and by address (with the day): a device's or an address's
+  helps of the rebuild's day are counted when the device or address is first seen after it.
 - `assist_open`: the initiatives with no outcome yet (the sweep's deadlines and a member's open
   initiative at a rebuild): inserted with the initiative unless its outcome is already stored,
   deleted with the outcome. At most the prize's stock of them per activity.
@@ -166,6 +168,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("initiative_id"),
     )
     op.create_index("ix_assist_open_activity_initiator", "assist_open", ["activity_id", "initiator"])
+    # A device's and an address's helps of the rebuild's day, counted when first seen after it.
+    op.create_index("ix_assist_helps_activity_device_day", "assist_helps", ["activity_id", "device_id", "day"])
+    op.create_index("ix_assist_helps_activity_ip_day", "assist_helps", ["activity_id", "ip", "day"])
     op.execute(
         "INSERT INTO reservation_counts (activity_id, date, store, status, pool, n, last_ms) "
         "SELECT activity_id, date, store, 'reserved', MAX(pool), COUNT(*), MAX(created_at_ms) FROM reservations "
@@ -209,6 +214,8 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION IF EXISTS reservation_count()")
         op.execute("DROP FUNCTION IF EXISTS assist_count()")
     op.drop_index("ix_assist_open_activity_initiator", table_name="assist_open")
+    op.drop_index("ix_assist_helps_activity_device_day", table_name="assist_helps")
+    op.drop_index("ix_assist_helps_activity_ip_day", table_name="assist_helps")
     op.drop_table("assist_open")
     op.drop_table("assist_counts")
     op.drop_table("reservation_counts")
