@@ -314,10 +314,11 @@ class ActivityService:
             await self.ensure_loaded(activity_id)
 
     async def sweep(
-        self, activity_type: str, close: Callable[[int, str, int], Awaitable[bool]], limit: int = 1000
+        self, activity_type: str, close: Callable[[int, str, int], Awaitable[int]], limit: int = 1000
     ) -> int:
         """For every published activity of `activity_type`, `close(activity_id, item, now_ms)`
-        each item of its deadlines set whose time has come. Returns how many it closed. Runs on
+        each item of its deadlines set whose time has come (it answers how many things it closed:
+        a bool, or a count for an item that stands for many). Returns how many it closed. Runs on
         a schedule (no timer per item); `close` must be safe to run twice (a script that checks
         first), so that several processes can sweep at once."""
         now_ms = self.clock.now_ms()

@@ -11,7 +11,6 @@ in points is credited to the wallet right after (another slot), once per referen
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -31,7 +30,9 @@ from activities.rewards import PointsReward
 from activities.service import DAY_KEY_GRACE_MS, REFERENCE_TTL_S, ActivityService, R, loading_error
 from assist import bargain
 from assist.audit import EVENT_TYPES, assist_rows
+from assist.counters import counters_of
 from assist.db import assist_counts
+from assist.helper_rewards import deliver_helper_reward
 from assist.initiatives import Initiative, cny, from_redis, from_sql, initiative_view, progress_view
 from assist.members import AssistMembers
 from assist.model import AssistRules, AssistSpec, config_of, validate_rules
@@ -47,8 +48,6 @@ from assist.schemas import (
     ProgressView,
 )
 from assist.store import AssistSnapshot, AssistStore, HelpReply, HelpRequest, StartRequest
-
-log = logging.getLogger("promo.assist")
 
 ACTIVITY_TYPE = "assist"
 SHARE = "assist-share"  # what share tokens are sealed for
@@ -66,10 +65,6 @@ _REFUSALS: dict[str, tuple[Kind, str]] = {
     "initiative_limit": (Kind.LIMIT, "you have started as many initiatives as allowed"),
     "out_of_stock": (Kind.CONFLICT, "the prize is out of stock"),
 }
-
-
-def helper_reward_ref(help_id: str) -> str:
-    return f"as:{help_id}"
 
 
 class AssistService:
@@ -101,31 +96,10 @@ class AssistService:
         """Nothing outside the activity to wait for."""
 
     async def counters(self, activity: Activity) -> AssistCounters:
-        rules = self.rules(activity)
         live = await self.store.counters(activity.id)
         in_sql = await self.repository.totals(activity.id)
-        totals = live.totals
-        started, completed, expired = (totals.get(f"{k}_total", 0) for k in ("initiatives", "completed", "expired"))
-        return AssistCounters(
-            activity_id=activity.id,
-            status=activity.status,
-            loaded=live.status is not None,
-            stock=rules.stock,
-            stock_left=live.stock.get("prize", 0),
-            initiatives_total=started,
-            open=started - completed - expired,
-            completed_total=completed,
-            expired_total=expired,
-            helps_total=totals.get("helps_total", 0),
-            helper_rewards_total=totals.get("helper_rewards_total", 0),
-            initiatives_in_sql=in_sql.initiatives,
-            completed_in_sql=in_sql.completed,
-            expired_in_sql=in_sql.expired,
-            helps_in_sql=in_sql.helps,
-            helper_rewards_in_sql=in_sql.helper_rewards,
-            audit_backlog=live.audit_backlog,
-            quarantined=await self.activities.repository.count_dead_letters(activity.id),
-        )
+        quarantined = await self.activities.repository.count_dead_letters(activity.id)
+        return counters_of(activity, self.rules(activity), live, in_sql, quarantined)
 
     async def invite(self, activity_id: int, event: InviteEvent) -> InviteResult:
         """The host reports that an invitee completed an action. The invitee counts for the
@@ -371,18 +345,7 @@ class AssistService:
     async def _deliver_helper_reward(
         self, activity: Activity, rules: AssistRules, helper: str, help_id: str
     ) -> Literal["granted", "pending"]:
-        assert rules.helper_reward is not None
-        reward = rules.helper_reward.reward
-        if not isinstance(reward, PointsReward):
-            return "granted"  # a coupon: issued by the brand's CRM from the audit trail
-        try:
-            await self.points.credit(
-                helper, reward.points, helper_reward_ref(help_id), "assist_helper_reward", activity.id
-            )
-        except Exception:  # the help stands; the reconciler credits it
-            log.exception("helper reward of help %s not credited yet; the reconciler will", help_id)
-            return "pending"
-        return "granted"
+        return await deliver_helper_reward(self.points, activity.id, rules, helper, help_id)
 
     async def _initiative(self, activity: Activity, initiative_id: str) -> Initiative | None:
         """From Redis (live), or from SQL once Redis has let a closed initiative go."""

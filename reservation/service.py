@@ -26,6 +26,7 @@ from activities.model import Activity, validate_common
 from activities.pages import Page, cut, decode_cursor
 from activities.service import IDEMPOTENCY_TTL_S, ActivityService, loading_error
 from reservation.audit import EVENT_TYPES, reservation_rows
+from reservation.counters import counters_of
 from reservation.db import reservation_counts
 from reservation.members import ReservationMembers
 from reservation.model import (
@@ -40,9 +41,7 @@ from reservation.model import (
 from reservation.rebuild import DATE_ITEM, KEEP_DAYS, snapshot
 from reservation.repository import ReservationRepository
 from reservation.schemas import (
-    DateStoreCounters,
     ItemView,
-    PoolCounters,
     RedeemBody,
     ReservationCounters,
     ReservationView,
@@ -120,50 +119,10 @@ class ReservationService:
         return await self._view_of(activity, rules, code)
 
     async def counters(self, activity: Activity) -> ReservationCounters:
-        rules = self.rules(activity)
         live = await self.store.counters(activity.id)
         in_sql = await self.repository.stats(activity.id)
-        pools = rules.pools()
-        by_date_store = []
-        for day in rules.dates:
-            stores = [(s.id, s.quantity) for s in rules.stores] or [(SHARED, day.quantity)]
-            for store_id, quantity in stores:
-                prefix = f"{day.date.isoformat()}|{store_id}"
-                own = quantity is not None
-                by_date_store.append(
-                    DateStoreCounters(
-                        date=day.date.isoformat(),
-                        store=store_id,
-                        quantity=quantity if own else None,
-                        left=live.pools.get(prefix) if own else None,
-                        **{
-                            k: live.stats.get(f"{prefix}|{k}", 0)
-                            for k in ("reserved", "cancelled", "redeemed", "expired")
-                        },
-                        **{
-                            f"{k}_in_sql": in_sql[f"{prefix}|{k}"]
-                            for k in ("reserved", "cancelled", "redeemed", "expired")
-                        },
-                    )
-                )
-        return ReservationCounters(
-            activity_id=activity.id,
-            status=activity.status,
-            loaded=live.status is not None,
-            reservations_total=live.totals.get("reservations_total", 0),
-            cancelled_total=live.totals.get("cancelled_total", 0),
-            redeemed_total=live.totals.get("redeemed_total", 0),
-            expired_total=live.totals.get("expired_total", 0),
-            pools=[
-                PoolCounters(
-                    pool=pool, quantity=quantity, left=live.pools.get(pool, 0), held=quantity - live.pools.get(pool, 0)
-                )
-                for pool, quantity in pools.items()
-            ],
-            by_date_and_store=by_date_store,
-            audit_backlog=live.audit_backlog,
-            quarantined=await self.activities.repository.count_dead_letters(activity.id),
-        )
+        quarantined = await self.activities.repository.count_dead_letters(activity.id)
+        return counters_of(activity, self.rules(activity), live, in_sql, quarantined)
 
     # --- players -----------------------------------------------------------------------------
 
@@ -273,7 +232,7 @@ class ReservationService:
     async def sweep(self) -> int:
         """Expire reservations not redeemed by the end of their day."""
 
-        async def expire(activity_id: int, item: str, now_ms: int) -> bool:
+        async def expire(activity_id: int, item: str, now_ms: int) -> int:
             activity = await self.activities.published(activity_id, (ACTIVITY_TYPE,), "a reservation activity")
             if not item.startswith(DATE_ITEM):
                 return await self._expire(activity, item, now_ms)
@@ -282,7 +241,7 @@ class ReservationService:
             expired = [await self._expire(activity, code, now_ms) for code in codes]
             if len(codes) < SWEEP_BATCH:
                 await self.store.drop_deadline(activity_id, item)
-            return any(expired)
+            return sum(expired)
 
         return await self.activities.sweep(ACTIVITY_TYPE, expire)
 

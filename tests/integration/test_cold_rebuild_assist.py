@@ -38,7 +38,9 @@ def _refused(response: Any, code: str) -> None:
 
 
 async def test_the_counts_and_open_initiatives_equal_the_rows_whichever_row_comes_first(env: Env) -> None:
-    activity = await env.create(assist_spec(assist={"helper_reward": {"reward": {"type": "points", "points": 1}, "stock": 5}}))
+    activity = await env.create(
+        assist_spec(assist={"helper_reward": {"reward": {"type": "points", "points": 1}, "stock": 5}})
+    )
     activity_id = activity["id"]
     tokens = [_ok(await env.start(activity_id, f"u{i}"))["share_token"] for i in range(3)]
     for helper in ("f1", "f2", "f3"):
