@@ -66,8 +66,9 @@ bench-reports: install
 	$(BIN)/python -m loadtests.bench_reports $(BENCH_ARGS)
 
 ## After a FLUSHALL, the first draw's answer and the next 100 draws of cold members, on a
-## generated campaign (1,000,000 members, 5,000,000 draws, cached in var/bench-rebuild/).
-## make bench-rebuild [BENCH_ARGS="--members 15000 --draws 15600"]
+## generated campaign (1,000,000 members, 5,000,000 draws, cached in var/bench-rebuild/); the
+## same for a help of an assist and a reservation (their own campaign of the same members).
+## make bench-rebuild [BENCH_ARGS="--members 15000 --draws 15600 --only assist-reservation"]
 bench-rebuild: install
 	$(BIN)/python -m loadtests.bench_rebuild $(BENCH_ARGS)
 

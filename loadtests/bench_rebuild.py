@@ -11,7 +11,8 @@ before the flush is still refused after it and that a replay of a draw made befo
 answers that draw. Then the same for a monthly sign-in of the same members (their marks of the
 month so far in SQL): the first sign-in after another FLUSHALL, 100 more of cold members, and a
 member who signed in today before it is answered its sign-in, replayed. Timing is printed, never
-asserted (the machine is shared)."""
+asserted (the machine is shared). Assists and reservations first (loadtests/bench_rebuild_ar.py;
+`--only lottery` or `--only assist-reservation` for one part)."""
 
 from __future__ import annotations
 
@@ -120,7 +121,16 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--draws", type=int, default=5_000_000)
     parser.add_argument("--cold", type=int, default=100, help="distinct cold members drawing after the first")
+    parser.add_argument("--only", choices=("all", "lottery", "assist-reservation"), default="all")
     args = parser.parse_args()
+    if args.only != "lottery":  # assists and reservations (loadtests/bench_rebuild_ar.py)
+        from loadtests import bench_rebuild_ar, gen_assist_reservation
+
+        more = gen_assist_reservation.generate(args.members)
+        print(bench_rebuild_ar.describe(more))
+        bench_rebuild_ar.run(more, args.cold)
+        if args.only != "all":
+            return
     campaign = generate(args.members, args.draws)
     how = f"generated in {campaign.seconds:.1f} s" if campaign.seconds else f"cached: {campaign.path}"
     print(
