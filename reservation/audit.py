@@ -7,6 +7,7 @@ from typing import Any
 from activities.audit import Row
 from activities.channels import origin_columns
 from reservation.db import reservation_changes, reservations
+from reservation.model import request_fingerprint
 
 EVENT_TYPES = ("reservation", "reservation_change")  # written to SQL by reservation_rows
 
@@ -17,9 +18,12 @@ def reservation_rows(activity_id: int | None, entry_id: str, fields: dict[str, s
         raise ValueError(f"reservation event {entry_id} outside an activity stream")
     if fields["type"] == "reservation":
         row: dict[str, Any] = {
-            name: fields[name]
-            for name in ("code", "user_id", "date", "store", "pool", "purchase", "idempotency_key", "fingerprint")
+            name: fields[name] for name in ("code", "user_id", "date", "store", "pool", "purchase", "idempotency_key")
         }
+        # reserve.lua leaves the fingerprint out (issue 17): it is the activity's, date's and store's.
+        row["fingerprint"] = fields.get("fingerprint") or request_fingerprint(
+            activity_id, fields["date"], fields["store"]
+        )
         row |= {
             "activity_id": activity_id,
             "cancel_until_ms": int(fields["cancel_until_ms"]),

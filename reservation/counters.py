@@ -42,7 +42,7 @@ def counters_of(
         activity_id=activity.id,
         status=activity.status,
         loaded=live.status is not None,
-        reservations_total=live.totals.get("reservations_total", 0),
+        reservations_total=sum(n for key, n in live.stats.items() if key.endswith("|reserved")),
         cancelled_total=live.totals.get("cancelled_total", 0),
         redeemed_total=live.totals.get("redeemed_total", 0),
         expired_total=live.totals.get("expired_total", 0),

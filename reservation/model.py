@@ -10,6 +10,7 @@ every reservation), the per-member limits, the cancellation cutoff, and when res
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -97,6 +98,11 @@ class ReservationRules(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
 class ReservationSpec(ActivityBase, kw_only=True):
     type: Literal["reservation"]
     reservation: ReservationRules
+
+
+def request_fingerprint(activity_id: int, day: str, store: str) -> str:
+    """What a reservation request is (an Idempotency-Key used again must be the same request)."""
+    return hashlib.sha256(f"{activity_id}:{day}:{store}".encode()).hexdigest()[:32]
 
 
 def pool_field(day: date, store: str) -> str:

@@ -33,13 +33,14 @@ async def snapshot(
     stats: Counter[str] = Counter()
     held_per_pool: Counter[str] = Counter()
     open_per_date: Counter[str] = Counter()
-    totals: Counter[str] = Counter(reservations_total=0)
+    totals: Counter[str] = Counter()  # cancelled_total... (reservations made: the stats' sum)
+    made = 0
     for row in await repository.counts(activity.id):
         stats[f"{row.date}|{row.store}|{row.status}"] += row.n
         sign = 1 if row.status == "reserved" else -1
         open_per_date[row.date] += sign * row.n
         if row.status == "reserved":
-            totals["reservations_total"] += row.n
+            made += row.n
             held_per_pool[row.pool] += row.n
         else:
             totals[f"{row.status}_total"] += row.n
@@ -56,7 +57,7 @@ async def snapshot(
         "rules": rules.script_rules(),
         "per_date": rules.per_user_per_date,
         "per_total": rules.per_user_total or 0,
-        "lazy": secrets.token_hex(8) if totals["reservations_total"] else "0",
+        "lazy": secrets.token_hex(8) if made else "0",
         **totals,
     }
     snap.pools = {pool: n - held_per_pool[pool] for pool, n in rules.pools().items()}

@@ -1,7 +1,7 @@
 -- reserve.lua: a member reserves one unit of a date's pool (热门商品预约), atomically.
 -- outside_window(status, starts_at_ms, ends_at_ms, now_ms): activities/window.lua, prepended when loaded.
 --
--- KEYS[1] state        hash: status, starts_at_ms, ends_at_ms, rules (JSON), counters
+-- KEYS[1] state        hash: status, starts_at_ms, ends_at_ms, per_date, per_total, lazy, counters
 -- KEYS[2] pools        hash "<date>|<store or all>" -> units left
 -- KEYS[3] user_dates   hash "user_id|date" -> reservations held (not cancelled) for the date
 -- KEYS[4] user_total   hash user_id -> reservations held in the activity
@@ -71,11 +71,12 @@ redis.call('SADD', KEYS[6], ARGV[2])
 if redis.call('TTL', KEYS[6]) < tonumber(ARGV[14]) then redis.call('EXPIRE', KEYS[6], ARGV[14]) end
 redis.call('ZADD', KEYS[7], ARGV[8], ARGV[2])
 redis.call('HINCRBY', KEYS[8], day .. '|' .. store .. '|reserved', 1)
-redis.call('HINCRBY', KEYS[1], 'reservations_total', 1)
 redis.call('SET', KEYS[9], ARGV[11] .. ' ' .. ARGV[2], 'EX', ARGV[13])
+-- The event leaves out what the writer derives: the fingerprint (of the activity, date and store:
+-- reservation/audit.py); reservations made are counted by `stats` alone (no total in the state).
 local event = {'type', 'reservation', 'code', ARGV[2], 'user_id', user, 'date', day,
   'store', store, 'pool', pool, 'purchase', ARGV[10], 'cancel_until_ms', ARGV[9], 'idempotency_key', ARGV[12],
-  'fingerprint', ARGV[11], 'created_at_ms', ARGV[3]}
+  'created_at_ms', ARGV[3]}
 for i, name in ipairs({'channel', 'source'}) do
   local value = ARGV[14 + i]
   if value and value ~= '' then event[#event + 1] = name; event[#event + 1] = value end

@@ -9,7 +9,6 @@ the daily quantity is a Redis counter that only these scripts change.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -36,6 +35,7 @@ from reservation.model import (
     cancel_until_ms,
     config_of,
     opens_at_ms,
+    request_fingerprint,
     validate_rules,
 )
 from reservation.rebuild import DATE_ITEM, KEEP_DAYS, snapshot
@@ -139,7 +139,7 @@ class ReservationService:
         store = self._store_of(rules, body.store_id)
         now_ms, tz = self.clock.now_ms(), activity.tz
         closes_at = day_end_ms(body.date, tz)
-        fingerprint = hashlib.sha256(f"{activity.id}:{body.date}:{store}".encode()).hexdigest()[:32]
+        fingerprint = request_fingerprint(activity.id, body.date.isoformat(), store)
         request = ReserveRequest(
             activity_id=activity.id,
             user_id=player.subject,
