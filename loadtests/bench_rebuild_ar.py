@@ -61,7 +61,7 @@ def _assists(client: httpx.Client, stack: Stack, campaign: ArCampaign, cold: int
     with sqlite3.connect(stack.db_path) as db:
         opened = db.execute(
             "SELECT o.initiative_id, o.initiator, (SELECT helper FROM assist_helps h WHERE h.initiative_id = "
-            "o.initiative_id LIMIT 1) FROM assist_open o WHERE o.activity_id = ? ORDER BY o.initiative_id LIMIT ?",
+            "o.initiative_id LIMIT 1) FROM assist_open o WHERE o.activity_id = ? ORDER BY o.deadline_ms DESC LIMIT ?",
             (aid, cold + 50),
         ).fetchall()
     pairs = []  # (share token, helper) of cold helpers on cold open initiatives, none its own

@@ -20,21 +20,15 @@ class ReservationKeys(ActivityKeys):
         """Hash of a reservation: user_id, date, store, pool, status, cancel_until_ms..."""
         return self.key("rsv", code)
 
-    def member_reservations(self, user_id: str) -> str:
-        """Set of the codes of a member's reservations."""
-        return self.key("mine", user_id)
-
-    @property
-    def user_dates(self) -> str:
-        """Hash "user_id|date" -> reservations the member holds for that date (not cancelled)."""
-        return self.key("user_date")
+    def member(self, user_id: str) -> str:
+        """Hash of a member's part (issue 17: one key per member, read with one HMGET by
+        reserve.lua): "c:<code>" -> 1 for each of its reservations; "k:<Idempotency-Key>" ->
+        "<fingerprint> <code> <at_ms>" of each reservation it made; "d:<date>" -> reservations it
+        holds for the date (not cancelled); "t" -> it holds in all; "L" -> the token of the lazy
+        rebuild that loaded it from SQL (reservation/members.py). Expires with its last reservation."""
+        return self.key("member", user_id)
 
     @property
     def reservation_stats(self) -> str:
         """Hash "<date>|<store>|<reserved, cancelled, redeemed or expired>" -> reservations."""
         return self.key("rstats")
-
-    @property
-    def members(self) -> str:
-        """Hash user_id -> 1: the members loaded from SQL since a lazy rebuild (reservation/members.py)."""
-        return self.key("members")

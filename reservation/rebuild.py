@@ -98,7 +98,6 @@ def member_state(activity: Activity, rows: list[ReservationRow], now_ms: int) ->
                 fields["changed_ms"] = str(row.changed_at_ms)
             due = day_end_ms(day, activity.tz) if row.status == "reserved" else 0
             member.reservations.append((row.code, keep_s(day, activity, now_ms), due, fields))
-        if row.created_at_ms >= since and row.idempotency_key:
-            ttl_s = max(1, (row.created_at_ms - since) // 1000)
-            member.idempotency.append((row.idempotency_key, f"{row.fingerprint} {row.code}", ttl_s))
+        if row.created_at_ms >= since and row.idempotency_key:  # reserve.lua checks the record's age
+            member.idempotency.append((row.idempotency_key, f"{row.fingerprint} {row.code} {row.created_at_ms}"))
     return member

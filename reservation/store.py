@@ -17,6 +17,7 @@ from reservation.keys import ReservationKeys
 _reserve = script_beside(__file__, "reserve.lua", prelude=WINDOW)
 _change = script_beside(__file__, "change.lua")
 _member = script_beside(__file__, "member.lua")
+MEMBER_KEEP_S = 31 * 86400  # a member loaded with no reservation: its hash (the marker) stays this long
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,7 @@ class ReservationSnapshot:
 
     state: dict[str, str | int]
     pools: dict[str, int]
-    reservations: dict[str, dict[str, str | int]] = field(default_factory=dict)  # code -> fields
-    ttl_s: dict[str, int] = field(default_factory=dict)  # code -> seconds to keep it
-    user_dates: dict[str, int] = field(default_factory=dict)
-    user_total: dict[str, int] = field(default_factory=dict)
-    deadlines: dict[str, int] = field(default_factory=dict)  # reserved ones: code -> end of their day
+    deadlines: dict[str, int] = field(default_factory=dict)  # "@<date>" -> the date's end (rebuild.py)
     stats: dict[str, int] = field(default_factory=dict)
 
 
@@ -73,7 +70,7 @@ class MemberReservations:
     dates: dict[str, int] = field(default_factory=dict)  # date -> held
     # (code, seconds to keep it, end of its day in ms if still reserved else 0, its hash's fields)
     reservations: list[tuple[str, int, int, dict[str, str]]] = field(default_factory=list)
-    idempotency: list[tuple[str, str, int]] = field(default_factory=list)  # (key, record, seconds left)
+    idempotency: list[tuple[str, str]] = field(default_factory=list)  # (key, "<fingerprint> <code> <at_ms>")
 
 
 @dataclass(frozen=True)
@@ -100,15 +97,11 @@ class ReservationStore:
             [
                 keys.state,
                 keys.pools,
-                keys.user_dates,
-                keys.user_total,
+                keys.member(r.user_id),
                 keys.reservation(r.code),
-                keys.member_reservations(r.user_id),
                 keys.deadlines,
                 keys.reservation_stats,
-                keys.idempotency(r.user_id, r.idempotency_key),
                 keys.events,
-                keys.members,
             ],
             [
                 r.user_id, r.code, r.now_ms, r.date, r.store, r.pool, r.opens_at_ms, r.closes_at_ms,
@@ -136,12 +129,10 @@ class ReservationStore:
                 keys.state,
                 keys.reservation(code),
                 keys.pools,
-                keys.user_dates,
-                keys.user_total,
+                keys.member(actor),
                 keys.deadlines,
                 keys.reservation_stats,
                 keys.events,
-                keys.members,
             ],
             [mode, code, now_ms, actor, today, store, *origin],
         )
@@ -157,14 +148,13 @@ class ReservationStore:
         keys = ReservationKeys(activity_id)
         pipe = self.redis.pipeline(transaction=False)
         pipe.hmget(keys.state, ["status", "lazy"])
-        pipe.hexists(keys.members, user_id)
-        pipe.smembers(keys.member_reservations(user_id))
-        (status, lazy), member, found_codes = await pipe.execute()
+        pipe.hgetall(keys.member(user_id))
+        (status, lazy), member = await pipe.execute()
         if status is None:
             return "not_loaded"
-        if lazy not in (None, "0") and not member:
+        if lazy not in (None, "0") and member.get("L") != lazy:
             return "member_not_loaded"
-        codes = sorted(str(code) for code in found_codes)
+        codes = sorted(str(field)[2:] for field in member if str(field).startswith("c:"))
         pipe = self.redis.pipeline(transaction=False)
         for code in codes:
             pipe.hgetall(keys.reservation(code))
@@ -186,26 +176,22 @@ class ReservationStore:
         blob = {
             "total": member.total,
             "dates": member.dates,
-            "keep": max((r[1] for r in member.reservations), default=0),
+            "keep": max((r[1] for r in member.reservations), default=MEMBER_KEEP_S),  # a marker alone: a while
             "rsv": [
                 [ttl_s, due, code, *(v for kv in fields.items() for v in kv)]
                 for code, ttl_s, due, fields in member.reservations
             ],
-            "idem": [[record, ttl_s] for _, record, ttl_s in member.idempotency],
+            "idem": [[key, record] for key, record in member.idempotency],
         }
         reply = await self.batcher.call(
             _member,
             [
                 keys.state,
-                keys.members,
-                keys.user_dates,
-                keys.user_total,
-                keys.member_reservations(user_id),
+                keys.member(user_id),
                 keys.deadlines,
                 *(keys.reservation(code) for code, *_ in member.reservations),
-                *(keys.idempotency(user_id, key) for key, *_ in member.idempotency),
             ],
-            [user_id, token, msgspec.json.encode(blob).decode()],
+            [token, msgspec.json.encode(blob).decode()],
         )
         return str(reply)
 
@@ -239,26 +225,11 @@ class ReservationStore:
         keys = ReservationKeys(activity_id)
 
         def write(pipe: Any, snapshot: ReservationSnapshot) -> None:
-            pipe.delete(
-                keys.state, keys.pools, keys.user_dates, keys.user_total, keys.deadlines, keys.reservation_stats,
-                keys.members,
-            )  # fmt: skip
+            pipe.delete(keys.state, keys.pools, keys.deadlines, keys.reservation_stats)
             hset_chunks(pipe, keys.pools, snapshot.pools)
-            hset_chunks(pipe, keys.user_dates, snapshot.user_dates)
-            hset_chunks(pipe, keys.user_total, snapshot.user_total)
             hset_chunks(pipe, keys.reservation_stats, snapshot.stats)
             if snapshot.deadlines:
                 pipe.zadd(keys.deadlines, snapshot.deadlines)
-            member_ttl: dict[str, int] = {}
-            for code, fields in snapshot.reservations.items():
-                key, user_id = keys.reservation(code), str(fields["user_id"])
-                pipe.delete(key)
-                pipe.hset(key, mapping=fields)
-                pipe.expire(key, snapshot.ttl_s[code])
-                pipe.sadd(keys.member_reservations(user_id), code)
-                member_ttl[user_id] = max(member_ttl.get(user_id, 0), snapshot.ttl_s[code])
-            for user_id, ttl_s in member_ttl.items():
-                pipe.expire(keys.member_reservations(user_id), ttl_s)
             pipe.hset(keys.state, mapping=snapshot.state)  # last: the scripts treat it as "loaded"
 
         return await load_activity(self.redis, keys, read, write, recover)

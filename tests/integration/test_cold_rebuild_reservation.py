@@ -74,19 +74,22 @@ async def test_limits_replays_and_codes_carry_on_across_a_flush(env: Env) -> Non
     other = _code(await env.reserve(activity_id, "2026-06-03", store="S2", user="other"))
     staff = _code(await env.reserve(activity_id, "2026-06-03", store="S1", user="staff"))
     env.clock.set(at(1))
-    total = _code(await env.reserve(activity_id, "2026-06-04", user="held"))  # 2 of 2 in all
+    total = _code(await env.reserve(activity_id, "2026-06-04", user="held", key="k-total"))  # 2 of 2 in all
     before = await env.counters(activity_id)
     await _flush(env, activity_id)
     assert await env.platform.redis.hget(keys.state, "lazy") not in (None, "0")
-    assert await env.platform.redis.hlen(keys.members) == 0
+    assert not await env.platform.redis.exists(keys.member("held"))
     after = await env.counters(activity_id)
     assert after["pools"] == before["pools"] and after["reservations_total"] == before["reservations_total"]
 
     # The same request again replays the first reservation; the member's limits hold.
-    again = await env.reserve(activity_id, "2026-06-03", user="held", key="k-held")
-    assert again.status_code == 201 and again.json()["replayed"] is True and again.json()["code"] == held
+    again = await env.reserve(activity_id, "2026-06-04", user="held", key="k-total")
+    assert again.status_code == 201 and again.json()["replayed"] is True and again.json()["code"] == total
+    other_request = await env.reserve(activity_id, "2026-06-03", user="held", key="k-total")
+    assert other_request.status_code == 422 and other_request.json()["code"] == "idempotency_key_reused"
     refused = await env.reserve(activity_id, "2026-06-04", store="S2", user="held")
     assert refused.status_code == 429 and refused.json()["code"] == "user_date_limit"
+    assert await env.platform.redis.hget(keys.member("held"), "t") == "2"  # loaded: what it holds in all
     listed = await env.client.get(f"/activities/{activity_id}/reservations", headers=env.player("held"))
     assert sorted(r["code"] for r in listed.json()["items"]) == sorted([held, total])
     # A code reached first (its member never asked since the flush): cancelled by its member...

@@ -43,10 +43,9 @@ def test_gameplay_keys_keep_their_names() -> None:
     assert [
         reservation.pools,
         reservation.reservation("C1"),
-        reservation.member_reservations("u1"),
-        reservation.user_dates,
+        reservation.member("u1"),
         reservation.reservation_stats,
-    ] == ["{act:7}:pool", "{act:7}:rsv:C1", "{act:7}:mine:u1", "{act:7}:user_date", "{act:7}:rstats"]
+    ] == ["{act:7}:pool", "{act:7}:rsv:C1", "{act:7}:member:u1", "{act:7}:rstats"]
 
 
 def test_a_gameplay_s_keys_include_the_shared_ones_in_the_same_slot() -> None:
