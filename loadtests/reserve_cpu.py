@@ -45,11 +45,9 @@ def trivial(r: redis.Redis, n: int = 100_000) -> float:
 def reserve(r: redis.Redis, source: str, old: bool, n: int = 50_000) -> float:
     sha = r.script_load(WINDOW + "\n" + source)
     r.flushall()
-    state: dict[str | bytes, str | bytes | int | float] = {
-        "status": "live", "starts_at_ms": 0, "ends_at_ms": 10**14, "rules": '{"per_date":1,"total":2}',
-        "per_date": 1, "per_total": 2, "lazy": "0",
-    }  # fmt: skip
-    r.hset(A + "state", mapping=state)
+    rules = '{"per_date":1,"total":2}'
+    r.hset(A + "state", mapping={"status": "live", "starts_at_ms": 0, "ends_at_ms": 10**14, "rules": rules})
+    r.hset(A + "state", mapping={"per_date": 1, "per_total": 2, "lazy": "0"})
     r.hset(A + "pool", mapping={f"2026-12-{d:02d}|all": 10**9 for d in range(1, 31)})
     before = _cpu(r)
     for start in range(0, n, 100):
