@@ -23,7 +23,7 @@ from activities.channels import Origin, origin_args
 from activities.clock import Clock, day_end_ms, local_day, to_ms
 from activities.errors import Kind, PromoError, refusal
 from activities.ids import new_id
-from activities.model import Activity, validate_common
+from activities.model import PUBLISHED_STATUSES, Activity, validate_common
 from activities.pages import Page, cut, decode_cursor
 from activities.points import RECONCILE_AFTER_MS, PointsService
 from activities.rewards import PointsReward
@@ -239,6 +239,10 @@ class AssistService:
                 await self.members.load_initiative(activity, initiative_id)  # rebuilt lazily: from SQL first
             return False
 
+        for activity_id in await self.activities.repository.list_ids(PUBLISHED_STATUSES, types=(ACTIVITY_TYPE,)):
+            token = await self.store.pending_deadlines(activity_id)  # rebuilt lazily: the deadlines first
+            if token is not None:
+                await self.store.add_deadlines(activity_id, token, await self.repository.open_deadlines(activity_id))
         return await self.activities.sweep(ACTIVITY_TYPE, expire)
 
     # --- rules and helpers of the use cases ------------------------------------------------------

@@ -19,6 +19,7 @@ _help = script_beside(__file__, "help.lua", prelude=WINDOW)
 _expire = script_beside(__file__, "expire.lua")
 _member = script_beside(__file__, "member.lua")
 _initiative = script_beside(__file__, "initiative.lua")
+_deadlines = script_beside(__file__, "deadlines.lua")
 CLOSED_TTL_S = 7 * 24 * 3600  # a completed or expired initiative stays readable in Redis this long
 
 
@@ -262,6 +263,18 @@ class AssistStore:
             _initiative, [keys.state, keys.initiative(initiative_id)], [token, keep_s, *flat]
         )
         return str(reply)
+
+    async def pending_deadlines(self, activity_id: int) -> str | None:
+        """The token of the lazy load whose open initiatives' deadlines are not added yet, if any."""
+        token = await self.redis.hget(AssistKeys(activity_id).state, "deadlines_pending")
+        return None if token is None else str(token)
+
+    async def add_deadlines(self, activity_id: int, token: str, deadlines: dict[str, int]) -> str:
+        """Add the deadlines read from SQL if that load is still live and they are still pending
+        (deadlines.lua): ok | stale."""
+        keys = AssistKeys(activity_id)
+        flat = [v for pair in deadlines.items() for v in pair]
+        return str(await _deadlines(self.redis, [keys.state, keys.deadlines], [token, *flat]))
 
     async def initiative(self, activity_id: int, initiative_id: str) -> dict[str, str] | None:
         """The initiative's hash, or None if Redis does not hold it (closed long ago, or not loaded)."""

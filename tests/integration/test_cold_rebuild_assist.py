@@ -84,7 +84,10 @@ async def test_caps_open_initiatives_and_helps_carry_on_across_a_flush(env: Env)
     await _flush(env, activity_id)
     assert await env.platform.redis.hget(keys.state, "lazy") not in (None, "0")
     assert await env.platform.redis.hlen(keys.members) == 0
+    assert await env.platform.redis.zcard(keys.deadlines) == 0  # added by the next sweep
+    assert await env.platform.service(AssistService).sweep() == 0
     assert await env.platform.redis.zcard(keys.deadlines) == 4
+    assert await env.platform.redis.hget(keys.state, "deadlines_pending") is None
     after = await env.counters(activity_id)
     assert {k: after[k] for k in ("stock_left", "initiatives_total", "helps_total", "open")} == {
         k: before[k] for k in ("stock_left", "initiatives_total", "helps_total", "open")
