@@ -16,7 +16,7 @@
 -- Returns one of
 --   {"ok", status}      the new status
 --   {"not_due"}         (expire) the reservation's day is not over
---   {"not_loaded"}
+--   {"not_loaded"[, "legacy"]}   (legacy: a state written before member hashes: see reserve.lua)
 --   {"code_not_loaded"} rebuilt lazily, and Redis does not hold the code (or, for a cancel, its
 --                       member's part): load the member of the code from SQL, call again
 --   {"refused", code[, detail]}   reservation_not_found | reservation_cancelled |
@@ -24,7 +24,10 @@
 --      the reserved date) | wrong_store (detail: the reserved store)
 
 local lazy = redis.call('HGET', KEYS[1], 'lazy')
-if not lazy and redis.call('EXISTS', KEYS[1]) == 0 then return {'not_loaded'} end
+if not lazy then  -- not loaded; or a state of the layout before member hashes (reserve.lua): rebuilt
+  if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_loaded'} end
+  return {'not_loaded', 'legacy'}
+end
 local lazily = lazy and lazy ~= '0'
 local mode, code, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local r = redis.call('HMGET', KEYS[2], 'user_id', 'date', 'store', 'pool', 'status', 'cancel_until_ms')

@@ -18,18 +18,20 @@
 -- (optional; streamed when not "")
 --
 -- state: per_date (reservations a member may hold per date), per_total (in all; 0: no limit), read
--- as plain fields (a state written before them has only `rules`, the JSON of both: decoded then);
--- lazy: "0", or the token of a lazy rebuild (a member is then loaded on its first request: its
--- hash's "L" is that token once loaded)
+-- as plain fields; lazy: "0", or the token of a lazy rebuild (a member is then loaded on its first
+-- request: its hash's "L" is that token once loaded). Every load writes `lazy`: a state without it
+-- was written by the layout before member hashes (what members held was in other keys), and is
+-- answered {"not_loaded", "legacy"}: the store drops it (drop_legacy.lua) and it is rebuilt from SQL.
 --
 -- Returns one of
 --   {"ok", code}   {"replay", code}   {"mismatch"} (same key, other request)
---   {"code_taken"} (draw another code)   {"not_loaded"}   {"member_not_loaded"} (load it, call again)
+--   {"code_taken"} (draw another code)   {"not_loaded"[, "legacy"]}   {"member_not_loaded"} (load it, call again)
 --   {"refused", code[, detail]}   activity_not_live | not_started | already_ended | not_open_yet |
 --                                 date_closed | user_date_limit | user_total_limit | sold_out
 
 local s = redis.call('HMGET', KEYS[1], 'status', 'starts_at_ms', 'ends_at_ms', 'per_date', 'per_total', 'lazy')
 if not s[1] then return {'not_loaded'} end
+if not s[6] then return {'not_loaded', 'legacy'} end  -- a state of the layout before member hashes
 local user, day, now = ARGV[1], ARGV[4], tonumber(ARGV[3])
 local m = redis.call('HMGET', KEYS[3], 'k:' .. ARGV[12], 'd:' .. day, 't', 'L')
 if s[6] and s[6] ~= '0' and m[4] ~= s[6] then return {'member_not_loaded'} end
@@ -46,10 +48,6 @@ if now < tonumber(ARGV[7]) then return {'refused', 'not_open_yet', ARGV[7]} end
 if now >= tonumber(ARGV[8]) then return {'refused', 'date_closed'} end
 
 local per_date, per_total = tonumber(s[4]), tonumber(s[5])
-if not per_date then
-  local rules = cjson.decode(redis.call('HGET', KEYS[1], 'rules'))
-  per_date, per_total = rules.per_date, rules.total
-end
 local held_day, held = tonumber(m[2] or '0'), tonumber(m[3] or '0')
 if held_day >= per_date then return {'refused', 'user_date_limit'} end
 if per_total > 0 and held >= per_total then return {'refused', 'user_total_limit'} end

@@ -17,6 +17,7 @@ from reservation.keys import ReservationKeys
 _reserve = script_beside(__file__, "reserve.lua", prelude=WINDOW)
 _change = script_beside(__file__, "change.lua")
 _member = script_beside(__file__, "member.lua")
+_drop_legacy = script_beside(__file__, "drop_legacy.lua")
 MEMBER_KEEP_S = 31 * 86400  # a member loaded with no reservation: its hash (the marker) stays this long
 
 
@@ -109,7 +110,7 @@ class ReservationStore:
                 *r.origin,
             ],
         )  # fmt: skip
-        return _reply(reply)
+        return await self._unless_legacy(keys, _reply(reply))
 
     async def change(
         self,
@@ -136,7 +137,16 @@ class ReservationStore:
             ],
             [mode, code, now_ms, actor, today, store, *origin],
         )
-        return _reply(reply)
+        return await self._unless_legacy(keys, _reply(reply))
+
+    async def _unless_legacy(self, keys: ReservationKeys, reply: ScriptReply) -> ScriptReply:
+        """A state written before member hashes (reserve.lua: no `lazy`) is dropped, so that the
+        caller's not_loaded rebuilds it from SQL (the load waits for the audit writer to have
+        written the stream): what members held is never read from the old keys."""
+        if reply.kind == "not_loaded" and reply.value == "legacy":
+            await self.batcher.call(_drop_legacy, [keys.state], [])
+            return ScriptReply("not_loaded")
+        return reply
 
     async def reservation(self, activity_id: int, code: str) -> dict[str, str] | None:
         found = await self.redis.hgetall(ReservationKeys(activity_id).reservation(code))
@@ -150,6 +160,9 @@ class ReservationStore:
         pipe.hmget(keys.state, ["status", "lazy"])
         pipe.hgetall(keys.member(user_id))
         (status, lazy), member = await pipe.execute()
+        if status is not None and lazy is None:  # a state of the layout before member hashes
+            await self._unless_legacy(keys, ScriptReply("not_loaded", "legacy"))
+            return "not_loaded"
         if status is None:
             return "not_loaded"
         if lazy not in (None, "0") and member.get("L") != lazy:

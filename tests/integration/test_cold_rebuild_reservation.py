@@ -152,3 +152,31 @@ async def test_a_crowd_of_cold_members_never_oversells_or_exceeds_a_limit(env: E
     async with env.platform.engine.connect() as conn:
         count = sa.select(sa.func.count()).select_from(reservations).where(reservations.c.activity_id == activity_id)
         assert (await conn.execute(count)).scalar_one() == 20
+
+
+async def test_a_state_of_the_layout_before_member_hashes_is_rebuilt_not_trusted(env: Env) -> None:
+    """A server upgraded while a reservation activity is live: its state has no `lazy` and its
+    members' holdings are in keys the scripts no longer read. The first reserve, cancel or read
+    drops that state and rebuilds it from SQL, so a member at its limit stays refused."""
+    activity = await env.create(reservation_spec(reservation={"per_user_total": 1}))
+    activity_id = activity["id"]
+    keys = ReservationKeys(activity_id)
+    env.clock.set(at(1))  # 2026-06-03 and 2026-06-04 are open
+    held = _code(await env.reserve(activity_id, "2026-06-03", user="held", key="k-held"))
+    await env.platform.audit_writer.drain()
+    redis = env.platform.redis
+    # What the old layout looked like to the new scripts: no `lazy` in the state, no member hash.
+    await redis.hdel(keys.state, "lazy")
+    await redis.delete(keys.member("held"))
+    refused = await env.reserve(activity_id, "2026-06-04", user="held", key="k-again")
+    assert refused.status_code == 429 and refused.json()["code"] == "user_total_limit", refused.text
+    assert await redis.hget(keys.state, "lazy") not in (None, "0")  # rebuilt (lazily) from SQL
+    replay = await env.reserve(activity_id, "2026-06-03", user="held", key="k-held")
+    assert replay.status_code in (200, 201) and replay.json()["code"] == held, replay.text
+    # The same through a cancel: its member's part is loaded from SQL before the count changes.
+    await redis.hdel(keys.state, "lazy")
+    await redis.delete(keys.member("held"))
+    assert (await env.cancel(activity_id, held, user="held")).status_code == 200
+    assert _code(await env.reserve(activity_id, "2026-06-04", user="held", key="k-after")) != held
+    refused = await env.reserve(activity_id, "2026-06-03", user="held", key="k-more")
+    assert refused.status_code == 429 and refused.json()["code"] == "user_total_limit", refused.text
