@@ -35,6 +35,7 @@ from api.errors import (
 )
 from api.frontend import cors_config, docs_ui, static_routers
 from api.gameplays import GAMEPLAYS
+from api.guards import guards_without_copies
 from api.lookup import find_resources
 from api.openapi import document
 from api.options import repair_options
@@ -172,6 +173,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
     )
     document(app)  # request bodies, error responses, bearer auth: what Litestar cannot see
     repair_options(app)
+    guards_without_copies(app)  # Litestar copies the route handler for each guard, per request
     # Outside the router, so that unrouted requests get a request id and are counted too.
     app.asgi_handler = Telemetry(app.asgi_handler, proxies, action_routes(app))
     return app

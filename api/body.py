@@ -11,6 +11,7 @@ offending field.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Collection, Generator
 from typing import Annotated, Any, TypeVar
 
@@ -56,6 +57,7 @@ def field_of(message: str) -> str | None:
 
 # handler id -> the type its `data:` parameter declares (recorded when the app is built)
 _DATA_TYPES: dict[str, Any] = {}
+_HANDLER_TYPES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()  # handler -> its entry above
 
 
 class StrictBody(AbstractDTO[T]):
@@ -72,7 +74,11 @@ class StrictBody(AbstractDTO[T]):
             _DATA_TYPES[handler_id] = field_definition.annotation
 
     def decode_bytes(self, value: bytes) -> Any:
-        return decode(value, _DATA_TYPES[self.asgi_connection.route_handler.handler_id])
+        handler = self.asgi_connection.route_handler
+        type_ = _HANDLER_TYPES.get(handler)  # by the handler: its `handler_id` is built anew each time
+        if type_ is None:
+            type_ = _HANDLER_TYPES[handler] = _DATA_TYPES[handler.handler_id]
+        return decode(value, type_)
 
     def decode_builtins(self, value: dict[str, Any]) -> Any:
         raise PromoError(Kind.MALFORMED, "malformed_json", "send the body as JSON (Content-Type: application/json)")
@@ -103,6 +109,9 @@ class TypeOnly(msgspec.Struct):
     type: Annotated[str, msgspec.Meta(max_length=20)] = ""
 
 
+_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+
+
 def check_idempotency_key(key: str | None) -> str:
     if not key:
         raise PromoError(
@@ -110,6 +119,6 @@ def check_idempotency_key(key: str | None) -> str:
             "idempotency_key_required",
             "send an Idempotency-Key header (any unique string, e.g. a UUID)",
         )
-    if len(key) > 128 or not all(c.isalnum() or c in "-_.:" for c in key) or not key.isascii():
+    if not _KEY.fullmatch(key):
         raise invalid("idempotency_key_invalid", "the Idempotency-Key must be 1-128 of letters, digits, - _ . :")
     return key

@@ -28,6 +28,7 @@ from activities.errors import Kind, PromoError
 from activities.model import MAX_SAFE_INT, Activity
 from activities.service import FROZEN
 from api.body import check_idempotency_key
+from api.guards import header
 from api.security import platform_of
 
 _KEY = "promo.idempotency_key"
@@ -78,11 +79,11 @@ def found_activity(connection: ASGIConnection[Any, Any, Any, Any]) -> Activity:
 def require_idempotency_key(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     """For a route with `opt={"idempotency": True}`, after the 404 and before the body is decoded:
     the Idempotency-Key header (400 missing, 422 malformed), kept for `idempotency_key`."""
-    key = check_idempotency_key(connection.headers.get("idempotency-key"))
+    key = check_idempotency_key(header(connection, b"idempotency-key"))
     connection.scope[_KEY] = key  # type: ignore[literal-required]
 
 
 def idempotency_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     """The Idempotency-Key `require_idempotency_key` checked (checked here when it did not run)."""
     key = connection.scope.get(_KEY)
-    return key if isinstance(key, str) else check_idempotency_key(connection.headers.get("idempotency-key"))
+    return key if isinstance(key, str) else check_idempotency_key(header(connection, b"idempotency-key"))

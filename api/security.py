@@ -14,6 +14,7 @@ role against the route's rule (api/roles.py) and notes the operator for the acti
 from __future__ import annotations
 
 import hmac
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -24,6 +25,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from activities.auth import Identity
 from activities.errors import Kind, PromoError
+from api.guards import header as raw_header
 from api.roles import check_role
 
 if TYPE_CHECKING:
@@ -54,7 +56,7 @@ def service(kind: type[S]) -> Callable[[Request[Any, Any, Any]], S]:
 
 
 async def _identity(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
-    header = connection.headers.get("authorization")
+    header = raw_header(connection, b"authorization")
     if not header:
         cookie = connection.cookies.get(SESSION_COOKIE)
         if cookie:
@@ -130,12 +132,14 @@ _ROLES: dict[Callable[..., Any], str | None] = {
     provide_anyone: None,
     provide_system: "system",
 }
-_NEEDED: dict[str, tuple[bool, str | None]] = {}  # handler id -> (token needed, role)
+# handler -> (token needed, role); by the handler itself (its `handler_id` is a string built anew
+# each time: microseconds per request), weakly (tests build many apps)
+_NEEDED: weakref.WeakKeyDictionary[BaseRouteHandler, tuple[bool, str | None]] = weakref.WeakKeyDictionary()
 
 
 def needed_role(handler: BaseRouteHandler) -> tuple[bool, str | None]:
     """Whether the route needs a token, and of which role (None: any), from its dependencies."""
-    found = _NEEDED.get(handler.handler_id)
+    found = _NEEDED.get(handler)
     if found is None:
         found = (False, None)
         default_options = getattr(handler.fn, "__name__", "") == "options_handler"  # Litestar's own
@@ -143,7 +147,7 @@ def needed_role(handler: BaseRouteHandler) -> tuple[bool, str | None]:
             if provide.dependency in _ROLES:
                 found = (True, _ROLES[provide.dependency])
                 break
-        _NEEDED[handler.handler_id] = found
+        _NEEDED[handler] = found
     return found
 
 

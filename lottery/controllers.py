@@ -21,7 +21,7 @@ from activities.auth import Identity
 from activities.errors import Kind, PromoError
 from activities.model import MAX_COUNT
 from activities.pages import Page
-from api.body import check_idempotency_key
+from api.lookup import idempotency_key
 from api.params import Cursor, Id, IdFilter, Limit
 from api.schemas import ActivityView, activity_view
 from api.security import platform_of, provide_anyone, provide_operator, provide_player, service_for
@@ -82,8 +82,7 @@ class LotteryController(Controller):
         The Idempotency-Key header is required: a retry with the same key returns the first
         result instead of drawing again. A draw chance the member holds is used first; otherwise
         the draw counts against the limits and, if the lottery costs points, is paid for."""
-        key = check_idempotency_key(request.headers.get("idempotency-key"))
-        return await draws.draw(player, activity_id, key, data or DrawBody())
+        return await draws.draw(player, activity_id, idempotency_key(request), data or DrawBody())
 
     @get("/me/draws", opt={"errors": ("invalid_cursor",)})
     async def my_draws(
