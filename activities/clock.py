@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -47,6 +48,7 @@ def local_day(now_ms: int, tz: ZoneInfo) -> date:
     return from_ms(now_ms, tz).date()
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of (day, zone), on every action's path
 def day_end_ms(day: date, tz: ZoneInfo) -> int:
     """The first millisecond of the next local day (DST-safe: midnight is resolved in the zone)."""
     next_midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), tz)

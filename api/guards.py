@@ -14,8 +14,9 @@ Idempotency-Key).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from litestar import Litestar
 from litestar.connection import ASGIConnection
@@ -23,6 +24,31 @@ from litestar.handlers.base import BaseRouteHandler
 
 # as `resolve_guards` gives them: every guard made awaitable
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
+
+
+V = TypeVar("V")
+
+
+class PerHandler(Generic[V]):
+    """Facts about route handlers, kept by the handler itself, weakly (tests build many apps):
+    Litestar's `handler_id` is a string built anew at each call (microseconds per request).
+    Litestar's own handlers (slots only, no weak references) are kept by their `handler_id`."""
+
+    def __init__(self) -> None:
+        self._weak: weakref.WeakKeyDictionary[BaseRouteHandler, V] = weakref.WeakKeyDictionary()
+        self._by_id: dict[str, V] = {}
+
+    def get(self, handler: BaseRouteHandler) -> V | None:
+        try:
+            return self._weak.get(handler)
+        except TypeError:
+            return self._by_id.get(handler.handler_id)
+
+    def set(self, handler: BaseRouteHandler, value: V) -> None:
+        try:
+            self._weak[handler] = value
+        except TypeError:
+            self._by_id[handler.handler_id] = value
 
 
 def header(connection: ASGIConnection[Any, Any, Any, Any], name: bytes) -> str | None:

@@ -19,7 +19,15 @@ from litestar.params import FromPath, JSONBody
 from activities.auth import Identity
 from activities.pages import Page
 from api.params import Cursor, Id, Limit
-from api.security import platform_of, provide_anyone, provide_operator, provide_player, service, service_for
+from api.security import (
+    identity_of,
+    platform_of,
+    provide_anyone,
+    provide_operator,
+    provide_player,
+    service,
+    service_for,
+)
 from assist.schemas import HelpBody, HelpResult, InitiativeView, InviteEvent, InviteResult, ProgressView, StartBody
 from assist.service import AssistService
 
@@ -158,8 +166,6 @@ class ShareController(Controller):
     async def help_initiative(
         self,
         request: Request[Any, Any, Any],
-        player: NamedDependency[Identity],
-        assists: NamedDependency[AssistService],
         share_token: FromPath[str],
         data: JSONBody[HelpBody | None] = None,
     ) -> HelpResult:
@@ -170,7 +176,9 @@ class ShareController(Controller):
         against the activity's daily anti-abuse limits; a first help may earn the helper reward.
         `channel` and `source` say where it came from, `via` who shared the link (analytics)."""
         ip = request.client.host if request.client else None
-        return await assists.help(player, share_token, data.device_id if data else None, ip, data)
+        # the player and the service without dependencies (see api/security.py `identity_of`)
+        assists = platform_of(request).service(AssistService)
+        return await assists.help(identity_of(request), share_token, data.device_id if data else None, ip, data)
 
 
 class InviteController(Controller):

@@ -7,15 +7,15 @@ unknown or unpublished activity), then the body is decoded (`data:`, api/body.py
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, QueryParameter
 
 from activities.auth import Identity
 from api.params import Id
-from api.security import provide_player, service_for
+from api.security import identity_of, platform_of, provide_player, service_for
 from checkin.schemas import Calendar, MakeupBody, MarkResult, SigninBody
 from checkin.service import CheckinService
 
@@ -48,11 +48,7 @@ class CheckinController(Controller):
         opt={"activity": "published", "action": "signin", "errors": (*_ACTIVITY, "day_already_signed")},
     )
     async def sign_in(
-        self,
-        player: NamedDependency[Identity],
-        checkins: NamedDependency[CheckinService],
-        activity_id: Id,
-        data: JSONBody[SigninBody | None] = None,
+        self, request: Request[Any, Any, Any], activity_id: Id, data: JSONBody[SigninBody | None] = None
     ) -> MarkResult:
         """Sign in today.
 
@@ -61,7 +57,9 @@ class CheckinController(Controller):
         streak, the cumulative count of the cycle and the rewards this sign-in earned (`pending`
         while a delivery is being completed). The optional body says where it came from
         (`channel`, `source`: analytics)."""
-        return await checkins.sign_in(player, activity_id, data)
+        # the player and the service without dependencies (see api/security.py `identity_of`)
+        checkins = platform_of(request).service(CheckinService)
+        return await checkins.sign_in(identity_of(request), activity_id, data)
 
     @post("/makeups", opt={"activity": "published", "action": "makeup", "errors": _ACTIVITY + _MAKEUP})
     async def make_up(

@@ -24,7 +24,7 @@ from activities.pages import Page
 from api.lookup import idempotency_key
 from api.params import Cursor, Id, IdFilter, Limit
 from api.schemas import ActivityView, activity_view
-from api.security import platform_of, provide_anyone, provide_operator, provide_player, service_for
+from api.security import identity_of, platform_of, provide_anyone, provide_operator, provide_player, service_for
 from lottery.service import DrawBody, DrawResult, DrawService
 from lottery.simulate import Traffic
 from lottery.simulate_report import Simulation, simulate_lottery
@@ -70,19 +70,16 @@ class LotteryController(Controller):
         },
     )
     async def draw(
-        self,
-        request: Request[Any, Any, Any],
-        player: NamedDependency[Identity],
-        draws: NamedDependency[DrawService],
-        activity_id: Id,
-        data: JSONBody[DrawBody | None] = None,
+        self, request: Request[Any, Any, Any], activity_id: Id, data: JSONBody[DrawBody | None] = None
     ) -> DrawResult:
         """Draw once.
 
         The Idempotency-Key header is required: a retry with the same key returns the first
         result instead of drawing again. A draw chance the member holds is used first; otherwise
         the draw counts against the limits and, if the lottery costs points, is paid for."""
-        return await draws.draw(player, activity_id, idempotency_key(request), data or DrawBody())
+        # the player and the service without dependencies (see api/security.py `identity_of`)
+        draws = platform_of(request).service(DrawService)
+        return await draws.draw(identity_of(request), activity_id, idempotency_key(request), data or DrawBody())
 
     @get("/me/draws", opt={"errors": ("invalid_cursor",)})
     async def my_draws(

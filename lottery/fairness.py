@@ -48,7 +48,7 @@ def derive_point(seed: bytes, draw_id: str, total: int) -> int:
     limit = _SPAN - _SPAN % total  # the largest multiple of total not above 2**64
     counter = 0
     while True:
-        block = hmac.new(seed, f"{draw_id}:{counter}".encode(), hashlib.sha256).digest()
+        block = hmac.digest(seed, f"{draw_id}:{counter}".encode(), "sha256")  # hmac.new's, in one C call
         x = int.from_bytes(block[:8], "big")
         if x < limit:
             return x % total

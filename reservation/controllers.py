@@ -18,10 +18,10 @@ from litestar.params import FromPath, JSONBody
 
 from activities.auth import Identity
 from activities.pages import Page
-from api.body import check_idempotency_key
+from api.lookup import idempotency_key
 from api.params import Cursor, Id, Limit
 from api.roles import check_store
-from api.security import platform_of, provide_operator, provide_player, service_for
+from api.security import identity_of, platform_of, provide_operator, provide_player, service_for
 from reservation.schemas import CancelBody, RedeemBody, ReservationView, ReserveBody
 from reservation.service import ReservationService
 
@@ -32,12 +32,6 @@ def _reservations(who: str) -> dict[str, Provide]:
 
 
 _STATES = ("reservation_cancelled", "reservation_redeemed", "reservation_expired")
-
-
-async def idempotency_key_required(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Route guard: 400 `idempotency_key_required` / `idempotency_key_invalid` before the body
-    is read (the route's `opt["idempotency"]` says so for the API's own guard)."""
-    check_idempotency_key(connection.headers.get("idempotency-key"))
 
 
 async def known_reservation(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -55,10 +49,9 @@ class ReservationController(Controller):
 
     @post(
         "/",
-        guards=[idempotency_key_required],
         opt={
             "activity": "published",
-            "idempotency": True,
+            "idempotency": True,  # the Idempotency-Key checked by the API's guard (api/lookup.py)
             "action": "reserve",
             "errors": (
                 "wrong_activity_type",
@@ -82,8 +75,6 @@ class ReservationController(Controller):
     async def reserve(
         self,
         request: Request[Any, Any, Any],
-        player: NamedDependency[Identity],
-        reservations: NamedDependency[ReservationService],
         activity_id: Id,
         data: JSONBody[ReserveBody],
     ) -> ReservationView:
@@ -92,8 +83,9 @@ class ReservationController(Controller):
         Reserves one unit for `date` (and, for pickup, at `store_id`) while that date's quantity
         lasts. The Idempotency-Key header is required: a retry with the same key returns the same
         reservation (`replayed: true`); the same key for another date or store is refused."""
-        key = check_idempotency_key(request.headers.get("idempotency-key"))
-        return await reservations.reserve(player, activity_id, key, data)
+        # the player and the service without dependencies (see api/security.py `identity_of`)
+        reservations = platform_of(request).service(ReservationService)
+        return await reservations.reserve(identity_of(request), activity_id, idempotency_key(request), data)
 
     @get("/", opt={"activity": "published", "errors": ("wrong_activity_type", "invalid_cursor")})
     async def my_reservations(
