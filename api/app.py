@@ -41,6 +41,7 @@ from api.openapi import document
 from api.options import repair_options
 from api.platform import Platform
 from api.proxies import Proxies, trusted_networks
+from api.responses import LeanResponse
 from api.routes.accounts import create_account, list_accounts, operator_log
 from api.routes.audit import AuditController
 from api.routes.drafts import ROUTES as DRAFT_ROUTES
@@ -155,6 +156,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
         guards=[authenticate, find_resources],
         dto=StrictBody,  # every `data:` body decoded strictly (api/body.py)
         return_dto=None,
+        response_class=LeanResponse,  # plain JSON answers' headers made directly (api/responses.py)
         exception_handlers={
             PromoError: on_promo_error,
             OutcomeUnknown: on_outcome_unknown,

@@ -243,7 +243,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"in-process, {args.requests} requests x {args.rounds} rounds, {args.concurrency} at once (median):")
         for name, values in results.items():
             us = statistics.median(values)
-            extra = f"  = {us / health:.2f}x /health (ratio ceiling {health / us:.2f})" if health else ""
+            extra = f"  ({us - health:+.1f} µs beyond /health)" if health else ""
             print(f"  {name:12} {us:7.1f} µs/request{extra}")
         if profile:
             profile.dump_stats(args.profile)
