@@ -35,7 +35,7 @@ from api.errors import (
 )
 from api.frontend import cors_config, docs_ui, static_routers
 from api.gameplays import GAMEPLAYS
-from api.guards import guards_without_copies
+from api.guards import LeanRequest, guards_without_copies
 from api.lookup import find_resources
 from api.openapi import document
 from api.options import repair_options
@@ -156,6 +156,7 @@ def create_app(platform: Platform | None = None, settings: Settings | None = Non
         guards=[authenticate, find_resources],
         dto=StrictBody,  # every `data:` body decoded strictly (api/body.py)
         return_dto=None,
+        request_class=LeanRequest,  # its Content-Length read from the raw headers (api/guards.py)
         response_class=LeanResponse,  # plain JSON answers' headers made directly (api/responses.py)
         exception_handlers={
             PromoError: on_promo_error,

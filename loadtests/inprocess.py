@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import itertools
 import json
 import math
@@ -214,6 +215,7 @@ async def main(args: argparse.Namespace) -> None:
         )
         platform = Platform.build(settings)
         app = create_app(platform)
+        gc.freeze()  # as the app's lifespan does at start-up (httpx's transport does not run it)
         transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
         try:
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
