@@ -203,7 +203,7 @@ class Rollups:
         return facts
 
     async def _checkin(self, fields: dict[str, str]) -> Facts:
-        kind = fields["kind"]
+        kind = fields.get("kind", "signin")  # mark.lua leaves out the default
         facts = Facts(int(fields["at_ms"]), fields["user_id"])
         facts.counts.update({"actions": 1, "signins" if kind == "signin" else "makeups": 1})
         facts.detail = ("streak", fields["streak"], 1, 0)

@@ -26,7 +26,7 @@ def mark_rows(activity_id: int, entry_id: str, fields: dict[str, str], rules: Ch
                 "activity_id": activity_id,
                 "user_id": user_id,
                 "day": fields["day"],
-                "kind": fields["kind"],
+                "kind": fields.get("kind", "signin"),  # mark.lua leaves out the default
                 "cycle_start": fields["cycle_start"],
                 "streak": int(fields["streak"]),
                 "cumulative": int(fields["cumulative"]),

@@ -8,7 +8,7 @@ make-up rule (补签) and optionally the lottery whose pool and draws its reward
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -78,16 +78,20 @@ class CheckinRules(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             cumulative=sorted((at, i) for i, (rule, at, _) in enumerate(rewards) if rule == "cumulative"),
         )
 
-    def script_rules(self) -> str:
-        """The rules as `mark.lua` reads them."""
-        thresholds = self.thresholds()
-        rules = {
-            "d": -1 if thresholds.daily is None else thresholds.daily,
-            "s": [list(t) for t in thresholds.streak],
-            "c": [list(t) for t in thresholds.cumulative],
-            "m": self.makeup.per_cycle if self.makeup else 0,
-        }
-        return json.dumps(rules, separators=(",", ":"))
+    def script_terms(self) -> str:
+        """The rules as `mark.lua` reads them (the state's `terms`)."""
+        return script_terms(self.thresholds(), self.makeup.per_cycle if self.makeup else 0)
+
+
+def script_terms(thresholds: Thresholds, makeups: int) -> str:
+    """"<daily> <make-ups> <streak> <cumulative>": the daily reward's index or -1, the make-ups a
+    cycle allows, "days:index,..." and "count:index,..." by ascending threshold ("-": none)."""
+
+    def listed(pairs: Sequence[tuple[int, int]]) -> str:
+        return ",".join(f"{at}:{index}" for at, index in sorted(pairs)) or "-"
+
+    daily = -1 if thresholds.daily is None else thresholds.daily
+    return f"{daily} {makeups} {listed(thresholds.streak)} {listed(thresholds.cumulative)}"
 
 
 class CheckinSpec(ActivityBase, kw_only=True):

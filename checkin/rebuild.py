@@ -38,7 +38,7 @@ async def snapshot(
             "status": activity.status,
             "starts_at_ms": to_ms(activity.starts_at),
             "ends_at_ms": to_ms(activity.ends_at),
-            "rules": rules.script_rules(),
+            "terms": rules.script_terms(),
             "signins_total": totals.get("signin", 0),
             "makeups_total": totals.get("makeup", 0),
             "rewards_total": totals.get("reward", 0),

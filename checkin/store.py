@@ -18,6 +18,7 @@ from checkin.streak import Period
 _mark = script_beside(__file__, "mark.lua", prelude=WINDOW)
 _member = script_beside(__file__, "member.lua")
 ScriptKind = Literal["signin", "makeup", "quote"]  # see mark.lua, ARGV[4]
+CYCLE_PLACEHOLDER = "|load"  # a field of the cycle hash that no member's fields can be ("user|offset")
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,9 @@ class CheckinStore:
             pipe.delete(keys.state, cycle_key, day_key, keys.members)
             cycle_fields: dict[str, str] = dict(snapshot.marks)
             cycle_fields |= {f"{user}|{offset}": r.encode() for (user, offset), r in snapshot.records.items()}
+            # The cycle hash exists with its expiry from the load on: mark.lua sets it only with
+            # the day's first mark, and today's counters may already be there.
+            cycle_fields[CYCLE_PLACEHOLDER] = "1"
             hset_chunks(pipe, cycle_key, cycle_fields)
             pipe.pexpire(cycle_key, snapshot.cycle_ttl_ms)
             hset_chunks(pipe, day_key, snapshot.today_counts)

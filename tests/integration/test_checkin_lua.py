@@ -8,6 +8,7 @@ import random
 from datetime import date
 
 from activities.keys import ActivityKeys
+from checkin.model import script_terms
 from checkin.service import CheckinService
 from checkin.store import MarkRequest, MemberCycle
 from checkin.streak import Period, Thresholds, apply_mark, made_up_count
@@ -16,11 +17,13 @@ from tests.conftest import Env
 START = date(2026, 6, 1)
 
 
-async def load_state(env: Env, activity_id: int, table: Thresholds, makeups: int) -> None:
+async def load_state(env: Env, activity_id: int, table: Thresholds, makeups: int, as_json: bool = False) -> None:
+    """The state as a load writes it (`terms`), or as one before `terms` existed wrote it (the
+    rules as JSON, which the script still reads)."""
     rules = {"d": -1 if table.daily is None else table.daily, "s": table.streak, "c": table.cumulative, "m": makeups}
+    written = {"rules": json.dumps(rules)} if as_json else {"terms": script_terms(table, makeups)}
     await env.platform.redis.hset(
-        ActivityKeys(activity_id).state,
-        mapping={"status": "live", "starts_at_ms": 0, "ends_at_ms": 2**50, "rules": json.dumps(rules)},
+        ActivityKeys(activity_id).state, mapping={"status": "live", "starts_at_ms": 0, "ends_at_ms": 2**50, **written}
     )
 
 
@@ -58,7 +61,7 @@ async def test_script_agrees_with_python_on_random_histories(env: Env) -> None:
         activity_id = 1000 + case
         length = rng.choice([7, 28, 30, 31, rng.randint(2, 40)])
         table = random_table(rng, length)
-        await load_state(env, activity_id, table, makeups=length)
+        await load_state(env, activity_id, table, makeups=length, as_json=case % 4 == 0)
         period = Period(START, length)
         marks = "0" * length
         for today in range(length):
