@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import socket
@@ -70,6 +71,26 @@ class _Item:
     fields: dict[str, str]
     rows: list[Row]
     error: str | None = None  # set when quarantined
+
+
+_GC_GEN0 = 10_000  # allocations between young collections (CPython's default: 700)
+_gc_tuned = False
+
+
+def tune_gc() -> None:
+    """Once per process: the objects of the start-up (modules, metadata, compiled statements) are
+    set apart from the cyclic collector (`gc.freeze`), and young collections run every
+    `_GC_GEN0` allocations. A step allocates a few dicts per row; with CPython's defaults the
+    collector took a fifth of the writer's CPU (`loadtests/writer_bench.py`: 95 to 73 µs per
+    entry). Process-wide, so the API beside the inline writer gets the same."""
+    global _gc_tuned
+    if _gc_tuned:
+        return
+    _gc_tuned = True
+    gc.collect()
+    gc.freeze()
+    gen0, *older = gc.get_threshold()
+    gc.set_threshold(max(gen0, _GC_GEN0), *older)
 
 
 def is_operational(exc: BaseException) -> bool:
@@ -128,6 +149,7 @@ class AuditWriter:
     async def run(self, stop: asyncio.Event) -> None:
         """Write until `stop` is set, then drain what is there for up to `shutdown_drain_s`."""
         log.info("audit writer %s started", self.consumer)
+        tune_gc()
         while not stop.is_set():
             try:
                 await self.step()

@@ -96,6 +96,8 @@ GUARD = "_guard"
 
 
 CLAIM = "_claim"
+AMOUNTS = "_amounts"  # the row's increments, apart from its key: summed without a walk over every column
+KEY = "_key"  # the row's unique key columns and their values
 
 
 def increment_row(
@@ -103,7 +105,7 @@ def increment_row(
 ) -> dict[str, Any]:
     """A counter row for `table` (its `info["increments"]` columns not given add 0). Rows with the
     same guard and `claim` (a stream entry counted in several rows) count together."""
-    row = {**key, **amounts, GUARD: guard}
+    row = {KEY: key, AMOUNTS: amounts, GUARD: guard}  # not merged: rows of one key share its dict
     if claim is not None:
         row[CLAIM] = claim
     return row
@@ -137,6 +139,7 @@ async def increment_many(conn: AsyncConnection, rows: Mapping[sa.Table, Sequence
         amounts: list[str] = list(table.info["increments"])
         keys: list[str] = list(table.info["key"])  # the columns of its unique key
         index = {name: i for i, name in enumerate(amounts)}
+        key_of = itemgetter(*keys) if len(keys) > 1 else lambda row, k=keys[0]: (row[k],)
         totals: dict[tuple[Any, ...], list[int]] = {}
         for row in batch:
             guard = row[GUARD]
@@ -145,12 +148,12 @@ async def increment_many(conn: AsyncConnection, rows: Mapping[sa.Table, Sequence
             claim = row.get(CLAIM) or object()  # rows of one claim (one entry) share their guard
             if owner.setdefault(guard, claim) != claim:
                 continue  # a guard counts once: for its first claim in the step
-            key = tuple(row[k] for k in keys)
+            key = key_of(row[KEY])
             total = totals.get(key)
             if total is None:
                 total = totals[key] = [0] * len(amounts)
-            for name, value in row.items():
-                i = index.get(name)
+            for name, value in row[AMOUNTS].items():
+                i = index.get(name)  # a name the table does not count adds nothing
                 if i is not None:
                     total[i] += value
         if totals:

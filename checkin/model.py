@@ -84,8 +84,9 @@ class CheckinRules(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 def script_terms(thresholds: Thresholds, makeups: int) -> str:
-    """"<daily> <make-ups> <streak> <cumulative>": the daily reward's index or -1, the make-ups a
-    cycle allows, "days:index,..." and "count:index,..." by ascending threshold ("-": none)."""
+    """The rules as "<daily> <make-ups> <streak> <cumulative>": the daily reward's index or -1,
+    the make-ups a cycle allows, "days:index,..." and "count:index,..." by ascending threshold
+    ("-": none)."""
 
     def listed(pairs: Sequence[tuple[int, int]]) -> str:
         return ",".join(f"{at}:{index}" for at, index in sorted(pairs)) or "-"

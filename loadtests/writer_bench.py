@@ -4,8 +4,8 @@ It starts an embedded redis-server and a fresh SQLite database, creates a live w
 platform's own services, fills the wheel's stream with N draws through the real draw script (the
 writer not running), then times `AuditWriter.drain` (entries per second). INFO memory taken
 before the draws, after them, and after the drain and a trim gives the bytes Redis holds per draw
-while its stream entry waits for SQL, and after (the idempotency record, kept for
-PROMO_IDEMPOTENCY_TTL_S, and the per-member counters).
+while its stream entry waits for SQL, and after (the idempotency record, a field of the day's
+records hash kept PROMO_IDEMPOTENCY_TTL_S after the day, and the per-member counters).
 
     python -m loadtests.writer_bench [--draws 50000] [--members 5000] [--concurrency 256]
 """
@@ -18,10 +18,12 @@ import secrets
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 import msgspec
 
+from activities.audit import tune_gc
 from activities.auth import Identity
 from activities.config import Settings
 from activities.keys import ActivityKeys
@@ -29,6 +31,7 @@ from activities.migrate import upgrade
 from activities.redis_server import EmbeddedRedis
 from api.platform import Platform
 from loadtests.harness import wheel_spec
+from lottery.keys import LotteryKeys
 from lottery.model import LotterySpec
 from lottery.service import DrawBody, DrawService
 
@@ -36,6 +39,19 @@ from lottery.service import DrawBody, DrawService
 async def _used_memory(platform: Platform) -> int:
     info = await platform.redis.info("memory")
     return int(info["used_memory"])
+
+
+async def _record_bytes(platform: Platform, activity_id: int) -> float:
+    """Bytes per idempotency record of a draw: the records live as fields of one hash per local
+    day (lottery/keys.py draws_done, "{act:N}:done:<day>"), so the hashes' MEMORY USAGE (every
+    field counted: SAMPLES 0) over their fields."""
+    keys = LotteryKeys(activity_id)
+    pattern = keys.draws_done(date.today()).rsplit(":", 1)[0] + ":*"  # every day the run touched
+    used = fields = 0
+    async for key in platform.redis.scan_iter(match=pattern, count=1000):
+        used += int(await platform.redis.memory_usage(key, samples=0) or 0)
+        fields += int(await platform.redis.hlen(key))
+    return used / fields if fields else 0.0
 
 
 async def fill(platform: Platform, activity_id: int, draws: int, members: int, concurrency: int) -> float:
@@ -81,25 +97,27 @@ async def bench(args: argparse.Namespace, folder: Path) -> tuple[list[str], floa
         stream = ActivityKeys(activity.id).events
         filled = await _used_memory(platform)
         backlog = await writer.backlog()
-        started = time.perf_counter()
+        tune_gc()  # as `AuditWriter.run` does
+        started, cpu_started = time.perf_counter(), time.process_time()
         await writer.drain(timeout_s=600)
-        drain_s = time.perf_counter() - started
+        drain_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
         await writer.store.trim_many([stream])
         after = await _used_memory(platform)
         length = await platform.redis.xlen(stream)
-        idem_key = next(iter([k async for k in platform.redis.scan_iter(match="*:idem:*", count=1000)][:1]), None)
-        idem_bytes = int(await platform.redis.memory_usage(idem_key) or 0) if idem_key else 0
+        idem_bytes = await _record_bytes(platform, activity.id)
         rate = backlog / drain_s
         return [
             f"writer benchmark: {args.draws} draws by {args.members} members, SQLite, embedded Redis",
             f"  draws made (in-process, {args.concurrency} at a time): {made:,.0f}/s",
             f"  writer drained {backlog} entries in {drain_s:.2f} s: {rate:,.0f} entries/s "
             f"(batch {writer.batch_size} per stream per step)",
+            f"  writer CPU per entry: {cpu_s * 1e6 / max(backlog, 1):,.0f} µs of this process (Python and SQLite: "
+            f"{backlog / max(cpu_s, 1e-9):,.0f} entries per CPU second; steadier than the rate on a busy machine)",
             f"  Redis memory per draw while its entry waits for SQL: {(filled - before) / args.draws:,.0f} bytes",
             f"  Redis memory per draw once written and trimmed: {(after - before) / args.draws:,.0f} bytes "
             f"(idempotency record and per-member counters; stream left with {length} entries)",
-            f"  of which the idempotency record (MEMORY USAGE of one, kept for PROMO_IDEMPOTENCY_TTL_S): "
-            f"{idem_bytes} bytes",
+            f"  of which the idempotency record (a field of the day's records hash {{act:N}}:done:<day>: its "
+            f"MEMORY USAGE over its fields; kept PROMO_IDEMPOTENCY_TTL_S after the day): {idem_bytes:,.0f} bytes",
         ], rate
     finally:
         await platform.close()

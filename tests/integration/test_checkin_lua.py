@@ -21,10 +21,12 @@ async def load_state(env: Env, activity_id: int, table: Thresholds, makeups: int
     """The state as a load writes it (`terms`), or as one before `terms` existed wrote it (the
     rules as JSON, which the script still reads)."""
     rules = {"d": -1 if table.daily is None else table.daily, "s": table.streak, "c": table.cumulative, "m": makeups}
-    written = {"rules": json.dumps(rules)} if as_json else {"terms": script_terms(table, makeups)}
-    await env.platform.redis.hset(
-        ActivityKeys(activity_id).state, mapping={"status": "live", "starts_at_ms": 0, "ends_at_ms": 2**50, **written}
-    )
+    state = ActivityKeys(activity_id).state
+    await env.platform.redis.hset(state, mapping={"status": "live", "starts_at_ms": 0, "ends_at_ms": 2**50})
+    if as_json:
+        await env.platform.redis.hset(state, "rules", json.dumps(rules))
+    else:
+        await env.platform.redis.hset(state, "terms", script_terms(table, makeups))
 
 
 def request(activity_id: int, user: str, period: Period, kind: str, day: int, today: int, mark_id: str) -> MarkRequest:
