@@ -13,7 +13,9 @@ from activities.keys import ActivityKeys
 class CheckinKeys(ActivityKeys):
     def cycle(self, start: date) -> str:
         """Hash of a sign-in cycle: user_id -> marks of the cycle's days, "user_id|offset" -> the
-        outcome of that day's sign-in or make-up. Expires a day after the cycle."""
+        outcome of that day's sign-in or make-up ("|load": a placeholder a load writes so the
+        hash exists with its expiry). Expires a day after the cycle: set by the day's first mark
+        (mark.lua) or by the load."""
         return self.key("cycle", start.isoformat())
 
     @property
