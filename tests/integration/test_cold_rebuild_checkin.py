@@ -81,3 +81,30 @@ async def test_a_crowd_of_cold_members_signs_in_once_each(env: Env) -> None:
     await env.platform.audit_writer.drain()
     counters = await env.counters(activity_id)
     assert counters["signins_total"] == counters["signins_in_sql"] == 30
+
+
+async def test_the_cycle_hash_always_has_its_expiry(env: Env) -> None:
+    """mark.lua sets the cycle hash's expiry only with the day's first mark: a load creates the
+    hash with its expiry, since today's counters may already be there after it."""
+    activity = await env.create(checkin_spec())
+    activity_id = activity["id"]
+    keys = CheckinKeys(activity_id)
+    redis = env.platform.redis
+
+    async def cycle_ttl_ms() -> int:
+        """The shortest time to live of the cycle hashes (-1: one has none)."""
+        cycles = [key async for key in redis.scan_iter(match=keys.key("cycle", "*"))]
+        assert cycles
+        return min([int(await redis.pttl(key)) for key in cycles])
+
+    assert (await env.sign_in(activity_id, user="first")).status_code == 201
+    assert await cycle_ttl_ms() > 0
+    assert (await env.sign_in(activity_id, user="second")).status_code == 201
+    await _flush(env)
+    await env.platform.activities.ensure_loaded(activity_id)
+    assert await cycle_ttl_ms() > 0  # created by the load, today's counters beside it
+    assert (await env.sign_in(activity_id, user="third")).status_code == 201  # not the day's first
+    assert await cycle_ttl_ms() > 0
+    env.clock.advance(days=1)
+    assert (await env.sign_in(activity_id, user="first")).status_code == 201
+    assert await cycle_ttl_ms() > 0
