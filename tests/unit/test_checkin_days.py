@@ -17,10 +17,10 @@ from activities.service import DAY_KEY_GRACE_MS
 from checkin.audit import mark_rows
 from checkin.cycles import first_day, key_ttls_ms, last_day, makeups_left, month_bounds, period_of, reward_indexes
 from checkin.db import checkin_rewards, checkins
-from checkin.model import CheckinRules, config_of
+from checkin.model import CheckinRules, config_of, script_terms
 from checkin.month import month_view
 from checkin.store import MarkRecord, MemberCycle
-from checkin.streak import Period
+from checkin.streak import Period, Thresholds
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -170,3 +170,23 @@ def test_first_day_is_stable_across_the_utc_date_line() -> None:
     starts = datetime(2026, 3, 1, 23, 59, tzinfo=SHANGHAI)
     shown = activity(starts, starts + timedelta(days=3), rules())
     assert first_day(shown) == date(2026, 3, 1)
+
+
+def test_the_rules_as_the_mark_script_reads_them() -> None:
+    """`terms`: daily reward index (-1: none), make-ups a cycle, streak and cumulative thresholds
+    "at:index" by ascending threshold ("-": none)."""
+    rules = msgspec.convert(
+        {
+            "cycle": {"kind": "weekly"},
+            "daily_reward": {"type": "points", "points": 5},
+            "streak_rewards": [
+                {"days": 7, "reward": {"type": "points", "points": 50}},
+                {"days": 3, "reward": {"type": "points", "points": 20}},
+            ],
+            "cumulative_rewards": [{"count": 5, "reward": {"type": "points", "points": 50}}],
+            "makeup": {"per_cycle": 1, "max_days_back": 2},
+        },
+        CheckinRules,
+    )
+    assert rules.script_terms() == "0 1 3:2,7:1 5:3"
+    assert script_terms(Thresholds(daily=None), 0) == "-1 0 - -"
