@@ -259,9 +259,9 @@ class AuditWriter:
         now = time.monotonic()
         if now - self._refreshed_at < self.refresh_interval_s and self._sources:
             return
-        activity_ids = await self.repository.list_ids(PUBLISHED_STATUSES)
+        activities = await self.repository.list_buckets(PUBLISHED_STATUSES)
         self._sources = (
-            [Source(ActivityKeys(i).events, i) for i in activity_ids]
+            [Source(ActivityKeys(i, b).events, i) for i, buckets in activities for b in range(buckets)]
             + [Source(WalletKeys(shard).events, None) for shard in range(WALLET_SHARDS)]
             + [Source(stream, None) for stream in self.streams]
         )

@@ -45,6 +45,9 @@ activities = sa.Table(
     sa.Column("budget_cny", sa.Numeric(14, 2)),  # a lottery's budget (lottery/pacing.py); NULL: none
     sa.Column("config", sa.JSON),  # a gameplay's own settings (sign-in cycle and rewards...); NULL for lotteries
     sa.Column("experiment", sa.JSON),  # A/B variants (activities/experiment.py); NULL: none
+    # How many Redis slots the activity's live state spreads over (a lottery's stock_buckets,
+    # lottery/buckets.py; migration 0021); NULL: one, the activity's own.
+    sa.Column("buckets", sa.Integer),
     sa.Column("created_at_ms", sa.BigInteger, nullable=False),
     sa.Column("updated_at_ms", sa.BigInteger, nullable=False),
 )

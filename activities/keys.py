@@ -16,17 +16,27 @@ from datetime import date
 AUDIT_GROUP = "audit"  # the consumer group of the SQL audit writer on every activity stream
 
 
-def tag(activity_id: int) -> str:
-    return f"{{act:{activity_id}}}"
+def tag(activity_id: int, bucket: int = 0) -> str:
+    """The hash tag of an activity's keys: ``{act:<id>}``, or ``{act:<id>:b<bucket>}`` for the
+    bucket's own copy of the live state of an activity spread over several slots (a lottery's
+    bucketed stock, lottery/buckets.py); bucket 0 is the activity's own tag."""
+    return f"{{act:{activity_id}:b{bucket}}}" if bucket else f"{{act:{activity_id}}}"
+
+
+def bucket_of(user_id: str, buckets: int) -> int:
+    """The bucket of a member in an activity spread over `buckets` slots: crc32(user_id) mod
+    buckets (stable across processes and restarts; 0 when the activity has one bucket)."""
+    return zlib.crc32(user_id.encode()) % buckets if buckets > 1 else 0
 
 
 @dataclass(frozen=True)
 class ActivityKeys:
     activity_id: int
+    bucket: int = 0  # the bucket's copy of the live state (tag); 0: the activity's own
 
     @property
     def _p(self) -> str:
-        return tag(self.activity_id)
+        return tag(self.activity_id, self.bucket)
 
     def key(self, *parts: str) -> str:
         """A key of this activity (its hash tag, then `parts` joined by ":"), for the key

@@ -139,6 +139,7 @@ class Activity(msgspec.Struct, kw_only=True):
     audience: Audience
     config: dict[str, Any] = msgspec.field(default_factory=dict)  # a gameplay's own settings (JSON)
     experiment: Experiment | None = None
+    buckets: int = 1  # Redis slots its live state spreads over (activities/keys.py `tag`)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -105,6 +105,14 @@ class ActivityRepository:
         async with self.engine.connect() as conn:
             return [int(r[0]) for r in (await conn.execute(query)).all()]
 
+    async def list_buckets(self, statuses: Sequence[str]) -> list[tuple[int, int]]:
+        """(id, buckets) of the activities in `statuses`: the Redis slots each one's live state
+        (and its audit stream) spreads over (activities/keys.py `tag`)."""
+        query = sa.select(db.activities.c.id, db.activities.c.buckets).order_by(db.activities.c.id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query.where(db.activities.c.status.in_(statuses)))).all()
+        return [(int(r[0]), int(r[1] or 1)) for r in rows]
+
     async def set_status(
         self, activity_id: int, expected: Sequence[str], status: Status, operator_id: str, now_ms: int
     ) -> bool:
@@ -188,6 +196,7 @@ def _activity(row: Any) -> Activity:
         audience=stored(row["audience"], Audience),
         config=row["config"] or {},
         experiment=_experiment(row.get("experiment")),
+        buckets=row.get("buckets") or 1,
     )
 
 

@@ -246,7 +246,7 @@ class ActivityService:
                 log.warning("activity %d: removed %d stale Redis keys before publishing", activity_id, stale)
             await self.ensure_loaded(activity_id)
         else:
-            await self.store.set_status(activity_id, target)
+            await self.store.set_status(activity_id, target, activity.buckets)
         return await self.get(activity_id)
 
     def forget(self, activity_id: int) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -46,18 +46,20 @@ class ActivityStore:
         self.redis = redis
 
     async def purge(self, activity_id: int) -> int:
-        """Delete every key of the activity (its hash tag), the stream included. Only for an
-        activity that has never been live: whatever Redis holds under its id is left over from
-        another database (SQL was reset, Redis was not) and must not leak into it."""
+        """Delete every key of the activity (its hash tag and its buckets' tags), the streams
+        included. Only for an activity that has never been live: whatever Redis holds under its
+        id is left over from another database (SQL was reset, Redis was not) and must not leak
+        into it."""
         deleted = 0
-        batch: list[str] = []
-        async for key in self.redis.scan_iter(match=f"{tag(activity_id)}:*", count=1000):
-            batch.append(key)
-            if len(batch) == 1000:
+        for match in (f"{tag(activity_id)}:*", f"{{act:{activity_id}:b*"):
+            batch: list[str] = []
+            async for key in self.redis.scan_iter(match=match, count=1000):
+                batch.append(key)
+                if len(batch) == 1000:
+                    deleted += await self.redis.delete(*batch)
+                    batch = []
+            if batch:
                 deleted += await self.redis.delete(*batch)
-                batch = []
-        if batch:
-            deleted += await self.redis.delete(*batch)
         return deleted
 
     async def loaded(self, activity_id: int) -> bool:
@@ -68,18 +70,23 @@ class ActivityStore:
         found = await self.redis.zrangebyscore(ActivityKeys(activity_id).deadlines, "-inf", now_ms, start=0, num=limit)
         return [str(item) for item in found]
 
-    async def unload(self, activity_id: int) -> None:
-        """Forget the live state (its marker): the next request rebuilds it from SQL, and every
-        gameplay's rebuild replaces its own keys."""
-        await self.redis.delete(ActivityKeys(activity_id).state)
+    async def unload(self, activity_id: int, buckets: int = 1) -> None:
+        """Forget the live state (its markers, in each of its `buckets`): the next request
+        rebuilds it from SQL, and every gameplay's rebuild replaces its own keys."""
+        for bucket in reversed(range(buckets)):  # bucket 0 (the marker the kernel reads) last
+            await self.redis.delete(ActivityKeys(activity_id, bucket).state)
 
-    async def set_status(self, activity_id: int, status: str) -> None:
-        """Change the status if the activity is loaded; otherwise the next load reads it from SQL."""
-        await _set_status(self.redis, [ActivityKeys(activity_id).state], [status])
+    async def set_status(self, activity_id: int, status: str, buckets: int = 1) -> None:
+        """Change the status if the activity is loaded (in each of its `buckets`: one script per
+        slot); otherwise the next load reads it from SQL."""
+        for bucket in range(buckets):
+            await _set_status(self.redis, [ActivityKeys(activity_id, bucket).state], [status])
 
-    async def set_ends_at(self, activity_id: int, ends_at_ms: int) -> None:
-        """A later end time if the activity is loaded; otherwise the next load reads it from SQL."""
-        await _set_ends_at(self.redis, [ActivityKeys(activity_id).state], [ends_at_ms])
+    async def set_ends_at(self, activity_id: int, ends_at_ms: int, buckets: int = 1) -> None:
+        """A later end time if the activity is loaded (in each of its `buckets`); otherwise the
+        next load reads it from SQL."""
+        for bucket in range(buckets):
+            await _set_ends_at(self.redis, [ActivityKeys(activity_id, bucket).state], [ends_at_ms])
 
 
 @dataclass(frozen=True)
@@ -147,11 +154,23 @@ async def load_activity(
     read: Callable[[], Awaitable[T]],
     write: Callable[[Any, T], None],
     recover: Callable[[T, str], Awaitable[T]] | None = None,
+    *,
+    streams: Sequence[str] = (),
+    before_write: Callable[[T], Awaitable[None]] | None = None,
 ) -> bool:
     """`load_once` for an activity of any gameplay: its state hash is the marker, its stream the
-    backlog to wait for, its lock and epoch the activity's."""
+    backlog to wait for (and `streams`, its buckets' streams), its lock and epoch the activity's.
+    `before_write(data)` writes what lives in other slots (its buckets) before the marker."""
     return await load_once(
-        redis, marker=keys.state, stream=keys.events, read=read, write=write, activity=keys, recover=recover
+        redis,
+        marker=keys.state,
+        stream=keys.events,
+        read=read,
+        write=write,
+        activity=keys,
+        recover=recover,
+        streams=streams,
+        before_write=before_write,
     )
 
 
@@ -164,6 +183,8 @@ async def load_once(
     write: Callable[[Any, T], None],
     activity: ActivityKeys | None = None,
     recover: Callable[[T, str], Awaitable[T]] | None = None,
+    streams: Sequence[str] = (),
+    before_write: Callable[[T], Awaitable[None]] | None = None,
 ) -> bool:
     """Rebuild live state from SQL unless `marker` exists. Returns True if this call loaded it.
 
@@ -187,18 +208,23 @@ async def load_once(
             return False
         audit = AuditStore(redis)
         await audit.ensure_group(stream)
-        if backlog := await audit.backlog(stream):
-            # Scripts write events only once the marker exists: a backlog with the marker present
-            # means a concurrent caller has just loaded the state, not that it was lost.
-            if await redis.exists(marker):
-                return False
-            raise AuditBacklog(backlog)
+        for each in (stream, *streams):
+            if each != stream:
+                await audit.ensure_group(each)
+            if backlog := await audit.backlog(each):
+                # Scripts write events only once the marker exists: a backlog with the marker present
+                # means a concurrent caller has just loaded the state, not that it was lost.
+                if await redis.exists(marker):
+                    return False
+                raise AuditBacklog(backlog)
         epoch = await redis.get(activity.epoch) if activity is not None else None
         data = await read()
         if activity is not None and epoch is None:
             epoch = token
             if recover is not None:
                 data = await recover(data, epoch)
+        if before_write is not None:
+            await before_write(data)
         async with redis.pipeline(transaction=True) as pipe:
             await pipe.watch(marker)
             if await pipe.exists(marker):

@@ -99,6 +99,7 @@ class LotteryAdmin:
         lottery = await self.repository.read(activity)
         if lottery is None:
             raise not_found("activity_not_found", f"no activity {activity.id}")
+        self.store.buckets.remember(lottery.id, lottery.buckets)  # bucketed stock (lottery/buckets.py)
         return lottery
 
     async def prize_of(self, activity_id: int, prize_id: int) -> tuple[Lottery, Prize]:

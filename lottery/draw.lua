@@ -44,6 +44,7 @@
 --          the points cost and calls again with "paid"), "paid" (a draw within the limits)
 -- ARGV[11] the weights of the member's A/B variant, one per prize in table order ("": the table's)
 -- ARGV[12] A/B variant   ARGV[13] channel   ARGV[14] source   (optional; streamed when not "")
+-- ARGV[15] "settle": never answer bucket_empty (see Returns)
 -- ARGV[17] "<hour period> <day period>" of now_ms since the start (release plans, 0 = the first)
 -- ARGV[18] the values in fen of the member's A/B variant, one per prize in table order ("": the table's)
 -- ARGV[19] the config version the caller derived ARGV[3] for (issue 18; "": no check). The state
@@ -69,6 +70,10 @@
 --   {"member_not_loaded"}        rebuilt lazily, this member not yet: load it from SQL, call again
 --   {"payment_required"}         (chance_or_pay) no chance and the limits allow a paid draw
 --   {"stale_version", version}   the version in effect is not ARGV[19]: re-read it, call again
+--   {"bucket_empty", prize_id}  (bucketed stock, lottery/buckets.py: state `buckets` > 1) the
+--                                picked prize is out in this bucket and not marked `out:<prize_id>`
+--                                (out everywhere): move units here from other buckets, call again;
+--                                ARGV[15] "settle" takes the fallback instead (after retries)
 --   {"refused", code[, detail]}  activity_not_live | not_started | already_ended |
 --                                user_daily_limit | user_total_limit | global_daily_limit
 
@@ -242,6 +247,9 @@ end
 local won = picked
 local pid = tostring(picked.id)
 if picked.limited == 1 and tonumber(redis.call('HGET', KEYS[2], pid) or '0') <= 0 then
+  -- Bucketed stock (lottery/buckets.py): the other buckets may still hold units; nothing changed yet.
+  local b = redis.call('HMGET', KEYS[1], 'buckets', 'out:' .. pid)
+  if tonumber(b[1] or '1') > 1 and not b[2] and ARGV[15] ~= 'settle' then return {'bucket_empty', pid} end
   won = consolation()
 elseif picked.daily > 0 and tonumber(redis.call('HGET', KEYS[7], pid) or '0') >= picked.daily then
   won = consolation()

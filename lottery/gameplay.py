@@ -60,6 +60,7 @@ GAMEPLAY = Gameplay(
             ("commitment", str | None, None),
             ("seed", str | None, None),
             ("budget", BudgetView | None, None),  # that a budget exists (its amount: operators only)
+            ("stock_buckets", int | None, None),  # bucketed stock (lottery/buckets.py): operators only
         ],
         read=lottery_view,
         load=load_view,

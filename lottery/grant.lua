@@ -19,6 +19,7 @@
 -- ARGV[7] reference   ARGV[8] reference time to live (s)
 -- ARGV[9] the config version in effect (issue 18; streamed when given)
 -- ARGV[10] hour period, ARGV[11] day period of now_ms since the start (release plans)
+-- ARGV[12] "settle": take the fallback rather than answer bucket_empty (lottery/buckets.py)
 --
 -- Returns one of
 --   {"ok", grant_id, prize_id, picked_prize_id}        prize_id is the consolation when unavailable
@@ -26,6 +27,7 @@
 --   {"not_loaded"}                                     rebuild the lottery from SQL, then call again
 --   {"member_not_loaded"}                              load the member from SQL, then call again
 --   {"unknown_prize"}                                  no such prize in this pool
+--   {"bucket_empty", prize_id}                         see draw.lua (ARGV[12] "settle": never)
 
 local lazy = redis.call('HGET', KEYS[1], 'lazy')
 if lazy and lazy ~= '0' and redis.call('HEXISTS', KEYS[8], ARGV[1]) == 0 then return {'member_not_loaded'} end
@@ -49,6 +51,9 @@ if not picked then return {'unknown_prize'} end
 local won = picked
 local pid = tostring(picked.id)
 if picked.limited == 1 and tonumber(redis.call('HGET', KEYS[2], pid) or '0') <= 0 then
+  -- Bucketed stock (lottery/buckets.py), as in draw.lua: ask for units of the other buckets first.
+  local b = redis.call('HMGET', KEYS[1], 'buckets', 'out:' .. pid)
+  if tonumber(b[1] or '1') > 1 and not b[2] and ARGV[12] ~= 'settle' then return {'bucket_empty', pid} end
   won = consolation
 elseif picked.daily > 0 and tonumber(redis.call('HGET', KEYS[5], pid) or '0') >= picked.daily then
   won = consolation

@@ -95,7 +95,7 @@ class MemberLoader:
         return await asyncio.shield(flight)
 
     async def _load(self, activity: Lottery, user_id: str) -> str:
-        token = await self.store.lazy_token(activity.id)  # before reading SQL: the load it reads for
+        token = await self.store.lazy_token(activity.id, user_id)  # before reading SQL: the load it reads for
         if token is None or token == "0":
             return "stale"
         now_ms = self.clock.now_ms()

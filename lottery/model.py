@@ -19,6 +19,7 @@ TOP_PRIZE_MAX_CNY = Decimal(50_000)
 # Weights are integers; their sum stays below 2**21 so that `u * total` with a 32-bit random u
 # is exact in a double, which is what Lua computes with (see lottery/odds.py).
 MAX_TOTAL_WEIGHT = 2**21 - 1
+MAX_STOCK_BUCKETS = 16  # bucketed stock (lottery/buckets.py): at most this many Redis slots
 
 LotteryType = Literal["wheel", "blind_box", "golden_egg"]  # one draw engine, three skins
 LOTTERY_TYPES: frozenset[str] = frozenset(("wheel", "blind_box", "golden_egg"))
@@ -62,6 +63,10 @@ class LotterySpec(ActivityBase, kw_only=True):
     prizes: Annotated[list[PrizeSpec], msgspec.Meta(max_length=50)]
     pity: PitySpec | None = None
     budget_cny: Decimal | None = None  # the activity's budget (lottery/pacing.py); None: no budget
+    # Bucketed stock (库存分桶, lottery/buckets.py): the live state spreads over this many Redis
+    # slots, a member drawing in the bucket of crc32(user_id); 1..MAX_STOCK_BUCKETS, fixed once
+    # published. 1: one slot, as before.
+    stock_buckets: int = 1
 
 
 def validate_spec(spec: LotterySpec) -> None:
@@ -106,6 +111,7 @@ def validate_spec(spec: LotterySpec) -> None:
     for index, prize in enumerate(spec.prizes):
         validate_release(prize.release, prize.type == "thanks", index)
     validate_budget(spec.budget_cny, thanks[0].value_cny)
+    validate_buckets(spec)
     total = sum(p.weight for p in spec.prizes)
     if total == 0:
         raise invalid("weights_all_zero", "at least one prize needs a positive weight", field="prizes")
@@ -152,6 +158,33 @@ def validate_rules(spec: LotterySpec) -> None:
         if position in seen:
             raise invalid("pity_prize_duplicate", f"prize position {position} is named twice", field=field)
         seen.add(position)
+
+
+def validate_buckets(spec: LotterySpec) -> None:
+    """Bucketed stock (lottery/buckets.py): 1..MAX_STOCK_BUCKETS buckets; each bucket gets a
+    share of every activity-level cap, so a cap must give each bucket at least one; release
+    plans and budgets are not split (yet): not with more than one bucket."""
+    k = spec.stock_buckets
+    if isinstance(k, bool) or not 1 <= k <= MAX_STOCK_BUCKETS:
+        raise invalid("stock_buckets_invalid", f"stock_buckets must be 1 to {MAX_STOCK_BUCKETS}", field="stock_buckets")
+    if k == 1:
+        return
+    caps = [("limits.global_daily", spec.limits.global_daily)]
+    caps += [(f"prizes[{i}].daily_stock", p.daily_stock) for i, p in enumerate(spec.prizes)]
+    for field, cap in caps:
+        if cap is not None and cap < k:
+            raise invalid(
+                "stock_buckets_cap_too_small",
+                f"{field} is split over the {k} buckets: it must be at least stock_buckets",
+                field=field,
+            )
+    paced = spec.budget_cny is not None or any(p.release is not None for p in spec.prizes)
+    if paced:
+        raise invalid(
+            "stock_buckets_unsupported",
+            "a budget or a release plan is not split over buckets: use stock_buckets 1",
+            field="stock_buckets",
+        )
 
 
 def validate_budget(budget: Decimal | None, consolation_value: Decimal) -> None:
@@ -251,6 +284,11 @@ class Lottery(Activity, kw_only=True):
             pity_after=pity_after,
             budget_cny=budget_cny,
         )
+
+    @property
+    def stock_buckets(self) -> int:
+        """The spec's name of the kernel's `buckets` (lottery/buckets.py)."""
+        return self.buckets
 
     @property
     def consolation(self) -> Prize:

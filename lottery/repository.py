@@ -65,6 +65,7 @@ class LotteryRepository:
             "points_cost": spec.points_cost,
             "pity_after": spec.pity.after if spec.pity else None,
             "budget_cny": spec.budget_cny,  # lottery/pacing.py
+            "buckets": spec.stock_buckets,  # the kernel's activities.buckets (lottery/buckets.py)
         }
 
     @staticmethod

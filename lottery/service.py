@@ -29,6 +29,7 @@ from activities.service import (
 )
 from lottery.admin import ActivityCounters, LotteryAdmin
 from lottery.audit import HANDLERS
+from lottery.buckets import versions_of
 from lottery.fairness import derive_rand
 from lottery.members import MemberLoader
 from lottery.model import LOTTERY_TYPES, Lottery, LotterySpec, Prize, variant_lottery
@@ -42,7 +43,7 @@ from lottery.shapes import Granted, prize_won, result_of
 from lottery.shapes import PrizeWon as PrizeWon
 from lottery.shapes import fingerprint as fingerprint
 from lottery.store import DrawRecord, DrawReply, DrawRequest, DrawStore, GrantReply, done_ttl_ms, draws_done_days
-from lottery.versions import draw_table, lottery_at, next_versions_field, number_at, played_at
+from lottery.versions import draw_table, lottery_at, number_at, played_at
 from lottery.versions_db import freeze
 
 log = logging.getLogger("promo.lottery")
@@ -200,7 +201,7 @@ class DrawService:
         self.activities.forget(activity_id)
         self._lotteries.pop(activity_id, None)
         lottery = await self.lottery(activity_id)
-        await self.store.set_versions(activity_id, lottery.config_version, next_versions_field(lottery))
+        await self.store.set_versions(activity_id, lottery.config_version, versions_of(lottery, lottery.buckets))
         return lottery
 
     async def find(self, activity_id: int) -> Lottery | None:

@@ -37,8 +37,14 @@ class Snapshot:
     spent_fen: int = 0  # of the budget (if any), by every unit handed out (lottery/pacing.py)
     paced: dict[str, int] = field(default_factory=dict)  # the pacing hash's release counters
     periods: Periods = FIRST  # the release periods of the moment it was read
+    # A bucket's share of the stock left (lottery/buckets.py; None: the activity's whole stock
+    # left) and the bucket's own state fields ("buckets", its load's "load" token).
+    stock_split: dict[int, int] | None = None
+    state_extra: dict[str, str | int] = field(default_factory=dict)
 
     def stock_left(self) -> dict[int, int]:
+        if self.stock_split is not None:
+            return dict(self.stock_split)
         return {
             p.id: max(p.stock - self.granted.get(p.id, 0) - self.held_stock.get(p.id, 0), 0)
             for p in self.activity.prizes

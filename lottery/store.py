@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
 from typing import Any, Literal
@@ -17,10 +17,12 @@ import redis.asyncio as aioredis
 from activities.clock import day_end_ms, local_day
 from activities.scripts import WINDOW, ScriptBatcher, script_beside
 from activities.service import DAY_KEY_GRACE_MS, IDEMPOTENCY_TTL_S
-from activities.store import AuditStore, hset_chunks, load_activity, release_units
+from activities.store import hset_chunks, load_activity, release_units
 from lottery.keys import LotteryKeys
 from lottery.pacing import FIRST, Periods
 from lottery.snapshot import MemberState, Snapshot, state_fields
+from lottery.store_buckets import FALLOVER_ATTEMPTS, Buckets
+from lottery.store_buckets import LiveCounters as LiveCounters  # re-exported (lottery/admin.py)
 
 _draw = script_beside(__file__, "draw.lua", prelude=WINDOW, group_size=20)  # ARGV: 20 per draw
 _grant = script_beside(__file__, "grant.lua")
@@ -113,34 +115,23 @@ def _limit(raw: str) -> int | None:
     return None if value < 0 else value
 
 
-@dataclass(frozen=True)
-class LiveCounters:
-    status: str | None  # None: not loaded in Redis
-    draws_total: int
-    draws_today: int
-    stock_left: dict[int, int]
-    granted: dict[int, int]
-    granted_today: dict[int, int]
-    audit_backlog: int
-    audit_lag_ms: int = 0  # age of the oldest event not yet in SQL
-    pacing: dict[str, int] = field(default_factory=dict)  # "spent" and release counters (lottery/pacing.py)
-
-
 class DrawStore:
     def __init__(self, batcher: ScriptBatcher) -> None:
         self.batcher = batcher
+        self.buckets = Buckets(batcher)  # bucketed stock (lottery/buckets.py)
 
     @property
     def redis(self) -> aioredis.Redis:
         return self.batcher.redis
 
     async def draw(self, request: DrawRequest) -> DrawReply:
-        keys = LotteryKeys(request.activity_id)
+        keys = await self.buckets.keys(request.activity_id, request.user_id)  # the member's bucket
         earlier = request.earlier_days
         if earlier is None:
             earlier = (request.day - timedelta(days=1),)
-        reply = await self.batcher.call(
-            _draw,
+        script_keys: list[str]
+        argv: list[str | int]
+        script_keys, argv = (
             [
                 keys.state,
                 keys.stock,
@@ -172,7 +163,7 @@ class DrawStore:
                 request.variant,
                 request.channel,
                 request.source,
-                "",  # ARGV[15], ARGV[16]: unused (reserved)
+                "",  # ARGV[15]: "settle" (bucketed stock, below); ARGV[16]: unused (reserved)
                 "",
                 f"{request.periods.hour} {request.periods.day}",  # ARGV[17], ARGV[18]: pacing (release, budget)
                 request.values,
@@ -180,6 +171,13 @@ class DrawStore:
                 request.done_ttl_ms or request.day_ttl_ms,
             ],
         )
+        for attempt in range(FALLOVER_ATTEMPTS + 1):
+            if attempt == FALLOVER_ATTEMPTS:
+                argv[14] = "settle"
+            reply = await self.batcher.call(_draw, script_keys, argv)
+            if reply[0] != "bucket_empty":
+                break
+            await self.buckets.refill(request.activity_id, keys.bucket, int(reply[1]))
         kind = reply[0]
         if kind in ("ok", "replay"):
             draw_id, prize_id, picked, left_today, left_total, drawn_at, draw_kind, chances_left = reply[1:9]
@@ -213,9 +211,10 @@ class DrawStore:
         version: int = 0,
         periods: Periods = FIRST,
     ) -> GrantReply:
-        keys = LotteryKeys(activity_id)
-        reply = await self.batcher.call(
-            _grant,
+        keys = await self.buckets.keys(activity_id, user_id)
+        script_keys: list[str]
+        argv: list[str | int]
+        script_keys, argv = (
             [
                 keys.state,
                 keys.stock,
@@ -229,6 +228,13 @@ class DrawStore:
             ],
             [user_id, prize_id, grant_id, now_ms, day.isoformat(), day_ttl_ms, ref, ref_ttl_s, version, *periods.argv],
         )
+        for attempt in range(FALLOVER_ATTEMPTS + 1):
+            reply = await self.batcher.call(
+                _grant, script_keys, [*argv, "settle" if attempt == FALLOVER_ATTEMPTS else ""]
+            )
+            if reply[0] != "bucket_empty":
+                break
+            await self.buckets.refill(activity_id, keys.bucket, int(reply[1]))
         if reply[0] in ("ok", "replay"):
             return GrantReply(reply[0], grant_id=reply[1], prize_id=int(reply[2]), picked_prize_id=int(reply[3]))
         return GrantReply(reply[0])
@@ -236,7 +242,7 @@ class DrawStore:
     async def credit_chances(
         self, activity_id: int, user_id: str, chances: int, ref: str, reason: str, now_ms: int, ref_ttl_s: int
     ) -> ChancesReply:
-        keys = LotteryKeys(activity_id)
+        keys = await self.buckets.keys(activity_id, user_id)
         reply = await self.batcher.call(
             _chances,
             [keys.state, keys.chances, keys.chance_ref(ref), keys.events, keys.members],
@@ -246,7 +252,7 @@ class DrawStore:
 
     async def chances_of(self, activity_id: int, user_id: str) -> ChancesReply:
         """A member's chances left: kind ok, or not_loaded | member_not_loaded (load, then ask again)."""
-        keys = LotteryKeys(activity_id)
+        keys = await self.buckets.keys(activity_id, user_id)
         pipe = self.redis.pipeline(transaction=False)
         pipe.hmget(keys.state, ["status", "lazy"])
         pipe.hexists(keys.members, user_id)
@@ -258,16 +264,17 @@ class DrawStore:
             return ChancesReply("member_not_loaded")
         return ChancesReply("ok", int(chances or 0))
 
-    async def lazy_token(self, activity_id: int) -> str | None:
-        """The live load's token if members are loaded lazily ("0": they are not; None: not loaded)."""
-        token = await self.redis.hget(LotteryKeys(activity_id).state, "lazy")
+    async def lazy_token(self, activity_id: int, user_id: str = "") -> str | None:
+        """The live load's token if members are loaded lazily ("0": they are not; None: not
+        loaded), in the member's bucket."""
+        token = await self.redis.hget((await self.buckets.keys(activity_id, user_id)).state, "lazy")
         return None if token is None else str(token)
 
     async def load_member(
         self, activity_id: int, user_id: str, token: str, day: date, day_ttl_ms: int, member: MemberState
     ) -> str:
-        """Write one member's state read from SQL (member.lua): ok | loaded | stale."""
-        keys = LotteryKeys(activity_id)
+        """Write one member's state read from SQL (member.lua) in its bucket: ok | loaded | stale."""
+        keys = await self.buckets.keys(activity_id, user_id)
         records = [(keys.draws_done(d), f"{user_id} {key}", rec, ttl_ms) for d, key, rec, ttl_ms in member.idempotency]
         records += [(keys.grant_ref(ref), "", record, ttl_s) for ref, record, ttl_s in member.grant_refs]
         records += [(keys.chance_ref(ref), "", "1", ttl_s) for ref, ttl_s in member.chance_refs]
@@ -286,8 +293,11 @@ class DrawStore:
         read_snapshot: Callable[[], Awaitable[Snapshot]],
         recover: Callable[[Snapshot, str], Awaitable[Snapshot]] | None = None,
     ) -> bool:
-        """Load a lottery's state from SQL unless it is already there (see `load_once`)."""
+        """Load a lottery's state from SQL unless it is already there (see `load_once`), in each
+        of its buckets (lottery/store_buckets.py)."""
         keys = LotteryKeys(activity_id)
+        if (k := await self.buckets.count(activity_id)) > 1:
+            return await self.buckets.load(activity_id, k, read_snapshot, recover, _write_snapshot)
         return await load_activity(self.redis, keys, read_snapshot, partial(_write_snapshot, keys), recover)
 
     async def release(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
@@ -299,8 +309,11 @@ class DrawStore:
             return await release_units(self.redis, keys, keys.pacing, "spent", -units, epoch)
         if kind == "release":  # held units were counted against the release plan
             return await release_units(self.redis, keys, keys.pacing, f"r:{rest}", -units, epoch)
-        if kind == "stock":
-            return await release_units(self.redis, keys, keys.stock, rest, units, epoch)
+        if kind == "stock":  # to bucket 0; the fallover spreads them (lottery/buckets.py)
+            released = await release_units(self.redis, keys, keys.stock, rest, units, epoch)
+            if await self.buckets.count(activity_id) > 1:
+                await self.buckets.spread(activity_id, int(rest), 0)
+            return released
         prize, _, day = rest.rpartition(":")
         field = "draws" if kind == "draws" else prize
         return await release_units(self.redis, keys, keys.day(date.fromisoformat(day)), field, -units, epoch)
@@ -309,36 +322,24 @@ class DrawStore:
         """Bring the prize's live stock up to its SQL `total` (idempotent: see add_stock.lua).
         Returns the units it added (-1: the activity is not loaded)."""
         keys = LotteryKeys(activity_id)
-        return int(await _add_stock(self.redis, [keys.state, keys.stock], [prize_id, total, units]))
+        added = int(await _add_stock(self.redis, [keys.state, keys.stock], [prize_id, total, units]))
+        if added > 0 and await self.buckets.count(activity_id) > 1:  # bucket 0's, spread (lottery/buckets.py)
+            await self.buckets.spread(activity_id, prize_id, added)
+        return added
 
-    async def set_versions(self, activity_id: int, config_version: int, next_versions: str) -> bool:
+    async def set_versions(self, activity_id: int, config_version: int, next_versions: str | list[str]) -> bool:
         """Tell the draw script a lottery's config versions (a live change, or a repair after
-        one whose Redis step failed). False: the lottery is not loaded (its rebuild reads them)."""
-        keys = LotteryKeys(activity_id)
-        return bool(await _set_versions(self.redis, [keys.state], [config_version, next_versions]))
+        one whose Redis step failed): one `next_versions` per bucket (lottery/buckets.py
+        `versions_of`). False: the lottery is not loaded (its rebuild reads them)."""
+        fields = [next_versions] if isinstance(next_versions, str) else next_versions
+        done = [
+            bool(await _set_versions(self.redis, [LotteryKeys(activity_id, b).state], [config_version, field]))
+            for b, field in enumerate(fields)
+        ]
+        return all(done)
 
     async def counters(self, activity_id: int, day: date) -> LiveCounters:
-        keys = LotteryKeys(activity_id)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hmget(keys.state, ["status", "draws_total"])
-        pipe.hgetall(keys.stock)
-        pipe.hgetall(keys.granted)
-        pipe.hgetall(keys.day(day))
-        pipe.hgetall(keys.pacing)
-        status_total, stock, granted, today, pacing = await pipe.execute()
-        backlog = (await AuditStore(self.redis).backlog_many([keys.events]))[keys.events]
-        draws_today = int(today.pop("draws", 0))
-        return LiveCounters(
-            status=status_total[0],
-            draws_total=int(status_total[1] or 0),
-            draws_today=draws_today,
-            stock_left=_int_map(stock),
-            granted=_int_map(granted),
-            granted_today=_int_map(today),
-            audit_backlog=backlog.entries,
-            audit_lag_ms=backlog.lag_ms,
-            pacing={k: int(v) for k, v in pacing.items()},
-        )
+        return await self.buckets.counters(activity_id, day)
 
 
 def _write_snapshot(keys: LotteryKeys, pipe: Any, snapshot: Snapshot) -> None:
@@ -364,8 +365,5 @@ def _write_snapshot(keys: LotteryKeys, pipe: Any, snapshot: Snapshot) -> None:
     state: dict[Any, Any] = state_fields(snapshot.activity)
     state["draws_total"] = snapshot.draws_total
     state["lazy"] = snapshot.lazy
+    state.update(snapshot.state_extra)  # a bucket's (lottery/buckets.py)
     pipe.hset(keys.state, mapping=state)  # last: the scripts treat it as "loaded"
-
-
-def _int_map(raw: dict[str, str]) -> dict[int, int]:
-    return {int(k): int(v) for k, v in raw.items()}

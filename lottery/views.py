@@ -167,6 +167,7 @@ def lottery_view(activity: Activity, operator: bool) -> dict[str, Any]:
         "odds_rule": odds_rule(activity),
         "pity": pity_view(activity),
         "budget": budget_view(activity, operator),
+        "stock_buckets": activity.buckets if operator else None,  # lottery/buckets.py
     } | fairness_view(activity)
 
 

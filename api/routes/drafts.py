@@ -186,7 +186,8 @@ async def extend_window(
     body = decode(await request.body(), WindowBody)
     now = platform.activities.clock.now_ms()
     await drafts.extend(platform.engine, activity_id, body.ends_at, operator.subject, now)
-    await platform.activity_store.set_ends_at(activity_id, to_ms(body.ends_at))
+    buckets = (await platform.activities.get(activity_id)).buckets  # lottery/buckets.py
+    await platform.activity_store.set_ends_at(activity_id, to_ms(body.ends_at), buckets)
     platform.activities.forget(activity_id)
     return await activity_view(platform_of(request), await platform.activities.get(activity_id), operator=True)
 
