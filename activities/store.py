@@ -156,11 +156,11 @@ async def load_activity(
     recover: Callable[[T, str], Awaitable[T]] | None = None,
     *,
     streams: Sequence[str] = (),
-    before_write: Callable[[T], Awaitable[None]] | None = None,
+    before_write: Callable[[T, str], Awaitable[None]] | None = None,
 ) -> bool:
     """`load_once` for an activity of any gameplay: its state hash is the marker, its stream the
     backlog to wait for (and `streams`, its buckets' streams), its lock and epoch the activity's.
-    `before_write(data)` writes what lives in other slots (its buckets) before the marker."""
+    `before_write(data, epoch)` writes what lives in other slots (its buckets) before the marker."""
     return await load_once(
         redis,
         marker=keys.state,
@@ -184,7 +184,7 @@ async def load_once(
     activity: ActivityKeys | None = None,
     recover: Callable[[T, str], Awaitable[T]] | None = None,
     streams: Sequence[str] = (),
-    before_write: Callable[[T], Awaitable[None]] | None = None,
+    before_write: Callable[[T, str], Awaitable[None]] | None = None,
 ) -> bool:
     """Rebuild live state from SQL unless `marker` exists. Returns True if this call loaded it.
 
@@ -224,7 +224,7 @@ async def load_once(
             if recover is not None:
                 data = await recover(data, epoch)
         if before_write is not None:
-            await before_write(data)
+            await before_write(data, str(epoch))
         async with redis.pipeline(transaction=True) as pipe:
             await pipe.watch(marker)
             if await pipe.exists(marker):

@@ -18,6 +18,7 @@ from activities.clock import day_end_ms, local_day
 from activities.scripts import WINDOW, ScriptBatcher, script_beside
 from activities.service import DAY_KEY_GRACE_MS, IDEMPOTENCY_TTL_S
 from activities.store import hset_chunks, load_activity, release_units
+from lottery.buckets import split
 from lottery.keys import LotteryKeys
 from lottery.pacing import FIRST, Periods
 from lottery.snapshot import MemberState, Snapshot, state_fields
@@ -302,18 +303,25 @@ class DrawStore:
 
     async def release(self, activity_id: int, epoch: str, counter: str, units: int) -> str:
         """Give back `units` a fail-closed rebuild held back (lottery/recovery.py names the
-        counters: "stock:<prize>", "daily:<prize>:<day>", "draws:<day>")."""
-        keys = LotteryKeys(activity_id)
+        counters: "stock:<prize>", "daily:<prize>:<day>", "draws:<day>"), split over the
+        lottery's buckets like the rest of what a load splits (lottery/buckets.py)."""
+        k = await self.buckets.count(activity_id)
+        answers = [
+            await self._release(LotteryKeys(activity_id, b), epoch, counter, share)
+            for b, share in enumerate(split(units, k) if k > 1 else [units])
+        ]
+        if k > 1 and counter.startswith("stock:"):
+            await self.buckets.spread(activity_id, int(counter.partition(":")[2]), 0)  # clears the out marks
+        return next((answer for answer in answers if answer != "ok"), "ok")
+
+    async def _release(self, keys: LotteryKeys, epoch: str, counter: str, units: int) -> str:
         kind, _, rest = counter.partition(":")
         if kind == "budget":  # lottery/pacing.py: held fen were counted as spent
             return await release_units(self.redis, keys, keys.pacing, "spent", -units, epoch)
         if kind == "release":  # held units were counted against the release plan
             return await release_units(self.redis, keys, keys.pacing, f"r:{rest}", -units, epoch)
-        if kind == "stock":  # to bucket 0; the fallover spreads them (lottery/buckets.py)
-            released = await release_units(self.redis, keys, keys.stock, rest, units, epoch)
-            if await self.buckets.count(activity_id) > 1:
-                await self.buckets.spread(activity_id, int(rest), 0)
-            return released
+        if kind == "stock":
+            return await release_units(self.redis, keys, keys.stock, rest, units, epoch)
         prize, _, day = rest.rpartition(":")
         field = "draws" if kind == "draws" else prize
         return await release_units(self.redis, keys, keys.day(date.fromisoformat(day)), field, -units, epoch)

@@ -144,11 +144,14 @@ class Buckets:
         token = secrets.token_hex(8)
         parts: list[Snapshot] = []
 
-        async def before_write(snapshot: Snapshot) -> None:
+        async def before_write(snapshot: Snapshot, epoch: str) -> None:
             parts[:] = bucket_snapshots(snapshot, k, token)
             for keys, part in zip(every[1:], parts[1:], strict=True):
                 async with self.redis.pipeline(transaction=True) as pipe:
+                    await pipe.watch(keys.state)  # a cluster transaction names its slot first
+                    pipe.multi()  # type: ignore[no-untyped-call]
                     write(keys, pipe, part)
+                    pipe.set(keys.epoch, epoch)  # the load's epoch in each slot (`release`)
                     await pipe.execute()
 
         def write_first(pipe: Any, snapshot: Snapshot) -> None:

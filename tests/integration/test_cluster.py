@@ -16,6 +16,7 @@ import pytest
 from redis.asyncio.cluster import RedisCluster
 
 from activities.keys import ActivityKeys, WalletKeys
+from lottery.keys import LotteryKeys
 from tests.conftest import Env, checkin_spec, wheel
 
 pytestmark = pytest.mark.cluster
@@ -40,6 +41,11 @@ INVARIANTS = [
     "test_assist_concurrency:test_concurrent_starts_give_one_initiative_per_member_and_never_oversell",
     "test_audit_pipeline:test_trim_and_the_writer_survive_a_flushed_redis",
     "test_audit_pipeline:test_trim_keeps_everything_not_acknowledged",
+    # Bucketed stock (lottery/buckets.py): the buckets of one lottery on different nodes.
+    "test_buckets:test_bucketed_stock_never_oversells_and_runs_out_exactly",
+    "test_buckets:test_an_empty_bucket_falls_over_to_the_others",
+    "test_buckets:test_bucketed_lottery_rebuilds_after_a_flush",
+    "test_buckets:test_global_daily_cap_is_split_and_never_exceeded",
 ]
 
 
@@ -61,6 +67,15 @@ async def test_the_platform_talks_to_a_cluster_and_spreads_the_activities(cluste
     nodes = {redis.get_node_from_key(ActivityKeys(i).state).name for i in range(1, 40)}
     nodes |= {redis.get_node_from_key(WalletKeys(shard).balances).name for shard in range(16)}
     assert len(nodes) == 3  # activities and wallet shards live on every node
+
+
+async def test_the_buckets_of_one_lottery_live_on_every_node(cluster_env: Env) -> None:
+    """A lottery with 8 buckets: its buckets' slots spread over the 3 nodes (K Redis cores)."""
+    redis: Any = cluster_env.platform.redis
+    activity = await cluster_env.create(wheel(stock_buckets=8))
+    nodes = {redis.get_node_from_key(LotteryKeys(activity["id"], b).state).name for b in range(8)}
+    assert len(nodes) == 3
+    assert all(r.status_code == 201 for r in [await cluster_env.draw(activity["id"], user=f"n{i}") for i in range(24)])
 
 
 async def test_the_writer_drains_streams_on_every_node(cluster_env: Env) -> None:
