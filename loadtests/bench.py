@@ -23,7 +23,7 @@ EVALSHA in the tick's pipeline, instead of one EVALSHA carrying a tick's draws o
 gives the batching gain the same way, in draws/s and in Redis µs per draw (its own Redis).
 
     python -m loadtests.bench [--workers 1] [--connections 64] [--threads 2] [--duration 10]
-                              [--rounds 3] [--no-coalesce-compare] [--draws-only] [--cluster N]
+                              [--rounds 3] [--no-coalesce-compare] [--draws-only] [--cluster N] [--buckets K]
 """
 
 from __future__ import annotations
@@ -128,6 +128,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--cluster", type=int, default=0, metavar="N", help="run on an N-node Redis Cluster (no coalescing comparison)"
     )
     parser.add_argument(
+        "--buckets", type=int, default=1, metavar="K", help="the draws' wheel with stock_buckets K (lottery/buckets.py)"
+    )
+    parser.add_argument(
         "--no-coalesce-compare", action="store_true", help="no second and third server (coalescing, batching gains)"
     )
     parser.add_argument("--draws-only", action="store_true", help="draws and /health only (no sign-ins, helps...)")
@@ -159,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             cpu = RedisCpu.of_server(server.var_dir)
         stack.callback(cpu.close)
         operator = server.operator_token()
-        activity_id = int(create_live_activity(server.base_url, operator, wheel_for_bench())["id"])
+        activity_id = int(create_live_activity(server.base_url, operator, wheel_for_bench(args.buckets))["id"])
+        node_cpu = [0.0] * len(cpu.clients)  # each Redis's CPU over the draw rounds
         single = None
         if not args.no_coalesce_compare and not args.cluster:  # a second server may not share the cluster
             env = {"PROMO_COALESCE": "off"}
@@ -192,7 +196,9 @@ def main(argv: list[str] | None = None) -> int:
             health.append(run_wrk(f"{server.base_url}/health", health_lua, *wrk, args.duration))
             ceiling = max(ceiling, health[-1].requests_per_s)
             script = draw_script(folder, server, activity_id, args.players, run)
+            before = cpu.node_seconds()
             draws.append(sampled_draw_round(server, script, activity_id, wrk, args.duration, cpu))
+            node_cpu = [n + after - was for n, after, was in zip(node_cpu, cpu.node_seconds(), before, strict=True)]
             if single:
                 script = draw_script(folder, single, single_activity, args.players, run)
                 draws_single.append(run_wrk(single.base_url, script, *wrk, args.duration))
@@ -232,6 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     more, summary = redis_lines(cpu, [("draw", "draws", draws), *((r.action, r.plural, r.rounds) for r in actions)])
     lines += more
     result |= summary
+    spent = args.rounds * args.duration
+    lines.append(
+        f"  redis CPU per node over the draw rounds ({args.buckets} stock bucket(s)): "
+        + ", ".join(f"{s:.2f} s ({100 * s / spent:.0f}%)" for s in node_cpu)
+    )
+    result |= {"draw_node_cpu_s": node_cpu}
     more, summary = audit_lines(draws, writer_alone)
     lines += more
     result |= summary

@@ -45,14 +45,18 @@ class RedisCpu:
         return "used_cpu_user + used_cpu_sys"
 
     def seconds(self) -> float:
-        total = 0.0
+        return sum(self.node_seconds())
+
+    def node_seconds(self) -> list[float]:
+        """The CPU of each redis-server (each node of a cluster), in the order of `clients`."""
+        found = []
         for client in self.clients:
             info = client.info("cpu")
             if self.main_thread:
-                total += float(info["used_cpu_user_main_thread"]) + float(info["used_cpu_sys_main_thread"])
+                found.append(float(info["used_cpu_user_main_thread"]) + float(info["used_cpu_sys_main_thread"]))
             else:
-                total += float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
-        return total
+                found.append(float(info["used_cpu_user"]) + float(info["used_cpu_sys"]))
+        return found
 
     def reference_keys(self) -> tuple[str, str]:
         """Two keys of one slot that the first server serves (on a cluster node, a slot of its own)."""

@@ -125,10 +125,12 @@ class MemberPool:
         self.size = size
 
 
-def wheel_for_bench() -> dict[str, Any]:
-    """A live wheel whose stocks no run can exhaust: the bench measures draws, not the fallback."""
+def wheel_for_bench(buckets: int = 1) -> dict[str, Any]:
+    """A live wheel whose stocks no run can exhaust: the bench measures draws, not the fallback;
+    with `buckets` > 1 its stock spread over that many Redis slots (lottery/buckets.py)."""
     now = time.time()
-    return {
+    bucketed: dict[str, Any] = {"stock_buckets": buckets} if buckets > 1 else {}
+    return bucketed | {
         "type": "wheel",
         "name": "Bench wheel",
         "starts_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 3600)),

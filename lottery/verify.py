@@ -151,7 +151,7 @@ def replay(
                 _check("config_version", row.config_version, version),
                 _check("rand", row.rand, rand),
                 _check("picked_prize", row.picked_prize_id, picked.id),
-                _check("prize", row.prize_id, won.id),
+                _bucketed(_check("prize", row.prize_id, won.id), lottery, picked, rules),
             ]
             seen = Seen(
                 prize_id=picked.id,
@@ -179,6 +179,17 @@ def replay(
         granted[row.prize_id] += 1  # what the audit trail says was handed out
         granted_day[(row.day, row.prize_id)] += 1
         wins[(row.user_id, row.prize_id)] += 1
+
+
+def _bucketed(check: Check, lottery: Lottery, picked: PrizeRule, rules: Sequence[PrizeRule]) -> Check:
+    """Bucketed stock (lottery/buckets.py): the buckets' streams interleave in no order a replay
+    can know, and a bucket may reach its share of a daily stock before the day's total: when the
+    picked prize has a stock or a daily stock, its win and the fallback are both what the draw
+    could have had (the stock's total is checked by the counters: granted never above it)."""
+    if check.ok or lottery.buckets == 1 or not (picked.limited or picked.daily_stock):
+        return check
+    could = {str(picked.id), *(str(r.id) for r in rules if r.consolation)}
+    return msgspec.structs.replace(check, ok=check.recorded in could)
 
 
 def _check(name: str, recorded: object, recomputed: object) -> Check:

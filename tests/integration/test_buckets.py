@@ -206,6 +206,42 @@ async def test_stock_buckets_shows_to_operators_and_survives_an_edit(env: Env) -
     assert edited.json()["stock_buckets"] == 3
 
 
+async def test_bucketed_draws_verify(env: Env) -> None:
+    """`promo verify` over a bucketed lottery whose stock and daily stock run out in some buckets
+    first: every draw recomputed (the number, the pick; the win or the fallback of a limited
+    prize); a prize altered in SQL is still found."""
+    from lottery.fairness_service import Fairness
+    from lottery.service import DrawService
+
+    spec = wheel(
+        limits={},
+        stock_buckets=3,
+        prizes=[
+            {"name": "Top", "type": "goods", "weight": 400, "stock": 25},
+            {"name": "Daily", "type": "coupon", "weight": 300, "stock": 1000, "daily_stock": 30},
+            {"name": "Free", "type": "coupon", "weight": 100, "stock": 1000},
+            {"name": "Thanks", "type": "thanks", "weight": 200},
+        ],
+    )
+    activity = await env.create(spec)
+    activity_id = activity["id"]
+    responses = await asyncio.gather(*(env.draw(activity_id, user=f"v{i % 40}") for i in range(200)))
+    assert all(r.status_code == 201 for r in responses)
+    await env.platform.audit_writer.drain()
+    draws = env.platform.service(DrawService)
+    report = await Fairness(draws).report(await draws.activities.get(activity_id))
+    assert report.ok and report.draws == report.verified == 200, report.differing[:2]
+    free_id = activity["prizes"][2]["id"]
+    row = next(r for r in await _sql_draws(env, activity_id) if r.prize_id == free_id)
+    async with env.platform.engine.begin() as conn:
+        table = lottery_db.draws
+        await conn.execute(
+            sa.update(table).where(table.c.draw_id == row.draw_id).values(prize_id=activity["prizes"][0]["id"])
+        )
+    report = await Fairness(draws).report(await draws.activities.get(activity_id))
+    assert not report.ok and row.draw_id in {d.draw_id for d in report.differing}
+
+
 def test_split_and_split_used() -> None:
     assert split(10, 4) == [3, 3, 2, 2] and split(0, 3) == [0, 0, 0] and split(2, 4) == [1, 1, 0, 0]
     for cap, used, k in [(37, 0, 4), (37, 12, 4), (37, 37, 4), (20, 25, 3), (100, 99, 16)]:
