@@ -9,18 +9,43 @@ single Redis Cluster slot.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass
 from datetime import date
+
+from redis.crc import key_slot
 
 AUDIT_GROUP = "audit"  # the consumer group of the SQL audit writer on every activity stream
 
 
 def tag(activity_id: int, bucket: int = 0) -> str:
-    """The hash tag of an activity's keys: ``{act:<id>}``, or ``{act:<id>:b<bucket>}`` for the
-    bucket's own copy of the live state of an activity spread over several slots (a lottery's
-    bucketed stock, lottery/buckets.py); bucket 0 is the activity's own tag."""
-    return f"{{act:{activity_id}:b{bucket}}}" if bucket else f"{{act:{activity_id}}}"
+    """The hash tag of an activity's keys: ``{act:<id>}``, or ``{act:<id>:b<bucket>~<n>}`` for
+    the bucket's own copy of the live state of an activity spread over several slots (a
+    lottery's bucketed stock, lottery/buckets.py); bucket 0 is the activity's own tag."""
+    return _bucket_tag(activity_id, bucket) if bucket else f"{{act:{activity_id}}}"
+
+
+_SLOTS = 16384  # Redis Cluster hash slots
+
+
+@functools.lru_cache(maxsize=16384)
+def _bucket_tag(activity_id: int, bucket: int) -> str:
+    """Bucket `bucket`'s tag, its `n` the first whose slot lies within 1/32 of the slot space
+    after the point a van der Corput sequence gives it (bucket 1 half way round from bucket 0's
+    slot, 2 and 3 at a quarter and three quarters, 4..7 at the eighths...): whatever their number,
+    the buckets' slots spread evenly over the slot space, so over the nodes of a cluster (whose
+    nodes hold ranges of slots) rather than wherever a hash lands them."""
+    reversed_bits, rest, scale = 0.0, bucket, 0.5
+    while rest:
+        reversed_bits += (rest & 1) * scale
+        rest, scale = rest >> 1, scale / 2
+    start = (key_slot(tag(activity_id).encode()) + int(reversed_bits * _SLOTS)) % _SLOTS
+    for n in range(100_000):
+        found = f"{{act:{activity_id}:b{bucket}~{n}}}"
+        if (key_slot(found.encode()) - start) % _SLOTS < _SLOTS // 32:
+            return found
+    return f"{{act:{activity_id}:b{bucket}}}"  # unreachable in practice (about 32 tries)
 
 
 def bucket_of(user_id: str, buckets: int) -> int:

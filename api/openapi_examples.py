@@ -22,6 +22,18 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
                 {"name": "Thanks", "type": "thanks", "weight": 600},
             ],
         },
+        "bucketed_wheel": {  # bucketed stock (库存分桶, lottery/buckets.py): a hot wheel over 8 Redis slots
+            "type": "wheel",
+            "name": "Opening-minute wheel",
+            **_WINDOW,
+            "timezone": "Asia/Shanghai",
+            "limits": {"per_user_daily": 3, "global_daily": 100_000},
+            "stock_buckets": 8,
+            "prizes": [
+                {"name": "Phone", "type": "goods", "weight": 10, "stock": 20, "value_cny": "4999.00"},
+                {"name": "Thanks", "type": "thanks", "weight": 990},
+            ],
+        },
         "checkin": {
             "type": "checkin",
             "name": "Winter sign-in",

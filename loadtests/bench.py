@@ -127,6 +127,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--cluster", type=int, default=0, metavar="N", help="run on an N-node Redis Cluster (no coalescing comparison)"
     )
+    parser.add_argument("--port", type=int, default=8765, help="the server's port (and the next one)")
     parser.add_argument(
         "--buckets", type=int, default=1, metavar="K", help="the draws' wheel with stock_buckets K (lottery/buckets.py)"
     )
@@ -155,10 +156,10 @@ def main(argv: list[str] | None = None) -> int:
             cluster = EmbeddedCluster(folder / "cluster", nodes=args.cluster)
             stack.callback(cluster.stop)
             env = {"REDIS_URL": cluster.start()}
-            server = stack.enter_context(embedded_server(port=8765, workers=args.workers, env=env))
+            server = stack.enter_context(embedded_server(port=args.port, workers=args.workers, env=env))
             cpu = RedisCpu.of_nodes(cluster.ports)
         else:
-            server = stack.enter_context(embedded_server(port=8765, workers=args.workers))
+            server = stack.enter_context(embedded_server(port=args.port, workers=args.workers))
             cpu = RedisCpu.of_server(server.var_dir)
         stack.callback(cpu.close)
         operator = server.operator_token()
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         single = None
         if not args.no_coalesce_compare and not args.cluster:  # a second server may not share the cluster
             env = {"PROMO_COALESCE": "off"}
-            single = stack.enter_context(embedded_server(port=8766, workers=args.workers, env=env))
+            single = stack.enter_context(embedded_server(port=args.port + 1, workers=args.workers, env=env))
         single_activity = (
             int(create_live_activity(single.base_url, single.operator_token(), wheel_for_bench())["id"])
             if single

@@ -1,11 +1,12 @@
 """Bucketed stock (库存分桶, issue 17): one hot lottery spread over K Redis Cluster slots.
 
 A lottery with `stock_buckets` K > 1 keeps K copies of its live state, each a full shard under
-its own hash tag (`{act:42}` for bucket 0, `{act:42:b3}` for bucket 3: activities/keys.py `tag`),
-so K Redis cores serve it. draw.lua (and grant.lua, chances.lua, member.lua) run unchanged on the
-keys of the member's bucket, `bucket_of(user_id, K)` = crc32(user_id) mod K: a member lives in
-one bucket, so everything per member stays exact (its limits, its caps, its chances, its
-idempotency records, its pity streak).
+its own hash tag (`{act:42}` for bucket 0, `{act:42:b3~33}` for bucket 3: activities/keys.py
+`tag`, which aims the buckets' slots evenly round the slot space), so K Redis cores serve it.
+draw.lua (and grant.lua, chances.lua, member.lua) run unchanged on the keys of the member's
+bucket, `bucket_of(user_id, K)` = crc32(user_id) mod K: a member lives in one bucket, so
+everything per member stays exact (its limits, its caps, its chances, its idempotency records,
+its pity streak).
 
 What the activity has as a whole is split K ways at every load (remainders to the first buckets):
 the stock left of each prize, and each activity-level cap (the global daily limit, a prize's

@@ -66,7 +66,14 @@ class LotterySpec(ActivityBase, kw_only=True):
     # Bucketed stock (库存分桶, lottery/buckets.py): the live state spreads over this many Redis
     # slots, a member drawing in the bucket of crc32(user_id); 1..MAX_STOCK_BUCKETS, fixed once
     # published. 1: one slot, as before.
-    stock_buckets: int = 1
+    stock_buckets: Annotated[
+        int,
+        msgspec.Meta(
+            description="Bucketed stock (库存分桶): the live state spreads over this many Redis slots (1 to 16, "
+            "fixed once published); a member draws in the bucket of crc32(user_id) mod stock_buckets, stock "
+            "falls over between buckets, activity-level caps are split (see the README)."
+        ),
+    ] = 1
 
 
 def validate_spec(spec: LotterySpec) -> None:

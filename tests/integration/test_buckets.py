@@ -24,7 +24,8 @@ K = 4
 
 def _members(bucket: int, k: int, count: int, prefix: str = "m") -> list[str]:
     """`count` member ids whose bucket is `bucket` of `k`."""
-    found, i = [], 0
+    found: list[str] = []
+    i = 0
     while len(found) < count:
         if bucket_of(f"{prefix}{i}", k) == bucket:
             found.append(f"{prefix}{i}")
@@ -101,12 +102,12 @@ async def test_an_empty_bucket_falls_over_to_the_others(env: Env) -> None:
     top_id, thanks_id = (p["id"] for p in activity["prizes"])
     redis = env.platform.redis
     keys = [LotteryKeys(activity_id, b) for b in range(K)]
-    assert [int(await redis.hget(k.stock, str(top_id))) for k in keys] == split(stock, K) == [3, 3, 2, 2]
+    assert [int(await redis.hget(k.stock, str(top_id)) or 0) for k in keys] == split(stock, K) == [3, 3, 2, 2]
 
     members = _members(1, K, stock + 3)
     results = [(await env.draw(activity_id, user=m)).json()["prize"]["id"] for m in members]
     assert results == [top_id] * stock + [thanks_id] * 3
-    assert [int(await redis.hget(k.stock, str(top_id))) for k in keys] == [0] * K
+    assert [int(await redis.hget(k.stock, str(top_id)) or 0) for k in keys] == [0] * K
     assert await redis.hget(keys[1].state, f"out:{top_id}") == "1"
 
     # Concurrent members of every bucket meet empty buckets at once: still never above the stock.
@@ -114,7 +115,7 @@ async def test_an_empty_bucket_falls_over_to_the_others(env: Env) -> None:
         f"/operator/activities/{activity_id}/prizes/{top_id}/stock", json={"units": 40}, headers=env.operator()
     )
     assert added.status_code == 200, added.text
-    assert [int(await redis.hget(k.stock, str(top_id))) for k in keys] == split(40, K)
+    assert [int(await redis.hget(k.stock, str(top_id)) or 0) for k in keys] == split(40, K)
     assert [await redis.hget(k.state, f"out:{top_id}") for k in keys] == [None] * K
     crowd = _members(3, K, 30, prefix="c") + _members(0, K, 30, prefix="d")
     responses = await asyncio.gather(*(env.draw(activity_id, user=m) for m in crowd))
