@@ -218,6 +218,15 @@ _T: dict[str, tuple[str, str]] = {
         "设置预算时「谢谢参与」奖品价值须为0",
         "With a budget the consolation prize must be worth 0",
     ),
+    "stock_buckets_invalid": ("库存分桶数须为1到16", "stock_buckets must be 1 to 16"),
+    "stock_buckets_cap_too_small": (
+        "分桶后每个桶都要分到上限：每日上限不得小于分桶数",
+        "A daily cap split over the buckets must be at least stock_buckets",
+    ),
+    "stock_buckets_unsupported": (
+        "设置预算或投放计划的活动不能分桶",
+        "A budget or a release plan cannot be split over buckets",
+    ),
 }
 
 

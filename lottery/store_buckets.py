@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 
 from activities.scripts import ScriptBatcher, script_beside
 from activities.store import AuditStore, RebuildInProgress, load_activity
-from lottery.buckets import bucket_snapshots, split
+from lottery.buckets import bucket_of, bucket_snapshots, split
 from lottery.keys import LotteryKeys
 from lottery.snapshot import Snapshot
 
@@ -68,8 +68,6 @@ class Buckets:
 
     async def keys(self, activity_id: int, user_id: str) -> LotteryKeys:
         """The keys of the member's bucket."""
-        from lottery.buckets import bucket_of
-
         return LotteryKeys(activity_id, bucket_of(user_id, await self.count(activity_id)))
 
     async def refill(self, activity_id: int, bucket: int, prize_id: int) -> None:

@@ -250,3 +250,19 @@ def test_split_and_split_used() -> None:
         assert sum(counts) == used
         left = [share - n for share, n in zip(split(cap, k), counts, strict=True)]
         assert left == split(cap - used, k) or used > cap
+
+
+def test_bucket_tags_spread_round_the_slot_space() -> None:
+    """Bucket 0 keeps the activity's tag; K buckets' slots land in K distinct K-ths of the slot
+    space (from bucket 0's), so over the nodes of a cluster, whatever the activity."""
+    from redis.crc import key_slot
+
+    from activities.keys import tag
+
+    assert tag(7) == "{act:7}" and LotteryKeys(7, 0).state == "{act:7}:state"
+    assert LotteryKeys(7, 3).state.startswith("{act:7:b3~")
+    for activity_id in range(1, 60):
+        for k in (2, 4, 8):
+            first = key_slot(tag(activity_id).encode())
+            parts = {((key_slot(tag(activity_id, b).encode()) - first) % 16384) * k // 16384 for b in range(k)}
+            assert parts == set(range(k)), (activity_id, k)
