@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -266,3 +267,22 @@ def test_bucket_tags_spread_round_the_slot_space() -> None:
             first = key_slot(tag(activity_id).encode())
             parts = {((key_slot(tag(activity_id, b).encode()) - first) % 16384) * k // 16384 for b in range(k)}
             assert parts == set(range(k)), (activity_id, k)
+
+
+async def test_status_and_window_reach_every_bucket(env: Env) -> None:
+    """Pausing refuses the members of every bucket; resuming and a later end reach them all."""
+    activity = await env.create(wheel(stock_buckets=K, limits={}))
+    activity_id = activity["id"]
+    members = [_members(b, K, 1, prefix="s")[0] for b in range(K)]
+    paused = await env.client.post(f"/operator/activities/{activity_id}/pause", headers=env.operator())
+    assert paused.status_code == 200, paused.text
+    answers = [await env.draw(activity_id, user=m) for m in members]
+    assert {(r.status_code, r.json()["code"]) for r in answers} == {(409, "activity_not_live")}
+    resumed = await env.client.post(f"/operator/activities/{activity_id}/resume", headers=env.operator())
+    assert resumed.status_code == 200, resumed.text
+    assert [(await env.draw(activity_id, user=m)).status_code for m in members] == [201] * K
+    later = {"ends_at": "2026-08-01T00:00:00+08:00"}
+    extended = await env.client.patch(f"/operator/activities/{activity_id}/window", json=later, headers=env.operator())
+    assert extended.status_code == 200, extended.text
+    ends = [await env.platform.redis.hget(LotteryKeys(activity_id, b).state, "ends_at_ms") for b in range(K)]
+    assert ends == [str(int(datetime.fromisoformat(later["ends_at"]).timestamp() * 1000))] * K
