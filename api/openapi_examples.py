@@ -22,9 +22,9 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
                 {"name": "Thanks", "type": "thanks", "weight": 600},
             ],
         },
-        "bucketed_wheel": {  # bucketed stock (库存分桶, lottery/buckets.py): a hot wheel over 8 Redis slots
-            "type": "wheel",
-            "name": "Opening-minute wheel",
+        "bucketed_egg": {  # bucketed stock (库存分桶, lottery/buckets.py): a hot lottery over 8 Redis slots
+            "type": "golden_egg",
+            "name": "Opening-minute golden egg",
             **_WINDOW,
             "timezone": "Asia/Shanghai",
             "limits": {"per_user_daily": 3, "global_daily": 100_000},
