@@ -56,3 +56,8 @@ SCRIPT_GROUP = Histogram(
     "Calls one EVALSHA of a groupable script carried (draws of one activity in one call)",
     buckets=(1, 2, 4, 8, 16, 32, 64),
 )
+
+# --- bucketed stock (lottery/buckets.py) --------------------------------------------------------
+STOCK_MOVES = Counter(
+    "promo_stock_bucket_moves_total", "Fallovers of a bucket that ran out of a prize, by outcome", ["outcome"]
+)  # moved (units from another bucket) | out (none anywhere: marked out) | settled (retries spent: the fallback)

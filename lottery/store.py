@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import redis.asyncio as aioredis
 
 from activities.clock import day_end_ms, local_day
+from activities.metrics import STOCK_MOVES
 from activities.scripts import WINDOW, ScriptBatcher, script_beside
 from activities.service import DAY_KEY_GRACE_MS, IDEMPOTENCY_TTL_S
 from activities.store import hset_chunks, load_activity, release_units
@@ -175,6 +176,7 @@ class DrawStore:
         for attempt in range(FALLOVER_ATTEMPTS + 1):
             if attempt == FALLOVER_ATTEMPTS:
                 argv[14] = "settle"
+                STOCK_MOVES.labels("settled").inc()
             reply = await self.batcher.call(_draw, script_keys, argv)
             if reply[0] != "bucket_empty":
                 break

@@ -14,6 +14,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from activities.metrics import STOCK_MOVES
 from activities.scripts import ScriptBatcher, script_beside
 from activities.store import AuditStore, RebuildInProgress, load_activity
 from lottery.buckets import bucket_of, bucket_snapshots, split
@@ -94,8 +95,10 @@ class Buckets:
                     await _give(self.redis, [donor.state, donor.stock], [prize_id, taken, donor_token, ""])
                     return
                 await _give(self.redis, [keys.state, keys.stock], [prize_id, taken, token, ""])
+                STOCK_MOVES.labels("moved").inc()
                 return
             await _give(self.redis, [keys.state, keys.stock], [prize_id, 0, token, "1"])
+            STOCK_MOVES.labels("out").inc()
 
     async def spread(self, activity_id: int, prize_id: int, units: int) -> None:
         """Units just added to bucket 0 (add_stock.lua): the `out` marks cleared in every bucket,
