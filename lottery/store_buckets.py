@@ -136,7 +136,7 @@ class Buckets:
         if any(present):
             if await self.redis.exists(every[0].loading):
                 raise RebuildInProgress(0)  # another process is writing the buckets
-            lost = [not await self.redis.exists(keys.events) for keys, there in zip(every, present, strict=True)]
+            lost = [not await self.redis.exists(keys.events) for keys in every]
             if any(lost) and present[0]:
                 await self.redis.delete(every[0].epoch)
             for keys in every[1:]:

@@ -46,6 +46,8 @@ INVARIANTS = [
     "test_buckets:test_an_empty_bucket_falls_over_to_the_others",
     "test_buckets:test_bucketed_lottery_rebuilds_after_a_flush",
     "test_buckets:test_global_daily_cap_is_split_and_never_exceeded",
+    "test_buckets:test_status_and_window_reach_every_bucket",
+    "test_buckets:test_a_bucket_lost_alone_rebuilds_every_bucket",
 ]
 
 
