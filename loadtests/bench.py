@@ -127,7 +127,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--cluster", type=int, default=0, metavar="N", help="run on an N-node Redis Cluster (no coalescing comparison)"
     )
-    parser.add_argument("--port", type=int, default=8765, help="the server's port (and the next one)")
+    parser.add_argument("--port", type=int, default=8765, help="the server's port (and the next two)")
     parser.add_argument(
         "--buckets", type=int, default=1, metavar="K", help="the draws' wheel with stock_buckets K (lottery/buckets.py)"
     )
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         pipelined, pipelined_activity, pipelined_cpu = None, 0, None
         if single:  # and a third: the tick's draws pipelined, one EVALSHA each (the batching gain)
             pipelined = stack.enter_context(
-                embedded_server(port=8767, workers=args.workers, env={"PROMO_BATCH": "off"})
+                embedded_server(port=args.port + 2, workers=args.workers, env={"PROMO_BATCH": "off"})
             )
             activity = create_live_activity(pipelined.base_url, pipelined.operator_token(), wheel_for_bench())
             pipelined_activity = int(activity["id"])
