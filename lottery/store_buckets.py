@@ -47,6 +47,7 @@ class Buckets:
         self.batcher = batcher
         self._known: dict[int, int] = {}  # activity id -> buckets (fixed once published)
         self._movers: dict[tuple[int, int], asyncio.Lock] = {}  # (activity, prize): one mover at a time
+        self._reading: dict[int, asyncio.Future[int]] = {}
 
     @property
     def redis(self) -> aioredis.Redis:
@@ -57,10 +58,20 @@ class Buckets:
         self._known[activity_id] = buckets
 
     async def count(self, activity_id: int) -> int:
-        """How many buckets the lottery has: as read from SQL, else as its live state says."""
+        """How many buckets the lottery has: as read from SQL, else as its live state says (one
+        read at a time per activity: the calls waiting for it go on together, in one tick, so
+        that the script batcher still groups them)."""
         known = self._known.get(activity_id)
         if known is not None:
             return known
+        reading = self._reading.get(activity_id)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read_count(activity_id))
+            self._reading[activity_id] = reading
+            reading.add_done_callback(lambda _: self._reading.pop(activity_id, None))
+        return await asyncio.shield(reading)
+
+    async def _read_count(self, activity_id: int) -> int:
         status, raw = await self.redis.hmget(LotteryKeys(activity_id).state, ["status", "buckets"])
         if status is None:  # not loaded: the next read of the lottery (or of its state) tells
             return 1
