@@ -17,9 +17,8 @@ happened since (nothing can happen to it before it is loaded)."""
 
 from __future__ import annotations
 
-import asyncio
-
 from activities.clock import Clock, day_end_ms
+from activities.flights import SingleFlight
 from activities.model import Activity
 from activities.service import DAY_KEY_GRACE_MS
 from assist.initiatives import from_sql, redis_fields
@@ -35,18 +34,13 @@ class AssistMembers:
         self.repository = repository
         self.store = store
         self.clock = clock
-        self._flights: dict[tuple[int, str, str, str], asyncio.Future[str]] = {}
+        self._flights: SingleFlight[tuple[int, str, str, str], str] = SingleFlight()
 
     async def load(self, activity: Activity, user_id: str, device: str = "", ip: str = "") -> str:
         """ok | loaded (already) | stale (rebuilt meanwhile, or not lazy: the caller's next
         script call says what to do)."""
         key = (activity.id, user_id, device, ip)
-        flight = self._flights.get(key)
-        if flight is None:
-            flight = asyncio.ensure_future(self._load(activity, user_id, device, ip))
-            self._flights[key] = flight
-            flight.add_done_callback(lambda _: self._flights.pop(key, None))
-        return await asyncio.shield(flight)
+        return await self._flights.run(key, lambda: self._load(activity, user_id, device, ip))
 
     async def _load(self, activity: Activity, user_id: str, device: str, ip: str) -> str:
         lazy = await self.store.lazy(activity.id)  # before reading SQL: the load it reads for

@@ -8,9 +8,8 @@ and the make-ups of the cycle carry on."""
 
 from __future__ import annotations
 
-import asyncio
-
 from activities.clock import Clock, local_day
+from activities.flights import SingleFlight
 from activities.model import Activity
 from checkin.cycles import key_ttls_ms, period_of
 from checkin.model import CheckinRules
@@ -27,17 +26,12 @@ class CheckinMembers:
         self.repository = repository
         self.store = store
         self.clock = clock
-        self._flights: dict[tuple[int, str], asyncio.Future[str]] = {}
+        self._flights: SingleFlight[tuple[int, str], str] = SingleFlight()
 
     async def load(self, activity: Activity, rules: CheckinRules, user_id: str) -> str:
         """ok | loaded (already) | stale (rebuilt meanwhile, or not loaded: the next script call says)."""
         key = (activity.id, user_id)
-        flight = self._flights.get(key)
-        if flight is None:
-            flight = asyncio.ensure_future(self._load(activity, rules, user_id))
-            self._flights[key] = flight
-            flight.add_done_callback(lambda _: self._flights.pop(key, None))
-        return await asyncio.shield(flight)
+        return await self._flights.run(key, lambda: self._load(activity, rules, user_id))
 
     async def _load(self, activity: Activity, rules: CheckinRules, user_id: str) -> str:
         token = await self.store.lazy_token(activity.id)  # before reading SQL: the load it reads for

@@ -20,10 +20,10 @@ SQL had at the load plus what that member did since, as with an eager rebuild:
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 
 from activities.clock import Clock, day_end_ms, local_day
+from activities.flights import SingleFlight
 from activities.service import DAY_KEY_GRACE_MS, IDEMPOTENCY_TTL_S, REFERENCE_TTL_S
 from lottery.model import Lottery
 from lottery.repository import LotteryRepository
@@ -81,18 +81,13 @@ class MemberLoader:
         self.repository = repository
         self.store = store
         self.clock = clock
-        self._flights: dict[tuple[int, str], asyncio.Future[str]] = {}
+        self._flights: SingleFlight[tuple[int, str], str] = SingleFlight()
 
     async def load(self, activity: Lottery, user_id: str) -> str:
         """ok (loaded now) | loaded (already) | stale (the activity was rebuilt meanwhile, or is
         not loaded: the caller's next script call says what to do)."""
         key = (activity.id, user_id)
-        flight = self._flights.get(key)
-        if flight is None:
-            flight = asyncio.ensure_future(self._load(activity, user_id))
-            self._flights[key] = flight
-            flight.add_done_callback(lambda _: self._flights.pop(key, None))
-        return await asyncio.shield(flight)
+        return await self._flights.run(key, lambda: self._load(activity, user_id))
 
     async def _load(self, activity: Lottery, user_id: str) -> str:
         token = await self.store.lazy_token(activity.id, user_id)  # before reading SQL: the load it reads for

@@ -9,9 +9,8 @@ of the reserved ones, and the idempotency records of the last day (a replay stil
 
 from __future__ import annotations
 
-import asyncio
-
 from activities.clock import Clock
+from activities.flights import SingleFlight
 from activities.model import Activity
 from reservation.rebuild import member_state
 from reservation.repository import ReservationRepository
@@ -26,18 +25,13 @@ class ReservationMembers:
         self.repository = repository
         self.store = store
         self.clock = clock
-        self._flights: dict[tuple[int, str], asyncio.Future[str]] = {}
+        self._flights: SingleFlight[tuple[int, str], str] = SingleFlight()
 
     async def load(self, activity: Activity, user_id: str) -> str:
         """ok (loaded now) | loaded (already) | stale (rebuilt meanwhile, or not loaded: the
         caller's next script call says what to do)."""
         key = (activity.id, user_id)
-        flight = self._flights.get(key)
-        if flight is None:
-            flight = asyncio.ensure_future(self._load(activity, user_id))
-            self._flights[key] = flight
-            flight.add_done_callback(lambda _: self._flights.pop(key, None))
-        return await asyncio.shield(flight)
+        return await self._flights.run(key, lambda: self._load(activity, user_id))
 
     async def load_code(self, activity: Activity, code: str) -> str:
         """Load the member of a reservation code: as `load`, or "unknown" if SQL has no such code."""
