@@ -105,7 +105,10 @@ class Buckets:
                 if donor_token != token:  # one of the two was rebuilt meanwhile: the units go back
                     await _give(self.redis, [donor.state, donor.stock], [prize_id, taken, donor_token, ""])
                     return
-                await _give(self.redis, [keys.state, keys.stock], [prize_id, taken, token, ""])
+                if int(await _give(self.redis, [keys.state, keys.stock], [prize_id, taken, token, ""])) < 0:
+                    # this bucket was rebuilt meanwhile: the units go back (dropped if the donor was too)
+                    await _give(self.redis, [donor.state, donor.stock], [prize_id, taken, donor_token, ""])
+                    return
                 STOCK_MOVES.labels("moved").inc()
                 return
             await _give(self.redis, [keys.state, keys.stock], [prize_id, 0, token, "1"])
