@@ -37,10 +37,9 @@ from typing import Any
 
 import msgspec
 
-from activities.migrate import MIGRATIONS, upgrade
 from assist.model import AssistRules
 from assist.model import config_of as assist_config
-from loadtests.gen_campaign import CACHE, DAYS, HEAVY, TZ
+from loadtests.gen_campaign import DAYS, HEAVY, TZ, cached_file, fresh_database
 from reservation.model import ReservationRules
 from reservation.model import config_of as reservation_config
 from reservation.service import CODE_ALPHABET, CODE_LENGTH
@@ -69,11 +68,7 @@ class ArCampaign:
 
 
 def cache_path(members: int) -> Path:
-    today = datetime.now(TZ).date().isoformat()
-    schema = hashlib.sha256()
-    for migration in sorted(MIGRATIONS.glob("versions/*.py")):
-        schema.update(migration.read_bytes())
-    return CACHE / f"ar-m{members}-{today}-{schema.hexdigest()[:8]}.db"
+    return cached_file(f"ar-m{members}")
 
 
 def code_of(n: int) -> str:
@@ -90,12 +85,7 @@ def generate(members: int, path: Path | None = None, *, force: bool = False) -> 
     if path.exists() and not force:
         return _describe(path, members, 0.0)
     started = time.monotonic()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        leftover.unlink(missing_ok=True)
-    upgrade(f"sqlite+aiosqlite:///{path}")
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-500000;")
+    conn = fresh_database(path)
     now = datetime.now(TZ)
     now_ms = int(now.timestamp() * 1000)
     marks = ",".join("?" * len(_TABLES))

@@ -74,13 +74,29 @@ class Campaign:
 
 
 def cache_path(members: int, draws: int) -> Path:
-    """By size, day and schema (a digest of the migrations: a cached file of an older schema is
-    not reused)."""
+    return cached_file(f"campaign-m{members}-d{draws}")
+
+
+def cached_file(stem: str) -> Path:
+    """A generated database's file in the cache, by `stem` (its size), day and schema (a digest
+    of the migrations: a cached file of an older schema is not reused)."""
     today = datetime.now(TZ).date().isoformat()
     schema = hashlib.sha256()
     for migration in sorted(MIGRATIONS.glob("versions/*.py")):
         schema.update(migration.read_bytes())
-    return CACHE / f"campaign-m{members}-d{draws}-{today}-{schema.hexdigest()[:8]}.db"
+    return CACHE / f"{stem}-{today}-{schema.hexdigest()[:8]}.db"
+
+
+def fresh_database(path: Path) -> sqlite3.Connection:
+    """An empty database of the current schema at `path` (whatever was there removed), opened
+    for bulk writes: no journal, no syncs, a large page cache."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        leftover.unlink(missing_ok=True)
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-500000;")
+    return conn
 
 
 def generate(members: int, draws: int, path: Path | None = None, *, force: bool = False, seed: int = 17) -> Campaign:
@@ -89,12 +105,7 @@ def generate(members: int, draws: int, path: Path | None = None, *, force: bool 
     if path.exists() and not force:
         return _describe(path, members, 0.0)
     started = time.monotonic()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        leftover.unlink(missing_ok=True)
-    upgrade(f"sqlite+aiosqlite:///{path}")
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-500000;")
+    conn = fresh_database(path)
     activity_id, prize_ids, now_ms = _activity(conn)
     saved = conn.execute(
         "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'draws' AND sql IS NOT NULL "
